@@ -1,0 +1,1 @@
+"""Moorage: a self-hosted lab platform."""

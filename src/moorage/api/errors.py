@@ -1,0 +1,67 @@
+"""Map errors to ``{"error": {"code", "message"}}`` JSON (API) or an error page (UI)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from moorage.errors import InvalidInput, MoorageError, Unauthenticated
+
+__all__ = ["install_error_handlers", "validation_error"]
+
+log = logging.getLogger(__name__)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def validation_error(exc: RequestValidationError) -> InvalidInput:
+    """One :class:`InvalidInput` naming the first offending field of a pydantic error."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    field = ".".join(location) or "body"
+    message = f"{field}: {first.get('msg', 'invalid value')}"
+    return InvalidInput(message, field=field)
+
+
+async def _render_error(request: Request, error: MoorageError) -> Response:
+    if _is_api(request):
+        return JSONResponse(error.to_dict(), status_code=error.status_code)
+    if isinstance(error, Unauthenticated):
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    from moorage.web.pages import render_error_page
+
+    return render_error_page(request, error)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(MoorageError)
+    async def _moorage_error(request: Request, exc: MoorageError) -> Response:
+        return await _render_error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return await _render_error(request, validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
+        error = MoorageError(str(exc.detail), code=codes.get(exc.status_code, "http_error"))
+        error.status_code = exc.status_code  # type: ignore[misc]
+        if _is_api(request):
+            return JSONResponse(error.to_dict(), status_code=exc.status_code)
+        return await _render_error(request, error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        error = MoorageError("an internal error occurred; it has been logged")
+        return await _render_error(request, error)

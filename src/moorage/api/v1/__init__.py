@@ -1,0 +1,14 @@
+"""Version 1 of the JSON API."""
+
+from fastapi import APIRouter
+
+from moorage.api.v1 import auth, health, sessions, templates, users
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(auth.router)
+router.include_router(health.router)
+router.include_router(sessions.router)
+router.include_router(templates.router)
+router.include_router(users.router)
+
+__all__ = ["router"]

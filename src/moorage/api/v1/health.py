@@ -1,0 +1,52 @@
+"""Health and reconciler status."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+
+from moorage.api.deps import AdminUser, ContextDep
+from moorage.errors import MoorageError
+from moorage.models.environment import Environment
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(context: ContextDep) -> JSONResponse:
+    """``{"status", "database", "docker"}``: ``ok``/``degraded``, ``ok``/``unavailable`` each.
+
+    Answers 200 while the database answers (Docker being down degrades but does
+    not fail the process), 503 otherwise.
+    """
+    database = "ok"
+    environment = None
+    try:
+        async with context.sessionmaker() as db:
+            await asyncio.wait_for(db.execute(text("SELECT 1")), 5)
+            environment = await db.scalar(select(Environment).order_by(Environment.created_at))
+    except Exception:
+        database = "unavailable"
+    docker = "unavailable"
+    if environment is not None:
+        try:
+            await asyncio.wait_for(context.drivers.get(environment).ping(), 5)
+            docker = "ok"
+        except (MoorageError, TimeoutError):
+            docker = "unavailable"
+    status = "ok" if database == "ok" and docker == "ok" else "degraded"
+    return JSONResponse(
+        {"status": status, "database": database, "docker": docker},
+        status_code=200 if database == "ok" else 503,
+    )
+
+
+@router.get("/reconciler")
+async def reconciler_status(context: ContextDep, _admin: AdminUser) -> dict[str, object]:
+    """Admins: leadership, queued deadlines and expiry lateness (p50/p99 seconds)."""
+    if context.reconciler is None:
+        return {"running": False}
+    return {"running": True, **context.reconciler.status()}

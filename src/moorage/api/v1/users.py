@@ -1,0 +1,43 @@
+"""Users (admins) and the caller's own API tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from moorage.api.deps import AdminUser, CurrentUser, DbDep, WriteDbDep
+from moorage.models.user import User
+from moorage.schemas.user import TokenCreate, TokenCreated, UserCreate, UserPublic
+from moorage.services.users import create_token, create_user
+
+router = APIRouter(tags=["users"])
+
+
+@router.get("/users", response_model=list[UserPublic])
+async def list_users(db: DbDep, admin: AdminUser):
+    return list(
+        await db.scalars(select(User).where(User.org_id == admin.org_id).order_by(User.username))
+    )
+
+
+@router.post("/users", status_code=201, response_model=UserPublic)
+async def add_user(body: UserCreate, db: WriteDbDep, admin: AdminUser):
+    """Add a user in the admin's org. 409 when the username is taken."""
+    user = await create_user(
+        db,
+        org_id=admin.org_id,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        display_name=body.display_name,
+    )
+    await db.commit()
+    return user
+
+
+@router.post("/tokens", status_code=201, response_model=TokenCreated)
+async def add_token(body: TokenCreate, db: WriteDbDep, user: CurrentUser):
+    """A new API token for the caller, shown once."""
+    token = await create_token(db, user, name=body.name)
+    await db.commit()
+    return TokenCreated(token=token, name=body.name)

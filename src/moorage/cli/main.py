@@ -1,0 +1,160 @@
+"""Top-level commands: serve, worker, admin, images, db."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from moorage.cli._common import DataDirOption, run_with_db, settings_for
+from moorage.models.user import Role
+
+app = typer.Typer(
+    help="Moorage: workspaces in the browser, leases that end on time.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+admin_app = typer.Typer(help="Administration: users and API tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+images_app = typer.Typer(help="Workspace images under images/.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+admin_app.add_typer(token_app, name="token")
+admin_app.add_typer(user_app, name="user")
+app.add_typer(images_app, name="images")
+app.add_typer(db_app, name="db")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def serve(
+    data_dir: DataDirOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run the server: API, web UI and the reconciler (embedded default)."""
+    import uvicorn
+
+    from moorage.app import create_app
+
+    _logging(log_level)
+    settings = settings_for(data_dir)
+
+    def announce(message: str) -> None:
+        typer.echo(message)
+
+    uvicorn.run(
+        create_app(settings, announce=announce),
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws="websockets-sansio",
+        proxy_headers=False,
+    )
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="Username the token acts as.")],
+    name: Annotated[str, typer.Option("--name", help="A label for the token.")] = "",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print a new API token for USER (shown once; use as `Authorization: Bearer …`)."""
+    from moorage.services.users import create_token, find_user
+
+    async def work(db):
+        return await create_token(db, await find_user(db, user), name=name or "cli")
+
+    typer.echo(run_with_db(settings_for(data_dir), work))
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="MOORAGE_NEW_PASSWORD",
+            help="Password (prompted when not given).",
+        ),
+    ],
+    role: Annotated[Role, typer.Option(help="Role.")] = Role.MEMBER,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add a user to the default org."""
+    from sqlalchemy import select
+
+    from moorage.models.org import DEFAULT_ORG, Org
+    from moorage.services.users import create_user
+
+    async def work(db):
+        org = await db.scalar(select(Org).where(Org.name == DEFAULT_ORG))
+        if org is None:
+            typer.echo(
+                "error: start `moorage serve` once first to create the default org", err=True
+            )
+            raise typer.Exit(1)
+        return await create_user(db, org_id=org.id, username=username, password=password, role=role)
+
+    created = run_with_db(settings_for(data_dir), work)
+    typer.echo(f"created {created.username} ({created.role})")
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDirOption = None) -> None:
+    """Apply the database migrations."""
+
+    async def work(db):
+        return None
+
+    run_with_db(settings_for(data_dir), work)
+    typer.echo("database is up to date")
+
+
+@images_app.command("build")
+def images_build(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Images to build (default: all).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild images that exist.")] = False,
+) -> None:
+    """Build the workspace images under images/ (bootstrapping the base when needed)."""
+    from moorage import images
+
+    try:
+        built = asyncio.run(images.build_images(names or None, force=force))
+    except images.ImageBuildError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("images: " + (", ".join(built) if built else "all present"))
+
+
+@images_app.command("bootstrap-base")
+def images_bootstrap_base(
+    force: Annotated[bool, typer.Option(help="Rebuild the base when it exists.")] = False,
+) -> None:
+    """Make the Debian base image with mmdebstrap and `docker import` (no registry needed)."""
+    from moorage import images
+
+    try:
+        tag = asyncio.run(images.bootstrap_base(force=force))
+    except images.ImageBuildError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"base image: {tag}")
+
+
+def main() -> None:
+    app()

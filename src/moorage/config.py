@@ -1,0 +1,90 @@
+"""Settings for every Moorage process, read from ``MOORAGE_*`` environment variables.
+
+One pydantic-settings class. Paths are resolved against the data directory,
+durations carry their unit in the field name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Process settings. Every field can be set as ``MOORAGE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MOORAGE_", extra="ignore")
+
+    mode: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses a missing secret key and insecure cookies.",
+    )
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Directory for the SQLite database, generated keys and stack files.",
+    )
+    database_url: str | None = Field(
+        None,
+        description=(
+            "SQLAlchemy async URL. Default: SQLite (WAL) at <data_dir>/moorage.db. "
+            "Examples: postgresql+asyncpg://u@127.0.0.1/moorage, "
+            "mysql+asyncmy://root@127.0.0.1/moorage."
+        ),
+    )
+    admin_password: SecretStr | None = Field(
+        None,
+        description="Password of the `admin` user created on first start; generated when unset.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key for encrypted secrets; generated into the data directory when unset.",
+    )
+    docker_url: str = Field(
+        "unix:///var/run/docker.sock",
+        description="Docker endpoint of the `local` environment created on first start.",
+    )
+    docker_timeout_seconds: float = Field(
+        30.0, description="Timeout of one Docker API call (streams have none)."
+    )
+    launch_timeout_seconds: float = Field(
+        60.0, description="How long a launch may take before it is failed and cleaned up."
+    )
+    reconcile_interval_seconds: float = Field(
+        5.0, description="Period of the full database-versus-runtime reconcile."
+    )
+    instance_ttl_seconds: float = Field(
+        15.0,
+        description="A server instance whose heartbeat is older is dead; its launches are failed.",
+    )
+    login_ttl_hours: int = Field(12, description="Lifetime of a login cookie.")
+    cookie_secure: bool = Field(
+        False, description="Mark the login cookie `Secure` (serve over HTTPS)."
+    )
+    run_reconciler: bool = Field(
+        True, description="Run the reconciler inside `moorage serve` (the embedded default)."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.mode == "production":
+            if self.secret_key is None:
+                raise ValueError("MOORAGE_SECRET_KEY must be set when MOORAGE_MODE=production")
+            if not self.cookie_secure:
+                raise ValueError("MOORAGE_COOKIE_SECURE must be true when MOORAGE_MODE=production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'moorage.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

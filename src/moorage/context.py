@@ -1,0 +1,27 @@
+"""What one Moorage process holds for its lifetime, shared by API, UI and gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from moorage.config import Settings
+from moorage.drivers.pool import DriverPool
+from moorage.reconciler.loop import Reconciler
+from moorage.services.sessions import SessionService
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    """Process-wide objects, built by the app's lifespan and kept on ``app.state.context``."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    drivers: DriverPool
+    sessions: SessionService
+    reconciler: Reconciler | None
+    instance_id: str

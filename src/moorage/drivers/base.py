@@ -1,0 +1,149 @@
+"""The container driver contract.
+
+A driver talks to one runtime endpoint (one Docker environment). Moorage's
+services call it; they never talk to aiodocker themselves. Every method
+translates the lower library's errors into :mod:`moorage.errors`:
+:class:`~moorage.errors.RuntimeUnavailable` when the endpoint cannot be
+reached or times out, :class:`~moorage.errors.NotFound` for a missing object
+where the method says so.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ContainerDriver",
+    "TerminalStream",
+    "WorkspaceContainer",
+    "WorkspaceSpec",
+]
+
+
+@dataclass(frozen=True)
+class WorkspaceSpec:
+    """What to run for one session.
+
+    Attributes:
+        name: container name, unique on the endpoint.
+        image: image reference, e.g. ``moorage/terminal:latest``.
+        labels: Docker labels; ``moorage.*`` labels mark Moorage's containers.
+        cpu_limit: CPU limit in cores (``1.5`` = one and a half cores).
+        memory_limit_mb: memory limit in MiB; swap is not allowed beyond it.
+        env: environment variables of the main process.
+    """
+
+    name: str
+    image: str
+    labels: dict[str, str]
+    cpu_limit: float
+    memory_limit_mb: int
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkspaceContainer:
+    """A container as the runtime reports it.
+
+    Attributes:
+        id: full container id.
+        name: container name without the leading ``/``.
+        labels: its labels.
+        state: Docker's state word: ``created``, ``running``, ``exited``, ``dead`` …
+    """
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    state: str
+
+
+class TerminalStream(ABC):
+    """A bidirectional byte stream to a process with a TTY."""
+
+    @abstractmethod
+    async def read(self) -> bytes | None:
+        """The next chunk of output, or ``None`` once the process has ended.
+
+        Never times out: an idle shell may be silent for hours.
+        """
+
+    @abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Send ``data`` to the process's standard input."""
+
+    @abstractmethod
+    async def resize(self, cols: int, rows: int) -> None:
+        """Set the TTY size in character cells. Errors after the process ended are ignored."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the stream; idempotent. The process gets a hang-up."""
+
+
+class ContainerDriver(ABC):
+    """Runs workspace containers on one endpoint. Instances are cheap to hold and
+    are kept for the life of the process (one pooled client per environment)."""
+
+    @abstractmethod
+    async def ping(self) -> str:
+        """The engine version (e.g. ``"26.1.5"``).
+
+        Raises:
+            RuntimeUnavailable: the endpoint does not answer within the timeout.
+        """
+
+    @abstractmethod
+    async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
+        """Create and start a container for ``spec``. Not idempotent.
+
+        On failure nothing is left behind: a container that was created but
+        could not be started is removed before the error is raised.
+
+        Raises:
+            RuntimeUnavailable: endpoint unreachable, or the image is absent
+                (code ``image_missing``).
+        """
+
+    @abstractmethod
+    async def wait_usable(self, container_id: str, user: str, timeout_seconds: float) -> None:
+        """Return once a command run as ``user`` succeeds in the container.
+
+        Raises:
+            RuntimeUnavailable: not usable within ``timeout_seconds``, or the
+                container stopped.
+        """
+
+    @abstractmethod
+    async def remove(self, container_id: str) -> None:
+        """Stop and remove the container with its anonymous volumes. Idempotent:
+        a container that is already gone is success.
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached (the caller retries).
+        """
+
+    @abstractmethod
+    async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
+        """Every container, running or not, that carries the label key ``label``.
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+
+    @abstractmethod
+    async def open_terminal(
+        self, container_id: str, *, user: str, command: list[str], cols: int, rows: int
+    ) -> TerminalStream:
+        """Start ``command`` with a TTY of ``cols`` × ``rows`` as ``user`` (a Docker exec).
+
+        Raises:
+            NotFound: the container does not exist.
+            Conflict: the container is not running.
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the client's connections. Idempotent."""

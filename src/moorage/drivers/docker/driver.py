@@ -1,0 +1,179 @@
+"""The Docker implementation of :class:`~moorage.drivers.base.ContainerDriver`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiodocker
+import aiohttp
+from aiodocker.stream import Stream
+
+from moorage.drivers.base import ContainerDriver, TerminalStream, WorkspaceContainer, WorkspaceSpec
+from moorage.drivers.docker._errors import translated
+from moorage.errors import Conflict, NotFound, RuntimeUnavailable
+
+__all__ = ["DockerDriver", "docker_client"]
+
+
+def docker_client(url: str, timeout_seconds: float) -> aiodocker.Docker:
+    """An aiodocker client for ``url`` (``unix:///var/run/docker.sock``, ``tcp://…``).
+
+    ``timeout_seconds`` bounds each API call; aiodocker lifts it for streams
+    (attach, exec, logs), which must not time out while idle.
+    """
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=min(5.0, timeout_seconds))
+    return aiodocker.Docker(url=url, timeout=timeout)
+
+
+class DockerTerminal(TerminalStream):
+    """A Docker exec with a TTY (``POST /exec/{id}/start`` upgraded to a raw stream)."""
+
+    def __init__(self, exec_: aiodocker.execs.Exec, stream: Stream) -> None:
+        self._exec = exec_
+        self._stream = stream
+        self._closed = False
+
+    async def read(self) -> bytes | None:
+        message = await self._stream.read_out()
+        return None if message is None else message.data
+
+    async def write(self, data: bytes) -> None:
+        await self._stream.write_in(data)
+
+    async def resize(self, cols: int, rows: int) -> None:
+        try:
+            await self._exec.resize(h=rows, w=cols)
+        except aiodocker.DockerError:
+            pass  # the process ended; a late resize is harmless
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._stream.close()
+
+
+class DockerDriver(ContainerDriver):
+    """Runs workspaces on one Docker engine.
+
+    Args:
+        client: an aiodocker client, injected (see :func:`docker_client`); the
+            driver closes it in :meth:`close`.
+        endpoint: the endpoint's address, for messages.
+    """
+
+    def __init__(self, client: aiodocker.Docker, endpoint: str) -> None:
+        self._client = client
+        self._endpoint = endpoint
+
+    async def ping(self) -> str:
+        async with translated(self._endpoint, "answer a version request"):
+            version = await self._client.version()
+        return str(version.get("Version", "unknown"))
+
+    async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
+        config: dict[str, Any] = {
+            "Image": spec.image,
+            "Labels": spec.labels,
+            "Env": [f"{key}={value}" for key, value in spec.env.items()],
+            "Tty": False,
+            "OpenStdin": False,
+            "HostConfig": {
+                "NanoCpus": int(spec.cpu_limit * 1e9),
+                "Memory": spec.memory_limit_mb * 1024 * 1024,
+                "MemorySwap": spec.memory_limit_mb * 1024 * 1024,
+                "PidsLimit": 512,
+                "Privileged": False,
+                "CapDrop": ["ALL"],
+                "SecurityOpt": ["no-new-privileges"],
+                "Init": True,
+                "PortBindings": {},
+                "PublishAllPorts": False,
+                "RestartPolicy": {"Name": "no"},
+            },
+        }
+        async with translated(self._endpoint, f"create the container for {spec.image}"):
+            container = await self._client.containers.create(config=config, name=spec.name)
+        try:
+            async with translated(self._endpoint, "start the container"):
+                await container.start()
+        except BaseException:
+            await asyncio.shield(self.remove(container.id))
+            raise
+        return WorkspaceContainer(container.id, spec.name, dict(spec.labels), "running")
+
+    async def wait_usable(self, container_id: str, user: str, timeout_seconds: float) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        delay = 0.02
+        last_error = "no attempt"
+        async with translated(self._endpoint, "check the container"):
+            container = self._client.containers.container(container_id)
+            while True:
+                try:
+                    exec_ = await container.exec(["true"], user=user, stdout=False, stderr=False)
+                    await exec_.start(detach=True)
+                    info = await exec_.inspect()
+                    if not info.get("Running") and info.get("ExitCode") == 0:
+                        return
+                    last_error = f"probe exit code {info.get('ExitCode')}"
+                except aiodocker.DockerError as exc:
+                    last_error = str(exc.message)
+                    if exc.status == 409:  # not running: it will not become usable
+                        raise RuntimeUnavailable(
+                            f"the container stopped while starting: {last_error}"
+                        ) from exc
+                if time.monotonic() + delay > deadline:
+                    raise RuntimeUnavailable(
+                        f"the container was not usable within {timeout_seconds:.0f} s "
+                        f"({last_error})"
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    async def remove(self, container_id: str) -> None:
+        try:
+            async with translated(self._endpoint, "remove the container"):
+                await self._client.containers.container(container_id).delete(force=True, v=True)
+        except NotFound:
+            return  # already gone
+        except Conflict:
+            return  # "removal already in progress": another caller is removing it
+
+    async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
+        async with translated(self._endpoint, "list containers"):
+            containers = await self._client.containers.list(all=True, filters={"label": [label]})
+        result = []
+        for container in containers:
+            raw = container._container  # the list entry aiodocker received
+            names = raw.get("Names") or [""]
+            result.append(
+                WorkspaceContainer(
+                    id=raw["Id"],
+                    name=names[0].lstrip("/"),
+                    labels=dict(raw.get("Labels") or {}),
+                    state=str(raw.get("State", "")),
+                )
+            )
+        return result
+
+    async def open_terminal(
+        self, container_id: str, *, user: str, command: list[str], cols: int, rows: int
+    ) -> TerminalStream:
+        async with translated(self._endpoint, "open a terminal"):
+            container = self._client.containers.container(container_id)
+            exec_ = await container.exec(
+                command,
+                stdin=True,
+                tty=True,
+                user=user,
+                environment={"TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)},
+            )
+            stream = exec_.start(detach=False)
+            await stream.__aenter__()  # upgrade the connection now, so resize can apply
+        terminal = DockerTerminal(exec_, stream)
+        await terminal.resize(cols, rows)
+        return terminal
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,99 @@
+"""An in-memory :class:`ContainerDriver` for unit tests.
+
+Behaves like the contract says (idempotent remove, NotFound/Conflict on
+terminals) and lets a test make the endpoint unreachable or slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from moorage.drivers.base import ContainerDriver, TerminalStream, WorkspaceContainer, WorkspaceSpec
+from moorage.errors import Conflict, NotFound, RuntimeUnavailable
+
+__all__ = ["FakeDriver", "FakeTerminal"]
+
+
+class FakeTerminal(TerminalStream):
+    """Echoes what is written, like a TTY in cooked mode; records resizes."""
+
+    def __init__(self) -> None:
+        self._output: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.sizes: list[tuple[int, int]] = []
+        self.closed = False
+
+    async def read(self) -> bytes | None:
+        return await self._output.get()
+
+    async def write(self, data: bytes) -> None:
+        await self._output.put(data)
+
+    async def resize(self, cols: int, rows: int) -> None:
+        self.sizes.append((cols, rows))
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self._output.put(None)
+
+
+class FakeDriver(ContainerDriver):
+    """Containers live in :attr:`containers`. Set :attr:`reachable` to False to
+    simulate a Docker outage; :attr:`images` lists the images that exist."""
+
+    def __init__(self, images: set[str] | None = None) -> None:
+        self.containers: dict[str, WorkspaceContainer] = {}
+        self.images = images if images is not None else {"moorage/terminal:latest"}
+        self.reachable = True
+        self.fail_usable = False
+        self.removed: list[str] = []
+        self.terminals: list[FakeTerminal] = []
+
+    def _check(self) -> None:
+        if not self.reachable:
+            raise RuntimeUnavailable("Docker at fake:// is unreachable")
+
+    async def ping(self) -> str:
+        self._check()
+        return "fake-1.0"
+
+    async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
+        self._check()
+        if spec.image not in self.images:
+            raise RuntimeUnavailable(f"no such image: {spec.image}", code="image_missing")
+        if any(c.name == spec.name for c in self.containers.values()):
+            raise Conflict(f"container name {spec.name} is in use")
+        container = WorkspaceContainer(
+            uuid.uuid4().hex * 2, spec.name, dict(spec.labels), "running"
+        )
+        self.containers[container.id] = container
+        return container
+
+    async def wait_usable(self, container_id: str, user: str, timeout_seconds: float) -> None:
+        self._check()
+        if self.fail_usable or container_id not in self.containers:
+            raise RuntimeUnavailable("the container was not usable")
+
+    async def remove(self, container_id: str) -> None:
+        self._check()
+        if self.containers.pop(container_id, None) is not None:
+            self.removed.append(container_id)
+
+    async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
+        self._check()
+        return [c for c in self.containers.values() if label in c.labels]
+
+    async def open_terminal(
+        self, container_id: str, *, user: str, command: list[str], cols: int, rows: int
+    ) -> TerminalStream:
+        self._check()
+        if container_id not in self.containers:
+            raise NotFound(f"no such container: {container_id}")
+        terminal = FakeTerminal()
+        await terminal.resize(cols, rows)
+        self.terminals.append(terminal)
+        return terminal
+
+    async def close(self) -> None:
+        return None

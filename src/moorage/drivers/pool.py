@@ -1,0 +1,41 @@
+"""One driver per environment, created on first use and kept for the process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from moorage.drivers.base import ContainerDriver
+from moorage.models.environment import Environment
+
+__all__ = ["DriverFactory", "DriverPool"]
+
+DriverFactory = Callable[[Environment], ContainerDriver]
+
+
+class DriverPool:
+    """Maps environment ids to their driver.
+
+    Args:
+        factory: builds a driver for an environment row; injected so tests can
+            hand out fakes and integration tests the real Docker driver.
+    """
+
+    def __init__(self, factory: DriverFactory) -> None:
+        self._factory = factory
+        self._drivers: dict[str, ContainerDriver] = {}
+        self._lock = asyncio.Lock()
+
+    def get(self, environment: Environment) -> ContainerDriver:
+        """The driver of ``environment``, created on first call."""
+        driver = self._drivers.get(environment.id)
+        if driver is None:
+            driver = self._drivers[environment.id] = self._factory(environment)
+        return driver
+
+    async def close(self) -> None:
+        """Close every driver; the pool can be used again afterwards."""
+        async with self._lock:
+            drivers, self._drivers = list(self._drivers.values()), {}
+        for driver in drivers:
+            await driver.close()

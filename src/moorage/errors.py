@@ -1,0 +1,92 @@
+"""Moorage's error hierarchy.
+
+Every error carries a message for the user and a machine ``code``; one handler
+maps them to ``{"error": {"code": ..., "message": ...}}`` for the API and to an
+error page for the UI::
+
+    MoorageError (500, internal)
+    ├── InvalidInput       422  invalid_input      a field is wrong; names the field
+    ├── Unauthenticated    401  unauthenticated    no or bad credentials
+    ├── Forbidden          403  forbidden          authenticated but not allowed
+    ├── NotFound           404  not_found          no such object (or not visible to the caller)
+    ├── Conflict           409  conflict           the object's state forbids the action
+    ├── QuotaExceeded      429  quota_exceeded     a per-user or per-template limit is reached
+    └── RuntimeUnavailable 503  runtime_unavailable Docker (or another runtime) cannot be reached
+
+Errors of lower libraries (aiodocker, SQLAlchemy) are translated at the
+boundary that calls them: ``raise RuntimeUnavailable(...) from exc``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "MoorageError",
+    "NotFound",
+    "QuotaExceeded",
+    "RuntimeUnavailable",
+    "Unauthenticated",
+]
+
+
+class MoorageError(Exception):
+    """Base of every error Moorage reports to a user.
+
+    Attributes:
+        message: text for the user, in plain words.
+        code: stable machine-readable code (snake_case).
+        status_code: HTTP status the API answers with.
+        details: optional JSON-able extra fields (e.g. ``{"field": "duration_minutes"}``).
+    """
+
+    status_code: ClassVar[int] = 500
+    default_code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body: ``{"error": {"code", "message", **details}}``."""
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+
+class InvalidInput(MoorageError):
+    status_code = 422
+    default_code = "invalid_input"
+
+
+class Unauthenticated(MoorageError):
+    status_code = 401
+    default_code = "unauthenticated"
+
+
+class Forbidden(MoorageError):
+    status_code = 403
+    default_code = "forbidden"
+
+
+class NotFound(MoorageError):
+    status_code = 404
+    default_code = "not_found"
+
+
+class Conflict(MoorageError):
+    status_code = 409
+    default_code = "conflict"
+
+
+class QuotaExceeded(MoorageError):
+    status_code = 429
+    default_code = "quota_exceeded"
+
+
+class RuntimeUnavailable(MoorageError):
+    status_code = 503
+    default_code = "runtime_unavailable"

@@ -1,0 +1,1 @@
+"""Access to workspaces: websocket bridges and proxies, authenticated per lease."""

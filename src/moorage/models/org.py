@@ -1,0 +1,21 @@
+"""Org: a tenant. Every object belongs to one; the `default` org exists from first start."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moorage.db.base import Base, UTCDateTime, id_column, utcnow
+
+DEFAULT_ORG = "default"
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,35 @@
+"""Session: a lease on one workspace container started from a template.
+
+The class is ``WorkspaceSession`` so it never reads like a database session;
+the table, the API and the UI call it a session.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from moorage.db.base import Base, UTCDateTime, id_column, utcnow
+from moorage.models.environment import Environment
+from moorage.models.lease import LeaseMixin
+from moorage.models.template import Template
+from moorage.models.user import User
+
+
+class WorkspaceSession(LeaseMixin, Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    template_id: Mapped[str] = mapped_column(ForeignKey("templates.id"), index=True)
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"), index=True)
+    container_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    template: Mapped[Template] = relationship(lazy="joined")
+    environment: Mapped[Environment] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,42 @@
+"""Template: a launchable workspace (image, kind, limits, durations)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moorage.db.base import Base, UTCDateTime, id_column, utcnow
+
+
+class TemplateKind(enum.StrEnum):
+    """How a workspace is reached. Only ``terminal`` is launchable so far."""
+
+    TERMINAL = "terminal"
+    SSH = "ssh"
+    VNC = "vnc"
+    RDP = "rdp"
+    HTTP = "http"
+
+
+class Template(Base):
+    __tablename__ = "templates"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    image: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16), default=TemplateKind.TERMINAL.value)
+    shell_user: Mapped[str] = mapped_column(String(64), default="user")
+    cpu_limit: Mapped[float] = mapped_column(Float, default=1.0)
+    memory_limit_mb: Mapped[int] = mapped_column(Integer, default=512)
+    default_duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    max_duration_minutes: Mapped[int] = mapped_column(Integer, default=240)
+    max_sessions_per_user: Mapped[int] = mapped_column(Integer, default=2)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,38 @@
+"""User and Role."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moorage.db.base import Base, UTCDateTime, id_column, utcnow
+
+
+class Role(enum.StrEnum):
+    """Roles, most to least powerful (DESIGN.md, "Concepts")."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    INSTRUCTOR = "instructor"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN

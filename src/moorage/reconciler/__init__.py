@@ -1,0 +1,1 @@
+"""The reconciler: deadline queue, full reconcile passes, leader election."""

@@ -1,0 +1,50 @@
+"""Session request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["SessionCreate", "SessionExtend", "SessionPublic", "SessionUrls"]
+
+
+class SessionCreate(BaseModel):
+    """``POST /api/v1/sessions``. Give at most one duration; none means the template's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field(description="Template id or name, e.g. `debian-shell`.")
+    duration_minutes: int | None = Field(None, description="Lease length in minutes.")
+    duration_seconds: int | None = Field(
+        None, description="Lease length in seconds (at least 10), for short leases."
+    )
+
+
+class SessionExtend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int = Field(description="Minutes to add; the template's maximum still applies.")
+
+
+class SessionUrls(BaseModel):
+    page: str = Field(description="The session's web page (terminal in the browser).")
+    terminal: str = Field(description="Websocket of the terminal (binary frames, JSON resize).")
+
+
+class SessionPublic(BaseModel):
+    id: str
+    state: str = Field(description="pending, provisioning, ready, releasing, released or failed.")
+    template: str = Field(description="Template name.")
+    template_display_name: str
+    kind: str
+    owner: str = Field(description="Username of the owner.")
+    environment: str = Field(description="Environment name.")
+    created_at: datetime
+    starts_at: datetime
+    expires_at: datetime
+    released_at: datetime | None
+    extensions: int
+    max_expires_at: datetime = Field(description="The latest expires_at extensions may reach.")
+    error: str | None
+    urls: SessionUrls

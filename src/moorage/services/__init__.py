@@ -1,0 +1,1 @@
+"""Domain logic: leases, sessions, templates, users, bootstrap."""

@@ -1,0 +1,146 @@
+"""Users and their credentials: password login, API tokens, login cookies."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from moorage.db.base import utcnow
+from moorage.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from moorage.models.token import ApiToken, TokenKind
+from moorage.models.user import Role, User
+from moorage.security.passwords import hash_password, verify_password
+from moorage.security.tokens import generate_token, parse_prefix, token_matches
+
+__all__ = [
+    "authenticate_password",
+    "authenticate_token",
+    "create_token",
+    "create_user",
+    "find_user",
+    "revoke_token",
+]
+
+USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+# A dummy hash so a login with an unknown username costs as much as a wrong password.
+_DUMMY_HASH = hash_password("moorage-timing-equaliser")
+
+
+async def find_user(db: AsyncSession, username: str) -> User:
+    """Raises NotFound when there is no such user."""
+    user = await db.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}", code="user_not_found")
+    return user
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    org_id: str,
+    username: str,
+    password: str,
+    role: Role = Role.MEMBER,
+    display_name: str = "",
+) -> User:
+    """Add a user (not committed).
+
+    Raises:
+        InvalidInput: a username outside ``[a-z_][a-z0-9_.-]{0,31}`` or a password
+            shorter than 8 characters.
+        Conflict: the username is taken.
+    """
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidInput(
+            "username must be 1-32 lowercase letters, digits, '_', '.' or '-', "
+            "starting with a letter or '_'",
+            field="username",
+        )
+    if len(password) < 8:
+        raise InvalidInput("password must be at least 8 characters", field="password")
+    if await db.scalar(select(User.id).where(User.username == username)):
+        raise Conflict(f"the username {username!r} is taken", code="username_taken")
+    user = User(
+        org_id=org_id,
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        display_name=display_name or username,
+    )
+    db.add(user)
+    await db.flush()
+    return user
+
+
+async def authenticate_password(db: AsyncSession, username: str, password: str) -> User:
+    """The active user with these credentials.
+
+    Raises:
+        Unauthenticated: unknown user, wrong password or disabled account (one
+            message for all three, so usernames cannot be probed).
+    """
+    user = await db.scalar(select(User).where(User.username == username))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        raise Unauthenticated("wrong username or password", code="bad_credentials")
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        raise Unauthenticated("wrong username or password", code="bad_credentials")
+    return user
+
+
+async def create_token(
+    db: AsyncSession,
+    user: User,
+    *,
+    name: str = "",
+    kind: TokenKind = TokenKind.API,
+    ttl: timedelta | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Store a new token for ``user`` (not committed) and return its plaintext, shown once."""
+    now = now or utcnow()
+    token = generate_token()
+    db.add(
+        ApiToken(
+            user_id=user.id,
+            name=name,
+            kind=kind.value,
+            prefix=token.prefix,
+            token_hash=token.hash,
+            created_at=now,
+            expires_at=now + ttl if ttl else None,
+        )
+    )
+    await db.flush()
+    return token.plaintext
+
+
+async def authenticate_token(db: AsyncSession, plaintext: str, now: datetime | None = None) -> User:
+    """The active user a bearer token or login cookie belongs to.
+
+    Raises:
+        Unauthenticated: malformed, unknown, expired or revoked token.
+    """
+    now = now or utcnow()
+    prefix = parse_prefix(plaintext)
+    if prefix is None:
+        raise Unauthenticated("the token is malformed", code="bad_token")
+    token = await db.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    if token is None or not token_matches(plaintext, token.token_hash):
+        raise Unauthenticated("the token is not valid", code="bad_token")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthenticated("the token has expired; log in again", code="token_expired")
+    user = await db.get(User, token.user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("the token's user is disabled", code="bad_token")
+    return user
+
+
+async def revoke_token(db: AsyncSession, plaintext: str) -> None:
+    """Delete the token (not committed); unknown tokens are ignored."""
+    prefix = parse_prefix(plaintext)
+    if prefix is not None:
+        await db.execute(delete(ApiToken).where(ApiToken.prefix == prefix))

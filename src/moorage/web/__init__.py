@@ -1,0 +1,21 @@
+"""The web UI: server-rendered Jinja2 pages with htmx and Tabler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+__all__ = ["mount_web"]
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the UI routes and ``/static`` to ``app``."""
+    from moorage.web.pages import router
+
+    STATIC_DIR.mkdir(exist_ok=True)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)

@@ -1,0 +1,293 @@
+"""UI routes. Each page is a full document; htmx requests get the fragment
+(``HX-Request`` header) from the same view, as NetBox does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from moorage.api.deps import (
+    COOKIE_NAME,
+    ContextDep,
+    DbDep,
+    WriteDbDep,
+    credential_of,
+    user_from_connection,
+)
+from moorage.api.v1.auth import set_login_cookie
+from moorage.errors import Forbidden, InvalidInput, MoorageError, Unauthenticated
+from moorage.models.lease import LIVE_STATES
+from moorage.models.token import TokenKind
+from moorage.models.user import Role, User
+from moorage.schemas.template import TemplateCreate, TemplateUpdate
+from moorage.security.rbac import has_role, require_role
+from moorage.services.templates import find_template, visible_templates
+from moorage.services.users import authenticate_password, create_token, revoke_token
+
+__all__ = ["render_error_page", "router"]
+
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+templates.env.globals["has_role"] = has_role
+templates.env.globals["Role"] = Role
+
+router = APIRouter(include_in_schema=False)
+
+DURATION_CHOICES_MINUTES = (15, 30, 60, 120, 240, 480)
+
+
+def render_error_page(request: Request, error: MoorageError) -> Response:
+    """An error as a page, or as an alert fragment for htmx requests."""
+    name = "_alert.html" if request.headers.get("hx-request") else "error.html"
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"error": error, "user": getattr(request.state, "user", None)},
+        status_code=error.status_code,
+    )
+    if request.headers.get("hx-request"):
+        # htmx ignores 4xx bodies by default; retarget the alert into the page's alert slot.
+        response.headers["HX-Retarget"] = "#alerts"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+async def page_user(request: Request, context: ContextDep) -> User:
+    """The logged-in user; anonymous visitors are redirected to /login by the error handler."""
+    user = await user_from_connection(request, context)
+    request.state.user = user
+    return user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def _same_origin(request: Request) -> None:
+    """Refuse a form post sent from another site's page (belt and braces with SameSite)."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden("cross-site form post refused", code="cross_site")
+
+
+def _redirect(request: Request, url: str) -> Response:
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+# -- login ------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/") -> Response:
+    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request,
+    db: WriteDbDep,
+    context: ContextDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    _same_origin(request)
+    try:
+        user = await authenticate_password(db, username, password)
+    except Unauthenticated as exc:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": exc.message, "username": username},
+            status_code=401,
+        )
+    ttl = timedelta(hours=context.settings.login_ttl_hours)
+    token = await create_token(db, user, name="login", kind=TokenKind.LOGIN, ttl=ttl)
+    await db.commit()
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_login_cookie(
+        response,
+        token,
+        max_age_seconds=int(ttl.total_seconds()),
+        secure=context.settings.cookie_secure,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout_submit(request: Request, db: WriteDbDep) -> Response:
+    _same_origin(request)
+    credential = credential_of(request)
+    if credential:
+        await revoke_token(db, credential)
+        await db.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+# -- dashboard and sessions -------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def dashboard(request: Request, user: PageUser, db: DbDep, context: ContextDep) -> Response:
+    catalog = await visible_templates(db, user)
+    sessions = await context.sessions.list(user, live_only=True)
+    return templates.TemplateResponse(
+        request,
+        "dashboard.html",
+        {
+            "user": user,
+            "catalog": [t for t in catalog if t.enabled],
+            "sessions": sessions,
+            "durations": DURATION_CHOICES_MINUTES,
+        },
+    )
+
+
+@router.get("/ui/sessions", response_class=HTMLResponse)
+async def sessions_fragment(
+    request: Request, user: PageUser, context: ContextDep, all: bool = False
+) -> Response:
+    """The "my sessions" table, refreshed by htmx."""
+    sessions = await context.sessions.list(user, all_users=all and user.is_admin, live_only=True)
+    return templates.TemplateResponse(
+        request, "_sessions.html", {"user": user, "sessions": sessions, "show_owner": all}
+    )
+
+
+@router.post("/ui/sessions")
+async def launch_submit(
+    request: Request,
+    user: PageUser,
+    context: ContextDep,
+    template: Annotated[str, Form()],
+    duration_minutes: Annotated[int, Form()],
+) -> Response:
+    _same_origin(request)
+    session = await context.sessions.launch(user, template, duration_minutes=duration_minutes)
+    return _redirect(request, f"/sessions/{session.id}")
+
+
+@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+async def session_page(
+    session_id: str, request: Request, user: PageUser, context: ContextDep
+) -> Response:
+    session = await context.sessions.get(user, session_id)
+    max_expires_at = session.starts_at + timedelta(minutes=session.template.max_duration_minutes)
+    return templates.TemplateResponse(
+        request,
+        "session.html",
+        {
+            "user": user,
+            "session": session,
+            "live": session.state in LIVE_STATES,
+            "max_expires_at": max_expires_at,
+        },
+    )
+
+
+@router.post("/ui/sessions/{session_id}/extend")
+async def extend_submit(
+    session_id: str,
+    request: Request,
+    user: PageUser,
+    context: ContextDep,
+    minutes: Annotated[int, Form()] = 30,
+) -> Response:
+    _same_origin(request)
+    await context.sessions.extend(user, session_id, minutes)
+    return _redirect(request, request.headers.get("hx-current-url") or f"/sessions/{session_id}")
+
+
+@router.post("/ui/sessions/{session_id}/end")
+async def end_submit(
+    session_id: str, request: Request, user: PageUser, context: ContextDep
+) -> Response:
+    _same_origin(request)
+    await context.sessions.release(user, session_id)
+    return _redirect(request, "/")
+
+
+# -- admin: templates -------------------------------------------------------
+
+
+@router.get("/admin/templates", response_class=HTMLResponse)
+async def templates_page(request: Request, user: PageUser, db: DbDep) -> Response:
+    require_role(user, Role.ADMIN)
+    return templates.TemplateResponse(
+        request,
+        "admin_templates.html",
+        {
+            "user": user,
+            "templates": await visible_templates(db, user),
+        },
+    )
+
+
+def _form_fields(form) -> dict[str, object]:
+    fields: dict[str, object] = {k: v for k, v in form.items() if v != "" and k != "enabled"}
+    fields["enabled"] = form.get("enabled") in ("on", "true", "1")
+    return fields
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"]) or "form"
+    return InvalidInput(f"{field}: {error['msg']}", field=field)
+
+
+@router.post("/admin/templates")
+async def template_create_submit(request: Request, user: PageUser, db: WriteDbDep) -> Response:
+    _same_origin(request)
+    require_role(user, Role.ADMIN)
+    try:
+        body = TemplateCreate.model_validate(_form_fields(await request.form()))
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    from moorage.api.v1.templates import create_template
+
+    await create_template(body, db, user)
+    return _redirect(request, "/admin/templates")
+
+
+@router.post("/admin/templates/{ref}")
+async def template_update_submit(
+    ref: str, request: Request, user: PageUser, db: WriteDbDep
+) -> Response:
+    _same_origin(request)
+    require_role(user, Role.ADMIN)
+    try:
+        body = TemplateUpdate.model_validate(_form_fields(await request.form()))
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    from moorage.api.v1.templates import update_template
+
+    await update_template(ref, body, db, user)
+    return _redirect(request, "/admin/templates")
+
+
+@router.post("/admin/templates/{ref}/delete")
+async def template_delete_submit(
+    ref: str, request: Request, user: PageUser, db: WriteDbDep
+) -> Response:
+    _same_origin(request)
+    require_role(user, Role.ADMIN)
+    await find_template(db, ref, user)
+    from moorage.api.v1.templates import delete_template
+
+    await delete_template(ref, db, user)
+    return _redirect(request, "/admin/templates")
