@@ -55,8 +55,11 @@ async def fresh_database(tmp: Path) -> AsyncIterator[str]:
     finally:
         async with admin.connect() as connection:
             if url.get_backend_name() == "postgresql":
-                await connection.execute(text(
-                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+                await connection.execute(
+                    text(
+                        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                    )
+                )
             await connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         await admin.dispose()

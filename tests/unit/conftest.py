@@ -27,8 +27,9 @@ class App:
     async def login(self, username: str, password: str) -> httpx.AsyncClient:
         """A new client logged in as ``username`` (cookie auth)."""
         client = httpx.AsyncClient(transport=self.client._transport, base_url="http://testserver")
-        response = await client.post("/api/v1/auth/login",
-                                     json={"username": username, "password": password})
+        response = await client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
         assert response.status_code == 200, response.text
         return client
 
@@ -37,16 +38,21 @@ class App:
 async def app(tmp_path) -> AsyncIterator[App]:
     driver = FakeDriver()
     async with fresh_database(tmp_path) as url:
-        settings = Settings(data_dir=tmp_path, database_url=url,
-                            admin_password=SecretStr(ADMIN_PASSWORD),
-                            reconcile_interval_seconds=3600)
-        application = create_app(settings, driver_factory=lambda env: driver,
-                                 announce=lambda message: None)
+        settings = Settings(
+            data_dir=tmp_path,
+            database_url=url,
+            admin_password=SecretStr(ADMIN_PASSWORD),
+            reconcile_interval_seconds=3600,
+        )
+        application = create_app(
+            settings, driver_factory=lambda env: driver, announce=lambda message: None
+        )
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                response = await c.post("/api/v1/auth/login",
-                                        json={"username": "admin", "password": ADMIN_PASSWORD})
+                response = await c.post(
+                    "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+                )
                 assert response.status_code == 200
                 yield App(c, application.state.context, driver)
 
@@ -54,8 +60,9 @@ async def app(tmp_path) -> AsyncIterator[App]:
 @pytest.fixture
 async def member(app: App) -> AsyncIterator[httpx.AsyncClient]:
     """A client logged in as the member `alice`."""
-    response = await app.client.post("/api/v1/users", json={
-        "username": "alice", "password": "alice-password", "role": "member"})
+    response = await app.client.post(
+        "/api/v1/users", json={"username": "alice", "password": "alice-password", "role": "member"}
+    )
     assert response.status_code == 201, response.text
     client = await app.login("alice", "alice-password")
     yield client

@@ -95,6 +95,14 @@ class ContainerDriver(ABC):
         """
 
     @abstractmethod
+    async def image_present(self, image: str) -> bool:
+        """True when ``image`` (e.g. ``moorage/terminal:latest``) exists on the endpoint.
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+
+    @abstractmethod
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
         """Create and start a container for ``spec``. Not idempotent.
 

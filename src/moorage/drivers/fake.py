@@ -58,6 +58,10 @@ class FakeDriver(ContainerDriver):
         self._check()
         return "fake-1.0"
 
+    async def image_present(self, image: str) -> bool:
+        self._check()
+        return image in self.images
+
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
         self._check()
         if spec.image not in self.images:

@@ -33,6 +33,13 @@ class DriverPool:
             driver = self._drivers[environment.id] = self._factory(environment)
         return driver
 
+    async def invalidate(self, environment_id: str) -> None:
+        """Close and forget the driver of an environment whose address changed; the
+        next :meth:`get` builds a new one."""
+        driver = self._drivers.pop(environment_id, None)
+        if driver is not None:
+            await driver.close()
+
     async def close(self) -> None:
         """Close every driver; the pool can be used again afterwards."""
         async with self._lock:

@@ -8,7 +8,9 @@ Two tasks run while this process leads:
 * the **pass task** runs :meth:`Reconciler.reconcile_once` at start-up and
   every ``interval_seconds``: it refreshes the queue from the database (so
   extensions made by other replicas count), removes containers labelled
-  ``moorage.session`` that no live session owns, fails live sessions whose
+  ``moorage.session`` that no live session owns (only those whose
+  ``moorage.org`` is one of this installation's orgs: several installations
+  may share an engine), fails live sessions whose
   container vanished, fails launches cut off by a crash, and retries
   releases that Docker refused.
 
@@ -35,10 +37,11 @@ from moorage.drivers.pool import DriverPool
 from moorage.errors import MoorageError
 from moorage.models.environment import Environment
 from moorage.models.lease import LIVE_STATES, LeaseState
+from moorage.models.org import Org
 from moorage.models.session import WorkspaceSession
 from moorage.reconciler.deadlines import DeadlineQueue
 from moorage.reconciler.leader import alive_instances, heartbeat, try_lead
-from moorage.services.sessions import SESSION_LABEL, SessionService
+from moorage.services.sessions import ORG_LABEL, SESSION_LABEL, SessionService
 
 __all__ = ["Reconciler", "percentile"]
 
@@ -247,9 +250,12 @@ class Reconciler:
                 )
             )
             alive = await alive_instances(db, now, self._instance_ttl)
+            our_orgs = set(await db.scalars(select(Org.id)))
         live_by_id = {session.id: session for session in live}
         by_session: dict[str, WorkspaceContainer] = {}
         for container in containers:
+            if container.labels.get(ORG_LABEL) not in our_orgs:
+                continue  # another Moorage installation sharing this engine owns it
             owner = container.labels.get(SESSION_LABEL, "")
             if owner not in live_by_id:
                 await self._remove_orphan(driver, container)

@@ -2,7 +2,7 @@
 
 Launching never holds a database transaction across a Docker call:
 
-1. ping the environment (503 before anything is written);
+1. check that the image is on the environment (503 before anything is written);
 2. one transaction validates the template, the duration and the per-user
    limit and inserts the row in ``provisioning`` (the count and the insert are
    atomic: ``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on the user
@@ -29,7 +29,14 @@ from moorage.db.base import new_id, utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.base import WorkspaceSpec
 from moorage.drivers.pool import DriverPool
-from moorage.errors import Conflict, InvalidInput, MoorageError, NotFound, QuotaExceeded
+from moorage.errors import (
+    Conflict,
+    InvalidInput,
+    MoorageError,
+    NotFound,
+    QuotaExceeded,
+    RuntimeUnavailable,
+)
 from moorage.models.environment import Environment
 from moorage.models.lease import LIVE_STATES, LeaseState
 from moorage.models.session import WorkspaceSession
@@ -39,11 +46,12 @@ from moorage.security.rbac import has_role
 from moorage.services.leases import extend_expiry, requested_duration, transition
 from moorage.services.templates import find_template
 
-__all__ = ["SESSION_LABEL", "DeadlineListener", "SessionService", "session_labels"]
+__all__ = ["ORG_LABEL", "SESSION_LABEL", "DeadlineListener", "SessionService", "session_labels"]
 
 log = logging.getLogger(__name__)
 
 SESSION_LABEL = "moorage.session"
+ORG_LABEL = "moorage.org"
 LAUNCHABLE_KINDS = {TemplateKind.TERMINAL.value}
 
 DeadlineListener = Callable[[str, datetime | None], None]
@@ -55,7 +63,7 @@ def session_labels(session: WorkspaceSession, template: Template, user: User) ->
     """Docker labels of a session's container (all under ``moorage.``)."""
     return {
         SESSION_LABEL: session.id,
-        "moorage.org": session.org_id,
+        ORG_LABEL: session.org_id,
         "moorage.user": user.username,
         "moorage.template": template.name,
         "moorage.expires_at": session.expires_at.isoformat(),
@@ -188,7 +196,12 @@ class SessionService:
             max_minutes=template.max_duration_minutes,
         )
         driver = self._drivers.get(environment)
-        await driver.ping()
+        if not await driver.image_present(template.image):
+            raise RuntimeUnavailable(
+                f"the image {template.image} of template {template.name} is not on "
+                f"environment {environment.name}; build it with `moorage images build`",
+                code="image_missing",
+            )
 
         session_id = await self._insert_provisioning(user, template, environment, duration)
         container_id: str | None = None
@@ -222,8 +235,6 @@ class SessionService:
             .limit(1)
         )
         if environment is None:
-            from moorage.errors import RuntimeUnavailable
-
             raise RuntimeUnavailable(
                 "no Docker environment is configured; start Moorage where Docker is reachable",
                 code="no_environment",

@@ -19,16 +19,43 @@ async def state_of(app, session_id: str) -> WorkspaceSession:
         return await db.get(WorkspaceSession, session_id)
 
 
-async def test_an_orphan_container_is_removed(app):
-    orphan = await app.driver.create_workspace(WorkspaceSpec(
-        name="moorage-orphan", image="moorage/terminal:latest",
-        labels={"moorage.session": new_id()}, cpu_limit=1, memory_limit_mb=64))
-    unrelated = await app.driver.create_workspace(WorkspaceSpec(
-        name="not-ours", image="moorage/terminal:latest", labels={}, cpu_limit=1,
-        memory_limit_mb=64))
+async def org_id(app) -> str:
+    async with app.context.sessionmaker() as db:
+        return (await db.scalar(select(User).where(User.username == "admin"))).org_id
+
+
+async def test_an_orphan_container_is_removed_but_not_other_installations(app):
+    orphan = await app.driver.create_workspace(
+        WorkspaceSpec(
+            name="moorage-orphan",
+            image="moorage/terminal:latest",
+            labels={"moorage.session": new_id(), "moorage.org": await org_id(app)},
+            cpu_limit=1,
+            memory_limit_mb=64,
+        )
+    )
+    foreign = await app.driver.create_workspace(
+        WorkspaceSpec(
+            name="moorage-foreign",
+            image="moorage/terminal:latest",
+            labels={"moorage.session": new_id(), "moorage.org": new_id()},
+            cpu_limit=1,
+            memory_limit_mb=64,
+        )
+    )
+    unrelated = await app.driver.create_workspace(
+        WorkspaceSpec(
+            name="not-ours",
+            image="moorage/terminal:latest",
+            labels={},
+            cpu_limit=1,
+            memory_limit_mb=64,
+        )
+    )
     await app.context.reconciler.reconcile_once()
     assert orphan.id not in app.driver.containers
     assert unrelated.id in app.driver.containers
+    assert foreign.id in app.driver.containers
 
 
 async def test_a_session_whose_container_vanished_fails(app):
@@ -44,14 +71,26 @@ async def test_a_launch_cut_off_by_a_crash_fails_and_its_container_goes(app):
         user = await db.scalar(select(User).where(User.username == "admin"))
         template = await db.scalar(select(Template))
         environment = await db.scalar(select(Environment))
-        row = WorkspaceSession(id=new_id(), org_id=user.org_id, user_id=user.id,
-                               template_id=template.id, environment_id=environment.id,
-                               state="provisioning", expires_at=utcnow() + timedelta(hours=1),
-                               instance_id="a-server-that-died")
+        row = WorkspaceSession(
+            id=new_id(),
+            org_id=user.org_id,
+            user_id=user.id,
+            template_id=template.id,
+            environment_id=environment.id,
+            state="provisioning",
+            expires_at=utcnow() + timedelta(hours=1),
+            instance_id="a-server-that-died",
+        )
         db.add(row)
-    container = await app.driver.create_workspace(WorkspaceSpec(
-        name="moorage-cut", image="moorage/terminal:latest",
-        labels={"moorage.session": row.id}, cpu_limit=1, memory_limit_mb=64))
+    container = await app.driver.create_workspace(
+        WorkspaceSpec(
+            name="moorage-cut",
+            image="moorage/terminal:latest",
+            labels={"moorage.session": row.id, "moorage.org": row.org_id},
+            cpu_limit=1,
+            memory_limit_mb=64,
+        )
+    )
     await app.context.reconciler.reconcile_once()
     assert (await state_of(app, row.id)).state == "failed"
     await app.context.reconciler.reconcile_once()
@@ -59,8 +98,11 @@ async def test_a_launch_cut_off_by_a_crash_fails_and_its_container_goes(app):
 
 
 async def test_a_short_session_is_released_at_its_deadline(app):
-    launched = (await app.client.post("/api/v1/sessions", json={
-        "template": "debian-shell", "duration_seconds": 10})).json()
+    launched = (
+        await app.client.post(
+            "/api/v1/sessions", json={"template": "debian-shell", "duration_seconds": 10}
+        )
+    ).json()
     # Move the deadline close, as the reconciler would see after 10 s.
     async with write_session(app.context.sessionmaker) as db:
         row = await db.get(WorkspaceSession, launched["id"])

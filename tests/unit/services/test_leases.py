@@ -11,8 +11,9 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def lease(state: LeaseState = LeaseState.READY, minutes: int = 30) -> WorkspaceSession:
-    return WorkspaceSession(state=state.value, starts_at=NOW,
-                            expires_at=NOW + timedelta(minutes=minutes), extensions=0)
+    return WorkspaceSession(
+        state=state.value, starts_at=NOW, expires_at=NOW + timedelta(minutes=minutes), extensions=0
+    )
 
 
 def test_transition_follows_the_lease_states_and_stamps_release_time():
@@ -25,51 +26,60 @@ def test_transition_follows_the_lease_states_and_stamps_release_time():
     assert row.released_at == NOW + timedelta(seconds=5)
 
 
-@pytest.mark.parametrize("start", [LeaseState.PENDING, LeaseState.PROVISIONING,
-                                   LeaseState.READY, LeaseState.RELEASING])
+@pytest.mark.parametrize(
+    "start", [LeaseState.PENDING, LeaseState.PROVISIONING, LeaseState.READY, LeaseState.RELEASING]
+)
 def test_failed_is_reachable_from_every_live_state(start):
     row = lease(start)
     transition(row, LeaseState.FAILED, now=NOW, error="boom")
     assert (row.state, row.error, row.released_at) == ("failed", "boom", NOW)
 
 
-@pytest.mark.parametrize("start,to", [
-    (LeaseState.RELEASED, LeaseState.READY),
-    (LeaseState.FAILED, LeaseState.FAILED),
-    (LeaseState.READY, LeaseState.PROVISIONING),
-    (LeaseState.PENDING, LeaseState.RELEASED),
-])
+@pytest.mark.parametrize(
+    "start,to",
+    [
+        (LeaseState.RELEASED, LeaseState.READY),
+        (LeaseState.FAILED, LeaseState.FAILED),
+        (LeaseState.READY, LeaseState.PROVISIONING),
+        (LeaseState.PENDING, LeaseState.RELEASED),
+    ],
+)
 def test_transition_refuses_moves_outside_the_state_machine(start, to):
     with pytest.raises(Conflict):
         transition(lease(start), to, now=NOW)
 
 
 def test_requested_duration_defaults_to_the_template_default():
-    assert requested_duration(duration_minutes=None, duration_seconds=None,
-                              default_minutes=45, max_minutes=60) == timedelta(minutes=45)
+    assert requested_duration(
+        duration_minutes=None, duration_seconds=None, default_minutes=45, max_minutes=60
+    ) == timedelta(minutes=45)
 
 
 def test_requested_duration_accepts_seconds_down_to_ten():
-    assert requested_duration(duration_minutes=None, duration_seconds=10,
-                              default_minutes=45, max_minutes=60) == timedelta(seconds=10)
+    assert requested_duration(
+        duration_minutes=None, duration_seconds=10, default_minutes=45, max_minutes=60
+    ) == timedelta(seconds=10)
     with pytest.raises(InvalidInput) as caught:
-        requested_duration(duration_minutes=None, duration_seconds=9,
-                           default_minutes=45, max_minutes=60)
+        requested_duration(
+            duration_minutes=None, duration_seconds=9, default_minutes=45, max_minutes=60
+        )
     assert caught.value.details["field"] == "duration_seconds"
 
 
 def test_requested_duration_over_the_maximum_names_the_maximum():
     with pytest.raises(InvalidInput) as caught:
-        requested_duration(duration_minutes=61, duration_seconds=None,
-                           default_minutes=45, max_minutes=60)
+        requested_duration(
+            duration_minutes=61, duration_seconds=None, default_minutes=45, max_minutes=60
+        )
     assert "60 minutes" in caught.value.message
     assert caught.value.details["maximum_minutes"] == 60
 
 
 def test_requested_duration_refuses_both_units():
     with pytest.raises(InvalidInput):
-        requested_duration(duration_minutes=5, duration_seconds=30,
-                           default_minutes=45, max_minutes=60)
+        requested_duration(
+            duration_minutes=5, duration_seconds=30, default_minutes=45, max_minutes=60
+        )
 
 
 def test_extend_moves_the_deadline_and_counts():

@@ -72,6 +72,18 @@ class DockerDriver(ContainerDriver):
             version = await self._client.version()
         return str(version.get("Version", "unknown"))
 
+    async def image_present(self, image: str) -> bool:
+        try:
+            async with translated(self._endpoint, f"inspect the image {image}"):
+                await self._client.images.inspect(image)
+        except NotFound:
+            return False
+        except RuntimeUnavailable as exc:
+            if exc.code == "image_missing":
+                return False
+            raise
+        return True
+
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
         config: dict[str, Any] = {
             "Image": spec.image,

@@ -1,0 +1,22 @@
+# The two commands of the README. Both install what is missing first.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup lint bench
+
+run: setup
+	uv run --frozen moorage serve --host $(HOST) --port $(PORT)
+
+test:
+	bash scripts/test.sh
+
+setup:
+	bash scripts/setup.sh
+
+lint:
+	uv run --frozen ruff check src tests bench
+	uv run --frozen ruff format --check src tests bench
+	uv run --frozen mypy
+
+bench: setup
+	uv run --frozen python bench/launch_latency.py

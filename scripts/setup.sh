@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what Moorage needs on a fresh Debian machine, idempotently:
+# uv and the Python environment, the UI's npm packages, Docker (started when
+# not running), mmdebstrap and the workspace images. `--test` adds Debian's
+# chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=false
+[ "${1:-}" = "--test" ] && with_test=true
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "==> apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+command -v npm >/dev/null || apt_install nodejs npm
+if ! command -v uv >/dev/null; then
+  echo "==> installing uv"
+  python3 -m pip install --quiet uv
+fi
+echo "==> Python environment (uv sync)"
+uv sync --frozen --quiet
+echo "==> UI assets"
+bash scripts/build-static.sh
+bash scripts/ensure-docker.sh
+bash scripts/build-images.sh
+if $with_test; then
+  apt_install chromium
+fi

@@ -1,0 +1,5 @@
+"""``python -m moorage`` runs the ``moorage`` command."""
+
+from moorage.cli import main
+
+main()
