@@ -138,7 +138,7 @@ def images_build(
     except images.ImageBuildError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo("images: " + (", ".join(built) if built else "all present"))
+    typer.echo("images ready: " + ", ".join(built))
 
 
 @images_app.command("bootstrap-base")
