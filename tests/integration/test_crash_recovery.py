@@ -15,9 +15,15 @@ async def test_sigkill_during_launches_leaves_no_leak_after_restart(fresh_server
     client = await fresh_server.login()
     org = (await client.get("/api/v1/auth/me")).json()
     assert org["username"] == "admin"
-    await client.post("/api/v1/templates", json={
-        "name": "many", "display_name": "Many", "image": "moorage/terminal:latest",
-        "max_sessions_per_user": 50})
+    await client.post(
+        "/api/v1/templates",
+        json={
+            "name": "many",
+            "display_name": "Many",
+            "image": "moorage/terminal:latest",
+            "max_sessions_per_user": 50,
+        },
+    )
     ready = (await client.post("/api/v1/sessions", json={"template": "many"})).json()
 
     async def try_launch():
@@ -30,10 +36,13 @@ async def test_sigkill_during_launches_leaves_no_leak_after_restart(fresh_server
     # Kill as soon as some launch has a container but is not ready yet.
     ours = set()
     for _ in range(200):
-        ours = {c.id for c in await session_containers(docker)
-                if c._container["Labels"].get("moorage.session") != ready["id"]
-                and c._container["Labels"].get("moorage.org")
-                == ready_org(await session_containers(docker), ready["id"])}
+        ours = {
+            c.id
+            for c in await session_containers(docker)
+            if c._container["Labels"].get("moorage.session") != ready["id"]
+            and c._container["Labels"].get("moorage.org")
+            == ready_org(await session_containers(docker), ready["id"])
+        }
         if ours:
             break
         await asyncio.sleep(0.02)
@@ -53,11 +62,15 @@ async def test_sigkill_during_launches_leaves_no_leak_after_restart(fresh_server
         states = {r["id"]: r["state"] for r in rows}
         assert "provisioning" not in states.values() and "pending" not in states.values()
         assert states[ready["id"]] == "ready"
+        interrupted = [r for r in rows if r["error"] == "the launch was interrupted"]
+        assert interrupted, "the kill did not catch a launch in progress"
         live = {r["id"] for r in rows if r["state"] == "ready"}
         for _ in range(50):
-            labelled = {c._container["Labels"]["moorage.session"]
-                        for c in await session_containers(docker)
-                        if c._container["Labels"]["moorage.session"] in states}
+            labelled = {
+                c._container["Labels"]["moorage.session"]
+                for c in await session_containers(docker)
+                if c._container["Labels"]["moorage.session"] in states
+            }
             if labelled == live:
                 break
             await asyncio.sleep(0.1)

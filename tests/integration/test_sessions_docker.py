@@ -74,13 +74,22 @@ async def test_terminal_refuses_other_users_and_anonymous(server, admin):
     mallory = await server.login("mallory", "mallory-pass")
     mallory_token = await token_for(mallory)
     await mallory.aclose()
-    with pytest.raises(websockets.InvalidStatus) as anonymous:
-        async with terminal(session["urls"]["terminal"]):
-            pass
-    assert anonymous.value.response.status_code == 403  # closed before accept
+    async with terminal(session["urls"]["terminal"]) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as anonymous:
+            await ws.recv()
+    assert anonymous.value.rcvd.code == 4401
     async with terminal(session["urls"]["terminal"], token=mallory_token) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
+    assert "no session" in closed.value.rcvd.reason
+    cross_site = {"Origin": "http://evil.example"}
+    async with websockets.connect(
+        session["urls"]["terminal"],
+        additional_headers={**cross_site, "Cookie": f"moorage_login={mallory_token}"},
+    ) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as forged:
+            await ws.recv()
+    assert forged.value.rcvd.code == 4403
     assert closed.value.rcvd.code == 4404
 
 

@@ -61,6 +61,7 @@ def _cross_site(websocket: WebSocket) -> bool:
 async def serve_terminal(websocket: WebSocket, context: Context, session_id: str) -> None:
     """Authenticate, check the session, then bridge until either side ends."""
     if _cross_site(websocket) and credential_of(websocket):
+        await websocket.accept()
         await websocket.close(code=4403, reason="cross-site websocket refused")
         return
     try:
@@ -81,7 +82,10 @@ async def serve_terminal(websocket: WebSocket, context: Context, session_id: str
             rows=max(1, min(rows, 1000)),
         )
     except MoorageError as exc:
+        # Accept, then close with a code: a refused handshake shows the browser only
+        # "failed", while a close frame carries the reason to the page.
         code = {Unauthenticated: 4401, NotFound: 4404, Conflict: 4409}.get(type(exc), 1011)
+        await websocket.accept()
         await websocket.close(code=code, reason=exc.message[:120])
         return
     await websocket.accept()
