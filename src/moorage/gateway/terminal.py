@@ -43,10 +43,10 @@ def parse_control(text: str) -> tuple[int, int] | None:
     if not isinstance(message, dict) or message.get("type") != "resize":
         return None
     cols, rows = message.get("cols"), message.get("rows")
-    if not all(
-        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1000 for v in (cols, rows)
-    ):
-        return None
+    for value in (cols, rows):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+            return None
+    assert isinstance(cols, int) and isinstance(rows, int)
     return cols, rows
 
 

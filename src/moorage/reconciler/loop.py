@@ -263,20 +263,20 @@ class Reconciler:
                 by_session[owner] = container
 
         for session in live:
-            container = by_session.get(session.id)
+            found = by_session.get(session.id)
             state = LeaseState(session.state)
             if state == LeaseState.READY:
-                if container is None:
+                if found is None:
                     await self._sessions.fail(session.id, "the container vanished")
-                elif container.state not in RUNNING_STATES:
-                    await self._sessions.fail(session.id, f"the container {container.state}")
+                elif found.state not in RUNNING_STATES:
+                    await self._sessions.fail(session.id, f"the container {found.state}")
                 else:
                     self.queue.schedule(session.id, session.expires_at)
             elif state in (LeaseState.PROVISIONING, LeaseState.PENDING):
                 if self._launch_was_cut_off(session, alive, now):
                     log.warning("session %s: its launch was cut off; failing it", session.id)
-                    if container is not None and session.container_id is None:
-                        await self._remove_orphan(driver, container)
+                    if found is not None and session.container_id is None:
+                        await self._remove_orphan(driver, found)
                     await self._sessions.fail(session.id, "the launch was interrupted")
             elif state == LeaseState.RELEASING and session.id not in self._releasing:
                 await self._sessions.release_by_id(session.id)
