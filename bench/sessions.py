@@ -156,11 +156,25 @@ async def end_all(client: httpx.AsyncClient) -> None:
 
 
 async def expiry_lateness(client: httpx.AsyncClient, n: int) -> dict[str, object]:
+    created = await client.post(
+        "/api/v1/templates",
+        json={
+            "name": "bench-expiry",
+            "display_name": "Bench expiry",
+            "image": IMAGE,
+            "max_sessions_per_user": n,
+            "cpu_limit": 0.5,
+            "memory_limit_mb": 128,
+        },
+    )
+    assert created.status_code == 201, created.text
     ids = []
     for batch in range(0, n, 10):
         responses = await asyncio.gather(
             *(
-                client.post("/api/v1/sessions", json={"template": "bench", "duration_seconds": 10})
+                client.post(
+                    "/api/v1/sessions", json={"template": "bench-expiry", "duration_seconds": 10}
+                )
                 for _ in range(min(10, n - batch))
             )
         )

@@ -51,3 +51,22 @@ async def test_login_launch_type_and_end(server, browser, admin, tmp_path):
         assert await page.locator(f"tr[data-session='{session_id}']").count() == 0
     finally:
         await page.close()
+
+
+async def test_the_session_list_updates_live_without_reload(server, browser, admin):
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    page.set_default_timeout(15_000)
+    try:
+        await page.goto(f"{server.base_url}/login")
+        await page.fill("#username", "admin")
+        await page.fill("#password", ADMIN_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("[data-template=debian-shell]")
+        launched = await admin.post("/api/v1/sessions", json={"template": "debian-shell"})
+        row = page.locator(f"tr[data-session='{launched.json()['id']}']")
+        await row.wait_for(state="visible")
+        assert "ready" in await row.inner_text()
+        await admin.delete(f"/api/v1/sessions/{launched.json()['id']}")
+        await row.wait_for(state="detached")
+    finally:
+        await page.close()

@@ -43,6 +43,7 @@ from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template, TemplateKind
 from moorage.models.user import Role, User
 from moorage.security.rbac import has_role
+from moorage.services.changes import ChangeFeed
 from moorage.services.leases import extend_expiry, requested_duration, transition
 from moorage.services.templates import find_template
 
@@ -107,6 +108,7 @@ class SessionService:
         self._launch_timeout = launch_timeout_seconds
         self._clock = clock
         self._listeners: list[DeadlineListener] = []
+        self.changes = ChangeFeed()
 
     def add_deadline_listener(self, listener: DeadlineListener) -> None:
         self._listeners.append(listener)
@@ -321,6 +323,7 @@ class SessionService:
             await self._finish_release(session_id)
             raise Conflict("the session was ended while it was starting", code="session_ended")
         self._notify(session.id, session.expires_at)
+        self.changes.publish(session.user_id)
         return await self._reload(session_id)
 
     async def _reload(self, session_id: str) -> WorkspaceSession:
@@ -348,6 +351,7 @@ class SessionService:
             )
             expires_at = session.expires_at
         self._notify(session_id, expires_at)
+        self.changes.publish(session.user_id)
         return await self._reload(session_id)
 
     async def release(self, user: User, session_id: str) -> WorkspaceSession:
@@ -382,6 +386,7 @@ class SessionService:
                 # if its server died, the reconciler's pass over `releasing` rows does.
                 return True
         self._notify(session_id, None)
+        self.changes.publish(session.user_id)
         return await self._finish_release(session_id)
 
     async def _finish_release(self, session_id: str) -> bool:
@@ -402,6 +407,7 @@ class SessionService:
             session = await _locked(db, session_id)
             if session is not None and session.state == LeaseState.RELEASING.value:
                 transition(session, LeaseState.RELEASED, now=self._clock())
+                self.changes.publish(session.user_id)
         return True
 
     async def fail(self, session_id: str, error: str) -> None:
@@ -414,6 +420,7 @@ class SessionService:
             transition(session, LeaseState.FAILED, now=self._clock(), error=error)
             container_id, environment = session.container_id, session.environment
         self._notify(session_id, None)
+        self.changes.publish(session.user_id)
         if container_id:
             try:
                 await self._drivers.get(environment).remove(container_id)

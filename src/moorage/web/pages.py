@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import (
     COOKIE_NAME,
@@ -167,6 +171,46 @@ async def sessions_fragment(
     return templates.TemplateResponse(
         request, "_sessions.html", {"user": user, "sessions": sessions, "show_owner": all}
     )
+
+
+@router.get("/ui/sessions/events")
+async def sessions_events(
+    request: Request, user: PageUser, context: ContextDep, all: bool = False
+) -> EventSourceResponse:
+    """Server-sent events: a ``sessions`` event carrying the re-rendered "my sessions"
+    table whenever it changes (htmx's SSE extension swaps it in). Changes made in
+    this process arrive at once; others within ``REFRESH_SECONDS``."""
+    everyone = all and user.is_admin
+    fragment = templates.get_template("_sessions.html")
+
+    async def render() -> str:
+        sessions = await context.sessions.list(user, all_users=everyone, live_only=True)
+        return fragment.render(user=user, sessions=sessions, show_owner=everyone)
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        last = None
+        async with context.sessions.changes.subscribe() as changes:
+            while True:
+                html = await render()
+                if html != last:
+                    last = html
+                    yield ServerSentEvent(html, event="sessions")
+                await _next_change(changes, user.id, everyone)
+
+    return EventSourceResponse(stream(), ping=15)
+
+
+REFRESH_SECONDS = 10
+
+
+async def _next_change(changes: asyncio.Queue[str], user_id: str, everyone: bool) -> None:
+    """Wait for a change of ``user_id``'s sessions (anyone's when ``everyone``), at most
+    :data:`REFRESH_SECONDS`."""
+    deadline = asyncio.get_running_loop().time() + REFRESH_SECONDS
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout_at(deadline):
+            while (await changes.get()) != user_id and not everyone:
+                pass
 
 
 @router.post("/ui/sessions")

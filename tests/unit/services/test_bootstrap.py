@@ -1,5 +1,6 @@
 """First start: generated admin password, idempotent set-up, the CLI token command."""
 
+import asyncio
 import os
 import stat
 import subprocess
@@ -47,9 +48,25 @@ async def test_admin_token_create_prints_a_working_token(tmp_path):
     await upgrade(engine)
     await bootstrap(create_sessionmaker(engine), settings, None, announce=lambda m: None)
     await engine.dispose()
-    result = subprocess.run(
-        [sys.executable, "-m", "moorage", "admin", "token", "create", "--user", "admin",
-         "--name", "ci"], env=env, capture_output=True, text=True, timeout=60)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "moorage",
+            "admin",
+            "token",
+            "create",
+            "--user",
+            "admin",
+            "--name",
+            "ci",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     engine = create_engine(settings.resolved_database_url)
@@ -58,7 +75,12 @@ async def test_admin_token_create_prints_a_working_token(tmp_path):
             assert (await authenticate_token(db, token)).username == "admin"
     finally:
         await engine.dispose()
-    unknown = subprocess.run(
+    unknown = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "moorage", "admin", "token", "create", "--user", "nobody"],
-        env=env, capture_output=True, text=True, timeout=60)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert unknown.returncode == 1 and "no user named 'nobody'" in unknown.stderr
