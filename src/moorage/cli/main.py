@@ -62,6 +62,38 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    data_dir: DataDirOption = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run the reconciler alone (deployments with several API replicas started with
+    MOORAGE_RUN_RECONCILER=false). Replicas elect one acting reconciler through a
+    lease row in the database; the others stand by."""
+    import signal
+
+    from moorage.errors import MoorageError
+    from moorage.runtime import open_context
+
+    _logging(log_level)
+    settings = settings_for(data_dir)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_context(settings, run_reconciler=True, announce=typer.echo):
+            logging.getLogger("moorage.worker").info("reconciler worker running")
+            await stop.wait()
+
+    try:
+        asyncio.run(run())
+    except MoorageError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @token_app.command("create")
 def token_create(
     user: Annotated[str, typer.Option("--user", help="Username the token acts as.")],

@@ -1,0 +1,117 @@
+"""Start and stop what a Moorage process holds: database, drivers, services, reconciler.
+
+``moorage serve`` opens it in the ASGI lifespan; ``moorage worker`` opens it
+alone to run the reconciler for deployments with several API replicas.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import IO
+
+from moorage.config import Settings
+from moorage.context import Context
+from moorage.db.base import new_id
+from moorage.db.engine import create_engine, create_sessionmaker
+from moorage.db.migrate import upgrade
+from moorage.drivers.docker import DockerDriver, docker_client
+from moorage.drivers.pool import DriverFactory, DriverPool
+from moorage.errors import Conflict
+from moorage.models.environment import Environment
+from moorage.reconciler.loop import Reconciler
+from moorage.services.bootstrap import bootstrap
+from moorage.services.sessions import SessionService
+
+__all__ = ["docker_factory", "open_context"]
+
+
+def docker_factory(settings: Settings) -> DriverFactory:
+    """Builds a :class:`DockerDriver` per environment from its URL."""
+
+    def factory(environment: Environment) -> DockerDriver:
+        client = docker_client(environment.url, settings.docker_timeout_seconds)
+        return DockerDriver(client, environment.url)
+
+    return factory
+
+
+def _lock_data_dir(data_dir: Path) -> IO[str]:
+    """Hold an exclusive lock on the data directory for the life of the process.
+
+    With SQLite only one process may use a data directory; the lock also tells
+    the reconciler that every other server instance recorded there is dead.
+
+    Raises:
+        Conflict: another process holds the lock.
+    """
+    handle = open(data_dir / "moorage.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise Conflict(
+            f"another Moorage process is using {data_dir}", code="data_dir_locked"
+        ) from exc
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+@asynccontextmanager
+async def open_context(
+    settings: Settings,
+    *,
+    driver_factory: DriverFactory | None = None,
+    run_reconciler: bool = True,
+    announce: Callable[[str], None] = print,
+) -> AsyncIterator[Context]:
+    """Migrate the database, run first-start set-up, build the services and (when
+    ``run_reconciler``) start the reconciler; undo it all on exit.
+
+    Raises:
+        Conflict: the SQLite data directory is in use by another process.
+    """
+    factory = driver_factory or docker_factory(settings)
+    async with AsyncExitStack() as stack:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.is_sqlite:
+            stack.callback(_lock_data_dir(settings.data_dir).close)
+        engine = create_engine(settings.resolved_database_url)
+        stack.push_async_callback(engine.dispose)
+        await upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        local = factory(Environment(id="bootstrap", name="local", url=settings.docker_url))
+        try:
+            await bootstrap(sessionmaker, settings, local, announce=announce)
+        finally:
+            await local.close()
+
+        drivers = DriverPool(factory)
+        stack.push_async_callback(drivers.close)
+        instance_id = new_id()
+        sessions = SessionService(
+            sessionmaker,
+            drivers,
+            instance_id=instance_id,
+            launch_timeout_seconds=settings.launch_timeout_seconds,
+        )
+        reconciler = None
+        if run_reconciler:
+            reconciler = Reconciler(
+                sessionmaker,
+                drivers,
+                sessions,
+                instance_id=instance_id,
+                interval_seconds=settings.reconcile_interval_seconds,
+                instance_ttl_seconds=settings.instance_ttl_seconds,
+                launch_timeout_seconds=settings.launch_timeout_seconds,
+                exclusive=settings.is_sqlite,
+            )
+            await reconciler.start()
+            stack.push_async_callback(reconciler.stop)
+        yield Context(settings, engine, sessionmaker, drivers, sessions, reconciler, instance_id)
