@@ -44,6 +44,18 @@ class Settings(BaseSettings):
         None,
         description="Key for encrypted secrets; generated into the data directory when unset.",
     )
+    old_secret_keys: SecretStr | None = Field(
+        None,
+        description="Retired secret keys, comma-separated, still used to open old values.",
+    )
+    probe_interval_seconds: float = Field(
+        30.0, description="How often the reconciler probes every pool machine over SSH."
+    )
+    ssh_connect_timeout_seconds: float = Field(10.0, description="SSH connect timeout.")
+    ssh_command_timeout_seconds: float = Field(60.0, description="Timeout of one SSH command.")
+    ssh_connections_per_host: int = Field(
+        3, description="At most this many concurrent SSH connections to one machine."
+    )
     docker_url: str = Field(
         "unix:///var/run/docker.sock",
         description="Docker endpoint of the `local` environment created on first start.",

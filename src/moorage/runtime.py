@@ -23,6 +23,7 @@ from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.errors import Conflict
 from moorage.models.environment import Environment
 from moorage.reconciler.loop import Reconciler
+from moorage.reconciler.sessions import SessionKeeper
 from moorage.services.bootstrap import bootstrap
 from moorage.services.sessions import SessionService
 
@@ -104,14 +105,21 @@ async def open_context(
         if run_reconciler:
             reconciler = Reconciler(
                 sessionmaker,
-                drivers,
-                sessions,
                 instance_id=instance_id,
                 interval_seconds=settings.reconcile_interval_seconds,
-                instance_ttl_seconds=settings.instance_ttl_seconds,
-                launch_timeout_seconds=settings.launch_timeout_seconds,
-                exclusive=settings.is_sqlite,
             )
+            reconciler.add_keeper(
+                SessionKeeper(
+                    sessionmaker,
+                    drivers,
+                    sessions,
+                    instance_id=instance_id,
+                    instance_ttl_seconds=settings.instance_ttl_seconds,
+                    launch_timeout_seconds=settings.launch_timeout_seconds,
+                    exclusive=settings.is_sqlite,
+                )
+            )
+            sessions.add_deadline_listener(reconciler.deadline_listener(SessionKeeper.kind))
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         yield Context(settings, engine, sessionmaker, drivers, sessions, reconciler, instance_id)

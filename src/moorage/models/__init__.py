@@ -3,19 +3,30 @@
 from moorage.models.environment import Environment
 from moorage.models.instance import ReconcilerLease, ServerInstance
 from moorage.models.lease import LeaseMixin, LeaseState
+from moorage.models.machine import Machine, MachineStatus
 from moorage.models.org import Org
+from moorage.models.pool import Pool
+from moorage.models.provision import ProvisionRun
+from moorage.models.reservation import AccountState, Reservation, ReservationAccount
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template, TemplateKind
 from moorage.models.token import ApiToken, TokenKind
 from moorage.models.user import Role, User
 
 __all__ = [
+    "AccountState",
     "ApiToken",
     "Environment",
     "LeaseMixin",
     "LeaseState",
+    "Machine",
+    "MachineStatus",
     "Org",
+    "Pool",
+    "ProvisionRun",
     "ReconcilerLease",
+    "Reservation",
+    "ReservationAccount",
     "Role",
     "ServerInstance",
     "Template",

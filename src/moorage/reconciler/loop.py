@@ -1,57 +1,45 @@
-"""The reconciler: deadline-driven expiry plus a periodic full pass.
+"""The reconciler: deadline-driven expiry plus periodic full passes.
 
-Two tasks run while this process leads:
+While this process leads (see :mod:`.leader`), two kinds of task run:
 
-* the **deadline task** sleeps on a :class:`DeadlineQueue` until the earliest
-  ``expires_at`` and releases what is due; lateness (release time minus
-  deadline) is recorded;
+* the **deadline task** sleeps on one :class:`DeadlineQueue` keyed by
+  ``(kind, lease id)`` until the earliest ``expires_at`` and hands what is due
+  to that kind's :class:`~moorage.reconciler.keeper.LeaseKeeper`; lateness
+  (release time minus deadline) is recorded per kind;
 * the **pass task** runs :meth:`Reconciler.reconcile_once` at start-up and
-  every ``interval_seconds``: it refreshes the queue from the database (so
-  extensions made by other replicas count), removes containers labelled
-  ``moorage.session`` that no live session owns (only those whose
-  ``moorage.org`` is one of this installation's orgs: several installations
-  may share an engine), fails live sessions whose
-  container vanished, fails launches cut off by a crash, and retries
-  releases that Docker refused.
-
-Each environment that cannot be reached is logged once when it goes down and
-once when it comes back; its sessions are retried on every pass.
+  every ``interval_seconds``: each keeper's full pass, which also refreshes the
+  queue from the database (so extensions made by other replicas count);
+  other periodic **jobs** (machine probes) run on their own intervals.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
-from moorage.drivers.base import WorkspaceContainer
-from moorage.drivers.pool import DriverPool
-from moorage.errors import MoorageError
-from moorage.models.environment import Environment
-from moorage.models.lease import LIVE_STATES, LeaseState
-from moorage.models.org import Org
-from moorage.models.session import WorkspaceSession
 from moorage.reconciler.deadlines import DeadlineQueue
-from moorage.reconciler.leader import alive_instances, heartbeat, try_lead
-from moorage.services.sessions import ORG_LABEL, SESSION_LABEL, SessionService
+from moorage.reconciler.keeper import LeaseKeeper
+from moorage.reconciler.leader import heartbeat, try_lead
 
 __all__ = ["Reconciler", "percentile"]
 
 log = logging.getLogger(__name__)
 
-RUNNING_STATES = {"created", "running", "restarting", "paused"}
+DeadlineKey = tuple[str, str]
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    """The ``q``-th percentile (0–100) by nearest rank, or None for no values."""
+    """The ``q``-th percentile (0-100) by nearest rank, or None for no values."""
     if not values:
         return None
     ordered = sorted(values)
@@ -59,58 +47,65 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank]
 
 
+@dataclass
+class _Job:
+    name: str
+    interval_seconds: float
+    run: Callable[[], Awaitable[None]]
+
+
 class Reconciler:
-    """Keeps Docker in line with the database.
+    """Keeps every runtime in line with the database.
 
     Args:
         sessionmaker: opens database sessions.
-        drivers: the per-environment drivers.
-        sessions: the session service whose release and fail it calls.
         instance_id: this process's id, for heartbeats and leadership.
         interval_seconds: period of the full pass.
-        instance_ttl_seconds: heartbeat age after which an instance is dead.
-        exclusive: True when no other instance can share the database (SQLite,
-            guarded by the data-directory lock): every other instance is dead.
         clock: current UTC time; injected for tests.
     """
 
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        drivers: DriverPool,
-        sessions: SessionService,
         *,
         instance_id: str,
         interval_seconds: float = 5.0,
-        instance_ttl_seconds: float = 15.0,
-        launch_timeout_seconds: float = 60.0,
-        exclusive: bool = False,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._drivers = drivers
-        self._sessions = sessions
         self._instance_id = instance_id
         self._interval = interval_seconds
-        self._instance_ttl = instance_ttl_seconds
-        self._launch_timeout = launch_timeout_seconds
-        self._exclusive = exclusive
         self._clock = clock
-        self.queue: DeadlineQueue[str] = DeadlineQueue(clock)
-        self.lateness_seconds: deque[float] = deque(maxlen=1000)
+        self.queue: DeadlineQueue[DeadlineKey] = DeadlineQueue(clock)
+        self.keepers: dict[str, LeaseKeeper] = {}
+        self.lateness_seconds: dict[str, deque[float]] = {}
         self.is_leader = False
         self.passes = 0
-        self._down: set[str] = set()
+        self._jobs: list[_Job] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._releasing: set[str] = set()
-        self._expiring: set[asyncio.Task[None]] = set()
-        sessions.add_deadline_listener(self._on_deadline)
+        self._expiring: dict[DeadlineKey, asyncio.Task[None]] = {}
 
-    def _on_deadline(self, session_id: str, expires_at: datetime | None) -> None:
-        if expires_at is None:
-            self.queue.cancel(session_id)
-        else:
-            self.queue.schedule(session_id, expires_at)
+    def add_keeper(self, keeper: LeaseKeeper) -> None:
+        """Keep leases of ``keeper.kind``."""
+        self.keepers[keeper.kind] = keeper
+        self.lateness_seconds[keeper.kind] = deque(maxlen=1000)
+
+    def add_job(
+        self, name: str, interval_seconds: float, run: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run ``run()`` every ``interval_seconds`` while leading (failures are logged)."""
+        self._jobs.append(_Job(name, interval_seconds, run))
+
+    def deadline_listener(self, kind: str) -> Callable[[str, datetime | None], None]:
+        """A callback for services: ``(lease_id, expires_at)`` schedules, ``None`` cancels."""
+
+        def listener(lease_id: str, expires_at: datetime | None) -> None:
+            if expires_at is None:
+                self.queue.cancel((kind, lease_id))
+            else:
+                self.queue.schedule((kind, lease_id), expires_at)
+
+        return listener
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -121,31 +116,36 @@ class Reconciler:
             asyncio.create_task(self._pass_loop(), name="reconciler-pass"),
             asyncio.create_task(self._deadline_loop(), name="reconciler-deadlines"),
         ]
+        for job in self._jobs:
+            self._tasks.append(asyncio.create_task(self._job_loop(job), name=f"job-{job.name}"))
 
     async def stop(self) -> None:
         """Cancel the background tasks and wait for them."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._expiring.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
 
     def status(self) -> dict[str, object]:
-        """Figures for operators: leadership, queue size, expiry lateness (seconds)."""
-        late = list(self.lateness_seconds)
+        """Figures for operators: leadership, queue size, expiry lateness (seconds) per kind."""
+        lateness = {}
+        for kind, values in self.lateness_seconds.items():
+            late = list(values)
+            lateness[kind] = {
+                "count": len(late),
+                "p50": percentile(late, 50),
+                "p99": percentile(late, 99),
+                "max": max(late) if late else None,
+            }
         return {
             "leader": self.is_leader,
             "instance": self._instance_id,
             "passes": self.passes,
             "queued_deadlines": len(self.queue),
-            "unreachable_environments": sorted(self._down),
-            "expiry_lateness_seconds": {
-                "count": len(late),
-                "p50": percentile(late, 50),
-                "p99": percentile(late, 99),
-                "max": max(late) if late else None,
-            },
+            "expiry_lateness_seconds": lateness,
         }
 
     # -- loops -------------------------------------------------------------
@@ -175,141 +175,58 @@ class Reconciler:
             # A bug or a database hiccup must not stop the loop; the next pass retries.
             log.exception("reconcile pass failed")
 
+    async def reconcile_once(self) -> None:
+        """Each keeper's full pass (a failing keeper does not stop the others)."""
+        self.passes += 1
+        for kind, keeper in self.keepers.items():
+            try:
+                await keeper.reconcile(
+                    lambda lease_id, at, k=kind: self.queue.schedule((k, lease_id), at)
+                )
+            except Exception:
+                log.exception("%s pass failed", kind)
+
+    def _schedule(self, kind: str, lease_id: str, at: datetime) -> None:
+        self.queue.schedule((kind, lease_id), at)
+
+    async def _job_loop(self, job: _Job) -> None:
+        while True:
+            if self.is_leader:
+                try:
+                    await job.run()
+                except Exception:
+                    log.exception("job %s failed", job.name)
+            await asyncio.sleep(job.interval_seconds)
+
     async def _deadline_loop(self) -> None:
         while True:
             due = await self.queue.wait_due()
             if not self.is_leader:
                 continue  # the leader's own queue releases them
-            for session_id, deadline in due:
-                task = asyncio.create_task(self._expire(session_id, deadline))
-                self._expiring.add(task)
-                task.add_done_callback(self._expiring.discard)
+            for key, deadline in due:
+                if key in self._expiring:
+                    continue
+                task = asyncio.create_task(self._expire(key, deadline))
+                self._expiring[key] = task
+                task.add_done_callback(functools.partial(self._expired, key))
 
-    async def _expire(self, session_id: str, deadline: datetime) -> None:
-        if session_id in self._releasing:
-            return
-        self._releasing.add(session_id)
+    def _expired(self, key: DeadlineKey, _task: asyncio.Task[None]) -> None:
+        self._expiring.pop(key, None)
+
+    async def _expire(self, key: DeadlineKey, deadline: datetime) -> None:
+        kind, lease_id = key
         started = time.monotonic()
         try:
-            async with self._sessionmaker() as db:
-                session = await db.get(WorkspaceSession, session_id, populate_existing=True)
-                if session is None or session.state != LeaseState.READY.value:
-                    return
-                if session.expires_at > self._clock():
-                    self.queue.schedule(session_id, session.expires_at)  # extended elsewhere
-                    return
-            done = await self._sessions.release_by_id(session_id, reason=None)
-            if done:
+            released = await self.keepers[kind].expire(lease_id, deadline)
+            if released:
                 lateness = (self._clock() - deadline).total_seconds()
-                self.lateness_seconds.append(lateness)
+                self.lateness_seconds[kind].append(lateness)
                 log.info(
-                    "session %s expired; released %.3f s after its deadline (%.3f s of work)",
-                    session_id,
+                    "%s %s expired; released %.3f s after its deadline (%.3f s of work)",
+                    kind,
+                    lease_id,
                     lateness,
                     time.monotonic() - started,
                 )
         except Exception:
-            log.exception("expiring session %s failed; the next pass retries", session_id)
-        finally:
-            self._releasing.discard(session_id)
-
-    # -- the full pass -----------------------------------------------------
-
-    async def reconcile_once(self) -> None:
-        """Compare the database with every environment and repair both ways."""
-        self.passes += 1
-        async with self._sessionmaker() as db:
-            environments = list(await db.scalars(select(Environment)))
-        for environment in environments:
-            await self._reconcile_environment(environment)
-
-    async def _reconcile_environment(self, environment: Environment) -> None:
-        driver = self._drivers.get(environment)
-        try:
-            containers = await driver.list_workspaces(SESSION_LABEL)
-        except MoorageError as exc:
-            if environment.id not in self._down:
-                self._down.add(environment.id)
-                log.warning("environment %s is unreachable: %s", environment.name, exc.message)
-            await self._queue_deadlines(environment)  # deadlines still fire and retry
-            return
-        if environment.id in self._down:
-            self._down.discard(environment.id)
-            log.info("environment %s is reachable again", environment.name)
-
-        # Rows are read after the containers are listed: a launch commits its row
-        # before it creates the container, so every listed container's row is visible.
-        now = self._clock()
-        async with self._sessionmaker() as db:
-            live = list(
-                await db.scalars(
-                    select(WorkspaceSession).where(
-                        WorkspaceSession.environment_id == environment.id,
-                        WorkspaceSession.state.in_(LIVE_STATES),
-                    )
-                )
-            )
-            alive = await alive_instances(db, now, self._instance_ttl)
-            our_orgs = set(await db.scalars(select(Org.id)))
-        live_by_id = {session.id: session for session in live}
-        by_session: dict[str, WorkspaceContainer] = {}
-        for container in containers:
-            if container.labels.get(ORG_LABEL) not in our_orgs:
-                continue  # another Moorage installation sharing this engine owns it
-            owner = container.labels.get(SESSION_LABEL, "")
-            if owner not in live_by_id:
-                await self._remove_orphan(driver, container)
-            else:
-                by_session[owner] = container
-
-        for session in live:
-            found = by_session.get(session.id)
-            state = LeaseState(session.state)
-            if state == LeaseState.READY:
-                if found is None:
-                    await self._sessions.fail(session.id, "the container vanished")
-                elif found.state not in RUNNING_STATES:
-                    await self._sessions.fail(session.id, f"the container {found.state}")
-                else:
-                    self.queue.schedule(session.id, session.expires_at)
-            elif state in (LeaseState.PROVISIONING, LeaseState.PENDING):
-                if self._launch_was_cut_off(session, alive, now):
-                    log.warning("session %s: its launch was cut off; failing it", session.id)
-                    if found is not None and session.container_id is None:
-                        await self._remove_orphan(driver, found)
-                    await self._sessions.fail(session.id, "the launch was interrupted")
-            elif state == LeaseState.RELEASING and session.id not in self._releasing:
-                await self._sessions.release_by_id(session.id)
-
-    def _launch_was_cut_off(
-        self, session: WorkspaceSession, alive: set[str], now: datetime
-    ) -> bool:
-        if session.instance_id is None or (
-            session.instance_id != self._instance_id
-            and (self._exclusive or session.instance_id not in alive)
-        ):
-            return True
-        age = now - session.created_at
-        return age > timedelta(seconds=self._launch_timeout * 2)
-
-    async def _queue_deadlines(self, environment: Environment) -> None:
-        async with self._sessionmaker() as db:
-            rows = await db.execute(
-                select(WorkspaceSession.id, WorkspaceSession.expires_at).where(
-                    WorkspaceSession.environment_id == environment.id,
-                    WorkspaceSession.state == LeaseState.READY.value,
-                )
-            )
-            for session_id, expires_at in rows:
-                self.queue.schedule(session_id, expires_at)
-
-    async def _remove_orphan(self, driver, container: WorkspaceContainer) -> None:
-        log.info(
-            "removing orphan container %s (session %s)",
-            container.name,
-            container.labels.get(SESSION_LABEL),
-        )
-        try:
-            await driver.remove(container.id)
-        except MoorageError as exc:
-            log.warning("could not remove orphan %s: %s", container.name, exc.message)
+            log.exception("expiring %s %s failed; the next pass retries", kind, lease_id)

@@ -108,7 +108,7 @@ async def test_a_short_session_is_released_at_its_deadline(app):
         row = await db.get(WorkspaceSession, launched["id"])
         row.expires_at = utcnow() + timedelta(milliseconds=200)
         deadline = row.expires_at
-    app.context.reconciler.queue.schedule(launched["id"], deadline)
+    app.context.reconciler.queue.schedule(("session", launched["id"]), deadline)
     for _ in range(100):
         if (await state_of(app, launched["id"])).state == "released":
             break
@@ -117,7 +117,7 @@ async def test_a_short_session_is_released_at_its_deadline(app):
     assert row.state == "released"
     assert not app.driver.containers
     assert timedelta(0) <= row.released_at - deadline < timedelta(seconds=2)
-    assert app.context.reconciler.status()["expiry_lateness_seconds"]["count"] == 1
+    assert app.context.reconciler.status()["expiry_lateness_seconds"]["session"]["count"] == 1
 
 
 async def test_a_release_refused_by_docker_is_retried_by_the_next_pass(app):

@@ -103,7 +103,7 @@ async def test_extend_and_its_maximum(app):
     )
     assert too_far.status_code == 422
     assert "at most 10 more minutes" in too_far.json()["error"]["message"]
-    assert app.context.reconciler.queue.deadline(launched["id"]) == _parse(
+    assert app.context.reconciler.queue.deadline(("session", launched["id"])) == _parse(
         extended.json()["expires_at"]
     )
 
@@ -116,7 +116,7 @@ async def test_delete_removes_the_container_and_releases(app):
     assert not app.driver.containers
     again = await app.client.delete(f"/api/v1/sessions/{launched['id']}")
     assert again.status_code == 200 and again.json()["state"] == "released"
-    assert launched["id"] not in app.context.reconciler.queue
+    assert ("session", launched["id"]) not in app.context.reconciler.queue
 
 
 async def test_members_see_and_touch_only_their_own_sessions(app, member):

@@ -1,0 +1,165 @@
+"""The reconciler's keeper of sessions: containers against rows, in both directions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from moorage.db.base import utcnow
+from moorage.drivers.base import ContainerDriver, WorkspaceContainer
+from moorage.drivers.pool import DriverPool
+from moorage.errors import MoorageError
+from moorage.models.environment import Environment
+from moorage.models.lease import LIVE_STATES, LeaseState
+from moorage.models.org import Org
+from moorage.models.session import WorkspaceSession
+from moorage.reconciler.keeper import LeaseKeeper, Schedule, cut_off
+from moorage.reconciler.leader import alive_instances
+from moorage.services.sessions import ORG_LABEL, SESSION_LABEL, SessionService
+
+__all__ = ["SessionKeeper"]
+
+log = logging.getLogger(__name__)
+
+RUNNING_STATES = {"created", "running", "restarting", "paused"}
+
+
+class SessionKeeper(LeaseKeeper):
+    """Per environment: containers labelled ``moorage.session`` that no live session
+    owns are removed (only those whose ``moorage.org`` is one of this
+    installation's orgs: several installations may share an engine); ready
+    sessions whose container vanished or stopped are failed; launches cut off by
+    a crash are failed and their container removed; refused releases are retried.
+    """
+
+    kind = "session"
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        drivers: DriverPool,
+        sessions: SessionService,
+        *,
+        instance_id: str,
+        instance_ttl_seconds: float,
+        launch_timeout_seconds: float,
+        exclusive: bool,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._drivers = drivers
+        self._sessions = sessions
+        self._instance_id = instance_id
+        self._instance_ttl = instance_ttl_seconds
+        self._launch_timeout = launch_timeout_seconds
+        self._exclusive = exclusive
+        self._clock = clock
+        self.down: set[str] = set()
+        """Names of environments that did not answer the last pass."""
+
+    async def expire(self, lease_id: str, deadline: datetime) -> bool | None:
+        async with self._sessionmaker() as db:
+            session = await db.get(WorkspaceSession, lease_id, populate_existing=True)
+            if session is None or session.state != LeaseState.READY.value:
+                return None
+            if session.expires_at > self._clock():
+                return None  # extended by another replica; the next pass reschedules it
+        return await self._sessions.release_by_id(lease_id)
+
+    async def reconcile(self, schedule: Schedule) -> None:
+        async with self._sessionmaker() as db:
+            environments = list(await db.scalars(select(Environment)))
+        for environment in environments:
+            await self._reconcile_environment(environment, schedule)
+
+    async def _reconcile_environment(self, environment: Environment, schedule: Schedule) -> None:
+        driver = self._drivers.get(environment)
+        try:
+            containers = await driver.list_workspaces(SESSION_LABEL)
+        except MoorageError as exc:
+            if environment.name not in self.down:
+                self.down.add(environment.name)
+                log.warning("environment %s is unreachable: %s", environment.name, exc.message)
+            await self._schedule_ready(environment, schedule)  # deadlines still fire and retry
+            return
+        if environment.name in self.down:
+            self.down.discard(environment.name)
+            log.info("environment %s is reachable again", environment.name)
+
+        # Rows are read after the containers are listed: a launch commits its row
+        # before it creates the container, so every listed container's row is visible.
+        now = self._clock()
+        async with self._sessionmaker() as db:
+            live = list(
+                await db.scalars(
+                    select(WorkspaceSession).where(
+                        WorkspaceSession.environment_id == environment.id,
+                        WorkspaceSession.state.in_(LIVE_STATES),
+                    )
+                )
+            )
+            alive = await alive_instances(db, now, self._instance_ttl)
+            our_orgs = set(await db.scalars(select(Org.id)))
+        live_by_id = {session.id: session for session in live}
+        by_session: dict[str, WorkspaceContainer] = {}
+        for container in containers:
+            if container.labels.get(ORG_LABEL) not in our_orgs:
+                continue  # another Moorage installation sharing this engine owns it
+            owner = container.labels.get(SESSION_LABEL, "")
+            if owner not in live_by_id:
+                await self._remove_orphan(driver, container)
+            else:
+                by_session[owner] = container
+
+        for session in live:
+            found = by_session.get(session.id)
+            state = LeaseState(session.state)
+            if state == LeaseState.READY:
+                if found is None:
+                    await self._sessions.fail(session.id, "the container vanished")
+                elif found.state not in RUNNING_STATES:
+                    await self._sessions.fail(session.id, f"the container {found.state}")
+                else:
+                    schedule(session.id, session.expires_at)
+            elif state in (LeaseState.PROVISIONING, LeaseState.PENDING):
+                if cut_off(
+                    session.instance_id,
+                    session.created_at,
+                    me=self._instance_id,
+                    alive=alive,
+                    exclusive=self._exclusive,
+                    now=now,
+                    timeout_seconds=self._launch_timeout,
+                ):
+                    log.warning("session %s: its launch was cut off; failing it", session.id)
+                    if found is not None and session.container_id is None:
+                        await self._remove_orphan(driver, found)
+                    await self._sessions.fail(session.id, "the launch was interrupted")
+            elif state == LeaseState.RELEASING:
+                await self._sessions.release_by_id(session.id)
+
+    async def _schedule_ready(self, environment: Environment, schedule: Schedule) -> None:
+        async with self._sessionmaker() as db:
+            rows = await db.execute(
+                select(WorkspaceSession.id, WorkspaceSession.expires_at).where(
+                    WorkspaceSession.environment_id == environment.id,
+                    WorkspaceSession.state == LeaseState.READY.value,
+                )
+            )
+            for session_id, expires_at in rows:
+                schedule(session_id, expires_at)
+
+    async def _remove_orphan(self, driver: ContainerDriver, container: WorkspaceContainer) -> None:
+        log.info(
+            "removing orphan container %s (session %s)",
+            container.name,
+            container.labels.get(SESSION_LABEL),
+        )
+        try:
+            await driver.remove(container.id)
+        except MoorageError as exc:
+            log.warning("could not remove orphan %s: %s", container.name, exc.message)

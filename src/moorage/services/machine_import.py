@@ -1,0 +1,73 @@
+"""Parse the Projet-IAC ``machines.txt`` format.
+
+One machine a line: ``name host port user password`` separated by whitespace;
+``#`` starts a comment (whole line or trailing); blank lines are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moorage.errors import InvalidInput
+from moorage.services.machines import MachineSpec, check_machine_spec
+
+__all__ = ["ImportLineError", "parse_machines_txt"]
+
+
+@dataclass(frozen=True)
+class ImportLineError:
+    """A line that cannot be imported: 1-based ``line`` number and the reason."""
+
+    line: int
+    message: str
+
+
+def parse_machines_txt(
+    text: str, *, pool: str = "default"
+) -> tuple[list[tuple[int, MachineSpec]], list[ImportLineError]]:
+    """Split a ``machines.txt`` into valid ``(line number, spec)`` pairs and errors.
+
+    Duplicate names inside the file are errors on their second occurrence.
+    The caller decides whether errors abort the import.
+    """
+    specs: list[tuple[int, MachineSpec]] = []
+    errors: list[ImportLineError] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = line.split()
+        if len(fields) != 5:
+            errors.append(
+                ImportLineError(
+                    number, f"expected 5 fields (name host port user password), found {len(fields)}"
+                )
+            )
+            continue
+        name, host, port_text, user, password = fields
+        if not port_text.isdigit():
+            errors.append(ImportLineError(number, f"port {port_text!r} is not a number"))
+            continue
+        try:
+            spec = check_machine_spec(
+                MachineSpec(
+                    name=name,
+                    host=host,
+                    port=int(port_text),
+                    user=user,
+                    password=password,
+                    private_key=None,
+                    pool=pool,
+                    tags=[],
+                )
+            )
+        except InvalidInput as exc:
+            errors.append(ImportLineError(number, exc.message))
+            continue
+        if name in seen:
+            errors.append(ImportLineError(number, f"{name!r} is already on line {seen[name]}"))
+            continue
+        seen[name] = number
+        specs.append((number, spec))
+    return specs, errors
