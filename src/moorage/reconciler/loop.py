@@ -180,9 +180,7 @@ class Reconciler:
         self.passes += 1
         for kind, keeper in self.keepers.items():
             try:
-                await keeper.reconcile(
-                    lambda lease_id, at, k=kind: self.queue.schedule((k, lease_id), at)
-                )
+                await keeper.reconcile(functools.partial(self._schedule, kind))
             except Exception:
                 log.exception("%s pass failed", kind)
 
