@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from moorage.api.errors import install_error_handlers
 from moorage.api.v1 import router as api_router
 from moorage.config import Settings
+from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory
 from moorage.runtime import open_context
 
@@ -20,6 +21,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     driver_factory: DriverFactory | None = None,
+    connector: MachineConnector | None = None,
     announce: Callable[[str], None] = print,
 ) -> FastAPI:
     """The Moorage ASGI app.
@@ -37,6 +39,7 @@ def create_app(
         async with open_context(
             settings,
             driver_factory=driver_factory,
+            connector=connector,
             run_reconciler=settings.run_reconciler,
             announce=announce,
         ) as context:

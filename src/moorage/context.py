@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from moorage.config import Settings
+from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverPool
 from moorage.reconciler.loop import Reconciler
+from moorage.reconciler.reservations import MachineProber
+from moorage.security.crypto import Keyring
+from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 
 __all__ = ["Context"]
@@ -25,3 +29,7 @@ class Context:
     sessions: SessionService
     reconciler: Reconciler | None
     instance_id: str
+    keyring: Keyring
+    connector: MachineConnector
+    reservations: ReservationService
+    prober: MachineProber

@@ -19,12 +19,17 @@ from moorage.db.base import new_id
 from moorage.db.engine import create_engine, create_sessionmaker
 from moorage.db.migrate import upgrade
 from moorage.drivers.docker import DockerDriver, docker_client
+from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory, DriverPool
+from moorage.drivers.ssh import SSHConnector
 from moorage.errors import Conflict
 from moorage.models.environment import Environment
 from moorage.reconciler.loop import Reconciler
+from moorage.reconciler.reservations import MachineProber, ReservationKeeper
 from moorage.reconciler.sessions import SessionKeeper
+from moorage.security.crypto import load_keyring
 from moorage.services.bootstrap import bootstrap
+from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 
 __all__ = ["docker_factory", "open_context"]
@@ -68,6 +73,7 @@ async def open_context(
     settings: Settings,
     *,
     driver_factory: DriverFactory | None = None,
+    connector: MachineConnector | None = None,
     run_reconciler: bool = True,
     announce: Callable[[str], None] = print,
 ) -> AsyncIterator[Context]:
@@ -101,6 +107,18 @@ async def open_context(
             instance_id=instance_id,
             launch_timeout_seconds=settings.launch_timeout_seconds,
         )
+        keyring = load_keyring(
+            settings.data_dir,
+            settings.secret_key.get_secret_value() if settings.secret_key else None,
+            settings.old_secret_keys.get_secret_value() if settings.old_secret_keys else None,
+        )
+        connector = connector or SSHConnector(
+            connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+            command_timeout_seconds=settings.ssh_command_timeout_seconds,
+            connections_per_host=settings.ssh_connections_per_host,
+        )
+        reservations = ReservationService(sessionmaker, connector, keyring, instance_id=instance_id)
+        prober = MachineProber(sessionmaker, connector, keyring)
         reconciler = None
         if run_reconciler:
             reconciler = Reconciler(
@@ -120,6 +138,30 @@ async def open_context(
                 )
             )
             sessions.add_deadline_listener(reconciler.deadline_listener(SessionKeeper.kind))
+            reconciler.add_keeper(
+                ReservationKeeper(
+                    sessionmaker,
+                    reservations,
+                    instance_id=instance_id,
+                    instance_ttl_seconds=settings.instance_ttl_seconds,
+                    provision_timeout_seconds=settings.ssh_command_timeout_seconds * 4,
+                    exclusive=settings.is_sqlite,
+                )
+            )
+            reservations.add_deadline_listener(reconciler.deadline_listener(ReservationKeeper.kind))
+            reconciler.add_job("probe-machines", settings.probe_interval_seconds, prober.run)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
-        yield Context(settings, engine, sessionmaker, drivers, sessions, reconciler, instance_id)
+        yield Context(
+            settings,
+            engine,
+            sessionmaker,
+            drivers,
+            sessions,
+            reconciler,
+            instance_id,
+            keyring,
+            connector,
+            reservations,
+            prober,
+        )

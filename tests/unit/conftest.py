@@ -13,6 +13,7 @@ from moorage.app import create_app
 from moorage.config import Settings
 from moorage.context import Context
 from moorage.drivers.fake import FakeDriver
+from moorage.drivers.fake_machines import FakeConnector
 from tests.databases import fresh_database
 
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -23,6 +24,7 @@ class App:
     client: httpx.AsyncClient
     context: Context
     driver: FakeDriver
+    connector: FakeConnector
 
     async def login(self, username: str, password: str) -> httpx.AsyncClient:
         """A new client logged in as ``username`` (cookie auth)."""
@@ -37,6 +39,7 @@ class App:
 @pytest.fixture
 async def app(tmp_path) -> AsyncIterator[App]:
     driver = FakeDriver()
+    connector = FakeConnector()
     async with fresh_database(tmp_path) as url:
         settings = Settings(
             data_dir=tmp_path,
@@ -45,7 +48,10 @@ async def app(tmp_path) -> AsyncIterator[App]:
             reconcile_interval_seconds=3600,
         )
         application = create_app(
-            settings, driver_factory=lambda env: driver, announce=lambda message: None
+            settings,
+            driver_factory=lambda env: driver,
+            connector=connector,
+            announce=lambda message: None,
         )
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
@@ -54,7 +60,7 @@ async def app(tmp_path) -> AsyncIterator[App]:
                     "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
                 )
                 assert response.status_code == 200
-                yield App(c, application.state.context, driver)
+                yield App(c, application.state.context, driver, connector)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from moorage.api.v1 import auth, health, sessions, templates, users
+from moorage.api.v1 import auth, health, machines, reservations, sessions, templates, users
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(auth.router)
@@ -10,5 +10,7 @@ router.include_router(health.router)
 router.include_router(sessions.router)
 router.include_router(templates.router)
 router.include_router(users.router)
+router.include_router(machines.router)
+router.include_router(reservations.router)
 
 __all__ = ["router"]

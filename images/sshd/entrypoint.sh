@@ -1,0 +1,21 @@
+#!/bin/bash
+# Generate host keys on first start, set the login user's password, run sshd.
+set -euo pipefail
+ssh-keygen -A >/dev/null
+user="${SSH_USER:-root}"
+if [ "$user" != root ] && ! id -u "$user" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash "$user"
+  echo "$user ALL=(ALL) NOPASSWD:ALL" > "/etc/sudoers.d/90-$user"
+  chmod 0440 "/etc/sudoers.d/90-$user"
+fi
+if [ -n "${SSH_PASSWORD:-}" ]; then
+  echo "$user:$SSH_PASSWORD" | chpasswd
+fi
+if [ -n "${SSH_AUTHORIZED_KEY:-}" ]; then
+  home=$(getent passwd "$user" | cut -d: -f6)
+  mkdir -p "$home/.ssh"
+  echo "$SSH_AUTHORIZED_KEY" > "$home/.ssh/authorized_keys"
+  chown -R "$user:" "$home/.ssh"
+  chmod 0700 "$home/.ssh"; chmod 0600 "$home/.ssh/authorized_keys"
+fi
+exec /usr/sbin/sshd -D -e

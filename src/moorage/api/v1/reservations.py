@@ -1,0 +1,121 @@
+"""Reservations of pool machines: reserve, list, show, extend, release."""
+
+from __future__ import annotations
+
+import shlex
+
+from fastapi import APIRouter
+
+from moorage.api.deps import ContextDep, CurrentUser
+from moorage.models.lease import LIVE_STATES
+from moorage.models.reservation import Reservation
+from moorage.models.user import User
+from moorage.schemas.reservation import (
+    ReservationCreate,
+    ReservationExtend,
+    ReservationPublic,
+    ReservedMachine,
+)
+from moorage.services.reservations import ReservationService
+
+router = APIRouter(prefix="/reservations", tags=["reservations"])
+
+
+def reservation_public(
+    reservation: Reservation, viewer: User, service: ReservationService, password: str | None = None
+) -> ReservationPublic:
+    """The API view. The password is shown to the owner while the reservation lives."""
+    if password is None and reservation.user_id == viewer.id and reservation.state in LIVE_STATES:
+        password = service.password_of(reservation)
+    machines = [
+        ReservedMachine(
+            name=account.machine_name,
+            host=account.machine.host,
+            port=account.machine.port,
+            account=account.state,
+            ssh=shlex.join(
+                [
+                    "ssh",
+                    "-p",
+                    str(account.machine.port),
+                    f"{reservation.username}@{account.machine.host}",
+                ]
+            ),
+        )
+        for account in reservation.accounts
+    ]
+    return ReservationPublic(
+        id=reservation.id,
+        state=reservation.state,
+        pool=reservation.pool.name,
+        owner=reservation.user.username,
+        count=reservation.count,
+        username=reservation.username,
+        password=password,
+        sudo=reservation.sudo,
+        machines=machines,
+        created_at=reservation.created_at,
+        starts_at=reservation.starts_at,
+        expires_at=reservation.expires_at,
+        released_at=reservation.released_at,
+        extensions=reservation.extensions,
+        error=reservation.error,
+    )
+
+
+@router.post("", status_code=201, response_model=ReservationPublic)
+async def reserve(body: ReservationCreate, user: CurrentUser, context: ContextDep):
+    """Reserve ``count`` machines of ``pool`` with an account on each; 201 once every
+    account exists. Errors: 404 unknown pool; 422 bad count, duration, username or
+    password; 429 over the pool's per-user limit; 409 not enough machines (naming
+    how many are available and when the next frees up); 503 a machine failed (every
+    account already made is removed)."""
+    reservation, password = await context.reservations.reserve(
+        user,
+        pool=body.pool,
+        count=body.count,
+        duration_minutes=body.duration_minutes,
+        duration_seconds=body.duration_seconds,
+        username=body.username,
+        password=body.password,
+    )
+    return reservation_public(reservation, user, context.reservations, password)
+
+
+@router.get("", response_model=list[ReservationPublic])
+async def list_reservations(
+    user: CurrentUser, context: ContextDep, all: bool = False, live: bool = False
+):
+    """The caller's reservations, newest first; ``?all=true`` everyone's (operators)."""
+    rows = await context.reservations.list(user, all_users=all, live_only=live)
+    return [reservation_public(r, user, context.reservations) for r in rows]
+
+
+@router.post("/release-all")
+async def release_all(user: CurrentUser, context: ContextDep) -> dict[str, int]:
+    """Admins: release every live reservation now. ``{"released": N}``."""
+    return {"released": await context.reservations.release_all(user)}
+
+
+@router.get("/{reservation_id}", response_model=ReservationPublic)
+async def get_reservation(reservation_id: str, user: CurrentUser, context: ContextDep):
+    reservation = await context.reservations.get(user, reservation_id)
+    return reservation_public(reservation, user, context.reservations)
+
+
+@router.post("/{reservation_id}/extend", response_model=ReservationPublic)
+async def extend_reservation(
+    reservation_id: str, body: ReservationExtend, user: CurrentUser, context: ContextDep
+):
+    """Add ``minutes``: 422 past the pool's maximum duration, 429 past its maximum
+    number of extensions."""
+    reservation = await context.reservations.extend(user, reservation_id, body.minutes)
+    return reservation_public(reservation, user, context.reservations)
+
+
+@router.delete("/{reservation_id}", response_model=ReservationPublic)
+async def release_reservation(reservation_id: str, user: CurrentUser, context: ContextDep):
+    """Release now: the accounts are deleted and the machines freed (a machine whose
+    clean-up fails becomes dirty and is retried)."""
+    reservation = await context.reservations.release(user, reservation_id)
+    return reservation_public(reservation, user, context.reservations)
