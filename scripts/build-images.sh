@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the workspace images under images/ that are absent (all with --force):
+# Build the workspace images under images/ that are absent or whose source
+# folder changed since they were built (all with --force):
 #   scripts/build-images.sh [--force] [NAME...]     e.g. NAME = terminal
 # Each images/NAME/Dockerfile becomes moorage/NAME:latest, built on
 # debian:bookworm-slim when present, else on moorage/base:bookworm, which
@@ -26,7 +27,10 @@ fi
 
 for name in "${names[@]}"; do
   tag="moorage/$name:latest"
-  if ! $force && docker image inspect "$tag" >/dev/null 2>&1; then
+  # The image records a hash of its source folder; a changed Dockerfile rebuilds it.
+  hash=$(cd "images/$name" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  built=$(docker image inspect -f '{{ index .Config.Labels "moorage.source-hash" }}' "$tag" 2>/dev/null || true)
+  if ! $force && [ "$built" = "$hash" ]; then
     continue
   fi
   if [ "$base" = moorage/base:bookworm ]; then
@@ -34,6 +38,7 @@ for name in "${names[@]}"; do
   fi
   echo "==> building $tag on $base"
   started=$(date +%s)
-  docker build --quiet --build-arg "BASE=$base" -t "$tag" "images/$name" >/dev/null
+  docker build --quiet --build-arg "BASE=$base" --label "moorage.source-hash=$hash" \
+    -t "$tag" "images/$name" >/dev/null
   echo "==> $tag built in $(( $(date +%s) - started )) s"
 done

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what Moorage needs on a fresh Debian machine, idempotently:
 # uv and the Python environment, the UI's npm packages, Docker (started when
-# not running), mmdebstrap and the workspace images. `--test` adds Debian's
-# chromium for the browser tests.
+# not running), mmdebstrap, sshpass and the workspace images. `--test` adds
+# Debian's chromium and the OpenSSH client for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,8 @@ apt_install() {
 }
 
 command -v npm >/dev/null || apt_install nodejs npm
+# sshpass: Ansible's password logins when provisioning a pool.
+apt_install sshpass
 if ! command -v uv >/dev/null; then
   echo "==> installing uv"
   python3 -m pip install --quiet uv
@@ -33,5 +35,6 @@ bash scripts/build-static.sh
 bash scripts/ensure-docker.sh
 bash scripts/build-images.sh
 if $with_test; then
-  apt_install chromium
+  # chromium for the browser tests, the OpenSSH client for real logins to pool machines.
+  apt_install chromium openssh-client
 fi

@@ -12,6 +12,7 @@ from moorage.drivers.pool import DriverPool
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber
 from moorage.security.crypto import Keyring
+from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 
@@ -33,3 +34,4 @@ class Context:
     connector: MachineConnector
     reservations: ReservationService
     prober: MachineProber
+    provisioner: Provisioner

@@ -29,6 +29,7 @@ from moorage.reconciler.reservations import MachineProber, ReservationKeeper
 from moorage.reconciler.sessions import SessionKeeper
 from moorage.security.crypto import load_keyring
 from moorage.services.bootstrap import bootstrap
+from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 
@@ -164,4 +165,5 @@ async def open_context(
             connector,
             reservations,
             prober,
+            Provisioner(sessionmaker, keyring, settings.data_dir),
         )

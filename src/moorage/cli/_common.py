@@ -35,9 +35,11 @@ def settings_for(data_dir: Path | None) -> Settings:
     return settings
 
 
-def run_with_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Migrate, open one database session, run ``work`` in a transaction, and report
-    :class:`MoorageError` as a one-line message with exit code 1."""
+def run_with_db(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, report: bool = True
+) -> T:
+    """Migrate, open one database session, run ``work`` in a transaction, and (with
+    ``report``) report :class:`MoorageError` as a one-line message with exit code 1."""
 
     async def go() -> T:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -52,5 +54,7 @@ def run_with_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
     try:
         return asyncio.run(go())
     except MoorageError as exc:
+        if not report:
+            raise
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from exc

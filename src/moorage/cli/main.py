@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from moorage.cli._common import DataDirOption, run_with_db, settings_for
+from moorage.cli.machines import app as machines_app
 from moorage.models.user import Role
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ admin_app.add_typer(token_app, name="token")
 admin_app.add_typer(user_app, name="user")
 app.add_typer(images_app, name="images")
 app.add_typer(db_app, name="db")
+app.add_typer(machines_app, name="machines")
 
 
 def _logging(level: str) -> None:

@@ -14,6 +14,8 @@ __all__ = [
     "MachineUpdate",
     "PoolPublic",
     "PoolUpdate",
+    "ProvisionCreate",
+    "ProvisionRunPublic",
 ]
 
 
@@ -103,3 +105,26 @@ class AvailabilityPublic(BaseModel):
     maintenance: int
     unknown: int
     next_free_at: datetime | None
+
+
+class ProvisionCreate(BaseModel):
+    """``POST /api/v1/pools/{pool}/provision``: a playbook by file name (see
+    ``GET /api/v1/playbooks``) and optional extra variables."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    playbook: str = Field(min_length=1, max_length=255)
+    extra_vars: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
+class ProvisionRunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    playbook: str
+    status: str = Field(description="queued, running, successful, failed or errored.")
+    return_code: int | None
+    output: str
+    started_by: str
+    created_at: datetime
+    finished_at: datetime | None

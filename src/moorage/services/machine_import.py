@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moorage.errors import InvalidInput
-from moorage.services.machines import MachineSpec, check_machine_spec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["ImportLineError", "parse_machines_txt"]
+from moorage.errors import InvalidInput
+from moorage.models.machine import Machine
+from moorage.security.crypto import Keyring
+from moorage.services.machines import MachineSpec, check_machine_spec, register
+
+__all__ = ["ImportLineError", "import_machines", "parse_machines_txt"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +76,47 @@ def parse_machines_txt(
         seen[name] = number
         specs.append((number, spec))
     return specs, errors
+
+
+async def import_machines(
+    db: AsyncSession,
+    keyring: Keyring,
+    org_id: str,
+    text: str,
+    *,
+    pool: str = "default",
+    skip_invalid: bool = False,
+) -> tuple[list[str], list[ImportLineError]]:
+    """Register the machines of a ``machines.txt`` (not committed).
+
+    A name already registered is a bad line too. Returns the imported names and
+    the lines left out.
+
+    Raises:
+        InvalidInput: some line is bad and ``skip_invalid`` is false; nothing is
+            imported, and the error's ``lines`` detail lists ``{line, message}``.
+    """
+    specs, errors = parse_machines_txt(text, pool=pool)
+    taken = set(
+        await db.scalars(
+            select(Machine.name).where(Machine.name.in_([spec.name for _, spec in specs]))
+        )
+    )
+    for number, spec in specs:
+        if spec.name in taken:
+            errors.append(ImportLineError(number, f"a machine named {spec.name!r} is registered"))
+    errors.sort(key=lambda error: error.line)
+    if errors and not skip_invalid:
+        listing = "; ".join(f"line {e.line}: {e.message}" for e in errors)
+        raise InvalidInput(
+            f"{len(errors)} bad lines, nothing imported: {listing}",
+            field="body",
+            lines=[{"line": e.line, "message": e.message} for e in errors],
+        )
+    bad = {error.line for error in errors}
+    imported = []
+    for number, spec in specs:
+        if number not in bad:
+            await register(db, keyring, org_id, spec)
+            imported.append(spec.name)
+    return imported, errors

@@ -23,9 +23,11 @@ __all__ = [
     "address_of",
     "availability",
     "check_machine_spec",
+    "ensure_new_names",
     "find_machine",
     "find_pool",
     "get_or_create_pool",
+    "register",
     "seal_credentials",
 ]
 
@@ -109,6 +111,27 @@ def address_of(machine: Machine, keyring: Keyring) -> MachineAddress:
         else None,
         host_key=machine.host_key,
     )
+
+
+async def register(db: AsyncSession, keyring: Keyring, org_id: str, spec: MachineSpec) -> Machine:
+    """Insert a machine from a checked spec (not committed); its pool is created with
+    default limits when needed. The name must be free (see :func:`ensure_new_names`)."""
+    pool = await get_or_create_pool(db, org_id, spec.pool)
+    machine = Machine(
+        org_id=org_id,
+        pool_id=pool.id,
+        name=spec.name,
+        host=spec.host,
+        port=spec.port,
+        user=spec.user,
+        tags=spec.tags,
+        status=MachineStatus.UNKNOWN.value,
+    )
+    seal_credentials(machine, keyring, password=spec.password, private_key=spec.private_key)
+    db.add(machine)
+    await db.flush()
+    await db.refresh(machine, ["pool"])
+    return machine
 
 
 async def find_pool(db: AsyncSession, org_id: str, name: str) -> Pool:

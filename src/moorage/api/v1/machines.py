@@ -7,9 +7,10 @@ from sqlalchemy import delete, select
 
 from moorage.api.deps import ContextDep, CurrentUser, DbDep, WriteDbDep
 from moorage.db.base import utcnow
-from moorage.errors import Conflict, InvalidInput
+from moorage.errors import Conflict, InvalidInput, NotFound
 from moorage.models.machine import Machine, MachineStatus
 from moorage.models.pool import Pool
+from moorage.models.provision import ProvisionRun
 from moorage.models.reservation import ReservationAccount
 from moorage.models.user import Role, User
 from moorage.schemas.machine import (
@@ -20,9 +21,11 @@ from moorage.schemas.machine import (
     MachineUpdate,
     PoolPublic,
     PoolUpdate,
+    ProvisionCreate,
+    ProvisionRunPublic,
 )
 from moorage.security.rbac import require_role
-from moorage.services.machine_import import ImportLineError, parse_machines_txt
+from moorage.services.machine_import import import_machines
 from moorage.services.machines import (
     MachineSpec,
     availability,
@@ -31,8 +34,10 @@ from moorage.services.machines import (
     find_machine,
     find_pool,
     get_or_create_pool,
+    register,
     seal_credentials,
 )
+from moorage.services.provisioning import playbook_choices
 
 router = APIRouter(tags=["machines"])
 
@@ -93,34 +98,15 @@ async def add_machine(
         )
     )
     await ensure_new_names(db, [spec.name])
-    machine = await _insert(db, context, user, spec)
+    machine = await register(db, context.keyring, user.org_id, spec)
     await db.commit()
     await context.prober.probe(machine)
     async with context.sessionmaker() as fresh:
         return machine_public(await find_machine(fresh, user.org_id, spec.name))
 
 
-async def _insert(db, context, user: User, spec: MachineSpec) -> Machine:
-    pool = await get_or_create_pool(db, user.org_id, spec.pool)
-    machine = Machine(
-        org_id=user.org_id,
-        pool_id=pool.id,
-        name=spec.name,
-        host=spec.host,
-        port=spec.port,
-        user=spec.user,
-        tags=spec.tags,
-        status=MachineStatus.UNKNOWN.value,
-    )
-    seal_credentials(machine, context.keyring, password=spec.password, private_key=spec.private_key)
-    db.add(machine)
-    await db.flush()
-    await db.refresh(machine, ["pool"])
-    return machine
-
-
 @router.post("/machines/import", status_code=201, response_model=ImportResult)
-async def import_machines(
+async def import_machines_file(
     request: Request,
     db: WriteDbDep,
     context: ContextDep,
@@ -138,40 +124,12 @@ async def import_machines(
         text = body.decode()
     except UnicodeDecodeError as exc:
         raise InvalidInput("the file is not UTF-8 text", field="body") from exc
-    result = await import_text(db, context, user, text, pool=pool, skip_invalid=skip_invalid)
-    await db.commit()
-    return result
-
-
-async def import_text(
-    db, context, user: User, text: str, *, pool: str, skip_invalid: bool
-) -> ImportResult:
-    """Parse and insert (not committed). Raises InvalidInput listing the bad lines."""
-    specs, errors = parse_machines_txt(text, pool=pool)
-    taken = set(
-        await db.scalars(
-            select(Machine.name).where(Machine.name.in_([spec.name for _, spec in specs]))
-        )
+    imported, skipped = await import_machines(
+        db, context.keyring, user.org_id, text, pool=pool, skip_invalid=skip_invalid
     )
-    for number, spec in specs:
-        if spec.name in taken:
-            errors.append(ImportLineError(number, f"a machine named {spec.name!r} is registered"))
-    errors.sort(key=lambda e: e.line)
-    if errors and not skip_invalid:
-        listing = "; ".join(f"line {e.line}: {e.message}" for e in errors)
-        raise InvalidInput(
-            f"{len(errors)} bad lines, nothing imported: {listing}",
-            field="body",
-            lines=[{"line": e.line, "message": e.message} for e in errors],
-        )
-    bad = {e.line for e in errors}
-    imported = []
-    for number, spec in specs:
-        if number not in bad:
-            await _insert(db, context, user, spec)
-            imported.append(spec.name)
+    await db.commit()
     return ImportResult(
-        imported=imported, skipped=[{"line": e.line, "message": e.message} for e in errors]
+        imported=imported, skipped=[{"line": e.line, "message": e.message} for e in skipped]
     )
 
 
@@ -270,6 +228,48 @@ async def update_pool(name: str, body: PoolUpdate, db: WriteDbDep, user: User = 
         )
     await db.commit()
     return pool
+
+
+@router.get("/playbooks")
+async def list_playbooks(context: ContextDep, user: User = Depends(operator)) -> list[str]:
+    """Playbook file names the API may run (``<data-dir>/playbooks`` and the samples)."""
+    return sorted(playbook_choices(context.settings.data_dir))
+
+
+@router.post("/pools/{name}/provision", status_code=202, response_model=ProvisionRunPublic)
+async def provision_pool(
+    name: str, body: ProvisionCreate, context: ContextDep, user: User = Depends(operator)
+):
+    """Run a playbook on the pool in the background; poll the run for its output."""
+    choices = playbook_choices(context.settings.data_dir)
+    if body.playbook not in choices:
+        raise InvalidInput(
+            f"no playbook named {body.playbook!r}; known: {', '.join(sorted(choices)) or 'none'}",
+            field="playbook",
+        )
+    return await context.provisioner.start(user, name, choices[body.playbook], body.extra_vars)
+
+
+@router.get("/pools/{name}/provision-runs", response_model=list[ProvisionRunPublic])
+async def list_provision_runs(name: str, db: DbDep, user: User = Depends(operator)):
+    """The pool's runs, newest first (the 20 latest)."""
+    pool = await find_pool(db, user.org_id, name)
+    return list(
+        await db.scalars(
+            select(ProvisionRun)
+            .where(ProvisionRun.pool_id == pool.id)
+            .order_by(ProvisionRun.created_at.desc())
+            .limit(20)
+        )
+    )
+
+
+@router.get("/provision-runs/{run_id}", response_model=ProvisionRunPublic)
+async def get_provision_run(run_id: str, context: ContextDep, user: User = Depends(operator)):
+    run = await context.provisioner.get_by_id(run_id)
+    if run.org_id != user.org_id:
+        raise NotFound(f"no provisioning run {run_id}", code="run_not_found")
+    return run
 
 
 @router.get("/availability", response_model=list[AvailabilityPublic])

@@ -1,0 +1,246 @@
+"""Provisioning: run an Ansible playbook against a pool's machines (ansible-runner).
+
+Each pool has a private data directory ``<data-dir>/provision/<pool>/``
+(ansible-runner's layout): the playbook is copied into ``project/``, an
+inventory with the machines' decrypted credentials is written into
+``inventory/`` for the run only (mode 0600, deleted afterwards), and
+ansible-runner keeps the last :data:`KEEP_ARTIFACTS` runs under ``artifacts/``
+(``rotate_artifacts``). The run's output is copied into its
+:class:`~moorage.models.ProvisionRun` row as it grows.
+
+Password logins need ``sshpass`` on the server (Ansible's ssh connection);
+``scripts/setup.sh`` installs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from moorage.db.base import new_id, utcnow
+from moorage.db.engine import write_session
+from moorage.errors import InvalidInput, NotFound
+from moorage.models.machine import Machine, MachineStatus
+from moorage.models.provision import ProvisionRun
+from moorage.models.user import User
+from moorage.security.crypto import Keyring
+from moorage.services.machines import address_of, find_pool
+
+__all__ = ["KEEP_ARTIFACTS", "Provisioner", "playbook_choices"]
+
+log = logging.getLogger(__name__)
+
+KEEP_ARTIFACTS = 10
+MAX_OUTPUT_CHARS = 200_000
+BIN_DIR = Path(sys.executable).parent
+SHIPPED_PLAYBOOKS = Path(__file__).resolve().parents[3] / "deploy" / "playbooks"
+
+
+def playbook_choices(data_dir: Path) -> dict[str, Path]:
+    """Playbooks the API may run, by file name: ``<data-dir>/playbooks/*.yml`` first,
+    then the samples shipped in ``deploy/playbooks/``."""
+    found: dict[str, Path] = {}
+    for folder in (data_dir / "playbooks", SHIPPED_PLAYBOOKS):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.y*ml")):
+                found.setdefault(path.name, path)
+    return found
+
+
+class Provisioner:
+    """Starts and tracks playbook runs.
+
+    Args:
+        sessionmaker: opens database sessions.
+        keyring: opens the machines' credentials for the inventory.
+        data_dir: the data directory (``provision/`` lives there).
+        clock: current UTC time; injected for tests.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        keyring: Keyring,
+        data_dir: Path,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._keyring = keyring
+        self._data_dir = data_dir
+        self._clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(
+        self, user: User, pool_name: str, playbook: Path, extra_vars: dict[str, str] | None = None
+    ) -> ProvisionRun:
+        """Queue a run of ``playbook`` on every machine of the pool not in maintenance
+        and start it in the background.
+
+        Raises:
+            NotFound: unknown pool. InvalidInput: the playbook file does not exist,
+            or the pool has no machine.
+        """
+        if not await asyncio.to_thread(playbook.is_file):
+            raise InvalidInput(f"no playbook at {playbook}", field="playbook")
+        async with write_session(self._sessionmaker) as db:
+            pool = await find_pool(db, user.org_id, pool_name)
+            count = len(list(await db.scalars(self._machines(pool.id))))
+            if count == 0:
+                raise InvalidInput(f"pool {pool_name} has no machine to provision", field="pool")
+            run = ProvisionRun(
+                id=new_id(),
+                org_id=user.org_id,
+                pool_id=pool.id,
+                playbook=playbook.name,
+                status="queued",
+                started_by=user.username,
+                created_at=self._clock(),
+            )
+            db.add(run)
+        task = asyncio.create_task(
+            self._execute(run.id, pool.name, pool.id, playbook, extra_vars or {})
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return run
+
+    async def wait(self, run_id: str, timeout_seconds: float = 600) -> ProvisionRun:
+        """Wait for a run to finish (for the CLI); returns the final row."""
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while True:
+            run = await self.get_by_id(run_id)
+            if run.status not in ("queued", "running"):
+                return run
+            if asyncio.get_running_loop().time() > deadline:
+                return run
+            await asyncio.sleep(0.5)
+
+    async def get_by_id(self, run_id: str) -> ProvisionRun:
+        async with self._sessionmaker() as db:
+            run = await db.get(ProvisionRun, run_id, populate_existing=True)
+        if run is None:
+            raise NotFound(f"no provisioning run {run_id}", code="run_not_found")
+        return run
+
+    @staticmethod
+    def _machines(pool_id: str):
+        return select(Machine).where(
+            Machine.pool_id == pool_id, Machine.status != MachineStatus.MAINTENANCE.value
+        )
+
+    async def _execute(
+        self, run_id: str, pool_name: str, pool_id: str, playbook: Path, extra_vars: dict[str, str]
+    ) -> None:
+        root = self._data_dir / "provision" / pool_name
+        inventory = root / "inventory" / f"{run_id}.json"
+        try:
+            async with self._sessionmaker() as db:
+                machines = list(await db.scalars(self._machines(pool_id)))
+            await asyncio.to_thread(self._prepare, root, inventory, playbook, machines)
+            await self._update(run_id, status="running")
+            import ansible_runner  # heavy: imported only when a run starts
+
+            thread, runner = ansible_runner.run_async(
+                private_data_dir=str(root),
+                playbook=playbook.name,
+                inventory=str(inventory),
+                ident=run_id,
+                rotate_artifacts=KEEP_ARTIFACTS,
+                extravars=extra_vars,
+                envvars={
+                    "ANSIBLE_HOST_KEY_CHECKING": "False",
+                    "ANSIBLE_NOCOLOR": "1",
+                    "ANSIBLE_RETRY_FILES_ENABLED": "False",
+                    "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
+                },
+                # ansible-playbook is installed next to this interpreter, maybe off PATH;
+                # with `binary`, ansible-runner passes the playbook only through `cmdline`.
+                binary=str(BIN_DIR / "ansible-playbook"),
+                cmdline=shlex.quote(str(root / "project" / playbook.name)),
+                quiet=True,
+                suppress_env_files=True,
+            )
+            stdout = root / "artifacts" / run_id / "stdout"
+            while thread.is_alive():
+                await asyncio.sleep(1)
+                await self._update(run_id, output=await asyncio.to_thread(_read, stdout))
+            await asyncio.to_thread(thread.join)
+            status = "successful" if runner.status == "successful" else "failed"
+            await self._update(
+                run_id,
+                status=status,
+                return_code=runner.rc,
+                output=await asyncio.to_thread(_read, stdout),
+                finished_at=self._clock(),
+            )
+            log.info("provisioning %s of pool %s: %s", playbook.name, pool_name, status)
+        except Exception as exc:
+            log.exception("provisioning run %s errored", run_id)
+            await self._update(
+                run_id,
+                status="errored",
+                finished_at=self._clock(),
+                output=f"Moorage could not run the playbook: {exc!r}",
+            )
+        finally:
+            inventory.unlink(missing_ok=True)
+
+    def _prepare(
+        self, root: Path, inventory: Path, playbook: Path, machines: list[Machine]
+    ) -> None:
+        (root / "project").mkdir(parents=True, exist_ok=True)
+        inventory.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o700)
+        shutil.copyfile(playbook, root / "project" / playbook.name)
+        hosts: dict[str, dict[str, Any]] = {}
+        keys = root / "inventory" / "keys"
+        for machine in machines:
+            address = address_of(machine, self._keyring)
+            host: dict[str, Any] = {
+                "ansible_host": address.host,
+                "ansible_port": address.port,
+                "ansible_user": address.user,
+                "ansible_python_interpreter": "auto_silent",
+            }
+            if address.password:
+                host["ansible_password"] = address.password
+                host["ansible_become_password"] = address.password
+            if address.private_key:
+                keys.mkdir(mode=0o700, exist_ok=True)
+                key_file = keys / f"{machine.name}.key"
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(address.private_key.rstrip() + "\n")
+                host["ansible_ssh_private_key_file"] = str(key_file)
+            hosts[machine.name] = host
+        fd = os.open(inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"all": {"hosts": hosts}}, handle)
+
+    async def _update(self, run_id: str, **fields: Any) -> None:
+        async with write_session(self._sessionmaker) as db:
+            run = await db.get(ProvisionRun, run_id, with_for_update=True)
+            if run is not None:
+                for name, value in fields.items():
+                    setattr(run, name, value)
+
+
+def _read(path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return text[-MAX_OUTPUT_CHARS:]
