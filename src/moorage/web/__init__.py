@@ -15,7 +15,9 @@ STATIC_DIR = Path(__file__).with_name("static")
 def mount_web(app: FastAPI) -> None:
     """Add the UI routes and ``/static`` to ``app``."""
     from moorage.web.pages import router
+    from moorage.web.pool_pages import router as pool_router
 
     STATIC_DIR.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(pool_router)
