@@ -138,6 +138,40 @@ async def test_dangerous_usernames_are_refused(pool_server, machines):
     await admin.aclose()
 
 
+async def test_sudo_only_where_the_pool_allows_it(pool_server, machines):
+    admin = await pool_server.login()
+    await import_pool(admin, machines[:1])
+    port = machines[0].port
+    plain = (
+        await admin.post(
+            "/api/v1/reservations",
+            json={"count": 1, "username": "no-sudo", "password": "student-password"},
+        )
+    ).json()
+    code, output = await asyncio.to_thread(
+        ssh_login, port, "no-sudo", "student-password", "sudo -n true"
+    )
+    assert code != 0, output
+    await admin.delete(f"/api/v1/reservations/{plain['id']}")
+
+    await admin.patch("/api/v1/pools/default", json={"allow_sudo": True})
+    sudoer = (
+        await admin.post(
+            "/api/v1/reservations",
+            json={"count": 1, "username": "with-sudo", "password": "student-password"},
+        )
+    ).json()
+    assert sudoer["sudo"] is True
+    code, output = await asyncio.to_thread(
+        ssh_login, port, "with-sudo", "student-password", "sudo -n id -u"
+    )
+    assert code == 0 and output.strip().endswith("0"), output
+    await admin.delete(f"/api/v1/reservations/{sudoer['id']}")
+    code, _ = await machines[0].run("test", "-e", "/etc/sudoers.d/moorage-with-sudo")
+    assert code == 1
+    await admin.aclose()
+
+
 async def test_a_machine_down_at_expiry_is_dirty_then_cleaned(pool_server, machines):
     admin = await pool_server.login()
     await import_pool(admin, machines[:2])
