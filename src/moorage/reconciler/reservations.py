@@ -131,7 +131,7 @@ class MachineProber:
             except MoorageError as exc:
                 error = exc.message
         async with write_session(self._sessionmaker) as db:
-            row = await db.get(Machine, machine.id, with_for_update=True)
+            row = await db.get(Machine, machine.id, with_for_update={"of": Machine})
             if row is None:
                 return MachineStatus.UNKNOWN.value
             row.last_probe_at = self._clock()

@@ -512,7 +512,9 @@ class ReservationService:
         left = 0
         async with write_session(self._sessionmaker) as db:
             for account, error in zip(accounts, results, strict=True):
-                row = await db.get(ReservationAccount, account.id, with_for_update=True)
+                row = await db.get(
+                    ReservationAccount, account.id, with_for_update={"of": ReservationAccount}
+                )
                 if row is None:
                     continue
                 if error is None:
@@ -544,7 +546,7 @@ async def _free_machine(
 ) -> None:
     """Release the machine from ``reservation_id``; mark it ``dirty`` while any of its
     accounts is left behind, ``online`` again once none is."""
-    machine = await db.get(Machine, machine_id, with_for_update=True)
+    machine = await db.get(Machine, machine_id, with_for_update={"of": Machine})
     if machine is None:
         return
     if machine.reservation_id == reservation_id:
