@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         "unix:///var/run/docker.sock",
         description="Docker endpoint of the `local` environment created on first start.",
     )
+    publish_address: str = Field(
+        "127.0.0.1",
+        description="Host address workspace ports (ssh, http) are published on.",
+    )
+    public_host: str = Field(
+        "127.0.0.1",
+        description="Host name shown to users in connection details (ssh -p PORT user@HOST).",
+    )
     docker_timeout_seconds: float = Field(
         30.0, description="Timeout of one Docker API call (streams have none)."
     )

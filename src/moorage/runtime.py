@@ -102,16 +102,18 @@ async def open_context(
         drivers = DriverPool(factory)
         stack.push_async_callback(drivers.close)
         instance_id = new_id()
-        sessions = SessionService(
-            sessionmaker,
-            drivers,
-            instance_id=instance_id,
-            launch_timeout_seconds=settings.launch_timeout_seconds,
-        )
         keyring = load_keyring(
             settings.data_dir,
             settings.secret_key.get_secret_value() if settings.secret_key else None,
             settings.old_secret_keys.get_secret_value() if settings.old_secret_keys else None,
+        )
+        sessions = SessionService(
+            sessionmaker,
+            drivers,
+            instance_id=instance_id,
+            keyring=keyring,
+            launch_timeout_seconds=settings.launch_timeout_seconds,
+            publish_address=settings.publish_address,
         )
         connector = connector or SSHConnector(
             connect_timeout_seconds=settings.ssh_connect_timeout_seconds,

@@ -32,6 +32,11 @@ class WorkspaceSpec:
         cpu_limit: CPU limit in cores (``1.5`` = one and a half cores).
         memory_limit_mb: memory limit in MiB; swap is not allowed beyond it.
         env: environment variables of the main process.
+        ports: container TCP ports to publish, each on a random host port of
+            ``publish_address`` (never on all interfaces).
+        publish_address: host address the ports are published on.
+        cap_add: Linux capabilities granted on top of none (all are dropped first),
+            e.g. what sshd needs to switch users.
     """
 
     name: str
@@ -40,6 +45,9 @@ class WorkspaceSpec:
     cpu_limit: float
     memory_limit_mb: int
     env: dict[str, str] = field(default_factory=dict)
+    ports: tuple[int, ...] = ()
+    publish_address: str = "127.0.0.1"
+    cap_add: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,14 @@ class WorkspaceContainer:
         name: container name without the leading ``/``.
         labels: its labels.
         state: Docker's state word: ``created``, ``running``, ``exited``, ``dead`` …
+        ports: published ports, container port → host port (TCP).
     """
 
     id: str
     name: str
     labels: dict[str, str]
     state: str
+    ports: dict[int, int] = field(default_factory=dict)
 
 
 class TerminalStream(ABC):

@@ -68,8 +68,9 @@ class FakeDriver(ContainerDriver):
             raise RuntimeUnavailable(f"no such image: {spec.image}", code="image_missing")
         if any(c.name == spec.name for c in self.containers.values()):
             raise Conflict(f"container name {spec.name} is in use")
+        ports = {port: 40000 + len(self.containers) for port in spec.ports}
         container = WorkspaceContainer(
-            uuid.uuid4().hex * 2, spec.name, dict(spec.labels), "running"
+            uuid.uuid4().hex * 2, spec.name, dict(spec.labels), "running", ports
         )
         self.containers[container.id] = container
         return container

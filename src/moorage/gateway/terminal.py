@@ -1,4 +1,5 @@
-"""Terminal gateway: a websocket bridged to a Docker exec with a TTY.
+"""Terminal gateway: a websocket bridged to a Docker exec with a TTY, or to an SSH
+login for workspaces of kind ``ssh``.
 
 Protocol (the client is xterm.js in the session page, or any websocket client):
 
@@ -23,8 +24,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from moorage.api.deps import credential_of, user_from_connection
 from moorage.context import Context
 from moorage.drivers.base import TerminalStream
+from moorage.drivers.ssh.terminal import open_ssh_terminal
 from moorage.errors import Conflict, MoorageError, NotFound, Unauthenticated
 from moorage.models.lease import LeaseState
+from moorage.models.template import TemplateKind
 
 __all__ = ["parse_control", "serve_terminal"]
 
@@ -73,14 +76,27 @@ async def serve_terminal(websocket: WebSocket, context: Context, session_id: str
         with contextlib.suppress(ValueError):
             cols = int(websocket.query_params.get("cols", cols))
             rows = int(websocket.query_params.get("rows", rows))
-        driver = context.drivers.get(session.environment)
-        terminal = await driver.open_terminal(
-            session.container_id,
-            user=session.template.shell_user,
-            command=SHELL,
-            cols=max(1, min(cols, 1000)),
-            rows=max(1, min(rows, 1000)),
-        )
+        cols, rows = max(1, min(cols, 1000)), max(1, min(rows, 1000))
+        if session.template.kind == TemplateKind.SSH.value:
+            # An SSH workspace: the browser terminal is an SSH login like any other.
+            password = context.sessions.secret_of(session)
+            terminal: TerminalStream = await open_ssh_terminal(
+                context.settings.publish_address,
+                int((session.ports or {})["22"]),
+                session.account or session.template.shell_user,
+                password or "",
+                cols=cols,
+                rows=rows,
+            )
+        else:
+            driver = context.drivers.get(session.environment)
+            terminal = await driver.open_terminal(
+                session.container_id,
+                user=session.template.shell_user,
+                command=SHELL,
+                cols=cols,
+                rows=rows,
+            )
     except MoorageError as exc:
         # Accept, then close with a code: a refused handshake shows the browser only
         # "failed", while a close frame carries the reason to the page.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
@@ -27,6 +27,11 @@ class WorkspaceSession(LeaseMixin, Base):
     template_id: Mapped[str] = mapped_column(ForeignKey("templates.id"), index=True)
     environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"), index=True)
     container_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # Published ports of the container, container port → host port (ssh, http kinds).
+    ports: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    # The account and its password inside the workspace (ssh kind), sealed with the keyring.
+    account: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SessionCreate", "SessionExtend", "SessionPublic", "SessionUrls"]
+__all__ = ["SessionConnection", "SessionCreate", "SessionExtend", "SessionPublic", "SessionUrls"]
 
 
 class SessionCreate(BaseModel):
@@ -32,6 +32,16 @@ class SessionUrls(BaseModel):
     terminal: str = Field(description="Websocket of the terminal (binary frames, JSON resize).")
 
 
+class SessionConnection(BaseModel):
+    """How to reach an ``ssh`` workspace with a native client."""
+
+    host: str
+    port: int
+    username: str
+    password: str | None = Field(description="Shown to the owner while the session lives.")
+    command: str = Field(description="The command to paste: ssh -p PORT USER@HOST")
+
+
 class SessionPublic(BaseModel):
     id: str
     state: str = Field(description="pending, provisioning, ready, releasing, released or failed.")
@@ -48,3 +58,6 @@ class SessionPublic(BaseModel):
     max_expires_at: datetime = Field(description="The latest expires_at extensions may reach.")
     error: str | None
     urls: SessionUrls
+    connection: SessionConnection | None = Field(
+        None, description="Native-client details (ssh workspaces)."
+    )

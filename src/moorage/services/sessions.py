@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,18 +42,21 @@ from moorage.models.lease import LIVE_STATES, LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template, TemplateKind
 from moorage.models.user import Role, User
+from moorage.security.crypto import Keyring
+from moorage.security.passwords import generate_password
 from moorage.security.rbac import has_role
 from moorage.services.changes import ChangeFeed
 from moorage.services.leases import extend_expiry, requested_duration, transition
 from moorage.services.templates import find_template
+from moorage.services.workspace_kinds import KINDS, wait_for_banner
 
 __all__ = ["ORG_LABEL", "SESSION_LABEL", "DeadlineListener", "SessionService", "session_labels"]
 
 log = logging.getLogger(__name__)
 
+SECRET_CONTEXT = "session.password"
 SESSION_LABEL = "moorage.session"
 ORG_LABEL = "moorage.org"
-LAUNCHABLE_KINDS = {TemplateKind.TERMINAL.value}
 
 DeadlineListener = Callable[[str, datetime | None], None]
 """Told ``(session_id, expires_at)`` when a deadline is set or moved, ``None`` when
@@ -89,7 +92,9 @@ class SessionService:
         sessionmaker: opens database sessions.
         drivers: the per-environment drivers.
         instance_id: this server process's id (see :class:`~moorage.models.ServerInstance`).
+        keyring: seals the passwords of workspace accounts (ssh kind).
         launch_timeout_seconds: how long a container may take to become usable.
+        publish_address: host address the workspaces' ports are published on.
         clock: current UTC time; injected for tests.
     """
 
@@ -99,10 +104,14 @@ class SessionService:
         drivers: DriverPool,
         *,
         instance_id: str,
+        keyring: Keyring,
         launch_timeout_seconds: float = 60.0,
+        publish_address: str = "127.0.0.1",
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._keyring = keyring
+        self._publish_address = publish_address
         self._drivers = drivers
         self._instance_id = instance_id
         self._launch_timeout = launch_timeout_seconds
@@ -187,7 +196,8 @@ class SessionService:
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
             environment = await self._pick_environment(db, user)
-        if template.kind not in LAUNCHABLE_KINDS:
+        profile = KINDS.get(template.kind)
+        if profile is None:
             raise InvalidInput(
                 f"templates of kind {template.kind!r} cannot be launched yet", field="template"
             )
@@ -207,6 +217,12 @@ class SessionService:
 
         session_id = await self._insert_provisioning(user, template, environment, duration)
         container_id: str | None = None
+        env: dict[str, str] = {}
+        secret_sealed: str | None = None
+        if profile.account:
+            password = generate_password(12)
+            env = {"SSH_USER": template.shell_user, "SSH_PASSWORD": password}
+            secret_sealed = self._keyring.seal(password, SECRET_CONTEXT)
         try:
             now = self._clock()
             labels = session_labels(
@@ -220,14 +236,36 @@ class SessionService:
                 labels=labels,
                 cpu_limit=template.cpu_limit,
                 memory_limit_mb=template.memory_limit_mb,
+                env=env,
+                ports=profile.ports,
+                publish_address=self._publish_address,
+                cap_add=profile.cap_add,
             )
             container = await driver.create_workspace(spec)
             container_id = container.id
-            await driver.wait_usable(container_id, template.shell_user, self._launch_timeout)
+            if template.kind == TemplateKind.SSH.value:
+                await wait_for_banner(
+                    self._publish_address, container.ports[22], b"SSH-2.0", self._launch_timeout
+                )
+            else:
+                await driver.wait_usable(container_id, template.shell_user, self._launch_timeout)
         except BaseException as exc:
             await asyncio.shield(self._abort_launch(session_id, environment, container_id, exc))
             raise
-        return await self._mark_ready(session_id, container_id, duration)
+        return await self._mark_ready(
+            session_id,
+            container_id,
+            duration,
+            ports={str(k): v for k, v in container.ports.items()} or None,
+            account=template.shell_user if profile.account else None,
+            secret_sealed=secret_sealed,
+        )
+
+    def secret_of(self, session: WorkspaceSession) -> str | None:
+        """The workspace account's password (ssh kind), for its owner."""
+        if session.secret_sealed is None:
+            return None
+        return self._keyring.open(session.secret_sealed, SECRET_CONTEXT)
 
     async def _pick_environment(self, db: AsyncSession, user: User) -> Environment:
         environment = await db.scalar(
@@ -303,12 +341,22 @@ class SessionService:
             if session is not None and not LeaseState(session.state).is_terminal:
                 transition(session, LeaseState.FAILED, now=self._clock(), error=message)
 
-    async def _mark_ready(self, session_id: str, container_id: str, duration) -> WorkspaceSession:
+    async def _mark_ready(
+        self,
+        session_id: str,
+        container_id: str,
+        duration: timedelta,
+        *,
+        ports: dict[str, int] | None = None,
+        account: str | None = None,
+        secret_sealed: str | None = None,
+    ) -> WorkspaceSession:
         async with write_session(self._sessionmaker) as db:
             session = await _locked(db, session_id)
             if session is None:
                 raise NotFound(f"no session {session_id}", code="session_not_found")
             session.container_id = container_id
+            session.ports, session.account, session.secret_sealed = ports, account, secret_sealed
             if session.state != LeaseState.PROVISIONING.value:
                 # Released (or failed by the reconciler) while starting: finish the job.
                 released = True

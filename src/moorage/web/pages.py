@@ -232,12 +232,16 @@ async def session_page(
 ) -> Response:
     session = await context.sessions.get(user, session_id)
     max_expires_at = session.starts_at + timedelta(minutes=session.template.max_duration_minutes)
+    owner_live = session.user_id == user.id and session.state in LIVE_STATES
     return templates.TemplateResponse(
         request,
         "session.html",
         {
             "user": user,
             "session": session,
+            "ssh_port": (session.ports or {}).get("22"),
+            "public_host": context.settings.public_host,
+            "ssh_password": context.sessions.secret_of(session) if owner_live else None,
             "live": session.state in LIVE_STATES,
             "max_expires_at": max_expires_at,
         },

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, WebSocket
 from starlette.datastructures import URL
 
 from moorage.api.deps import ContextDep, CurrentUser, SessionServiceDep
+from moorage.context import Context
 from moorage.gateway.terminal import serve_terminal
+from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
-from moorage.schemas.session import SessionCreate, SessionExtend, SessionPublic, SessionUrls
+from moorage.models.user import User
+from moorage.schemas.session import (
+    SessionConnection,
+    SessionCreate,
+    SessionExtend,
+    SessionPublic,
+    SessionUrls,
+)
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 
-def session_public(session: WorkspaceSession, base_url: URL) -> SessionPublic:
-    """The API view of a session; URLs are absolute, built from ``base_url``."""
+def session_public(
+    session: WorkspaceSession,
+    base_url: URL,
+    viewer: User | None = None,
+    context: Context | None = None,
+) -> SessionPublic:
+    """The API view of a session; URLs are absolute, built from ``base_url``. The
+    ssh password is included for its owner (``viewer``) while the session lives."""
     ws_scheme = "wss" if base_url.scheme == "https" else "ws"
     root = str(base_url).rstrip("/")
     ws_root = str(base_url.replace(scheme=ws_scheme)).rstrip("/")
@@ -36,6 +52,7 @@ def session_public(session: WorkspaceSession, base_url: URL) -> SessionPublic:
         extensions=session.extensions,
         max_expires_at=session.starts_at + timedelta(minutes=template.max_duration_minutes),
         error=session.error,
+        connection=_connection(session, viewer, context),
         urls=SessionUrls(
             page=f"{root}/sessions/{session.id}",
             terminal=f"{ws_root}/api/v1/sessions/{session.id}/terminal",
@@ -43,9 +60,30 @@ def session_public(session: WorkspaceSession, base_url: URL) -> SessionPublic:
     )
 
 
+def _connection(
+    session: WorkspaceSession, viewer: User | None, context: Context | None
+) -> SessionConnection | None:
+    if context is None or not session.ports or "22" not in session.ports or not session.account:
+        return None
+    host, port = context.settings.public_host, session.ports["22"]
+    owner = viewer is not None and viewer.id == session.user_id
+    live = session.state in LIVE_STATES
+    return SessionConnection(
+        host=host,
+        port=port,
+        username=session.account,
+        password=context.sessions.secret_of(session) if owner and live else None,
+        command=shlex.join(["ssh", "-p", str(port), f"{session.account}@{host}"]),
+    )
+
+
 @router.post("", status_code=201, response_model=SessionPublic)
 async def launch_session(
-    body: SessionCreate, request: Request, user: CurrentUser, sessions: SessionServiceDep
+    body: SessionCreate,
+    request: Request,
+    user: CurrentUser,
+    sessions: SessionServiceDep,
+    context: ContextDep,
 ):
     """Launch a session; answers once its container is running and usable.
 
@@ -58,7 +96,7 @@ async def launch_session(
         duration_minutes=body.duration_minutes,
         duration_seconds=body.duration_seconds,
     )
-    return session_public(session, request.base_url)
+    return session_public(session, request.base_url, user, context)
 
 
 @router.get("", response_model=list[SessionPublic])
@@ -66,20 +104,25 @@ async def list_sessions(
     request: Request,
     user: CurrentUser,
     sessions: SessionServiceDep,
+    context: ContextDep,
     all: bool = False,
     live: bool = False,
 ):
     """The caller's sessions, newest first. ``?all=true``: everyone's (admins).
     ``?live=true``: only sessions not yet released or failed."""
     rows = await sessions.list(user, all_users=all, live_only=live)
-    return [session_public(row, request.base_url) for row in rows]
+    return [session_public(row, request.base_url, user, context) for row in rows]
 
 
 @router.get("/{session_id}", response_model=SessionPublic)
 async def get_session(
-    session_id: str, request: Request, user: CurrentUser, sessions: SessionServiceDep
+    session_id: str,
+    request: Request,
+    user: CurrentUser,
+    sessions: SessionServiceDep,
+    context: ContextDep,
 ):
-    return session_public(await sessions.get(user, session_id), request.base_url)
+    return session_public(await sessions.get(user, session_id), request.base_url, user, context)
 
 
 @router.post("/{session_id}/extend", response_model=SessionPublic)
@@ -89,20 +132,25 @@ async def extend_session(
     request: Request,
     user: CurrentUser,
     sessions: SessionServiceDep,
+    context: ContextDep,
 ):
     """Add ``minutes`` to the deadline; 422 past the template's maximum, naming what is left."""
     session = await sessions.extend(user, session_id, body.minutes)
-    return session_public(session, request.base_url)
+    return session_public(session, request.base_url, user, context)
 
 
 @router.delete("/{session_id}", response_model=SessionPublic)
 async def end_session(
-    session_id: str, request: Request, user: CurrentUser, sessions: SessionServiceDep
+    session_id: str,
+    request: Request,
+    user: CurrentUser,
+    sessions: SessionServiceDep,
+    context: ContextDep,
 ):
     """End the session now: the container is removed and the state becomes ``released``
     (``releasing`` while Docker is unreachable; the reconciler retries)."""
     session = await sessions.release(user, session_id)
-    return session_public(session, request.base_url)
+    return session_public(session, request.base_url, user, context)
 
 
 @router.websocket("/{session_id}/terminal")

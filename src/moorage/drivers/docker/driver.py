@@ -27,6 +27,16 @@ def docker_client(url: str, timeout_seconds: float) -> aiodocker.Docker:
     return aiodocker.Docker(url=url, timeout=timeout)
 
 
+def _published_ports(info: dict[str, Any]) -> dict[int, int]:
+    """Container port → host port from ``GET /containers/{id}/json`` (TCP only)."""
+    ports: dict[int, int] = {}
+    for key, bindings in (info.get("NetworkSettings", {}).get("Ports") or {}).items():
+        port, _, protocol = key.partition("/")
+        if protocol == "tcp" and bindings:
+            ports[int(port)] = int(bindings[0]["HostPort"])
+    return ports
+
+
 class DockerTerminal(TerminalStream):
     """A Docker exec with a TTY (``POST /exec/{id}/start`` upgraded to a raw stream)."""
 
@@ -91,6 +101,7 @@ class DockerDriver(ContainerDriver):
             "Env": [f"{key}={value}" for key, value in spec.env.items()],
             "Tty": False,
             "OpenStdin": False,
+            "ExposedPorts": {f"{port}/tcp": {} for port in spec.ports},
             "HostConfig": {
                 "NanoCpus": int(spec.cpu_limit * 1e9),
                 "Memory": spec.memory_limit_mb * 1024 * 1024,
@@ -98,9 +109,13 @@ class DockerDriver(ContainerDriver):
                 "PidsLimit": 512,
                 "Privileged": False,
                 "CapDrop": ["ALL"],
+                "CapAdd": list(spec.cap_add),
                 "SecurityOpt": ["no-new-privileges"],
                 "Init": True,
-                "PortBindings": {},
+                "PortBindings": {
+                    f"{port}/tcp": [{"HostIp": spec.publish_address, "HostPort": ""}]
+                    for port in spec.ports
+                },
                 "PublishAllPorts": False,
                 "RestartPolicy": {"Name": "no"},
             },
@@ -110,10 +125,11 @@ class DockerDriver(ContainerDriver):
         try:
             async with translated(self._endpoint, "start the container"):
                 await container.start()
+                ports = _published_ports(await container.show()) if spec.ports else {}
         except BaseException:
             await asyncio.shield(self.remove(container.id))
             raise
-        return WorkspaceContainer(container.id, spec.name, dict(spec.labels), "running")
+        return WorkspaceContainer(container.id, spec.name, dict(spec.labels), "running", ports)
 
     async def wait_usable(self, container_id: str, user: str, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds

@@ -1,0 +1,79 @@
+"""What each kind of workspace needs from its container, and when it is ready.
+
+* ``terminal``: no port; ready when a command runs as the shell user (Docker exec).
+* ``ssh``: sshd on port 22, published on the publish address; a generated
+  password for the template's account, given to the image's entrypoint as
+  ``SSH_USER``/``SSH_PASSWORD`` (``images/sshd``); ready when the SSH banner
+  (``SSH-2.0-…``, RFC 4253 section 4.2) is read through the published port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from moorage.errors import RuntimeUnavailable
+from moorage.models.template import TemplateKind
+
+__all__ = ["KINDS", "KindProfile", "wait_for_banner"]
+
+# What sshd needs after every capability is dropped: switch users, chroot its
+# privilege-separation child, own and read users' files, write audit records.
+SSHD_CAPABILITIES = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETUID",
+    "SETGID",
+    "SYS_CHROOT",
+    "AUDIT_WRITE",
+    "KILL",
+)
+
+
+@dataclass(frozen=True)
+class KindProfile:
+    """``ports``: container ports to publish; ``cap_add``: capabilities granted;
+    ``account``: a generated password is made for the template's account."""
+
+    ports: tuple[int, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    account: bool = False
+
+
+KINDS: dict[str, KindProfile] = {
+    TemplateKind.TERMINAL.value: KindProfile(),
+    TemplateKind.SSH.value: KindProfile(ports=(22,), cap_add=SSHD_CAPABILITIES, account=True),
+}
+"""The kinds that can be launched."""
+
+
+async def wait_for_banner(host: str, port: int, prefix: bytes, timeout_seconds: float) -> None:
+    """Return once a TCP server at ``host:port`` sends a first line starting with ``prefix``.
+
+    Raises:
+        RuntimeUnavailable: no such line within ``timeout_seconds``.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    delay = 0.02
+    last = "no answer"
+    while True:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+            try:
+                line = await asyncio.wait_for(reader.readline(), 2)
+            finally:
+                writer.close()
+            if line.startswith(prefix):
+                return
+            last = f"unexpected greeting {line[:40]!r}"
+        except (OSError, TimeoutError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() + delay > deadline:
+            raise RuntimeUnavailable(
+                f"the workspace did not answer on port {port} within {timeout_seconds:.0f} s "
+                f"({last})"
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
