@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from moorage.config import Settings
@@ -35,3 +36,5 @@ class Context:
     reservations: ReservationService
     prober: MachineProber
     provisioner: Provisioner
+    http_client: aiohttp.ClientSession
+    """Pooled HTTP client of the workspace reverse proxy (no decompression, no cookies)."""

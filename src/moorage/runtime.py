@@ -13,6 +13,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import IO
 
+import aiohttp
+
 from moorage.config import Settings
 from moorage.context import Context
 from moorage.db.base import new_id
@@ -99,6 +101,12 @@ async def open_context(
         finally:
             await local.close()
 
+        http_client = aiohttp.ClientSession(
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        stack.push_async_callback(http_client.close)
         drivers = DriverPool(factory)
         stack.push_async_callback(drivers.close)
         instance_id = new_id()
@@ -168,4 +176,5 @@ async def open_context(
             reservations,
             prober,
             Provisioner(sessionmaker, keyring, settings.data_dir),
+            http_client,
         )

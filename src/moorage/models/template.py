@@ -32,6 +32,8 @@ class Template(Base):
     image: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16), default=TemplateKind.TERMINAL.value)
     shell_user: Mapped[str] = mapped_column(String(64), default="user")
+    # The container port of the web app (http kind).
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cpu_limit: Mapped[float] = mapped_column(Float, default=1.0)
     memory_limit_mb: Mapped[int] = mapped_column(Integer, default=512)
     default_duration_minutes: Mapped[int] = mapped_column(Integer, default=60)

@@ -30,6 +30,7 @@ class SessionExtend(BaseModel):
 class SessionUrls(BaseModel):
     page: str = Field(description="The session's web page (terminal in the browser).")
     terminal: str = Field(description="Websocket of the terminal (binary frames, JSON resize).")
+    app: str | None = Field(None, description="The web app, through Moorage (http kind).")
 
 
 class SessionConnection(BaseModel):

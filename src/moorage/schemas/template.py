@@ -30,6 +30,9 @@ class _TemplateFields(BaseModel):
         pattern=r"^[a-z_][a-z0-9_-]{0,31}$|^root$",
         description="User the terminal shell runs as.",
     )
+    port: int | None = Field(
+        None, ge=1, le=65535, description="Container port of the web app (http kind)."
+    )
     cpu_limit: float | None = Field(None, gt=0, le=64, description="CPU limit in cores.")
     memory_limit_mb: int | None = Field(None, ge=16, le=262144, description="Memory limit, MiB.")
     default_duration_minutes: int | None = Field(None, ge=1, le=60 * 24 * 30)
@@ -56,6 +59,8 @@ class TemplateCreate(_TemplateFields):
     def _default_within_max(self) -> TemplateCreate:
         if self.default_duration_minutes > self.max_duration_minutes:
             raise ValueError("default_duration_minutes must not exceed max_duration_minutes")
+        if self.kind == TemplateKind.HTTP and self.port is None:
+            self.port = 8888
         return self
 
 
@@ -73,6 +78,7 @@ class TemplatePublic(BaseModel):
     image: str
     kind: str
     shell_user: str
+    port: int | None
     cpu_limit: float
     memory_limit_mb: int
     default_duration_minutes: int

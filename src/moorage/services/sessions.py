@@ -48,7 +48,7 @@ from moorage.security.rbac import has_role
 from moorage.services.changes import ChangeFeed
 from moorage.services.leases import extend_expiry, requested_duration, transition
 from moorage.services.templates import find_template
-from moorage.services.workspace_kinds import KINDS, wait_for_banner
+from moorage.services.workspace_kinds import KINDS, base_url, wait_for_banner, wait_for_http_ok
 
 __all__ = ["ORG_LABEL", "SESSION_LABEL", "DeadlineListener", "SessionService", "session_labels"]
 
@@ -219,6 +219,10 @@ class SessionService:
         container_id: str | None = None
         env: dict[str, str] = {}
         secret_sealed: str | None = None
+        ports = profile.ports
+        if template.kind == TemplateKind.HTTP.value:
+            ports = (template.port or 8888,)
+            env = {"MOORAGE_BASE_URL": base_url(session_id)}
         if profile.account:
             password = generate_password(12)
             env = {"SSH_USER": template.shell_user, "SSH_PASSWORD": password}
@@ -237,7 +241,7 @@ class SessionService:
                 cpu_limit=template.cpu_limit,
                 memory_limit_mb=template.memory_limit_mb,
                 env=env,
-                ports=profile.ports,
+                ports=ports,
                 publish_address=self._publish_address,
                 cap_add=profile.cap_add,
             )
@@ -247,6 +251,9 @@ class SessionService:
                 await wait_for_banner(
                     self._publish_address, container.ports[22], b"SSH-2.0", self._launch_timeout
                 )
+            elif template.kind == TemplateKind.HTTP.value:
+                url = f"http://{self._publish_address}:{container.ports[ports[0]]}"
+                await wait_for_http_ok(url + base_url(session_id), self._launch_timeout)
             else:
                 await driver.wait_usable(container_id, template.shell_user, self._launch_timeout)
         except BaseException as exc:

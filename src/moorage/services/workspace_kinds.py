@@ -1,6 +1,9 @@
 """What each kind of workspace needs from its container, and when it is ready.
 
 * ``terminal``: no port; ready when a command runs as the shell user (Docker exec).
+* ``http``: a web app on the template's port, started with
+  ``MOORAGE_BASE_URL=/s/<session-id>/`` and served there by Moorage's reverse
+  proxy; ready when that URL answers 200 (redirects followed).
 * ``ssh``: sshd on port 22, published on the publish address; a generated
   password for the template's account, given to the image's entrypoint as
   ``SSH_USER``/``SSH_PASSWORD`` (``images/sshd``); ready when the SSH banner
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from moorage.errors import RuntimeUnavailable
 from moorage.models.template import TemplateKind
 
-__all__ = ["KINDS", "KindProfile", "wait_for_banner"]
+__all__ = ["KINDS", "KindProfile", "base_url", "wait_for_banner", "wait_for_http_ok"]
 
 # What sshd needs after every capability is dropped: switch users, chroot its
 # privilege-separation child, own and read users' files, write audit records.
@@ -45,8 +48,15 @@ class KindProfile:
 KINDS: dict[str, KindProfile] = {
     TemplateKind.TERMINAL.value: KindProfile(),
     TemplateKind.SSH.value: KindProfile(ports=(22,), cap_add=SSHD_CAPABILITIES, account=True),
+    # The port comes from the template; the app serves under MOORAGE_BASE_URL.
+    TemplateKind.HTTP.value: KindProfile(),
 }
 """The kinds that can be launched."""
+
+
+def base_url(session_id: str) -> str:
+    """The path a session's web app is served under: ``/s/<session-id>/``."""
+    return f"/s/{session_id}/"
 
 
 async def wait_for_banner(host: str, port: int, prefix: bytes, timeout_seconds: float) -> None:
@@ -77,3 +87,31 @@ async def wait_for_banner(host: str, port: int, prefix: bytes, timeout_seconds: 
             )
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.5)
+
+
+async def wait_for_http_ok(url: str, timeout_seconds: float) -> None:
+    """Return once ``GET url`` answers 200 (following redirects).
+
+    Raises:
+        RuntimeUnavailable: no 200 within ``timeout_seconds``.
+    """
+    import aiohttp
+
+    deadline = time.monotonic() + timeout_seconds
+    delay = 0.05
+    last = "no answer"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as client:
+        while True:
+            try:
+                async with client.get(url, allow_redirects=True) as response:
+                    if response.status == 200:
+                        return
+                    last = f"HTTP {response.status}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() + delay > deadline:
+                raise RuntimeUnavailable(
+                    f"the web app did not answer 200 within {timeout_seconds:.0f} s ({last})"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)

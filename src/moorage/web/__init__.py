@@ -21,3 +21,6 @@ def mount_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
     app.include_router(pool_router)
+    from moorage.gateway.http_proxy import router as proxy_router
+
+    app.include_router(proxy_router)

@@ -13,6 +13,7 @@ from moorage.context import Context
 from moorage.gateway.terminal import serve_terminal
 from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
+from moorage.models.template import TemplateKind
 from moorage.models.user import User
 from moorage.schemas.session import (
     SessionConnection,
@@ -56,6 +57,7 @@ def session_public(
         urls=SessionUrls(
             page=f"{root}/sessions/{session.id}",
             terminal=f"{ws_root}/api/v1/sessions/{session.id}/terminal",
+            app=f"{root}/s/{session.id}/" if template.kind == TemplateKind.HTTP.value else None,
         ),
     )
 
