@@ -53,7 +53,7 @@ def parse_control(text: str) -> tuple[int, int] | None:
     return cols, rows
 
 
-def _cross_site(websocket: WebSocket) -> bool:
+def cross_site(websocket: WebSocket) -> bool:
     """True when a cookie-authenticated websocket comes from another site's page."""
     origin = websocket.headers.get("origin")
     if not origin or websocket.headers.get("authorization"):
@@ -63,7 +63,7 @@ def _cross_site(websocket: WebSocket) -> bool:
 
 async def serve_terminal(websocket: WebSocket, context: Context, session_id: str) -> None:
     """Authenticate, check the session, then bridge until either side ends."""
-    if _cross_site(websocket) and credential_of(websocket):
+    if cross_site(websocket) and credential_of(websocket):
         await websocket.accept()
         await websocket.close(code=4403, reason="cross-site websocket refused")
         return

@@ -31,6 +31,7 @@ class SessionUrls(BaseModel):
     page: str = Field(description="The session's web page (terminal in the browser).")
     terminal: str = Field(description="Websocket of the terminal (binary frames, JSON resize).")
     app: str | None = Field(None, description="The web app, through Moorage (http kind).")
+    desktop: str | None = Field(None, description="Websocket of the desktop for noVNC (vnc kind).")
 
 
 class SessionConnection(BaseModel):

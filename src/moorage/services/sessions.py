@@ -76,6 +76,23 @@ def session_labels(session: WorkspaceSession, template: Template, user: User) ->
     }
 
 
+async def _wait_for_vnc(host: str, port: int, password: str, timeout_seconds: float) -> None:
+    """Ready once a full VNC handshake with the session's password succeeds."""
+    from moorage.gateway.desktop import open_vnc
+
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    while True:
+        try:
+            _, writer = await open_vnc(host, port, password)
+        except RuntimeUnavailable:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
+
+
 async def _locked(db: AsyncSession, session_id: str) -> WorkspaceSession | None:
     """Load a session row with a write lock on that row only (not its joined rows)."""
     return await db.scalar(
@@ -223,6 +240,10 @@ class SessionService:
         if template.kind == TemplateKind.HTTP.value:
             ports = (template.port or 8888,)
             env = {"MOORAGE_BASE_URL": base_url(session_id)}
+        if template.kind == TemplateKind.VNC.value:
+            password = generate_password(12)
+            env = {"VNC_PASSWORD": password}
+            secret_sealed = self._keyring.seal(password, SECRET_CONTEXT)
         if profile.account:
             password = generate_password(12)
             env = {"SSH_USER": template.shell_user, "SSH_PASSWORD": password}
@@ -250,6 +271,13 @@ class SessionService:
             if template.kind == TemplateKind.SSH.value:
                 await wait_for_banner(
                     self._publish_address, container.ports[22], b"SSH-2.0", self._launch_timeout
+                )
+            elif template.kind == TemplateKind.VNC.value:
+                await _wait_for_vnc(
+                    self._publish_address,
+                    container.ports[5901],
+                    self._keyring.open(secret_sealed or "", SECRET_CONTEXT),
+                    self._launch_timeout,
                 )
             elif template.kind == TemplateKind.HTTP.value:
                 url = f"http://{self._publish_address}:{container.ports[ports[0]]}"

@@ -4,6 +4,8 @@
 * ``http``: a web app on the template's port, started with
   ``MOORAGE_BASE_URL=/s/<session-id>/`` and served there by Moorage's reverse
   proxy; ready when that URL answers 200 (redirects followed).
+* ``vnc``: Xvnc on port 5901 with a generated password (``VNC_PASSWORD``,
+  ``images/desktop``); ready when Moorage completes the VNC handshake with it.
 * ``ssh``: sshd on port 22, published on the publish address; a generated
   password for the template's account, given to the image's entrypoint as
   ``SSH_USER``/``SSH_PASSWORD`` (``images/sshd``); ready when the SSH banner
@@ -50,6 +52,7 @@ KINDS: dict[str, KindProfile] = {
     TemplateKind.SSH.value: KindProfile(ports=(22,), cap_add=SSHD_CAPABILITIES, account=True),
     # The port comes from the template; the app serves under MOORAGE_BASE_URL.
     TemplateKind.HTTP.value: KindProfile(),
+    TemplateKind.VNC.value: KindProfile(ports=(5901,)),
 }
 """The kinds that can be launched."""
 

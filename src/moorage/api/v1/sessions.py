@@ -10,6 +10,7 @@ from starlette.datastructures import URL
 
 from moorage.api.deps import ContextDep, CurrentUser, SessionServiceDep
 from moorage.context import Context
+from moorage.gateway.desktop import serve_vnc
 from moorage.gateway.terminal import serve_terminal
 from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
@@ -58,6 +59,9 @@ def session_public(
             page=f"{root}/sessions/{session.id}",
             terminal=f"{ws_root}/api/v1/sessions/{session.id}/terminal",
             app=f"{root}/s/{session.id}/" if template.kind == TemplateKind.HTTP.value else None,
+            desktop=f"{ws_root}/api/v1/sessions/{session.id}/vnc"
+            if template.kind == TemplateKind.VNC.value
+            else None,
         ),
     )
 
@@ -153,6 +157,15 @@ async def end_session(
     (``releasing`` while Docker is unreachable; the reconciler retries)."""
     session = await sessions.release(user, session_id)
     return session_public(session, request.base_url, user, context)
+
+
+@router.websocket("/{session_id}/vnc")
+async def session_desktop(websocket: WebSocket, session_id: str, context: ContextDep) -> None:
+    """The desktop of a vnc session for noVNC: RFB over binary frames (subprotocol
+    ``binary``), security type None on this side; Moorage authenticates to the
+    container's VNC server with the session's password, which never reaches the
+    browser. Close codes: 4401, 4403, 4404, 4409, 1011 (see the terminal)."""
+    await serve_vnc(websocket, context, session_id)
 
 
 @router.websocket("/{session_id}/terminal")

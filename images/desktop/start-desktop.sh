@@ -1,0 +1,18 @@
+#!/bin/bash
+# Start Xvnc on :1 (port 5901) with the session's password, then Openbox and a terminal.
+set -euo pipefail
+: "${VNC_PASSWORD:?VNC_PASSWORD must be set}"
+mkdir -p "$HOME/.vnc"
+printf '%s\n' "$VNC_PASSWORD" | vncpasswd -f > "$HOME/.vnc/passwd"
+chmod 0600 "$HOME/.vnc/passwd"
+unset VNC_PASSWORD
+geometry="${VNC_GEOMETRY:-1280x800}"
+Xvnc :1 -rfbport 5901 -rfbauth "$HOME/.vnc/passwd" -SecurityTypes VncAuth \
+  -geometry "$geometry" -depth 24 -AcceptSetDesktopSize=1 -AlwaysShared=1 \
+  -desktop moorage >"$HOME/.vnc/xvnc.log" 2>&1 &
+export DISPLAY=:1
+for _ in $(seq 50); do xset q >/dev/null 2>&1 && break; sleep 0.1; done
+xsetroot -solid '#1e3a5f' || true
+openbox &
+xterm -geometry 100x30+40+40 -fa 'DejaVu Sans Mono' -fs 11 &
+wait -n

@@ -1,0 +1,135 @@
+"""Desktop gateway: noVNC ↔ websocket ↔ the container's VNC server.
+
+Moorage completes VNC Authentication with the container (see :mod:`.rfb`) and
+offers the browser security type None, so the session's VNC password never
+leaves the server. Close codes as for the terminal: 4401, 4403, 4404, 4409, 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from starlette.websockets import WebSocket
+
+from moorage.api.deps import credential_of, user_from_connection
+from moorage.context import Context
+from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
+from moorage.gateway.rfb import RFB_VERSION, SECURITY_NONE, server_handshake
+from moorage.gateway.terminal import cross_site
+from moorage.models.lease import LeaseState
+from moorage.models.template import TemplateKind
+
+__all__ = ["VNC_PORT", "open_vnc", "serve_vnc"]
+
+log = logging.getLogger(__name__)
+
+VNC_PORT = 5901
+
+
+async def open_vnc(
+    host: str, port: int, password: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to a VNC server and authenticate; returns the stream just before ClientInit.
+
+    Raises:
+        RuntimeUnavailable: unreachable, or the handshake failed.
+    """
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+    except (OSError, TimeoutError) as exc:
+        raise RuntimeUnavailable(f"the desktop does not answer on port {port}: {exc}") from exc
+    try:
+        await asyncio.wait_for(server_handshake(reader, writer, password), 10)
+    except BaseException:
+        writer.close()
+        raise
+    return reader, writer
+
+
+class _Frames:
+    """Reads exact byte counts out of binary websocket frames."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+        self.buffer = b""
+
+    async def read(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            message = await self._websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise ConnectionError("the browser left during the handshake")
+            self.buffer += message.get("bytes") or (message.get("text") or "").encode()
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+
+async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> None:
+    """Authenticate the browser, open the container's desktop, then bridge bytes."""
+    if cross_site(websocket) and credential_of(websocket):
+        await websocket.accept()
+        await websocket.close(code=4403, reason="cross-site websocket refused")
+        return
+    subprotocols = websocket.scope.get("subprotocols") or []
+    subprotocol = "binary" if "binary" in subprotocols else None
+    try:
+        user = await user_from_connection(websocket, context)
+        session = await context.sessions.get(user, session_id)
+        if session.template.kind != TemplateKind.VNC.value:
+            raise NotFound(f"session {session_id} has no desktop", code="session_not_found")
+        if session.state != LeaseState.READY.value or not session.ports:
+            raise Conflict(f"the session is {session.state}", code="session_not_ready")
+        reader, writer = await open_vnc(
+            context.settings.publish_address,
+            int(session.ports[str(VNC_PORT)]),
+            context.sessions.secret_of(session) or "",
+        )
+    except MoorageError as exc:
+        code = {Unauthenticated: 4401, NotFound: 4404, Conflict: 4409}.get(type(exc), 1011)
+        await websocket.accept(subprotocol=subprotocol)
+        await websocket.close(code=code, reason=exc.message[:120])
+        return
+    await websocket.accept(subprotocol=subprotocol)
+    try:
+        frames = _Frames(websocket)
+        # The browser's side of RFC 6143 7.1: version, then security type None.
+        await websocket.send_bytes(RFB_VERSION)
+        await frames.read(12)
+        await websocket.send_bytes(bytes([1, SECURITY_NONE]))
+        await frames.read(1)
+        await websocket.send_bytes(b"\0\0\0\0")  # SecurityResult: OK
+        if frames.buffer:
+            writer.write(frames.buffer)
+        await _bridge(websocket, reader, writer)
+    except (ConnectionError, RuntimeUnavailable) as exc:
+        log.info("desktop of session %s closed: %s", session_id, exc)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+async def _bridge(
+    websocket: WebSocket, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    async def down() -> None:
+        while data := await reader.read(65536):
+            await websocket.send_bytes(data)
+
+    async def up() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if data:
+                writer.write(data)
+                await writer.drain()
+
+    tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
