@@ -2,7 +2,7 @@
 # Install what Moorage needs on a fresh Debian machine, idempotently:
 # uv and the Python environment, the UI's npm packages, Docker (started when
 # not running), mmdebstrap, sshpass and the workspace images. `--test` adds
-# Debian's chromium and the OpenSSH client for the tests.
+# Debian's chromium, the OpenSSH client, xfreerdp and Xvfb for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,7 @@ bash scripts/build-static.sh
 bash scripts/ensure-docker.sh
 bash scripts/build-images.sh
 if $with_test; then
-  # chromium for the browser tests, the OpenSSH client for real logins to pool machines.
-  apt_install chromium openssh-client
+  # chromium for the browser tests, the OpenSSH client for real logins to pool machines,
+  # xfreerdp (on a virtual display) to authenticate against RDP workspaces.
+  apt_install chromium openssh-client freerdp2-x11 xvfb
 fi

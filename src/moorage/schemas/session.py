@@ -35,13 +35,13 @@ class SessionUrls(BaseModel):
 
 
 class SessionConnection(BaseModel):
-    """How to reach an ``ssh`` workspace with a native client."""
+    """How to reach an ``ssh`` or ``rdp`` workspace with a native client."""
 
     host: str
     port: int
     username: str
     password: str | None = Field(description="Shown to the owner while the session lives.")
-    command: str = Field(description="The command to paste: ssh -p PORT USER@HOST")
+    command: str = Field(description="The command to paste (ssh or xfreerdp).")
 
 
 class SessionPublic(BaseModel):

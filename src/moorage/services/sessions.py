@@ -48,7 +48,13 @@ from moorage.security.rbac import has_role
 from moorage.services.changes import ChangeFeed
 from moorage.services.leases import extend_expiry, requested_duration, transition
 from moorage.services.templates import find_template
-from moorage.services.workspace_kinds import KINDS, base_url, wait_for_banner, wait_for_http_ok
+from moorage.services.workspace_kinds import (
+    KINDS,
+    base_url,
+    wait_for_banner,
+    wait_for_http_ok,
+    wait_for_rdp,
+)
 
 __all__ = ["ORG_LABEL", "SESSION_LABEL", "DeadlineListener", "SessionService", "session_labels"]
 
@@ -246,7 +252,8 @@ class SessionService:
             secret_sealed = self._keyring.seal(password, SECRET_CONTEXT)
         if profile.account:
             password = generate_password(12)
-            env = {"SSH_USER": template.shell_user, "SSH_PASSWORD": password}
+            prefix = "RDP" if template.kind == TemplateKind.RDP.value else "SSH"
+            env = {f"{prefix}_USER": template.shell_user, f"{prefix}_PASSWORD": password}
             secret_sealed = self._keyring.seal(password, SECRET_CONTEXT)
         try:
             now = self._clock()
@@ -278,6 +285,10 @@ class SessionService:
                     container.ports[5901],
                     self._keyring.open(secret_sealed or "", SECRET_CONTEXT),
                     self._launch_timeout,
+                )
+            elif template.kind == TemplateKind.RDP.value:
+                await wait_for_rdp(
+                    self._publish_address, container.ports[3389], self._launch_timeout
                 )
             elif template.kind == TemplateKind.HTTP.value:
                 url = f"http://{self._publish_address}:{container.ports[ports[0]]}"

@@ -6,6 +6,9 @@
   proxy; ready when that URL answers 200 (redirects followed).
 * ``vnc``: Xvnc on port 5901 with a generated password (``VNC_PASSWORD``,
   ``images/desktop``); ready when Moorage completes the VNC handshake with it.
+* ``rdp``: xrdp on port 3389 with the template's account and a generated
+  password (``RDP_USER``/``RDP_PASSWORD``, ``images/rdp``); ready when the port
+  answers an X.224 connection request with a TPKT packet.
 * ``ssh``: sshd on port 22, published on the publish address; a generated
   password for the template's account, given to the image's entrypoint as
   ``SSH_USER``/``SSH_PASSWORD`` (``images/sshd``); ready when the SSH banner
@@ -21,7 +24,14 @@ from dataclasses import dataclass
 from moorage.errors import RuntimeUnavailable
 from moorage.models.template import TemplateKind
 
-__all__ = ["KINDS", "KindProfile", "base_url", "wait_for_banner", "wait_for_http_ok"]
+__all__ = [
+    "KINDS",
+    "KindProfile",
+    "base_url",
+    "wait_for_banner",
+    "wait_for_http_ok",
+    "wait_for_rdp",
+]
 
 # What sshd needs after every capability is dropped: switch users, chroot its
 # privilege-separation child, own and read users' files, write audit records.
@@ -35,6 +45,14 @@ SSHD_CAPABILITIES = (
     "AUDIT_WRITE",
     "KILL",
 )
+
+
+# xrdp and xrdp-sesman: switch to the user, own its files, start its X server.
+XRDP_CAPABILITIES = (*SSHD_CAPABILITIES, "NET_BIND_SERVICE")
+
+# X.224 Connection Request in a TPKT (ITU-T T.123, X.224; MS-RDPBCGR 2.2.1.1)
+# asking for TLS (PROTOCOL_SSL); any TPKT answer means RDP is listening.
+X224_CONNECTION_REQUEST = bytes.fromhex("030000130ee000000000000100080001000000")
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,7 @@ KINDS: dict[str, KindProfile] = {
     # The port comes from the template; the app serves under MOORAGE_BASE_URL.
     TemplateKind.HTTP.value: KindProfile(),
     TemplateKind.VNC.value: KindProfile(ports=(5901,)),
+    TemplateKind.RDP.value: KindProfile(ports=(3389,), cap_add=XRDP_CAPABILITIES, account=True),
 }
 """The kinds that can be launched."""
 
@@ -118,3 +137,32 @@ async def wait_for_http_ok(url: str, timeout_seconds: float) -> None:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+async def wait_for_rdp(host: str, port: int, timeout_seconds: float) -> None:
+    """Return once an RDP server at ``host:port`` answers an X.224 connection request.
+
+    Raises:
+        RuntimeUnavailable: no TPKT answer within ``timeout_seconds``.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    last = "no answer"
+    while True:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+            try:
+                writer.write(X224_CONNECTION_REQUEST)
+                await writer.drain()
+                header = await asyncio.wait_for(reader.readexactly(4), 2)
+            finally:
+                writer.close()
+            if header[:2] == b"\x03\x00":
+                return
+            last = f"unexpected answer {header!r}"
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() > deadline:
+            raise RuntimeUnavailable(
+                f"the RDP server did not answer within {timeout_seconds:.0f} s ({last})"
+            )
+        await asyncio.sleep(0.2)

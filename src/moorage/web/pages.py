@@ -240,6 +240,7 @@ async def session_page(
             "user": user,
             "session": session,
             "ssh_port": (session.ports or {}).get("22"),
+            "rdp_port": (session.ports or {}).get("3389"),
             "public_host": context.settings.public_host,
             "ssh_password": context.sessions.secret_of(session) if owner_live else None,
             "live": session.state in LIVE_STATES,

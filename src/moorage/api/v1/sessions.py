@@ -6,10 +6,12 @@ import shlex
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import PlainTextResponse
 from starlette.datastructures import URL
 
 from moorage.api.deps import ContextDep, CurrentUser, SessionServiceDep
 from moorage.context import Context
+from moorage.errors import NotFound
 from moorage.gateway.desktop import serve_vnc
 from moorage.gateway.terminal import serve_terminal
 from moorage.models.lease import LIVE_STATES
@@ -66,21 +68,43 @@ def session_public(
     )
 
 
+NATIVE_PORTS = {TemplateKind.SSH.value: 22, TemplateKind.RDP.value: 3389}
+
+
 def _connection(
     session: WorkspaceSession, viewer: User | None, context: Context | None
 ) -> SessionConnection | None:
-    if context is None or not session.ports or "22" not in session.ports or not session.account:
+    """Native-client details of ssh and rdp workspaces (the password for the owner only)."""
+    port_inside = NATIVE_PORTS.get(session.template.kind)
+    if context is None or port_inside is None or not session.ports or not session.account:
         return None
-    host, port = context.settings.public_host, session.ports["22"]
+    host, port = context.settings.public_host, int(session.ports[str(port_inside)])
     owner = viewer is not None and viewer.id == session.user_id
     live = session.state in LIVE_STATES
+    if port_inside == 22:
+        command = shlex.join(["ssh", "-p", str(port), f"{session.account}@{host}"])
+    else:
+        command = shlex.join(["xfreerdp", f"/v:{host}:{port}", f"/u:{session.account}"])
     return SessionConnection(
         host=host,
         port=port,
         username=session.account,
         password=context.sessions.secret_of(session) if owner and live else None,
-        command=shlex.join(["ssh", "-p", str(port), f"{session.account}@{host}"]),
+        command=command,
     )
+
+
+def rdp_file(connection: SessionConnection) -> str:
+    """A ``.rdp`` connection file (the Remote Desktop Connection format: one
+    ``name:type:value`` per line, CRLF line ends)."""
+    lines = [
+        f"full address:s:{connection.host}:{connection.port}",
+        f"username:s:{connection.username}",
+        "prompt for credentials:i:1",
+        "screen mode id:i:1",
+        "authentication level:i:0",
+    ]
+    return "\r\n".join(lines) + "\r\n"
 
 
 @router.post("", status_code=201, response_model=SessionPublic)
@@ -157,6 +181,20 @@ async def end_session(
     (``releasing`` while Docker is unreachable; the reconciler retries)."""
     session = await sessions.release(user, session_id)
     return session_public(session, request.base_url, user, context)
+
+
+@router.get("/{session_id}/rdp", response_class=PlainTextResponse)
+async def session_rdp_file(session_id: str, user: CurrentUser, context: ContextDep):
+    """A ``.rdp`` file for the session (rdp kind), to open in a native client."""
+    session = await context.sessions.get(user, session_id)
+    connection = _connection(session, user, context)
+    if connection is None or session.template.kind != TemplateKind.RDP.value:
+        raise NotFound(f"session {session_id} has no RDP desktop", code="session_not_found")
+    return PlainTextResponse(
+        rdp_file(connection),
+        media_type="application/x-rdp",
+        headers={"Content-Disposition": f'attachment; filename="moorage-{session_id[:8]}.rdp"'},
+    )
 
 
 @router.websocket("/{session_id}/vnc")
