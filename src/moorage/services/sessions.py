@@ -87,13 +87,15 @@ async def _wait_for_vnc(host: str, port: int, password: str, timeout_seconds: fl
     from moorage.gateway.desktop import open_vnc
 
     deadline = asyncio.get_running_loop().time() + timeout_seconds
+    delay = 0.01  # Xvnc answers a fraction of a second after start: poll finely, then back off
     while True:
         try:
             _, writer = await open_vnc(host, port, password)
         except RuntimeUnavailable:
             if asyncio.get_running_loop().time() > deadline:
                 raise
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.1)
             continue
         writer.close()
         return
