@@ -242,7 +242,7 @@ async def session_page(
             "ssh_port": (session.ports or {}).get("22"),
             "rdp_port": (session.ports or {}).get("3389"),
             "public_host": context.settings.public_host,
-            "ssh_password": context.sessions.secret_of(session) if owner_live else None,
+            "account_password": context.sessions.secret_of(session) if owner_live else None,
             "live": session.state in LIVE_STATES,
             "max_expires_at": max_expires_at,
         },
