@@ -68,6 +68,14 @@ class Settings(BaseSettings):
         "127.0.0.1",
         description="Host name shown to users in connection details (ssh -p PORT user@HOST).",
     )
+    guacd_address: str | None = Field(
+        None,
+        description="host:port of a guacd; when set, rdp desktops open in the browser.",
+    )
+    guacd_rdp_host: str | None = Field(
+        None,
+        description="Address guacd uses to reach published RDP ports (default: publish_address).",
+    )
     docker_timeout_seconds: float = Field(
         30.0, description="Timeout of one Docker API call (streams have none)."
     )

@@ -241,6 +241,7 @@ async def session_page(
             "session": session,
             "ssh_port": (session.ports or {}).get("22"),
             "rdp_port": (session.ports or {}).get("3389"),
+            "guacd": bool(context.settings.guacd_address),
             "public_host": context.settings.public_host,
             "account_password": context.sessions.secret_of(session) if owner_live else None,
             "live": session.state in LIVE_STATES,

@@ -13,6 +13,7 @@ from moorage.api.deps import ContextDep, CurrentUser, SessionServiceDep
 from moorage.context import Context
 from moorage.errors import NotFound
 from moorage.gateway.desktop import serve_vnc
+from moorage.gateway.guacamole import serve_guacamole
 from moorage.gateway.terminal import serve_terminal
 from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
@@ -195,6 +196,15 @@ async def session_rdp_file(session_id: str, user: CurrentUser, context: ContextD
         media_type="application/x-rdp",
         headers={"Content-Disposition": f'attachment; filename="moorage-{session_id[:8]}.rdp"'},
     )
+
+
+@router.websocket("/{session_id}/guacamole")
+async def session_guacamole(websocket: WebSocket, session_id: str, context: ContextDep) -> None:
+    """The RDP desktop of an rdp session through guacd (when ``MOORAGE_GUACD_ADDRESS``
+    is set), for ``Guacamole.WebSocketTunnel``: subprotocol ``guacamole``, the
+    tunnel UUID first, then Guacamole instructions both ways. Query: ``width``,
+    ``height``, ``dpi``."""
+    await serve_guacamole(websocket, context, session_id)
 
 
 @router.websocket("/{session_id}/vnc")
