@@ -13,6 +13,7 @@ from moorage.drivers.pool import DriverPool
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber
 from moorage.security.crypto import Keyring
+from moorage.services.environments import EnvironmentStatus
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
@@ -37,4 +38,5 @@ class Context:
     prober: MachineProber
     provisioner: Provisioner
     http_client: aiohttp.ClientSession
+    environment_status: EnvironmentStatus
     """Pooled HTTP client of the workspace reverse proxy (no decompression, no cookies)."""

@@ -21,6 +21,7 @@ from moorage.db.base import new_id
 from moorage.db.engine import create_engine, create_sessionmaker
 from moorage.db.migrate import upgrade
 from moorage.drivers.docker import DockerDriver, docker_client
+from moorage.drivers.docker.tls import tls_context
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.drivers.ssh import SSHConnector
@@ -29,8 +30,9 @@ from moorage.models.environment import Environment
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber, ReservationKeeper
 from moorage.reconciler.sessions import SessionKeeper
-from moorage.security.crypto import load_keyring
+from moorage.security.crypto import Keyring, load_keyring
 from moorage.services.bootstrap import bootstrap
+from moorage.services.environments import EnvironmentStatus
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
@@ -38,11 +40,15 @@ from moorage.services.sessions import SessionService
 __all__ = ["docker_factory", "open_context"]
 
 
-def docker_factory(settings: Settings) -> DriverFactory:
-    """Builds a :class:`DockerDriver` per environment from its URL."""
+def docker_factory(settings: Settings, keyring: Keyring) -> DriverFactory:
+    """Builds a :class:`DockerDriver` per environment from its URL and, for TCP
+    endpoints with TLS material, a client certificate context."""
 
     def factory(environment: Environment) -> DockerDriver:
-        client = docker_client(environment.url, settings.docker_timeout_seconds)
+        ssl_context = tls_context(environment, keyring, settings.data_dir)
+        client = docker_client(
+            environment.url, settings.docker_timeout_seconds, ssl_context=ssl_context
+        )
         return DockerDriver(client, environment.url)
 
     return factory
@@ -86,9 +92,14 @@ async def open_context(
     Raises:
         Conflict: the SQLite data directory is in use by another process.
     """
-    factory = driver_factory or docker_factory(settings)
     async with AsyncExitStack() as stack:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        keyring = load_keyring(
+            settings.data_dir,
+            settings.secret_key.get_secret_value() if settings.secret_key else None,
+            settings.old_secret_keys.get_secret_value() if settings.old_secret_keys else None,
+        )
+        factory = driver_factory or docker_factory(settings, keyring)
         if settings.is_sqlite:
             stack.callback(_lock_data_dir(settings.data_dir).close)
         engine = create_engine(settings.resolved_database_url)
@@ -110,11 +121,6 @@ async def open_context(
         drivers = DriverPool(factory)
         stack.push_async_callback(drivers.close)
         instance_id = new_id()
-        keyring = load_keyring(
-            settings.data_dir,
-            settings.secret_key.get_secret_value() if settings.secret_key else None,
-            settings.old_secret_keys.get_secret_value() if settings.old_secret_keys else None,
-        )
         sessions = SessionService(
             sessionmaker,
             drivers,
@@ -130,6 +136,7 @@ async def open_context(
         )
         reservations = ReservationService(sessionmaker, connector, keyring, instance_id=instance_id)
         prober = MachineProber(sessionmaker, connector, keyring)
+        environment_status = EnvironmentStatus(sessionmaker, drivers)
         reconciler = None
         if run_reconciler:
             reconciler = Reconciler(
@@ -161,6 +168,7 @@ async def open_context(
             )
             reservations.add_deadline_listener(reconciler.deadline_listener(ReservationKeeper.kind))
             reconciler.add_job("probe-machines", settings.probe_interval_seconds, prober.run)
+            reconciler.add_job("environment-status", 15, environment_status.run)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         yield Context(
@@ -177,4 +185,5 @@ async def open_context(
             prober,
             Provisioner(sessionmaker, keyring, settings.data_dir),
             http_client,
+            environment_status,
         )

@@ -1,5 +1,6 @@
 """ORM models, one module per concept. Importing this package registers them all."""
 
+from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
 from moorage.models.instance import ReconcilerLease, ServerInstance
 from moorage.models.lease import LeaseMixin, LeaseState
@@ -16,6 +17,7 @@ from moorage.models.user import Role, User
 __all__ = [
     "AccountState",
     "ApiToken",
+    "AuditEvent",
     "Environment",
     "LeaseMixin",
     "LeaseState",

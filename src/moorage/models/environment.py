@@ -1,10 +1,11 @@
-"""Environment: one Docker endpoint (local socket now; TCP+TLS, SSH and agent tunnels later)."""
+"""Environment: one Docker endpoint: the local socket, or TCP with TLS (SSH and agent
+tunnels later). TLS material is sealed with the keyring (security.crypto)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
@@ -22,4 +23,12 @@ class Environment(Base):
     url: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="unknown")
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tls_ca_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tls_cert_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tls_key_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    engine_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    containers_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    containers_running: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    images_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from moorage.api.v1 import auth, health, machines, reservations, sessions, templates, users
+from moorage.api.v1 import (
+    auth,
+    environments,
+    health,
+    machines,
+    reservations,
+    sessions,
+    templates,
+    users,
+)
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(auth.router)
@@ -12,5 +21,6 @@ router.include_router(templates.router)
 router.include_router(users.router)
 router.include_router(machines.router)
 router.include_router(reservations.router)
+router.include_router(environments.router)
 
 __all__ = ["router"]

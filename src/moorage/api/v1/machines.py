@@ -25,6 +25,7 @@ from moorage.schemas.machine import (
     ProvisionRunPublic,
 )
 from moorage.security.rbac import require_role
+from moorage.services.audit import audit_in
 from moorage.services.machine_import import import_machines
 from moorage.services.machines import (
     MachineSpec,
@@ -99,6 +100,7 @@ async def add_machine(
     )
     await ensure_new_names(db, [spec.name])
     machine = await register(db, context.keyring, user.org_id, spec)
+    audit_in(db, user, "machine.add", "machine", spec.name)
     await db.commit()
     await context.prober.probe(machine)
     async with context.sessionmaker() as fresh:
@@ -127,6 +129,7 @@ async def import_machines_file(
     imported, skipped = await import_machines(
         db, context.keyring, user.org_id, text, pool=pool, skip_invalid=skip_invalid
     )
+    audit_in(db, user, "machine.import", "machine", ",".join(imported)[:255] or "-")
     await db.commit()
     return ImportResult(
         imported=imported, skipped=[{"line": e.line, "message": e.message} for e in skipped]
@@ -189,6 +192,7 @@ async def update_machine(
                 "a dirty machine comes back once its clean-up succeeds", code="machine_dirty"
             )
         machine.status = body.status
+    audit_in(db, user, "machine.update", "machine", name)
     await db.commit()
     async with context.sessionmaker() as fresh:
         return machine_public(await find_machine(fresh, user.org_id, name))
@@ -202,6 +206,7 @@ async def delete_machine(name: str, db: WriteDbDep, user: User = Depends(operato
         raise Conflict(f"{name} is reserved or dirty; release it first", code="machine_in_use")
     await db.execute(delete(ReservationAccount).where(ReservationAccount.machine_id == machine.id))
     await db.delete(machine)
+    audit_in(db, user, "machine.delete", "machine", name)
     await db.commit()
     return Response(status_code=204)
 
@@ -226,6 +231,7 @@ async def update_pool(name: str, body: PoolUpdate, db: WriteDbDep, user: User = 
             "default_duration_minutes must not exceed max_duration_minutes",
             field="default_duration_minutes",
         )
+    audit_in(db, user, "pool.update", "pool", name)
     await db.commit()
     return pool
 

@@ -16,6 +16,7 @@ from moorage.schemas.reservation import (
     ReservationPublic,
     ReservedMachine,
 )
+from moorage.services.audit import audit
 from moorage.services.reservations import ReservationService
 
 router = APIRouter(prefix="/reservations", tags=["reservations"])
@@ -79,6 +80,15 @@ async def reserve(body: ReservationCreate, user: CurrentUser, context: ContextDe
         username=body.username,
         password=body.password,
     )
+    await audit(
+        context.sessionmaker,
+        None,
+        user,
+        "reservation.reserve",
+        "reservation",
+        reservation.id,
+        detail=f"{body.count} × {body.pool}",
+    )
     return reservation_public(reservation, user, context.reservations, password)
 
 
@@ -94,7 +104,17 @@ async def list_reservations(
 @router.post("/release-all")
 async def release_all(user: CurrentUser, context: ContextDep) -> dict[str, int]:
     """Admins: release every live reservation now. ``{"released": N}``."""
-    return {"released": await context.reservations.release_all(user)}
+    released = await context.reservations.release_all(user)
+    await audit(
+        context.sessionmaker,
+        None,
+        user,
+        "reservation.release_all",
+        "reservation",
+        "*",
+        detail=str(released),
+    )
+    return {"released": released}
 
 
 @router.get("/{reservation_id}", response_model=ReservationPublic)
@@ -110,6 +130,15 @@ async def extend_reservation(
     """Add ``minutes``: 422 past the pool's maximum duration, 429 past its maximum
     number of extensions."""
     reservation = await context.reservations.extend(user, reservation_id, body.minutes)
+    await audit(
+        context.sessionmaker,
+        None,
+        user,
+        "reservation.extend",
+        "reservation",
+        reservation_id,
+        detail=f"+{body.minutes} min",
+    )
     return reservation_public(reservation, user, context.reservations)
 
 
@@ -118,4 +147,7 @@ async def release_reservation(reservation_id: str, user: CurrentUser, context: C
     """Release now: the accounts are deleted and the machines freed (a machine whose
     clean-up fails becomes dirty and is retried)."""
     reservation = await context.reservations.release(user, reservation_id)
+    await audit(
+        context.sessionmaker, None, user, "reservation.release", "reservation", reservation_id
+    )
     return reservation_public(reservation, user, context.reservations)

@@ -26,6 +26,7 @@ from moorage.schemas.session import (
     SessionPublic,
     SessionUrls,
 )
+from moorage.services.audit import audit
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -127,6 +128,16 @@ async def launch_session(
         duration_minutes=body.duration_minutes,
         duration_seconds=body.duration_seconds,
     )
+    await audit(
+        context.sessionmaker,
+        request,
+        user,
+        "session.launch",
+        "session",
+        session.id,
+        environment=session.environment.name,
+        detail=body.template,
+    )
     return session_public(session, request.base_url, user, context)
 
 
@@ -167,6 +178,15 @@ async def extend_session(
 ):
     """Add ``minutes`` to the deadline; 422 past the template's maximum, naming what is left."""
     session = await sessions.extend(user, session_id, body.minutes)
+    await audit(
+        context.sessionmaker,
+        request,
+        user,
+        "session.extend",
+        "session",
+        session_id,
+        detail=f"+{body.minutes} min",
+    )
     return session_public(session, request.base_url, user, context)
 
 
@@ -181,6 +201,7 @@ async def end_session(
     """End the session now: the container is removed and the state becomes ``released``
     (``releasing`` while Docker is unreachable; the reconciler retries)."""
     session = await sessions.release(user, session_id)
+    await audit(context.sessionmaker, request, user, "session.end", "session", session_id)
     return session_public(session, request.base_url, user, context)
 
 

@@ -11,6 +11,7 @@ from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.schemas.template import TemplateCreate, TemplatePublic, TemplateUpdate
+from moorage.services.audit import audit_in
 from moorage.services.templates import find_template, visible_templates
 
 router = APIRouter(prefix="/templates", tags=["templates"])
@@ -35,6 +36,7 @@ async def create_template(body: TemplateCreate, db: WriteDbDep, admin: AdminUser
     template = Template(org_id=admin.org_id, **body.model_dump())
     template.kind = body.kind.value
     db.add(template)
+    audit_in(db, admin, "template.create", "template", body.name)
     await db.commit()
     return template
 
@@ -53,6 +55,7 @@ async def update_template(ref: str, body: TemplateUpdate, db: WriteDbDep, admin:
             "default_duration_minutes must not exceed max_duration_minutes",
             field="default_duration_minutes",
         )
+    audit_in(db, admin, "template.update", "template", template.name, detail=", ".join(changes))
     await db.commit()
     return template
 
@@ -79,5 +82,6 @@ async def delete_template(ref: str, db: WriteDbDep, admin: AdminUser) -> Respons
             code="template_in_use",
         )
     await db.delete(template)
+    audit_in(db, admin, "template.delete", "template", template.name)
     await db.commit()
     return Response(status_code=204)

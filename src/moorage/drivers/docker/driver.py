@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from typing import Any
 
@@ -17,14 +18,17 @@ from moorage.errors import Conflict, NotFound, RuntimeUnavailable
 __all__ = ["DockerDriver", "docker_client"]
 
 
-def docker_client(url: str, timeout_seconds: float) -> aiodocker.Docker:
+def docker_client(
+    url: str, timeout_seconds: float, ssl_context: ssl.SSLContext | None = None
+) -> aiodocker.Docker:
     """An aiodocker client for ``url`` (``unix:///var/run/docker.sock``, ``tcp://…``).
 
     ``timeout_seconds`` bounds each API call; aiodocker lifts it for streams
-    (attach, exec, logs), which must not time out while idle.
+    (attach, exec, logs), which must not time out while idle. ``ssl_context``
+    turns a ``tcp://`` endpoint into HTTPS with client certificates.
     """
     timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=min(5.0, timeout_seconds))
-    return aiodocker.Docker(url=url, timeout=timeout)
+    return aiodocker.Docker(url=url, timeout=timeout, ssl_context=ssl_context)
 
 
 def _published_ports(info: dict[str, Any]) -> dict[int, int]:
@@ -76,6 +80,15 @@ class DockerDriver(ContainerDriver):
     def __init__(self, client: aiodocker.Docker, endpoint: str) -> None:
         self._client = client
         self._endpoint = endpoint
+
+    @property
+    def client(self) -> aiodocker.Docker:
+        """The aiodocker client, for the resource operations of :mod:`.resources`."""
+        return self._client
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
 
     async def ping(self) -> str:
         async with translated(self._endpoint, "answer a version request"):

@@ -1,0 +1,80 @@
+"""Environment and Docker resource request/response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = ["ContainerCreate", "EnvironmentCreate", "EnvironmentPublic", "EnvironmentUpdate"]
+
+NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+
+class EnvironmentCreate(BaseModel):
+    """``POST /api/v1/environments``. ``url``: ``unix:///path`` or ``tcp://host:port``;
+    TLS material (PEM) makes a TCP endpoint HTTPS with a client certificate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME)
+    url: str = Field(min_length=8, max_length=255)
+    tls_ca: SecretStr | None = None
+    tls_cert: SecretStr | None = None
+    tls_key: SecretStr | None = None
+
+
+class EnvironmentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, min_length=8, max_length=255)
+    tls_ca: SecretStr | None = None
+    tls_cert: SecretStr | None = None
+    tls_key: SecretStr | None = None
+
+
+class EnvironmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    kind: str
+    url: str
+    status: str = Field(description="unknown, reachable or unreachable.")
+    last_error: str | None
+    engine_version: str | None
+    containers_total: int | None
+    containers_running: int | None
+    images_total: int | None
+    checked_at: datetime | None
+    tls: bool = False
+
+
+class PortBinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    container_port: int = Field(ge=1, le=65535)
+    host_port: int | None = Field(None, ge=1, le=65535, description="Empty: a random port.")
+    host_ip: str = Field("127.0.0.1", description="Address to bind; 127.0.0.1 by default.")
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+class ContainerCreate(BaseModel):
+    """``POST …/containers``: a container from a form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(min_length=1, max_length=255)
+    name: str | None = Field(None, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+    command: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    ports: list[PortBinding] = Field(default_factory=list)
+    volumes: list[str] = Field(
+        default_factory=list, description="Docker bind strings: `volume:/path[:ro]`."
+    )
+    restart_policy: Literal["no", "always", "unless-stopped", "on-failure"] = "no"
+    cpu_limit: float | None = Field(None, gt=0, le=64, description="Cores.")
+    memory_limit_mb: int | None = Field(None, ge=6, le=262144)
+    labels: dict[str, str] = Field(default_factory=dict)
+    start: bool = True
