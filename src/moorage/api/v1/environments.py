@@ -311,22 +311,22 @@ async def container_logs(
     request: Request,
     context: ContextDep,
     user: User = Operator,
-    tail: int | None = 100,
+    tail: str = "100",
     since: int | None = None,
     timestamps: bool = False,
     follow: bool = False,
     download: bool = False,
 ) -> Response:
-    """Logs, stdout and stderr told apart. Without ``follow``: text lines prefixed
+    """Logs, stdout and stderr told apart; ``tail`` is a line count or ``all``. Without
+    ``follow``: text lines prefixed
     ``stdout``/``stderr`` (an attachment with ``download=true``). With ``follow``:
     server-sent events ``stdout``/``stderr``, one line each, open until the client
     leaves (a comment ping every 15 s keeps idle follows alive)."""
     _, client, endpoint = await _docker(env, context, user)
-    if tail is not None and tail < 0:
-        raise InvalidInput("tail must be 0 or more", field="tail")
+    lines_wanted = _tail(tail)
     if not follow:
         lines = await resources.read_logs(
-            client, endpoint, ref, tail=tail or None, since=since, timestamps=timestamps
+            client, endpoint, ref, tail=lines_wanted, since=since, timestamps=timestamps
         )
         text = "".join(f"{stream} {line}\n" for stream, line in lines)
         headers = (
@@ -337,11 +337,20 @@ async def container_logs(
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         async for stream, line in resources.follow_logs(
-            client, endpoint, ref, tail=tail, since=since, timestamps=timestamps
+            client, endpoint, ref, tail=lines_wanted, since=since, timestamps=timestamps
         ):
             yield ServerSentEvent(line, event=stream)
 
     return EventSourceResponse(events(), ping=15)
+
+
+def _tail(value: str) -> int | None:
+    """A ``tail`` parameter: a number of lines, or ``all`` (None)."""
+    if value == "all":
+        return None
+    if not value.isdigit():
+        raise InvalidInput("tail must be a number of lines or 'all'", field="tail")
+    return int(value) or None
 
 
 @router.get("/environments/{env}/containers/{ref}/stats")

@@ -1,0 +1,145 @@
+"""Docker management against the real engine: environments, containers, logs, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from tests.live_server import free_port
+
+LABEL = {"moorage.test": "docker"}
+
+
+async def test_container_lifecycle_logs_and_audit(admin):
+    name = f"mgmt-{uuid.uuid4().hex[:8]}"
+    created = await admin.post(
+        "/api/v1/environments/local/containers",
+        json={
+            "image": "moorage/terminal:latest",
+            "name": name,
+            "labels": LABEL,
+            "command": [
+                "bash",
+                "-c",
+                "for i in 1 2 3; do echo out-$i; echo err-$i >&2; done; sleep infinity",
+            ],
+            "ports": [{"container_port": 8000}],
+            "memory_limit_mb": 64,
+        },
+    )
+    assert created.status_code == 201, created.text
+    try:
+        listed = (
+            await admin.get(
+                "/api/v1/environments/local/containers", params={"label": "moorage.test=docker"}
+            )
+        ).json()
+        (row,) = [c for c in listed if c["name"] == name]
+        assert row["state"] == "running"
+        assert row["ports"][0]["ip"] == "127.0.0.1"  # bound to loopback by default
+
+        for _ in range(50):
+            logs = await admin.get(f"/api/v1/environments/local/containers/{name}/logs")
+            if "err-3" in logs.text:
+                break
+            await asyncio.sleep(0.1)
+        assert "stdout out-1\n" in logs.text and "stderr err-3\n" in logs.text
+
+        # Live follow over SSE: the lines come with their stream as the event name.
+        events: list[tuple[str, str]] = []
+        async with admin.stream(
+            "GET",
+            f"/api/v1/environments/local/containers/{name}/logs",
+            params={"follow": "true", "tail": "all"},
+        ) as response:
+            event = None
+            async for line in response.aiter_lines():
+                print("LINE", repr(line))
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:"):
+                    events.append((event or "", line.split(":", 1)[1].strip()))
+                if len(events) >= 6:
+                    break
+        assert ("stdout", "out-1") in events and ("stderr", "err-2") in events
+
+        stats = (await admin.get(f"/api/v1/environments/local/containers/{name}/stats")).json()
+        assert 0 < stats["memory_bytes"] <= stats["memory_limit_bytes"] == 64 * 1024 * 1024
+
+        for action, state in (
+            ("pause", "paused"),
+            ("unpause", "running"),
+            ("stop", "exited"),
+            ("start", "running"),
+        ):
+            done = await admin.post(f"/api/v1/environments/local/containers/{name}/{action}")
+            assert done.status_code == 204, done.text
+            info = (await admin.get(f"/api/v1/environments/local/containers/{name}")).json()
+            assert info["State"]["Status"] == state
+        bad = await admin.post(f"/api/v1/environments/local/containers/{name}/explode")
+        assert bad.status_code == 422
+        missing = await admin.post("/api/v1/environments/local/containers/no-such-box/stop")
+        assert missing.status_code == 404
+    finally:
+        removed = await admin.delete(
+            f"/api/v1/environments/local/containers/{name}", params={"volumes": "true"}
+        )
+        assert removed.status_code == 204
+    audit = (await admin.get("/api/v1/audit", params={"action": "container."})).json()
+    actions = [e["action"] for e in audit if e["object_id"] == name]
+    assert {"container.create", "container.stop", "container.remove"} <= set(actions)
+    assert all(e["environment"] == "local" and e["source"] for e in audit if e["object_id"] == name)
+
+
+async def test_an_unreachable_environment_is_listed_without_slowing_the_local_one(admin):
+    port = free_port()  # nothing listens there
+    added = await admin.post(
+        "/api/v1/environments", json={"name": f"gone-{port}", "url": f"tcp://127.0.0.1:{port}"}
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["status"] == "unreachable" and added.json()["last_error"]
+    try:
+        started = time.perf_counter()
+        local = await admin.get("/api/v1/environments/local/containers")
+        assert local.status_code == 200
+        assert time.perf_counter() - started < 2
+        listed = {e["name"]: e for e in (await admin.get("/api/v1/environments")).json()}
+        assert listed["local"]["status"] == "reachable" and listed["local"]["engine_version"]
+        gone = await admin.get(f"/api/v1/environments/gone-{port}/containers")
+        assert gone.status_code == 503
+        bad_url = await admin.post(
+            "/api/v1/environments", json={"name": "bad", "url": "http://x:1"}
+        )
+        assert bad_url.status_code == 422 and bad_url.json()["error"]["field"] == "url"
+    finally:
+        await admin.delete(f"/api/v1/environments/gone-{port}")
+
+
+async def test_volumes_and_networks_round_trip(admin):
+    volume = f"mgmt-vol-{uuid.uuid4().hex[:6]}"
+    network = f"mgmt-net-{uuid.uuid4().hex[:6]}"
+    assert (
+        await admin.post("/api/v1/environments/local/volumes", params={"name": volume})
+    ).status_code == 201
+    assert volume in [
+        v["name"] for v in (await admin.get("/api/v1/environments/local/volumes")).json()
+    ]
+    assert (await admin.delete(f"/api/v1/environments/local/volumes/{volume}")).status_code == 204
+    created = await admin.post("/api/v1/environments/local/networks", params={"name": network})
+    assert created.status_code == 201
+    assert network in [
+        n["name"] for n in (await admin.get("/api/v1/environments/local/networks")).json()
+    ]
+    assert (await admin.delete(f"/api/v1/environments/local/networks/{network}")).status_code == 204
+    images = (await admin.get("/api/v1/environments/local/images")).json()
+    assert any("moorage/terminal:latest" in i["tags"] for i in images)
+
+
+async def test_members_cannot_reach_docker_management(server, admin):
+    await admin.post("/api/v1/users", json={"username": "mia", "password": "mia-password"})
+    mia = await server.login("mia", "mia-password")
+    assert (await mia.get("/api/v1/environments")).status_code == 403
+    assert (await mia.get("/api/v1/environments/local/containers")).status_code == 403
+    assert (await mia.get("/api/v1/audit")).status_code == 403
+    await mia.aclose()
