@@ -21,6 +21,9 @@ def mount_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
     app.include_router(pool_router)
+    from moorage.web.docker_pages import router as docker_router
+
+    app.include_router(docker_router)
     from moorage.gateway.http_proxy import router as proxy_router
 
     app.include_router(proxy_router)

@@ -1,0 +1,137 @@
+"""UI for Docker management (operators): environments, containers, logs; the audit log (admins)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from moorage.api.deps import ContextDep, DbDep
+from moorage.drivers.docker import resources
+from moorage.models.audit import AuditEvent
+from moorage.models.environment import Environment
+from moorage.models.user import Role
+from moorage.security.rbac import require_role
+from moorage.services.audit import audit
+from moorage.services.environments import docker_of, find_environment
+from moorage.web.pages import PageUser, _redirect, _same_origin, templates
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/environments", response_class=HTMLResponse)
+async def environments_page(request: Request, user: PageUser, db: DbDep) -> Response:
+    require_role(user, Role.OPERATOR)
+    rows = list(
+        await db.scalars(
+            select(Environment)
+            .where(Environment.org_id == user.org_id)
+            .order_by(Environment.created_at)
+        )
+    )
+    return templates.TemplateResponse(
+        request, "environments.html", {"user": user, "environments": rows}
+    )
+
+
+@router.get("/environments/{env}/containers", response_class=HTMLResponse)
+async def containers_page(
+    env: str,
+    request: Request,
+    user: PageUser,
+    db: DbDep,
+    context: ContextDep,
+    state: str | None = None,
+    name: str | None = None,
+) -> Response:
+    """The containers of an environment; htmx refreshes the table fragment."""
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    driver = docker_of(context.drivers, environment)
+    containers = await resources.list_containers(
+        driver.client, driver.endpoint, state=state, name=name
+    )
+    page = "_containers.html" if request.headers.get("hx-request") else "containers.html"
+    return templates.TemplateResponse(
+        request,
+        page,
+        {
+            "user": user,
+            "environment": environment,
+            "containers": containers,
+            "state": state or "",
+            "name": name or "",
+        },
+    )
+
+
+@router.post("/ui/environments/{env}/containers/{ref}/{action}")
+async def container_action_submit(
+    env: str,
+    ref: str,
+    action: str,
+    request: Request,
+    user: PageUser,
+    db: DbDep,
+    context: ContextDep,
+) -> Response:
+    _same_origin(request)
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    driver = docker_of(context.drivers, environment)
+    if action == "remove":
+        await resources.remove_container(driver.client, driver.endpoint, ref)
+    else:
+        await resources.container_action(driver.client, driver.endpoint, ref, action)
+    await audit(
+        context.sessionmaker,
+        request,
+        user,
+        f"container.{action}",
+        "container",
+        ref,
+        environment=environment.name,
+    )
+    return _redirect(request, f"/environments/{env}/containers")
+
+
+@router.get("/environments/{env}/containers/{ref}/logs", response_class=HTMLResponse)
+async def logs_page(
+    env: str, ref: str, request: Request, user: PageUser, db: DbDep, context: ContextDep
+) -> Response:
+    """Live logs: the page follows ``…/logs?follow=true`` (SSE) and keeps the newest
+    :data:`MAX_LINES` lines in the page."""
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    driver = docker_of(context.drivers, environment)
+    info = await resources.inspect_container(driver.client, driver.endpoint, ref)
+    return templates.TemplateResponse(
+        request,
+        "logs.html",
+        {
+            "user": user,
+            "environment": environment,
+            "ref": ref,
+            "name": info.get("Name", ref).lstrip("/"),
+            "max_lines": MAX_LINES,
+        },
+    )
+
+
+MAX_LINES = 5000
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, user: PageUser, db: DbDep) -> Response:
+    require_role(user, Role.ADMIN)
+    events = list(
+        await db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.org_id == user.org_id)
+            .order_by(AuditEvent.at.desc())
+            .limit(500)
+        )
+    )
+    return templates.TemplateResponse(request, "audit.html", {"user": user, "events": events})

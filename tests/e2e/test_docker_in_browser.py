@@ -1,0 +1,63 @@
+"""The containers page, live lines on the logs page, stopping a container from the UI."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.live_server import ADMIN_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+async def test_containers_page_live_logs_and_stop(server, browser, admin):
+    name = f"ui-box-{uuid.uuid4().hex[:6]}"
+    created = await admin.post(
+        "/api/v1/environments/local/containers",
+        json={
+            "image": "moorage/terminal:latest",
+            "name": name,
+            "labels": {"moorage.test": "docker"},
+            "command": [
+                "bash",
+                "-c",
+                "i=0; while true; do i=$((i+1)); echo tick-$i; echo warn-$i >&2; sleep 0.2; done",
+            ],
+        },
+    )
+    assert created.status_code == 201, created.text
+    page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    page.set_default_timeout(20_000)
+    try:
+        await page.goto(f"{server.base_url}/login?next=/environments")
+        await page.fill("#username", "admin")
+        await page.fill("#password", ADMIN_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("tr[data-environment=local] .badge:text('reachable')")
+        await page.click("tr[data-environment=local] a:text('Containers')")
+        row = page.locator(f"tr[data-container='{name}']")
+        await row.wait_for()
+        assert await row.locator("[data-state]").inner_text() == "running"
+
+        await row.locator("a:text('Logs')").click()
+        await page.wait_for_url(re.compile(r"/logs$"))
+        await page.wait_for_function("document.querySelectorAll('#log .stdout').length >= 3")
+        await page.wait_for_function("document.querySelectorAll('#log .stderr').length >= 3")
+        before = await page.locator("#log > div").count()
+        await page.wait_for_function(f"document.querySelectorAll('#log > div').length > {before}")
+        await page.fill("#search", "tick-2")
+        assert await page.locator("#log .hit").count() >= 1
+
+        await page.goto(f"{server.base_url}/environments/local/containers")
+        row = page.locator(f"tr[data-container='{name}']")
+        page.once("dialog", lambda dialog: dialog.accept())
+        await row.locator("button:text('Stop')").click()
+        await page.wait_for_function(
+            f"document.querySelector(\"tr[data-container='{name}'] [data-state]\")"
+            ".textContent === 'exited'"
+        )
+    finally:
+        await page.close()
+        await admin.delete(f"/api/v1/environments/local/containers/{name}")
