@@ -6,6 +6,10 @@ import asyncio
 import time
 import uuid
 
+import pytest
+import websockets
+
+from tests.integration.terminal_client import TerminalClient, terminal
 from tests.live_server import free_port
 
 LABEL = {"moorage.test": "docker"}
@@ -63,6 +67,25 @@ async def test_container_lifecycle_logs_and_audit(admin):
                 if len(events) >= 6:
                     break
         assert ("stdout", "out-1") in events and ("stderr", "err-2") in events
+
+        token = (await admin.post("/api/v1/tokens", json={"name": "exec"})).json()["token"]
+        ws_url = str(admin.base_url).replace("http", "ws", 1)
+        async with terminal(
+            f"{ws_url}/api/v1/environments/local/containers/{name}/exec"
+            "?shell=/bin/bash&user=root&cols=70&rows=20",
+            token=token,
+        ) as ws:
+            term = TerminalClient(ws)
+            await term.send("echo uid=$(id -u); stty size\n")
+            await term.expect("uid=0")
+            await term.expect("20 70")
+        async with terminal(
+            f"{ws_url}/api/v1/environments/local/containers/{name}/exec?shell=/usr/bin/python3",
+            token=token,
+        ) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as refused:
+                await ws.recv()
+        assert refused.value.rcvd.code == 4422
 
         stats = (await admin.get(f"/api/v1/environments/local/containers/{name}/stats")).json()
         assert 0 < stats["memory_bytes"] <= stats["memory_limit_bytes"] == 64 * 1024 * 1024

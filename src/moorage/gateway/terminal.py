@@ -106,12 +106,14 @@ async def serve_terminal(websocket: WebSocket, context: Context, session_id: str
         return
     await websocket.accept()
     try:
-        await _bridge(websocket, terminal)
+        await bridge(websocket, terminal)
     finally:
         await terminal.close()
 
 
-async def _bridge(websocket: WebSocket, terminal: TerminalStream) -> None:
+async def bridge(websocket: WebSocket, terminal: TerminalStream) -> None:
+    """Pump terminal bytes both ways and apply resize messages until either side ends."""
+
     async def downstream() -> None:
         while (chunk := await terminal.read()) is not None:
             await websocket.send_bytes(chunk)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, DbDep
 from moorage.drivers.docker import resources
+from moorage.gateway.exec import SHELLS
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
 from moorage.models.user import Role
@@ -121,6 +122,38 @@ async def logs_page(
 
 
 MAX_LINES = 5000
+
+
+@router.get("/environments/{env}/containers/{ref}/exec", response_class=HTMLResponse)
+async def exec_page(
+    env: str,
+    ref: str,
+    request: Request,
+    user: PageUser,
+    db: DbDep,
+    context: ContextDep,
+    shell: str = "/bin/bash",
+    user_name: str = "",
+) -> Response:
+    """A terminal in a running container, with a choice of shell and user."""
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    driver = docker_of(context.drivers, environment)
+    info = await resources.inspect_container(driver.client, driver.endpoint, ref)
+    exec_user = request.query_params.get("user", user_name)
+    return templates.TemplateResponse(
+        request,
+        "exec.html",
+        {
+            "user": user,
+            "environment": environment,
+            "ref": ref,
+            "name": info.get("Name", ref).lstrip("/"),
+            "shells": SHELLS,
+            "shell": shell if shell in SHELLS else "/bin/sh",
+            "exec_user": exec_user,
+        },
+    )
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

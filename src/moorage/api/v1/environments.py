@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -17,6 +17,7 @@ from moorage.api.deps import AdminUser, ContextDep, CurrentUser, DbDep, WriteDbD
 from moorage.drivers.docker import resources
 from moorage.drivers.docker.tls import CA_CONTEXT, CERT_CONTEXT, KEY_CONTEXT
 from moorage.errors import Conflict, InvalidInput
+from moorage.gateway.exec import serve_exec
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
 from moorage.models.session import WorkspaceSession
@@ -360,6 +361,13 @@ async def container_stats(
     """One sample of CPU %, memory (usage minus inactive file cache), network, block I/O."""
     _, client, endpoint = await _docker(env, context, user)
     return await resources.container_stats(client, endpoint, ref)
+
+
+@router.websocket("/environments/{env}/containers/{ref}/exec")
+async def container_exec(websocket: WebSocket, env: str, ref: str, context: ContextDep) -> None:
+    """A terminal in a running container (operators): ``?shell=/bin/bash&user=root``.
+    Binary frames carry terminal bytes; text frames are JSON resize messages."""
+    await serve_exec(websocket, context, env, ref)
 
 
 # -- images, volumes, networks -----------------------------------------------------
