@@ -321,7 +321,8 @@ async def container_logs(
     """Logs, stdout and stderr told apart; ``tail`` is a line count or ``all``. Without
     ``follow``: text lines prefixed
     ``stdout``/``stderr`` (an attachment with ``download=true``). With ``follow``:
-    server-sent events ``stdout``/``stderr``, one line each, open until the client
+    server-sent events ``stdout``/``stderr``, each carrying one or more lines (one
+    ``data:`` field per line), open until the client
     leaves (a comment ping every 15 s keeps idle follows alive)."""
     _, client, endpoint = await _docker(env, context, user)
     lines_wanted = _tail(tail)
@@ -337,10 +338,12 @@ async def container_logs(
     await resources.inspect_container(client, endpoint, ref)  # 404 before streaming
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        async for stream, line in resources.follow_logs(
+        # One event per batch of lines read together: its data has one `data:` field per
+        # line (the SSE format joins them with newlines), far cheaper than one event a line.
+        async for stream, lines in resources.follow_log_batches(
             client, endpoint, ref, tail=lines_wanted, since=since, timestamps=timestamps
         ):
-            yield ServerSentEvent(line, event=stream)
+            yield ServerSentEvent("\n".join(lines), event=stream)
 
     return EventSourceResponse(events(), ping=15)
 

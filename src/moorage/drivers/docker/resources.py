@@ -25,6 +25,7 @@ __all__ = [
     "create_container",
     "create_network",
     "create_volume",
+    "follow_log_batches",
     "follow_logs",
     "inspect_container",
     "list_containers",
@@ -173,34 +174,49 @@ def _log_params(
 async def _frames(response: Any, tty: bool) -> AsyncIterator[tuple[str, bytes]]:
     """Demultiplex Docker's log stream incrementally: 8-byte headers ``[stream, 0, 0, 0,
     size (big-endian u32)]`` then the payload (Engine API, "Attach to a container");
-    a TTY container's stream is raw stdout."""
+    a TTY container's stream is raw stdout. Consecutive frames of one stream within a
+    read are merged (the json-file driver sends one frame per line)."""
     buffer = b""
     async for chunk in response.content.iter_any():
         if tty:
             yield "stdout", chunk
             continue
         buffer += chunk
-        while len(buffer) >= 8:
-            stream, size = struct.unpack(">BxxxL", buffer[:8])
-            if len(buffer) < 8 + size:
+        offset = 0
+        current = "stdout"
+        parts: list[bytes] = []
+        while len(buffer) - offset >= 8:
+            stream_id, size = struct.unpack_from(">BxxxL", buffer, offset)
+            if len(buffer) - offset < 8 + size:
                 break
-            yield STREAMS.get(stream, "stdout"), buffer[8 : 8 + size]
-            buffer = buffer[8 + size :]
+            stream = STREAMS.get(stream_id, "stdout")
+            if stream != current and parts:
+                yield current, b"".join(parts)
+                parts = []
+            current = stream
+            parts.append(buffer[offset + 8 : offset + 8 + size])
+            offset += 8 + size
+        if parts:
+            yield current, b"".join(parts)
+        buffer = buffer[offset:]
 
 
-async def _lines(frames: AsyncIterator[tuple[str, bytes]]) -> AsyncIterator[tuple[str, str]]:
+async def _line_batches(
+    frames: AsyncIterator[tuple[str, bytes]],
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """Complete lines, batched per frame: ``(stream, [line, …])``. A line split across
+    frames is held back until its end arrives (per stream)."""
     pending = {"stdout": b"", "stderr": b""}
     async for stream, data in frames:
-        pending[stream] += data
-        *complete, pending[stream] = pending[stream].split(b"\n")
-        for line in complete:
-            yield stream, line.decode(errors="replace")
+        *complete, pending[stream] = (pending[stream] + data).split(b"\n")
+        if complete:
+            yield stream, [line.decode(errors="replace") for line in complete]
     for stream, rest in pending.items():
         if rest:
-            yield stream, rest.decode(errors="replace")
+            yield stream, [rest.decode(errors="replace")]
 
 
-async def follow_logs(
+async def follow_log_batches(
     client: aiodocker.Docker,
     endpoint: str,
     ref: str,
@@ -209,10 +225,10 @@ async def follow_logs(
     since: int | None = None,
     timestamps: bool = False,
     follow: bool = True,
-) -> AsyncIterator[tuple[str, str]]:
-    """``(stream, line)`` pairs, ``stream`` being ``stdout`` or ``stderr``, read
-    incrementally (never buffering the whole log) and, with ``follow``, with no
-    read timeout, so an idle container's follow stays open."""
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """Log lines in batches, ``(stream, [line, …])`` with ``stream`` ``stdout`` or
+    ``stderr``, read incrementally (never buffering the whole log) and, with
+    ``follow``, with no read timeout, so an idle container's follow stays open."""
     info = await inspect_container(client, endpoint, ref)
     tty = bool(info.get("Config", {}).get("Tty"))
     params = _log_params(tail=tail, since=since, timestamps=timestamps, follow=follow)
@@ -225,7 +241,25 @@ async def follow_logs(
             timeout=NO_READ_TIMEOUT,
         ) as response,
     ):
-        async for stream, line in _lines(_frames(response, tty)):
+        async for batch in _line_batches(_frames(response, tty)):
+            yield batch
+
+
+async def follow_logs(
+    client: aiodocker.Docker,
+    endpoint: str,
+    ref: str,
+    *,
+    tail: int | None = 100,
+    since: int | None = None,
+    timestamps: bool = False,
+    follow: bool = True,
+) -> AsyncIterator[tuple[str, str]]:
+    """Like :func:`follow_log_batches`, one ``(stream, line)`` at a time."""
+    async for stream, lines in follow_log_batches(
+        client, endpoint, ref, tail=tail, since=since, timestamps=timestamps, follow=follow
+    ):
+        for line in lines:
             yield stream, line
 
 
