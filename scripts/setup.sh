@@ -36,6 +36,7 @@ bash scripts/ensure-docker.sh
 bash scripts/build-images.sh
 if $with_test; then
   # chromium for the browser tests, the OpenSSH client for real logins to pool machines,
-  # xfreerdp (on a virtual display) to authenticate against RDP workspaces.
-  apt_install chromium openssh-client freerdp2-x11 xvfb
+  # xfreerdp (on a virtual display) to authenticate against RDP workspaces, and a
+  # registry on loopback for image pulls.
+  apt_install chromium openssh-client freerdp2-x11 xvfb docker-registry
 fi

@@ -8,6 +8,7 @@ from moorage.models.machine import Machine, MachineStatus
 from moorage.models.org import Org
 from moorage.models.pool import Pool
 from moorage.models.provision import ProvisionRun
+from moorage.models.registry import RegistryCredential
 from moorage.models.reservation import AccountState, Reservation, ReservationAccount
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template, TemplateKind
@@ -27,6 +28,7 @@ __all__ = [
     "Pool",
     "ProvisionRun",
     "ReconcilerLease",
+    "RegistryCredential",
     "Reservation",
     "ReservationAccount",
     "Role",

@@ -7,7 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-__all__ = ["ContainerCreate", "EnvironmentCreate", "EnvironmentPublic", "EnvironmentUpdate"]
+__all__ = [
+    "ContainerCreate",
+    "EnvironmentCreate",
+    "EnvironmentPublic",
+    "EnvironmentUpdate",
+    "ImagePull",
+    "ImageTag",
+    "RegistryLogin",
+]
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
@@ -78,3 +86,29 @@ class ContainerCreate(BaseModel):
     memory_limit_mb: int | None = Field(None, ge=6, le=262144)
     labels: dict[str, str] = Field(default_factory=dict)
     start: bool = True
+
+
+class ImagePull(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._:/@-]*$",
+        description="e.g. `debian:bookworm`, `127.0.0.1:5000/team/app:v1`.",
+    )
+
+
+class ImageTag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(min_length=1, max_length=255)
+    repository: str = Field(min_length=1, max_length=255, pattern=r"^[a-z0-9][a-z0-9._:/-]*$")
+    tag: str = Field("latest", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class RegistryLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=255)
+    password: SecretStr

@@ -5,6 +5,7 @@ Every mutating call is written to the audit log.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,10 +17,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from moorage.api.deps import AdminUser, ContextDep, CurrentUser, DbDep, WriteDbDep
 from moorage.drivers.docker import resources
 from moorage.drivers.docker.tls import CA_CONTEXT, CERT_CONTEXT, KEY_CONTEXT
-from moorage.errors import Conflict, InvalidInput
+from moorage.errors import Conflict, InvalidInput, MoorageError, NotFound
 from moorage.gateway.exec import serve_exec
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
+from moorage.models.registry import RegistryCredential
 from moorage.models.session import WorkspaceSession
 from moorage.models.user import Role, User
 from moorage.schemas.environment import (
@@ -27,12 +29,17 @@ from moorage.schemas.environment import (
     EnvironmentCreate,
     EnvironmentPublic,
     EnvironmentUpdate,
+    ImagePull,
+    ImageTag,
+    RegistryLogin,
 )
 from moorage.security.rbac import require_role
-from moorage.services.audit import audit
+from moorage.services.audit import audit, audit_in
 from moorage.services.environments import docker_of, find_environment
 
 router = APIRouter(tags=["environments"])
+
+REGISTRY_CONTEXT = "registry.password"
 
 
 async def operator(user: CurrentUser) -> User:
@@ -402,6 +409,127 @@ async def remove_image(
         ref,
         environment=environment.name,
     )
+    return Response(status_code=204)
+
+
+@router.post("/environments/{env}/images/pull", response_model=None)
+async def pull_image(
+    env: str,
+    body: ImagePull,
+    request: Request,
+    db: DbDep,
+    context: ContextDep,
+    user: User = Operator,
+) -> EventSourceResponse:
+    """Pull an image with live progress: server-sent events ``progress`` (Docker's
+    messages: ``{"status", "id", "progressDetail": {"current", "total"}}``), then
+    ``done`` (``{"image"}``) or ``error`` (``{"code", "message"}``). Credentials
+    stored for the image's registry (``/api/v1/registries``) are used."""
+    environment, client, endpoint = await _docker(env, context, user)
+    host, _, _ = resources.split_reference(body.image)
+    stored = await db.scalar(
+        select(RegistryCredential).where(
+            RegistryCredential.org_id == user.org_id, RegistryCredential.host == host
+        )
+    )
+    auth = None
+    if stored is not None:
+        auth = {
+            "username": stored.username,
+            "serveraddress": host,
+            "password": context.keyring.open(stored.password_sealed, REGISTRY_CONTEXT),
+        }
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        try:
+            async for message in resources.pull_image(client, endpoint, body.image, auth):
+                yield ServerSentEvent(json.dumps(message), event="progress")
+        except MoorageError as exc:
+            yield ServerSentEvent(
+                json.dumps({"code": exc.code, "message": exc.message}), event="error"
+            )
+            return
+        await audit(
+            context.sessionmaker,
+            request,
+            user,
+            "image.pull",
+            "image",
+            body.image,
+            environment=environment.name,
+        )
+        yield ServerSentEvent(json.dumps({"image": body.image}), event="done")
+
+    return EventSourceResponse(events(), ping=15)
+
+
+@router.post("/environments/{env}/images/tag", status_code=204)
+async def tag_image(
+    env: str, body: ImageTag, request: Request, context: ContextDep, user: User = Operator
+) -> Response:
+    """Name an image ``repository:tag``."""
+    environment, client, endpoint = await _docker(env, context, user)
+    await resources.tag_image(client, endpoint, body.image, body.repository, body.tag)
+    await audit(
+        context.sessionmaker,
+        request,
+        user,
+        "image.tag",
+        "image",
+        body.image,
+        environment=environment.name,
+        detail=f"{body.repository}:{body.tag}",
+    )
+    return Response(status_code=204)
+
+
+@router.get("/registries")
+async def list_registries(db: DbDep, user: User = Operator) -> list[dict[str, str]]:
+    """Stored registry logins (passwords are never shown)."""
+    rows = await db.scalars(
+        select(RegistryCredential)
+        .where(RegistryCredential.org_id == user.org_id)
+        .order_by(RegistryCredential.host)
+    )
+    return [{"host": row.host, "username": row.username} for row in rows]
+
+
+@router.put("/registries/{host}", status_code=204)
+async def store_registry(
+    host: str,
+    body: RegistryLogin,
+    request: Request,
+    db: WriteDbDep,
+    context: ContextDep,
+    user: User = Operator,
+) -> Response:
+    """Store (or replace) the login for registry ``host`` (e.g. ``127.0.0.1:5000``),
+    the password sealed with the keyring."""
+    row = await db.scalar(select(RegistryCredential).where(RegistryCredential.host == host))
+    if row is None:
+        row = RegistryCredential(
+            org_id=user.org_id, host=host, username=body.username, password_sealed=""
+        )
+        db.add(row)
+    row.username = body.username
+    row.password_sealed = context.keyring.seal(body.password.get_secret_value(), REGISTRY_CONTEXT)
+    audit_in(db, user, "registry.store", "registry", host)
+    await db.commit()
+    return Response(status_code=204)
+
+
+@router.delete("/registries/{host}", status_code=204)
+async def forget_registry(host: str, db: WriteDbDep, user: User = Operator) -> Response:
+    row = await db.scalar(
+        select(RegistryCredential).where(
+            RegistryCredential.org_id == user.org_id, RegistryCredential.host == host
+        )
+    )
+    if row is None:
+        raise NotFound(f"no login stored for {host}", code="registry_not_found")
+    await db.delete(row)
+    audit_in(db, user, "registry.forget", "registry", host)
+    await db.commit()
     return Response(status_code=204)
 
 

@@ -16,7 +16,7 @@ import aiodocker
 import aiohttp
 
 from moorage.drivers.docker._errors import translated
-from moorage.errors import InvalidInput
+from moorage.errors import InvalidInput, RuntimeUnavailable
 
 __all__ = [
     "CONTAINER_ACTIONS",
@@ -332,6 +332,49 @@ async def list_images(client: aiodocker.Docker, endpoint: str) -> list[dict[str,
         }
         for i in raw
     ]
+
+
+def split_reference(reference: str) -> tuple[str, str, str | None]:
+    """``(registry host or "", repository, tag or None)`` of an image reference,
+    following the Docker reference grammar (the first path component is a registry
+    when it has a ``.`` or ``:`` or is ``localhost``)."""
+    name, _, digest = reference.partition("@")
+    repository, tag = name, None
+    if ":" in name.rsplit("/", 1)[-1]:
+        repository, _, tag = name.rpartition(":")
+    first, _, rest = repository.partition("/")
+    host = first if rest and ("." in first or ":" in first or first == "localhost") else ""
+    return host, repository, (tag or None) if not digest else f"@{digest}"
+
+
+async def pull_image(
+    client: aiodocker.Docker, endpoint: str, reference: str, auth: dict[str, str] | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Pull ``reference``, yielding Docker's progress messages as they come
+    (``{"status", "id"?, "progressDetail": {"current", "total"}?}``).
+
+    Raises:
+        RuntimeUnavailable: the registry or the engine failed (with Docker's message).
+    """
+    _, _, tag = split_reference(reference)
+    # An untagged name means :latest (never Docker's "pull all tags").
+    from_image = reference if tag else f"{reference}:latest"
+    async with translated(endpoint, f"pull {reference}"):
+        stream = client.images.pull(from_image, auth=auth, stream=True)
+        async for message in stream:
+            if "error" in message:
+                raise RuntimeUnavailable(
+                    f"pulling {reference} failed: {message['error']}", code="pull_failed"
+                )
+            yield message
+
+
+async def tag_image(
+    client: aiodocker.Docker, endpoint: str, reference: str, repository: str, tag: str
+) -> None:
+    """Give image ``reference`` the name ``repository:tag``."""
+    async with translated(endpoint, f"tag {reference}"):
+        await client.images.tag(reference, repository, tag=tag)
 
 
 async def remove_image(
