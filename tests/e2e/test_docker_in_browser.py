@@ -50,6 +50,9 @@ async def test_containers_page_live_logs_and_stop(server, browser, admin):
         await page.fill("#search", "tick-2")
         assert await page.locator("#log .hit").count() >= 1
 
+        await page.goto(f"{server.base_url}/environments/local/images")
+        await page.wait_for_selector("#images-table code:text('moorage/terminal:latest')")
+
         await page.goto(f"{server.base_url}/environments/local/containers")
         row = page.locator(f"tr[data-container='{name}']")
         page.once("dialog", lambda dialog: dialog.accept())

@@ -175,6 +175,51 @@ def images_build(
     typer.echo("images ready: " + ", ".join(built))
 
 
+@images_app.command("pull")
+def images_pull(
+    image: Annotated[str, typer.Argument(help="Image reference, e.g. debian:bookworm.")],
+    docker_url: Annotated[
+        str, typer.Option(envvar="MOORAGE_DOCKER_URL", help="Docker endpoint.")
+    ] = "unix:///var/run/docker.sock",
+) -> None:
+    """Pull IMAGE into the local engine with a progress bar per layer."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
+
+    from moorage.drivers.docker import docker_client
+    from moorage.drivers.docker.resources import pull_image
+    from moorage.errors import MoorageError
+
+    async def go() -> None:
+        client = docker_client(docker_url, 30)
+        try:
+            with Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), transient=False
+            ) as progress:
+                tasks: dict[str, TaskID] = {}
+                async for message in pull_image(client, docker_url, image):
+                    layer = message.get("id")
+                    detail = message.get("progressDetail") or {}
+                    if not layer:
+                        progress.console.print(message.get("status", ""))
+                        continue
+                    if layer not in tasks:
+                        tasks[layer] = progress.add_task(layer, total=None)
+                    progress.update(
+                        tasks[layer],
+                        description=f"{layer} {message.get('status')}",
+                        completed=detail.get("current"),
+                        total=detail.get("total"),
+                    )
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(go())
+    except MoorageError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @images_app.command("bootstrap-base")
 def images_bootstrap_base(
     force: Annotated[bool, typer.Option(help="Rebuild the base when it exists.")] = False,

@@ -156,6 +156,21 @@ async def exec_page(
     )
 
 
+@router.get("/environments/{env}/images", response_class=HTMLResponse)
+async def images_page(
+    env: str, request: Request, user: PageUser, db: DbDep, context: ContextDep
+) -> Response:
+    """Images with a pull form that shows Docker's progress as a bar."""
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    driver = docker_of(context.drivers, environment)
+    images = await resources.list_images(driver.client, driver.endpoint)
+    images.sort(key=lambda image: (not image["tags"], image["tags"][:1]))
+    return templates.TemplateResponse(
+        request, "images.html", {"user": user, "environment": environment, "images": images}
+    )
+
+
 @router.get("/admin/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, user: PageUser, db: DbDep) -> Response:
     require_role(user, Role.ADMIN)
