@@ -40,6 +40,20 @@ async def test_containers_page_live_logs_and_stop(server, browser, admin):
         row = page.locator(f"tr[data-container='{name}']")
         await row.wait_for()
         assert await row.locator("[data-state]").inner_text() == "running"
+        # A container made elsewhere appears without a reload (Docker events over SSE).
+        other = f"{name}-live"
+        made = await admin.post(
+            "/api/v1/environments/local/containers",
+            json={
+                "image": "moorage/terminal:latest",
+                "name": other,
+                "labels": {"moorage.test": "docker"},
+                "start": False,
+            },
+        )
+        assert made.status_code == 201
+        await page.locator(f"tr[data-container='{other}']").wait_for(timeout=10_000)
+        await admin.delete(f"/api/v1/environments/local/containers/{other}")
 
         await row.locator("a:text('Logs')").click()
         await page.wait_for_url(re.compile(r"/logs$"))

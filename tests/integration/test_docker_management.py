@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -166,3 +167,34 @@ async def test_members_cannot_reach_docker_management(server, admin):
     assert (await mia.get("/api/v1/environments/local/containers")).status_code == 403
     assert (await mia.get("/api/v1/audit")).status_code == 403
     await mia.aclose()
+
+
+async def test_engine_events_stream_live(admin):
+    name = f"evt-{uuid.uuid4().hex[:8]}"
+    seen: list[dict] = []
+
+    async def follow() -> None:
+        async with admin.stream("GET", "/api/v1/environments/local/events") as response:
+            event = None
+            async for line in response.aiter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event == "docker":
+                    item = json.loads(line.split(":", 1)[1])
+                    if item.get("name") == name:
+                        seen.append(item)
+                        if item["action"] == "destroy":
+                            return
+
+    follower = asyncio.create_task(follow())
+    await asyncio.sleep(0.5)
+    created = await admin.post(
+        "/api/v1/environments/local/containers",
+        json={"image": "moorage/terminal:latest", "name": name, "labels": LABEL},
+    )
+    assert created.status_code == 201
+    await admin.delete(f"/api/v1/environments/local/containers/{name}")
+    await asyncio.wait_for(follower, 20)
+    actions = [item["action"] for item in seen]
+    assert actions[0] == "create" and "start" in actions and actions[-1] == "destroy"
+    assert all(item["type"] == "container" for item in seen)

@@ -5,6 +5,7 @@ Every mutating call is written to the audit log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -378,6 +379,36 @@ async def container_exec(websocket: WebSocket, env: str, ref: str, context: Cont
     """A terminal in a running container (operators): ``?shell=/bin/bash&user=root``.
     Binary frames carry terminal bytes; text frames are JSON resize messages."""
     await serve_exec(websocket, context, env, ref)
+
+
+@router.get("/environments/{env}/events", response_model=None)
+async def follow_events(
+    env: str, request: Request, context: ContextDep, user: User = Operator
+) -> EventSourceResponse:
+    """The engine's events as server-sent events ``docker`` (``{type, action, id, name,
+    image, time}``). When the engine goes away (a restart), an ``engine`` event says
+    ``{"status": "disconnected"}`` and the stream reconnects with backoff, resuming
+    from the last event's time; ``{"status": "connected"}`` when it is back."""
+    _, client, endpoint = await _docker(env, context, user)
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        since: int | None = None
+        delay = 0.5
+        while not await request.is_disconnected():
+            try:
+                yield ServerSentEvent(json.dumps({"status": "connected"}), event="engine")
+                async for item in resources.events(client, endpoint, since=since):
+                    since = item.get("time") or since
+                    delay = 0.5
+                    yield ServerSentEvent(json.dumps(item), event="docker")
+            except MoorageError as exc:
+                yield ServerSentEvent(
+                    json.dumps({"status": "disconnected", "message": exc.message}), event="engine"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+
+    return EventSourceResponse(stream(), ping=15)
 
 
 # -- images, volumes, networks -----------------------------------------------------

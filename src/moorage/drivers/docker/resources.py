@@ -25,6 +25,7 @@ __all__ = [
     "create_container",
     "create_network",
     "create_volume",
+    "events",
     "follow_log_batches",
     "follow_logs",
     "inspect_container",
@@ -313,6 +314,37 @@ async def container_stats(client: aiodocker.Docker, endpoint: str, ref: str) -> 
             e.get("value", 0) for e in blkio if e.get("op") in ("Write", "write")
         ),
     }
+
+
+async def events(
+    client: aiodocker.Docker, endpoint: str, *, since: int | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """The engine's event stream (``GET /events``), one dict per event:
+    ``{type, action, id, name, image, time}`` (``time`` in Unix seconds). Ends when the
+    engine closes the stream (e.g. it restarts); the caller reconnects."""
+    params = {"since": str(since)} if since else None
+    async with (
+        translated(endpoint, "follow events"),
+        client._query("events", method="GET", params=params, timeout=NO_READ_TIMEOUT) as response,
+    ):
+        buffer = b""
+        async for chunk in response.content.iter_any():
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                raw = json.loads(line)
+                actor = raw.get("Actor") or {}
+                attributes = actor.get("Attributes") or {}
+                yield {
+                    "type": raw.get("Type"),
+                    "action": raw.get("Action"),
+                    "id": actor.get("ID"),
+                    "name": attributes.get("name"),
+                    "image": attributes.get("image"),
+                    "time": raw.get("time"),
+                }
 
 
 def _blkio(entries: list[dict[str, Any]], op: str) -> int:
