@@ -198,3 +198,67 @@ async def test_engine_events_stream_live(admin):
     actions = [item["action"] for item in seen]
     assert actions[0] == "create" and "start" in actions and actions[-1] == "destroy"
     assert all(item["type"] == "container" for item in seen)
+
+
+async def test_volume_browser_confines_every_path_to_the_volume(admin, docker):
+    volume = f"browse-{uuid.uuid4().hex[:6]}"
+    base = f"/api/v1/environments/local/volumes/{volume}"
+    assert (
+        await admin.post("/api/v1/environments/local/volumes", params={"name": volume})
+    ).status_code == 201
+    try:
+        up = await admin.post(
+            f"{base}/files", params={"path": "", "filename": "notes.txt"}, content=b"hello volume\n"
+        )
+        assert up.status_code == 201 and up.json()["path"] == "notes.txt"
+        # A directory and two symlinks, made inside the volume by a container of the test.
+        maker = await docker.containers.run(
+            config={
+                "Image": "moorage/terminal:latest",
+                "User": "0",
+                "Labels": LABEL,
+                "Cmd": [
+                    "sh",
+                    "-c",
+                    "mkdir -p /v/sub && echo deep > /v/sub/deep.txt && "
+                    "ln -s /etc/passwd /v/escape && ln -s sub/deep.txt /v/inside",
+                ],
+                "HostConfig": {"Binds": [f"{volume}:/v"]},
+            }
+        )
+        await maker.wait(timeout=30)
+        await maker.delete(force=True)
+
+        entries = {e["name"]: e["type"] for e in (await admin.get(f"{base}/files")).json()}
+        assert entries == {
+            "notes.txt": "file",
+            "sub": "dir",
+            "escape": "symlink",
+            "inside": "symlink",
+        }
+        assert (await admin.get(f"{base}/files", params={"path": "sub"})).json()[0][
+            "name"
+        ] == "deep.txt"
+        download = await admin.get(f"{base}/file", params={"path": "notes.txt"})
+        assert download.content == b"hello volume\n"
+        followed = await admin.get(f"{base}/file", params={"path": "inside"})
+        assert followed.content == b"deep\n"
+
+        for path in ("../etc/passwd", "/etc/passwd", "sub/../../x", "escape"):
+            refused = await admin.get(f"{base}/file", params={"path": path})
+            assert refused.status_code == 422, (path, refused.text)
+            assert refused.json()["error"]["field"] == "path"
+        assert (
+            await admin.post(f"{base}/files", params={"path": "../", "filename": "x"}, content=b"x")
+        ).status_code == 422
+        assert (await admin.delete(f"{base}/files", params={"path": ""})).status_code == 422
+        assert (await admin.get(f"{base}/file", params={"path": "nope"})).status_code == 404
+
+        assert (
+            await admin.delete(f"{base}/files", params={"path": "escape"})
+        ).status_code == 204  # removes the link, never its target
+        assert (await admin.delete(f"{base}/files", params={"path": "sub"})).status_code == 204
+        entries = {e["name"] for e in (await admin.get(f"{base}/files")).json()}
+        assert entries == {"notes.txt", "inside"}
+    finally:
+        await admin.delete(f"/api/v1/environments/local/volumes/{volume}")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import AdminUser, ContextDep, CurrentUser, DbDep, WriteDbDep
-from moorage.drivers.docker import resources
+from moorage.drivers.docker import resources, volume_browser
 from moorage.drivers.docker.tls import CA_CONTEXT, CERT_CONTEXT, KEY_CONTEXT
 from moorage.errors import Conflict, InvalidInput, MoorageError, NotFound
 from moorage.gateway.exec import serve_exec
@@ -602,6 +602,90 @@ async def remove_volume(
         "volume",
         name,
         environment=environment.name,
+    )
+    return Response(status_code=204)
+
+
+@router.get("/environments/{env}/volumes/{name}/files")
+async def browse_volume(
+    env: str, name: str, context: ContextDep, user: User = Operator, path: str = ""
+) -> list[dict[str, Any]]:
+    """Entries of a directory of the volume (``path`` relative to its root):
+    ``[{name, type: file|dir|symlink, size, mtime}]``. ``..``, absolute paths and
+    symlinks leading outside the volume are refused (422)."""
+    _, client, endpoint = await _docker(env, context, user)
+    return await volume_browser.list_path(client, endpoint, name, path)
+
+
+@router.get("/environments/{env}/volumes/{name}/file")
+async def download_volume_file(
+    env: str, name: str, path: str, request: Request, context: ContextDep, user: User = Operator
+) -> Response:
+    """Download one file of the volume."""
+    environment, client, endpoint = await _docker(env, context, user)
+    filename, content = await volume_browser.read_file(client, endpoint, name, path)
+    await audit(
+        context.sessionmaker,
+        request,
+        user,
+        "volume.download",
+        "volume",
+        name,
+        environment=environment.name,
+        detail=path,
+    )
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post("/environments/{env}/volumes/{name}/files", status_code=201)
+async def upload_volume_file(
+    env: str,
+    name: str,
+    request: Request,
+    context: ContextDep,
+    user: User = Operator,
+    path: str = "",
+    filename: str = "",
+) -> dict[str, str]:
+    """Upload the request body as ``path/filename`` in the volume (64 MiB at most)."""
+    environment, client, endpoint = await _docker(env, context, user)
+    content = await request.body()
+    if len(content) > 64 * 1024 * 1024:
+        raise InvalidInput("the file is over 64 MiB", field="body")
+    written = await volume_browser.write_file(client, endpoint, name, path, filename, content)
+    await audit(
+        context.sessionmaker,
+        request,
+        user,
+        "volume.upload",
+        "volume",
+        name,
+        environment=environment.name,
+        detail=written,
+    )
+    return {"path": written}
+
+
+@router.delete("/environments/{env}/volumes/{name}/files", status_code=204)
+async def delete_volume_file(
+    env: str, name: str, path: str, request: Request, context: ContextDep, user: User = Operator
+) -> Response:
+    """Delete a file, a symlink or a directory tree of the volume (never its root)."""
+    environment, client, endpoint = await _docker(env, context, user)
+    await volume_browser.delete_path(client, endpoint, name, path)
+    await audit(
+        context.sessionmaker,
+        request,
+        user,
+        "volume.delete_path",
+        "volume",
+        name,
+        environment=environment.name,
+        detail=path,
     )
     return Response(status_code=204)
 
