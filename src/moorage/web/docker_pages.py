@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, DbDep
-from moorage.drivers.docker import resources
+from moorage.drivers.docker import resources, volume_browser
 from moorage.gateway.exec import SHELLS
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
@@ -168,6 +168,39 @@ async def images_page(
     images.sort(key=lambda image: (not image["tags"], image["tags"][:1]))
     return templates.TemplateResponse(
         request, "images.html", {"user": user, "environment": environment, "images": images}
+    )
+
+
+@router.get("/environments/{env}/volumes", response_class=HTMLResponse)
+async def volumes_page(
+    env: str,
+    request: Request,
+    user: PageUser,
+    db: DbDep,
+    context: ContextDep,
+    volume: str = "",
+    path: str = "",
+) -> Response:
+    """Volumes, and the files of the chosen one (browsed through a helper container)."""
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    driver = docker_of(context.drivers, environment)
+    volumes = await resources.list_volumes(driver.client, driver.endpoint)
+    entries = []
+    if volume:
+        entries = await volume_browser.list_path(driver.client, driver.endpoint, volume, path)
+    return templates.TemplateResponse(
+        request,
+        "volumes.html",
+        {
+            "user": user,
+            "environment": environment,
+            "volumes": volumes,
+            "selected": volume,
+            "path": volume_browser.clean_path(path) if volume else "",
+            "entries": entries,
+            "parent": "/".join(volume_browser.clean_path(path).split("/")[:-1]),
+        },
     )
 
 
