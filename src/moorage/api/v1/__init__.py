@@ -9,6 +9,7 @@ from moorage.api.v1 import (
     machines,
     reservations,
     sessions,
+    stacks,
     templates,
     users,
 )
@@ -22,5 +23,6 @@ router.include_router(users.router)
 router.include_router(machines.router)
 router.include_router(reservations.router)
 router.include_router(environments.router)
+router.include_router(stacks.router)
 
 __all__ = ["router"]
