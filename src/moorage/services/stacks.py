@@ -26,6 +26,7 @@ from moorage.models.environment import Environment
 
 __all__ = ["COMPOSE", "StackFiles", "compose", "stack_dir"]
 
+
 def _compose_binary() -> Path:
     # The package's console script drops Compose's exit code, so run the Go binary it
     # ships (``compose/docker-compose`` inside the package) directly.

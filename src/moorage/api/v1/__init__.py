@@ -4,6 +4,8 @@ from fastapi import APIRouter
 
 from moorage.api.v1 import (
     auth,
+    containers,
+    docker_objects,
     environments,
     health,
     machines,
@@ -23,6 +25,8 @@ router.include_router(users.router)
 router.include_router(machines.router)
 router.include_router(reservations.router)
 router.include_router(environments.router)
+router.include_router(containers.router)
+router.include_router(docker_objects.router)
 router.include_router(stacks.router)
 
 __all__ = ["router"]
