@@ -91,6 +91,16 @@ async def test_container_lifecycle_logs_and_audit(admin):
         stats = (await admin.get(f"/api/v1/environments/local/containers/{name}/stats")).json()
         assert 0 < stats["memory_bytes"] <= stats["memory_limit_bytes"] == 64 * 1024 * 1024
 
+        renamed = await admin.post(
+            f"/api/v1/environments/local/containers/{name}/rename", params={"name": f"{name}-r"}
+        )
+        assert renamed.status_code == 204, renamed.text
+        assert (
+            await admin.post(
+                f"/api/v1/environments/local/containers/{name}-r/rename", params={"name": name}
+            )
+        ).status_code == 204
+
         for action, state in (
             ("pause", "paused"),
             ("unpause", "running"),
