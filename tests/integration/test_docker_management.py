@@ -160,12 +160,49 @@ async def test_volumes_and_networks_round_trip(admin):
         v["name"] for v in (await admin.get("/api/v1/environments/local/volumes")).json()
     ]
     assert (await admin.delete(f"/api/v1/environments/local/volumes/{volume}")).status_code == 204
-    created = await admin.post("/api/v1/environments/local/networks", params={"name": network})
-    assert created.status_code == 201
-    assert network in [
-        n["name"] for n in (await admin.get("/api/v1/environments/local/networks")).json()
-    ]
-    assert (await admin.delete(f"/api/v1/environments/local/networks/{network}")).status_code == 204
+    base = "/api/v1/environments/local/networks"
+    created = await admin.post(base, json={"name": network, "labels": LABEL})
+    assert created.status_code == 201, created.text
+    assert (await admin.post(base, json={"name": network})).status_code == 409
+    assert (await admin.post(base, json={"name": "../bad name"})).status_code == 422
+    assert network in [n["name"] for n in (await admin.get(base)).json()]
+    container = f"mgmt-netc-{uuid.uuid4().hex[:6]}"
+    assert (
+        await admin.post(
+            "/api/v1/environments/local/containers",
+            json={
+                "image": "moorage/terminal:latest",
+                "name": container,
+                "labels": LABEL,
+                "command": ["sleep", "infinity"],
+            },
+        )
+    ).status_code == 201
+    try:
+        connected = await admin.post(
+            f"{base}/{network}/connect", json={"container": container, "aliases": ["db"]}
+        )
+        assert connected.status_code == 204, connected.text
+        inspected = (await admin.get(f"{base}/{network}")).json()
+        assert [a["name"] for a in inspected["attached"]] == [container]
+        assert inspected["subnets"] and inspected["subnets"][0]["subnet"]
+        # While a container is attached the network cannot be removed.
+        assert (await admin.delete(f"{base}/{network}")).status_code == 409
+        assert (
+            await admin.post(f"{base}/{network}/disconnect", json={"container": container})
+        ).status_code == 204
+        assert (await admin.get(f"{base}/{network}")).json()["attached"] == []
+        assert (
+            await admin.post(f"{base}/{network}/bogus", json={"container": container})
+        ).status_code == 404
+    finally:
+        await admin.delete(f"/api/v1/environments/local/containers/{container}")
+    assert (await admin.delete(f"{base}/{network}")).status_code == 204
+    assert (await admin.get(f"{base}/{network}")).status_code == 404
+    actions = [e["action"] for e in (await admin.get("/api/v1/audit")).json()]
+    assert {"network.create", "network.connect", "network.disconnect", "network.remove"} <= set(
+        actions
+    )
     images = (await admin.get("/api/v1/environments/local/images")).json()
     assert any("moorage/terminal:latest" in i["tags"] for i in images)
 

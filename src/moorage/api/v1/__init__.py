@@ -9,6 +9,7 @@ from moorage.api.v1 import (
     environments,
     health,
     machines,
+    networks,
     reservations,
     sessions,
     stacks,
@@ -27,6 +28,7 @@ router.include_router(reservations.router)
 router.include_router(environments.router)
 router.include_router(containers.router)
 router.include_router(docker_objects.router)
+router.include_router(networks.router)
 router.include_router(stacks.router)
 
 __all__ = ["router"]

@@ -1,4 +1,4 @@
-"""Images, registry logins, volumes (with the file browser) and networks of an
+"""Images, registry logins, volumes (with the file browser) and pruning of an
 environment (operators). Mutating calls are audited."""
 
 from __future__ import annotations
@@ -304,48 +304,6 @@ async def delete_volume_file(
         name,
         environment=environment.name,
         detail=path,
-    )
-    return Response(status_code=204)
-
-
-@router.get("/environments/{env}/networks")
-async def list_networks(env: str, context: ContextDep, user: User = Operator) -> list[dict]:
-    _, client, endpoint = await docker_endpoint(env, context, user)
-    return await resources.list_networks(client, endpoint)
-
-
-@router.post("/environments/{env}/networks", status_code=201)
-async def create_network(
-    env: str, name: str, request: Request, context: ContextDep, user: User = Operator
-) -> dict[str, str]:
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    network_id = await resources.create_network(client, endpoint, name)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "network.create",
-        "network",
-        name,
-        environment=environment.name,
-    )
-    return {"id": network_id, "name": name}
-
-
-@router.delete("/environments/{env}/networks/{ref}", status_code=204)
-async def remove_network(
-    env: str, ref: str, request: Request, context: ContextDep, user: User = Operator
-) -> Response:
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    await resources.remove_network(client, endpoint, ref)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "network.remove",
-        "network",
-        ref,
-        environment=environment.name,
     )
     return Response(status_code=204)
 

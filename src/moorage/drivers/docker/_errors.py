@@ -30,7 +30,9 @@ async def translated(endpoint: str, what: str) -> AsyncIterator[None]:
                     code="image_missing",
                 ) from exc
             raise NotFound(f"cannot {what}: {message}") from exc
-        if exc.status == 409:
+        # 403: the engine refuses in this state (a network with active endpoints,
+        # a pre-defined network); 409: name or state conflict.
+        if exc.status in (403, 409):
             raise Conflict(f"cannot {what}: {message}") from exc
         raise RuntimeUnavailable(f"Docker at {endpoint} failed to {what}: {message}") from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:

@@ -1,5 +1,5 @@
-"""Docker resources an operator manages: containers, logs, stats, images, volumes,
-networks. Functions over one aiodocker client; every call translates errors
+"""Docker resources an operator manages: containers, logs, stats, images, volumes
+(networks: :mod:`.networks`). Functions over one aiodocker client; every call translates errors
 (see :mod:`._errors`): RuntimeUnavailable (unreachable), NotFound, Conflict.
 
 Shapes follow the Docker Engine API (v1.41+) with the fields the UI shows.
@@ -23,7 +23,6 @@ __all__ = [
     "container_action",
     "container_stats",
     "create_container",
-    "create_network",
     "create_volume",
     "events",
     "follow_log_batches",
@@ -31,13 +30,11 @@ __all__ = [
     "inspect_container",
     "list_containers",
     "list_images",
-    "list_networks",
     "list_volumes",
     "prune",
     "read_logs",
     "remove_container",
     "remove_image",
-    "remove_network",
     "remove_volume",
     "rename_container",
 ]
@@ -442,36 +439,6 @@ async def create_volume(
 async def remove_volume(client: aiodocker.Docker, endpoint: str, name: str) -> None:
     async with translated(endpoint, f"remove volume {name}"):
         await (await client.volumes.get(name)).delete()
-
-
-async def list_networks(client: aiodocker.Docker, endpoint: str) -> list[dict[str, Any]]:
-    """``[{id, name, driver, scope, internal, containers}]``."""
-    async with translated(endpoint, "list networks"):
-        raw = await client.networks.list()
-    return [
-        {
-            "id": n["Id"],
-            "name": n["Name"],
-            "driver": n.get("Driver"),
-            "scope": n.get("Scope"),
-            "internal": n.get("Internal", False),
-            "containers": len(n.get("Containers") or {}),
-        }
-        for n in raw
-    ]
-
-
-async def create_network(
-    client: aiodocker.Docker, endpoint: str, name: str, labels: dict[str, str] | None = None
-) -> str:
-    async with translated(endpoint, f"create network {name}"):
-        network = await client.networks.create({"Name": name, "Labels": labels or {}})
-    return network.id
-
-
-async def remove_network(client: aiodocker.Docker, endpoint: str, ref: str) -> None:
-    async with translated(endpoint, f"remove network {ref}"):
-        await (await client.networks.get(ref)).delete()
 
 
 async def prune(client: aiodocker.Docker, endpoint: str, kind: str) -> dict[str, Any]:
