@@ -78,3 +78,63 @@ async def test_containers_page_live_logs_and_stop(server, browser, admin):
     finally:
         await page.close()
         await admin.delete(f"/api/v1/environments/local/containers/{name}")
+
+
+async def test_networks_stacks_and_events_pages(server, browser, admin):
+    suffix = uuid.uuid4().hex[:6]
+    network, stack, box = f"ui-net-{suffix}", f"ui-stack-{suffix}", f"ui-netbox-{suffix}"
+    created = await admin.post(
+        "/api/v1/environments/local/containers",
+        json={
+            "image": "moorage/terminal:latest",
+            "name": box,
+            "labels": {"moorage.test": "docker"},
+            "command": ["sleep", "infinity"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    page.set_default_timeout(30_000)
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        await page.goto(f"{server.base_url}/login?next=/environments/local/events")
+        await page.fill("#username", "admin")
+        await page.fill("#password", ADMIN_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#engine-status:text('engine connected')")
+        # A live event shows up without a reload.
+        await admin.post(f"/api/v1/environments/local/containers/{box}/pause")
+        await page.wait_for_selector(f"#events-table td:text('{box}')")
+        await admin.post(f"/api/v1/environments/local/containers/{box}/unpause")
+
+        await page.click("a.btn:text-is('Networks')")
+        await page.wait_for_url(re.compile(r"/networks"))
+        await page.fill("#create-form input[name=name]", network)
+        await page.click("#create-form button[type=submit]")
+        await page.wait_for_selector("#network-detail")
+        await page.select_option("#connect-form select", box)
+        await page.click("#connect-form button[type=submit]")
+        await page.wait_for_selector(f"#attached-table td:text('{box}')")
+        await page.click(f"[data-disconnect='{box}']")
+        await page.wait_for_selector("#attached-table td:text('None.')")
+        await page.click(f"[data-remove='{network}']")
+        await page.wait_for_selector(f"#networks-table a:text('{network}')", state="detached")
+
+        await page.goto(f"{server.base_url}/environments/local/stacks?new=1")
+        await page.fill("#stack-form input[name=name]", stack)
+        await page.click("#stack-form button[type=submit]")
+        await page.wait_for_url(re.compile(rf"stack={stack}"))
+        await page.click("[data-action=deploy]:not([data-pull])")
+        await page.wait_for_selector("#services-table td:text('running')", timeout=60_000)
+        await page.click("[data-logs=web]")
+        await page.wait_for_selector("#logs:not(.d-none)")
+        await page.click("[data-action=down]")
+        await page.wait_for_selector("#services-table td:text('Not deployed.')", timeout=60_000)
+        await page.click("#forget")
+        await page.wait_for_selector(f"#stack-list a:text('{stack}')", state="detached")
+    finally:
+        await page.close()
+        await admin.delete(f"/api/v1/environments/local/containers/{box}")
+        await admin.delete(f"/api/v1/environments/local/networks/{network}")
+        await admin.post(f"/api/v1/environments/local/stacks/{stack}/down")
+        await admin.delete(f"/api/v1/environments/local/stacks/{stack}")

@@ -1,4 +1,5 @@
-"""UI for Docker management (operators): environments, containers, logs; the audit log (admins)."""
+"""UI for Docker management (operators): environments, containers, logs, images,
+volumes, networks, stacks, events; the audit log (admins)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, DbDep
-from moorage.drivers.docker import resources, volume_browser
+from moorage.api.v1 import stacks as stacks_api
+from moorage.drivers.docker import networks, resources, volume_browser
 from moorage.gateway.exec import SHELLS
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
@@ -201,6 +203,84 @@ async def volumes_page(
             "entries": entries,
             "parent": "/".join(volume_browser.clean_path(path).split("/")[:-1]),
         },
+    )
+
+
+@router.get("/environments/{env}/networks", response_class=HTMLResponse)
+async def networks_page(
+    env: str,
+    request: Request,
+    user: PageUser,
+    db: DbDep,
+    context: ContextDep,
+    network: str = "",
+) -> Response:
+    """Networks; the chosen one shows its attached containers and a connect form."""
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    driver = docker_of(context.drivers, environment)
+    rows = await networks.list_networks(driver.client, driver.endpoint)
+    rows.sort(key=lambda row: row["name"])
+    detail = (
+        await networks.inspect_network(driver.client, driver.endpoint, network) if network else None
+    )
+    containers = await resources.list_containers(driver.client, driver.endpoint) if network else []
+    return templates.TemplateResponse(
+        request,
+        "networks.html",
+        {
+            "user": user,
+            "environment": environment,
+            "networks": rows,
+            "builtin": ("bridge", "host", "none"),
+            "selected": network,
+            "detail": detail,
+            "containers": containers,
+        },
+    )
+
+
+@router.get("/environments/{env}/stacks", response_class=HTMLResponse)
+async def stacks_page(
+    env: str,
+    request: Request,
+    user: PageUser,
+    db: DbDep,
+    context: ContextDep,
+    stack: str = "",
+    new: bool = False,
+) -> Response:
+    """Stacks (managed and external); the chosen one in an editor with its services."""
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    rows = await stacks_api.list_stacks(environment.name, context, user)
+    detail = await stacks_api.get_stack(environment.name, stack, context, user) if stack else None
+    return templates.TemplateResponse(
+        request,
+        "stacks.html",
+        {
+            "user": user,
+            "environment": environment,
+            "stacks": rows,
+            "selected": stack,
+            "stack": detail,
+            "new": new and not stack,
+        },
+    )
+
+
+MAX_EVENTS = 500
+
+
+@router.get("/environments/{env}/events", response_class=HTMLResponse)
+async def events_page(env: str, request: Request, user: PageUser, db: DbDep) -> Response:
+    """The engine's events, live (``/api/v1/environments/{env}/events``)."""
+    require_role(user, Role.OPERATOR)
+    environment = await find_environment(db, user.org_id, env)
+    return templates.TemplateResponse(
+        request,
+        "events.html",
+        {"user": user, "environment": environment, "max_events": MAX_EVENTS},
     )
 
 
