@@ -21,7 +21,8 @@ from moorage.db.base import new_id
 from moorage.db.engine import create_engine, create_sessionmaker
 from moorage.db.migrate import upgrade
 from moorage.drivers.docker import DockerDriver, docker_client
-from moorage.drivers.docker.tls import tls_context
+from moorage.drivers.docker.ssh_tunnel import SSHTunnel, parse_ssh_url
+from moorage.drivers.docker.tls import SSH_KEY_CONTEXT, tls_context
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.drivers.ssh import SSHConnector
@@ -45,6 +46,8 @@ def docker_factory(settings: Settings, keyring: Keyring) -> DriverFactory:
     endpoints with TLS material, a client certificate context."""
 
     def factory(environment: Environment) -> DockerDriver:
+        if environment.kind == "ssh":
+            return _ssh_driver(environment, settings, keyring)
         ssl_context = tls_context(environment, keyring, settings.data_dir)
         client = docker_client(
             environment.url, settings.docker_timeout_seconds, ssl_context=ssl_context
@@ -52,6 +55,21 @@ def docker_factory(settings: Settings, keyring: Keyring) -> DriverFactory:
         return DockerDriver(client, environment.url)
 
     return factory
+
+
+def _ssh_driver(environment: Environment, settings: Settings, keyring: Keyring) -> DockerDriver:
+    """A driver over an :class:`SSHTunnel`; an environment saved without its key or
+    host key gets a driver whose calls fail with that reason."""
+    if not (environment.ssh_key_sealed and environment.ssh_host_key):
+        client = docker_client("unix:///nonexistent/ssh-environment-incomplete", 1.0)
+        return DockerDriver(client, f"{environment.url} (no SSH key or host key saved)")
+    tunnel = SSHTunnel(
+        parse_ssh_url(environment.url),
+        keyring.open(environment.ssh_key_sealed, SSH_KEY_CONTEXT),
+        environment.ssh_host_key,
+    )
+    client = docker_client(tunnel.url, settings.docker_timeout_seconds)
+    return DockerDriver(client, environment.url, transport=tunnel)
 
 
 def _lock_data_dir(data_dir: Path) -> IO[str]:

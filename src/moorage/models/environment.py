@@ -1,5 +1,6 @@
-"""Environment: one Docker endpoint: the local socket, or TCP with TLS (SSH and agent
-tunnels later). TLS material is sealed with the keyring (security.crypto)."""
+"""Environment: one Docker endpoint: the local socket, TCP with TLS, or SSH (a key
+login and a host key pinned when saved). TLS material and the SSH key are sealed
+with the keyring (security.crypto)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class Environment(Base):
     tls_ca_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     tls_cert_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     tls_key_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ssh_key_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ssh_host_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     engine_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     containers_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     containers_running: Mapped[int | None] = mapped_column(Integer, nullable=True)

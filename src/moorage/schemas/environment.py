@@ -21,8 +21,10 @@ NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
 class EnvironmentCreate(BaseModel):
-    """``POST /api/v1/environments``. ``url``: ``unix:///path`` or ``tcp://host:port``;
-    TLS material (PEM) makes a TCP endpoint HTTPS with a client certificate."""
+    """``POST /api/v1/environments``. ``url``: ``unix:///path``, ``tcp://host:port`` or
+    ``ssh://user@host[:port]``. TLS material (PEM) makes a TCP endpoint HTTPS with a
+    client certificate; ``ssh_private_key`` (OpenSSH or PEM) is the SSH login, and the
+    host key the server presents when saved is pinned."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,6 +33,7 @@ class EnvironmentCreate(BaseModel):
     tls_ca: SecretStr | None = None
     tls_cert: SecretStr | None = None
     tls_key: SecretStr | None = None
+    ssh_private_key: SecretStr | None = None
 
 
 class EnvironmentUpdate(BaseModel):
@@ -40,6 +43,10 @@ class EnvironmentUpdate(BaseModel):
     tls_ca: SecretStr | None = None
     tls_cert: SecretStr | None = None
     tls_key: SecretStr | None = None
+    ssh_private_key: SecretStr | None = None
+    reset_host_key: bool = Field(
+        False, description="Pin the SSH host key the server presents now (after a reinstall)."
+    )
 
 
 class EnvironmentPublic(BaseModel):
@@ -57,6 +64,7 @@ class EnvironmentPublic(BaseModel):
     images_total: int | None
     checked_at: datetime | None
     tls: bool = False
+    ssh_host_key: str | None = Field(None, description="The pinned SSH host key (OpenSSH).")
 
 
 class PortBinding(BaseModel):

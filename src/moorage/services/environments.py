@@ -69,6 +69,7 @@ class EnvironmentStatus:
         """Check one environment now and store the result; returns the updated row."""
         version = error = None
         counts: dict[str, int] = {}
+        driver: DockerDriver | None = None
         try:
             driver = docker_of(self._drivers, environment)
             info = await asyncio.wait_for(driver.client.system.info(), self._timeout)
@@ -84,6 +85,8 @@ class EnvironmentStatus:
             error = exc.message
         except Exception as exc:  # aiodocker/aiohttp errors outside the driver's methods
             error = f"{type(exc).__name__}: {exc}"
+        if error is not None and driver is not None and driver.transport_error:
+            error = driver.transport_error
         async with write_session(self._sessionmaker) as db:
             row = await db.get(Environment, environment.id, with_for_update=True)
             if row is None:

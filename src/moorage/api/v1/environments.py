@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncssh
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from moorage.api.deps import AdminUser, ContextDep, DbDep, WriteDbDep
 from moorage.api.v1._docker import Operator
-from moorage.drivers.docker.tls import CA_CONTEXT, CERT_CONTEXT, KEY_CONTEXT
+from moorage.drivers.docker.ssh_tunnel import fetch_host_key, parse_ssh_url
+from moorage.drivers.docker.tls import CA_CONTEXT, CERT_CONTEXT, KEY_CONTEXT, SSH_KEY_CONTEXT
 from moorage.errors import Conflict, InvalidInput
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
@@ -32,15 +34,43 @@ router = APIRouter(tags=["environments"])
 def environment_public(environment: Environment) -> EnvironmentPublic:
     public = EnvironmentPublic.model_validate(environment)
     public.tls = bool(environment.tls_ca_sealed or environment.tls_cert_sealed)
+    public.ssh_host_key = environment.ssh_host_key
     return public
 
 
-def _check_url(url: str) -> str:
-    if not url.startswith(("unix:///", "tcp://")):
-        raise InvalidInput(
-            "url must be unix:///path/to/docker.sock or tcp://host:port", field="url"
-        )
-    return url
+KINDS = {"unix:///": "socket", "tcp://": "tcp", "ssh://": "ssh"}
+
+
+def _kind_of(url: str) -> str:
+    """``socket``, ``tcp`` or ``ssh`` from the URL's scheme. Raises InvalidInput."""
+    for prefix, kind in KINDS.items():
+        if url.startswith(prefix):
+            if kind == "ssh":
+                parse_ssh_url(url)
+            return kind
+    raise InvalidInput(
+        "url must be unix:///path/to/docker.sock, tcp://host:port or ssh://user@host[:port]",
+        field="url",
+    )
+
+
+async def _set_ssh(environment: Environment, context, body, *, pin: bool) -> None:
+    """Seal the SSH key and, when ``pin``, pin the host key the server presents now."""
+    if environment.kind != "ssh":
+        return
+    if body.ssh_private_key is not None:
+        text = body.ssh_private_key.get_secret_value()
+        try:
+            asyncssh.import_private_key(text)
+        except (asyncssh.KeyImportError, ValueError) as exc:
+            raise InvalidInput(
+                f"ssh_private_key is not a private key ({exc})", field="ssh_private_key"
+            ) from exc
+        environment.ssh_key_sealed = context.keyring.seal(text, SSH_KEY_CONTEXT)
+    if not environment.ssh_key_sealed:
+        raise InvalidInput("an ssh:// environment needs ssh_private_key", field="ssh_private_key")
+    if pin or not environment.ssh_host_key:
+        environment.ssh_host_key = await fetch_host_key(parse_ssh_url(environment.url))
 
 
 def _seal_tls(environment: Environment, context, body) -> None:
@@ -81,12 +111,10 @@ async def add_environment(
     if await db.scalar(select(Environment.id).where(Environment.name == body.name)):
         raise Conflict(f"an environment named {body.name!r} exists", code="environment_exists")
     environment = Environment(
-        org_id=user.org_id,
-        name=body.name,
-        url=_check_url(body.url),
-        kind="socket" if body.url.startswith("unix") else "tcp",
+        org_id=user.org_id, name=body.name, url=body.url, kind=_kind_of(body.url)
     )
     _seal_tls(environment, context, body)
+    await _set_ssh(environment, context, body, pin=True)
     db.add(environment)
     await db.commit()
     checked = await context.environment_status.check(environment)
@@ -110,12 +138,15 @@ async def update_environment(
     context: ContextDep,
     user: User = Operator,
 ):
-    """Change the address or TLS material; the connection is tested again."""
+    """Change the address, TLS material or SSH key; the connection is tested again. A
+    new SSH address, or ``reset_host_key``, pins the host key presented now."""
     environment = await find_environment(db, user.org_id, env)
+    moved = body.url is not None and body.url != environment.url
     if body.url is not None:
-        environment.url = _check_url(body.url)
-        environment.kind = "socket" if body.url.startswith("unix") else "tcp"
+        environment.kind = _kind_of(body.url)
+        environment.url = body.url
     _seal_tls(environment, context, body)
+    await _set_ssh(environment, context, body, pin=moved or body.reset_host_key)
     await db.commit()
     await context.drivers.invalidate(environment.id)
     checked = await context.environment_status.check(environment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import aiodocker
 import aiohttp
@@ -16,6 +16,15 @@ from moorage.drivers.docker._errors import translated
 from moorage.errors import Conflict, NotFound, RuntimeUnavailable
 
 __all__ = ["DockerDriver", "docker_client"]
+
+
+class Transport(Protocol):
+    """What carries the client's connections when it is not a plain socket (an SSH
+    tunnel): closed with the driver; ``last_error`` says why it last failed."""
+
+    last_error: str | None
+
+    async def close(self) -> None: ...
 
 
 def docker_client(
@@ -75,11 +84,16 @@ class DockerDriver(ContainerDriver):
         client: an aiodocker client, injected (see :func:`docker_client`); the
             driver closes it in :meth:`close`.
         endpoint: the endpoint's address, for messages.
+        transport: what carries the connections (an SSH tunnel under ``ssh://``),
+            closed after the client.
     """
 
-    def __init__(self, client: aiodocker.Docker, endpoint: str) -> None:
+    def __init__(
+        self, client: aiodocker.Docker, endpoint: str, transport: Transport | None = None
+    ) -> None:
         self._client = client
         self._endpoint = endpoint
+        self._transport = transport
 
     @property
     def client(self) -> aiodocker.Docker:
@@ -89,6 +103,11 @@ class DockerDriver(ContainerDriver):
     @property
     def endpoint(self) -> str:
         return self._endpoint
+
+    @property
+    def transport_error(self) -> str | None:
+        """Why the transport under the client last failed (host key, login), if it did."""
+        return self._transport.last_error if self._transport is not None else None
 
     async def ping(self) -> str:
         async with translated(self._endpoint, "answer a version request"):
@@ -218,3 +237,5 @@ class DockerDriver(ContainerDriver):
 
     async def close(self) -> None:
         await self._client.close()
+        if self._transport is not None:
+            await self._transport.close()

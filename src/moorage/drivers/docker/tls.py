@@ -1,4 +1,5 @@
-"""Client TLS for TCP Docker endpoints (``dockerd --tlsverify``)."""
+"""Client TLS for TCP Docker endpoints (``dockerd --tlsverify``); the keyring contexts
+of an environment's sealed secrets."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 from moorage.models.environment import Environment
 from moorage.security.crypto import Keyring
 
-__all__ = ["CA_CONTEXT", "CERT_CONTEXT", "KEY_CONTEXT", "tls_context"]
+__all__ = ["CA_CONTEXT", "CERT_CONTEXT", "KEY_CONTEXT", "SSH_KEY_CONTEXT", "tls_context"]
 
 CA_CONTEXT = "environment.tls_ca"
 CERT_CONTEXT = "environment.tls_cert"
 KEY_CONTEXT = "environment.tls_key"
+SSH_KEY_CONTEXT = "environment.ssh_key"
 
 
 def tls_context(
