@@ -251,10 +251,12 @@ async def follow_events(
                     since = item.get("time") or since
                     delay = 0.5
                     yield ServerSentEvent(json.dumps(item), event="docker")
+                message = "the engine closed the event stream"
             except MoorageError as exc:
-                yield ServerSentEvent(
-                    json.dumps({"status": "disconnected", "message": exc.message}), event="engine"
-                )
+                message = exc.message
+            yield ServerSentEvent(
+                json.dumps({"status": "disconnected", "message": message}), event="engine"
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
 
