@@ -205,6 +205,12 @@ async def test_volumes_and_networks_round_trip(admin):
     )
     images = (await admin.get("/api/v1/environments/local/images")).json()
     assert any("moorage/terminal:latest" in i["tags"] for i in images)
+    inspected = (
+        await admin.get("/api/v1/environments/local/images/moorage/terminal:latest")
+    ).json()
+    assert "moorage/terminal:latest" in inspected["RepoTags"] and inspected["history"]
+    missing = await admin.get("/api/v1/environments/local/images/moorage/none:latest")
+    assert missing.status_code == 404
 
 
 async def test_members_cannot_reach_docker_management(server, admin):

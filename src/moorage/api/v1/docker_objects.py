@@ -38,6 +38,15 @@ async def list_images(env: str, context: ContextDep, user: User = Operator) -> l
     return await resources.list_images(client, endpoint)
 
 
+@router.get("/environments/{env}/images/{ref:path}")
+async def inspect_image(
+    env: str, ref: str, context: ContextDep, user: User = Operator
+) -> dict[str, Any]:
+    """The engine's image inspect document with the layer ``history``."""
+    _, client, endpoint = await docker_endpoint(env, context, user)
+    return await resources.inspect_image(client, endpoint, ref)
+
+
 @router.delete("/environments/{env}/images/{ref:path}", status_code=204)
 async def remove_image(
     env: str,

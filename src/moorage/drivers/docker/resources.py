@@ -16,7 +16,7 @@ import aiodocker
 import aiohttp
 
 from moorage.drivers.docker._errors import translated
-from moorage.errors import InvalidInput, RuntimeUnavailable
+from moorage.errors import InvalidInput, NotFound, RuntimeUnavailable
 
 __all__ = [
     "CONTAINER_ACTIONS",
@@ -28,6 +28,7 @@ __all__ = [
     "follow_log_batches",
     "follow_logs",
     "inspect_container",
+    "inspect_image",
     "list_containers",
     "list_images",
     "list_volumes",
@@ -404,6 +405,24 @@ async def tag_image(
     """Give image ``reference`` the name ``repository:tag``."""
     async with translated(endpoint, f"tag {reference}"):
         await client.images.tag(reference, repository, tag=tag)
+
+
+async def inspect_image(client: aiodocker.Docker, endpoint: str, ref: str) -> dict[str, Any]:
+    """``GET /images/{ref}/json`` as the engine gives it, plus ``history``: the layers'
+    ``[{created_by, size, created}]`` (``GET /images/{ref}/history``)."""
+    async with translated(endpoint, f"inspect image {ref}"):
+        try:
+            info = await client.images.inspect(ref)
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                raise NotFound(f"no image {ref} in this environment") from exc
+            raise
+        history: list[dict[str, Any]] = await client.images.history(ref)  # type: ignore[assignment]
+    info["history"] = [
+        {"created_by": h.get("CreatedBy"), "size": h.get("Size"), "created": h.get("Created")}
+        for h in history
+    ]
+    return info
 
 
 async def remove_image(
