@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     probe_interval_seconds: float = Field(
         30.0, description="How often the reconciler probes every pool machine over SSH."
     )
+    fleet_ttl_seconds: float = Field(
+        60.0, description="A node with no report for this long is offline."
+    )
+    fleet_raw_retention_hours: float = Field(24.0, description="Keep raw agent samples.")
+    fleet_minute_retention_days: float = Field(7.0, description="Keep 1-minute averages.")
+    fleet_hour_retention_days: float = Field(365.0, description="Keep 1-hour averages.")
+    fleet_alert_interval_seconds: float = Field(
+        10.0, description="How often the reconciler evaluates alert rules."
+    )
+    fleet_ingest_flush_seconds: float = Field(
+        0.5, description="Agent reports are written in batches at least this often."
+    )
     ssh_connect_timeout_seconds: float = Field(10.0, description="SSH connect timeout.")
     ssh_command_timeout_seconds: float = Field(60.0, description="Timeout of one SSH command.")
     ssh_connections_per_host: int = Field(

@@ -2,6 +2,17 @@
 
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
+from moorage.models.fleet import (
+    ActionDefinition,
+    ActionRun,
+    Alert,
+    AlertRule,
+    EnrollmentToken,
+    InstallLink,
+    Node,
+    NotificationChannel,
+    Sample,
+)
 from moorage.models.instance import ReconcilerLease, ServerInstance
 from moorage.models.lease import LeaseMixin, LeaseState
 from moorage.models.machine import Machine, MachineStatus
@@ -17,13 +28,21 @@ from moorage.models.user import Role, User
 
 __all__ = [
     "AccountState",
+    "ActionDefinition",
+    "ActionRun",
+    "Alert",
+    "AlertRule",
     "ApiToken",
     "AuditEvent",
+    "EnrollmentToken",
     "Environment",
+    "InstallLink",
     "LeaseMixin",
     "LeaseState",
     "Machine",
     "MachineStatus",
+    "Node",
+    "NotificationChannel",
     "Org",
     "Pool",
     "ProvisionRun",
@@ -32,6 +51,7 @@ __all__ = [
     "Reservation",
     "ReservationAccount",
     "Role",
+    "Sample",
     "ServerInstance",
     "Template",
     "TemplateKind",
