@@ -105,7 +105,8 @@ class Collector:
         }
 
     def _disks(self) -> list[dict[str, Any]]:
-        disks, seen = [], set()
+        disks: list[dict[str, Any]] = []
+        seen: set[str] = set()
         for part in psutil.disk_partitions(all=False):
             if part.fstype in SKIP_FSTYPES or part.device in seen or len(disks) >= MAX_DISKS:
                 continue
@@ -298,6 +299,7 @@ class Agent:
         """Run an action's argument vector (never through a shell) with its timeout and
         report the exit code and output; refused unless ``allow_actions``."""
         argv = [str(a) for a in action.get("argv", [])]
+        result: dict[str, Any]
         if not self.allow_actions or not argv:
             result = {
                 "exit_code": None,
@@ -320,10 +322,10 @@ class Agent:
                     "state": "succeeded" if done.returncode == 0 else "failed",
                 }
             except subprocess.TimeoutExpired as exc:
-                output = ((exc.stdout or b"") + (exc.stderr or b""))[-OUTPUT_LIMIT:]
+                partial = bytes(exc.stdout or b"") + bytes(exc.stderr or b"")
                 result = {
                     "exit_code": None,
-                    "output": output.decode(errors="replace"),
+                    "output": partial[-OUTPUT_LIMIT:].decode(errors="replace"),
                     "state": "timed_out",
                 }
             except OSError as exc:
