@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverPool
+from moorage.fleet.ingest import Ingest
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber
 from moorage.security.crypto import Keyring
@@ -38,5 +39,7 @@ class Context:
     prober: MachineProber
     provisioner: Provisioner
     http_client: aiohttp.ClientSession
-    environment_status: EnvironmentStatus
     """Pooled HTTP client of the workspace reverse proxy (no decompression, no cookies)."""
+    environment_status: EnvironmentStatus
+    ingest: Ingest
+    """Agent reports of this process, written in batches."""

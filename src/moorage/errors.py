@@ -10,6 +10,8 @@ error page for the UI::
     ├── Forbidden          403  forbidden          authenticated but not allowed
     ├── NotFound           404  not_found          no such object (or not visible to the caller)
     ├── Conflict           409  conflict           the object's state forbids the action
+    ├── Gone               410  gone               a link or token that was valid has ended
+    ├── PayloadTooLarge    413  payload_too_large  a request body over its limit
     ├── QuotaExceeded      429  quota_exceeded     a per-user or per-template limit is reached
     └── RuntimeUnavailable 503  runtime_unavailable Docker (or another runtime) cannot be reached
 
@@ -24,9 +26,11 @@ from typing import Any, ClassVar
 __all__ = [
     "Conflict",
     "Forbidden",
+    "Gone",
     "InvalidInput",
     "MoorageError",
     "NotFound",
+    "PayloadTooLarge",
     "QuotaExceeded",
     "RuntimeUnavailable",
     "Unauthenticated",
@@ -80,6 +84,16 @@ class NotFound(MoorageError):
 class Conflict(MoorageError):
     status_code = 409
     default_code = "conflict"
+
+
+class Gone(MoorageError):
+    status_code = 410
+    default_code = "gone"
+
+
+class PayloadTooLarge(MoorageError):
+    status_code = 413
+    default_code = "payload_too_large"
 
 
 class QuotaExceeded(MoorageError):

@@ -10,10 +10,12 @@ import fcntl
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.config import Settings
 from moorage.context import Context
@@ -27,6 +29,9 @@ from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.drivers.ssh import SSHConnector
 from moorage.errors import Conflict
+from moorage.fleet.alerts import AlertEvaluator
+from moorage.fleet.ingest import Ingest
+from moorage.fleet.rollup import Rollup, mark_offline
 from moorage.models.environment import Environment
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber, ReservationKeeper
@@ -70,6 +75,32 @@ def _ssh_driver(environment: Environment, settings: Settings, keyring: Keyring) 
     )
     client = docker_client(tunnel.url, settings.docker_timeout_seconds)
     return DockerDriver(client, environment.url, transport=tunnel)
+
+
+def _add_fleet_jobs(
+    reconciler: Reconciler,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    keyring: Keyring,
+    ingest: Ingest,
+) -> None:
+    """Offline marking (every 5 s), alert evaluation and roll-ups with retention."""
+    ttl = timedelta(seconds=settings.fleet_ttl_seconds)
+
+    async def offline() -> None:
+        if await mark_offline(sessionmaker, ttl):
+            await ingest.bump()
+
+    rollup = Rollup(
+        sessionmaker,
+        raw_retention=timedelta(hours=settings.fleet_raw_retention_hours),
+        minute_retention=timedelta(days=settings.fleet_minute_retention_days),
+        hour_retention=timedelta(days=settings.fleet_hour_retention_days),
+    )
+    alerts = AlertEvaluator(sessionmaker, keyring, ttl=ttl)
+    reconciler.add_job("fleet-offline", min(5.0, settings.fleet_ttl_seconds / 4), offline)
+    reconciler.add_job("fleet-alerts", settings.fleet_alert_interval_seconds, alerts.run)
+    reconciler.add_job("fleet-rollup", 60, rollup.run)
 
 
 def _lock_data_dir(data_dir: Path) -> IO[str]:
@@ -155,6 +186,13 @@ async def open_context(
         reservations = ReservationService(sessionmaker, connector, keyring, instance_id=instance_id)
         prober = MachineProber(sessionmaker, connector, keyring)
         environment_status = EnvironmentStatus(sessionmaker, drivers)
+        ingest = Ingest(
+            sessionmaker,
+            raw_retention_seconds=settings.fleet_raw_retention_hours * 3600,
+            flush_seconds=settings.fleet_ingest_flush_seconds,
+        )
+        ingest.start()
+        stack.push_async_callback(ingest.stop)
         reconciler = None
         if run_reconciler:
             reconciler = Reconciler(
@@ -187,6 +225,7 @@ async def open_context(
             reservations.add_deadline_listener(reconciler.deadline_listener(ReservationKeeper.kind))
             reconciler.add_job("probe-machines", settings.probe_interval_seconds, prober.run)
             reconciler.add_job("environment-status", 15, environment_status.run)
+            _add_fleet_jobs(reconciler, sessionmaker, settings, keyring, ingest)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         yield Context(
@@ -204,4 +243,5 @@ async def open_context(
             Provisioner(sessionmaker, keyring, settings.data_dir),
             http_client,
             environment_status,
+            ingest,
         )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from moorage.cli._common import DataDirOption, run_with_db, settings_for
+from moorage.cli.agent import app as agent_app
 from moorage.cli.machines import app as machines_app
 from moorage.models.user import Role
 
@@ -28,6 +30,7 @@ admin_app.add_typer(user_app, name="user")
 app.add_typer(images_app, name="images")
 app.add_typer(db_app, name="db")
 app.add_typer(machines_app, name="machines")
+app.add_typer(agent_app, name="agent")
 
 
 def _logging(level: str) -> None:
@@ -233,6 +236,16 @@ def images_bootstrap_base(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"base image: {tag}")
+
+
+@app.command()
+def top(
+    interval: Annotated[float, typer.Option(help="Seconds between samples.")] = 2.0,
+    export_csv: Annotated[Path | None, typer.Option(help="Append samples to this CSV.")] = None,
+    export_jsonl: Annotated[Path | None, typer.Option(help="Append samples as JSONL.")] = None,
+) -> None:
+    """This machine's CPU, memory, disk, load and network, every interval (local mode)."""
+    # Dispatched to moorage.fleet.agent.top by moorage.cli.main before Typer loads.
 
 
 def main() -> None:

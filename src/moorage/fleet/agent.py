@@ -430,6 +430,7 @@ def main(argv: list[str] | None = None) -> None:
     p_top.add_argument("--export-jsonl", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "enroll":
         config = enroll(args.server, args.token, args.config, ca_file=args.ca_file)
         print(f"enrolled as {config['name']} (node {config['node_id']}); config in {args.config}")

@@ -3,6 +3,8 @@
 from fastapi import APIRouter
 
 from moorage.api.v1 import (
+    agents,
+    alerts,
     auth,
     containers,
     docker_objects,
@@ -10,6 +12,7 @@ from moorage.api.v1 import (
     health,
     machines,
     networks,
+    nodes,
     reservations,
     sessions,
     stacks,
@@ -30,5 +33,8 @@ router.include_router(containers.router)
 router.include_router(docker_objects.router)
 router.include_router(networks.router)
 router.include_router(stacks.router)
+router.include_router(agents.router)
+router.include_router(nodes.router)
+router.include_router(alerts.router)
 
 __all__ = ["router"]
