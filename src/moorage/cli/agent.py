@@ -70,5 +70,6 @@ def run(
     config: Annotated[Path, typer.Option(help="The enrolled config.")] = DEFAULT_CONFIG,
     interval: Annotated[float, typer.Option(help="Seconds between reports.")] = DEFAULT_INTERVAL,
     allow_actions: Annotated[bool, typer.Option(help="Run allow-listed actions.")] = False,
+    max_backoff: Annotated[float, typer.Option(help="Longest wait between retries (s).")] = 300,
 ) -> None:
     """Push a report every interval."""

@@ -31,6 +31,7 @@ import logging
 import os
 import platform
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -424,6 +425,7 @@ def main(argv: list[str] | None = None) -> None:
     p_run.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     p_run.add_argument("--interval", type=float, default=DEFAULT_INTERVAL)
     p_run.add_argument("--allow-actions", action="store_true")
+    p_run.add_argument("--max-backoff", type=float, default=300.0, help="seconds")
     p_top = commands.add_parser("top", help="print this machine's metrics")
     p_top.add_argument("--interval", type=float, default=2.0)
     p_top.add_argument("--export-csv", type=Path)
@@ -436,8 +438,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"enrolled as {config['name']} (node {config['node_id']}); config in {args.config}")
     elif args.command == "run":
         agent = Agent(
-            load_config(args.config), interval=args.interval, allow_actions=args.allow_actions
+            load_config(args.config),
+            interval=args.interval,
+            allow_actions=args.allow_actions,
+            max_backoff=args.max_backoff,
         )
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             agent.run_forever()
         except KeyboardInterrupt:
