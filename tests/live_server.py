@@ -32,6 +32,7 @@ class Server:
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -60,6 +61,7 @@ class Server:
                 str(self.port),
                 "--log-level",
                 "info",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

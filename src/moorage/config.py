@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     probe_interval_seconds: float = Field(
         30.0, description="How often the reconciler probes every pool machine over SSH."
     )
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes (`moorage serve`); >1 needs a DB server."
+    )
     fleet_ttl_seconds: float = Field(
         60.0, description="A node with no report for this long is offline."
     )

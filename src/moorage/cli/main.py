@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -45,6 +46,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (uvicorn's access log).")
+    ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes (PostgreSQL or MariaDB only); MOORAGE_WORKERS."),
+    ] = None,
 ) -> None:
     """Run the server: API, web UI and the reconciler (embedded default)."""
     import uvicorn
@@ -53,15 +61,43 @@ def serve(
 
     _logging(log_level)
     settings = settings_for(data_dir)
+    workers = workers or settings.workers
 
     def announce(message: str) -> None:
         typer.echo(message)
 
+    if workers > 1:
+        if settings.is_sqlite:
+            typer.echo("error: several workers need PostgreSQL or MariaDB", err=True)
+            raise typer.Exit(2)
+        # Migrate and do first-start set-up once, then let every worker open its own
+        # context; they elect one reconciler through the lease row.
+        from moorage.runtime import open_context
+
+        async def prepare() -> None:
+            async with open_context(settings, run_reconciler=False, announce=announce):
+                pass
+
+        asyncio.run(prepare())
+        os.environ["MOORAGE_DATA_DIR"] = str(settings.data_dir)
+        uvicorn.run(
+            "moorage.app:create_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            ws="websockets-sansio",
+            proxy_headers=False,
+        )
+        return
     uvicorn.run(
         create_app(settings, announce=announce),
         host=host,
         port=port,
         log_level=log_level,
+        access_log=access_log,
         ws="websockets-sansio",
         proxy_headers=False,
     )

@@ -32,6 +32,7 @@ from moorage.services.audit import audit_in
 
 router = APIRouter(tags=["agents"])
 INSTALL_CONTEXT = "fleet.install_link"
+NO_ACTIONS = b'{"actions":[]}'
 
 
 async def _body(request: Request, model: type[Any], limit: int) -> Any:
@@ -70,6 +71,8 @@ async def report(request: Request, context: ContextDep) -> Response:
     node = await context.ingest.authenticate(request.headers.get("authorization"))
     body: Report = await _body(request, Report, MAX_REPORT_BYTES)
     actions = await context.ingest.accept(node, body)
+    if not actions:
+        return Response(NO_ACTIONS, media_type="application/json")
     return JSONResponse({"actions": actions})
 
 
