@@ -8,8 +8,9 @@ one JSON state file and rewrites it on every report (DashFleet's
 ``logs/fleet_state.json``), on the same HTTP stack (uvicorn, Starlette) and the
 same load.
 
-The load comes from ``--clients`` processes (aiohttp, ``--concurrency`` requests
-in flight each) on this machine, so it shares the 2 cores with the server.
+The load comes from wrk (Debian's package) with a Lua script that rotates the
+agents' credentials and bodies, ``--connections`` connections on ``--threads``
+threads, on this machine: it shares the 2 cores with the server.
 
 Usage: ``uv run python bench/fleet_ingest.py [--agents 2000] [--seconds 20]``
 (PostgreSQL from ``MOORAGE_BENCH_POSTGRES``, default
@@ -21,9 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -73,72 +73,79 @@ def report(hostname: str) -> dict:
 
 # -- load generator -------------------------------------------------------------------
 
-
-def _client(
-    url: str,
-    agents: list[tuple[str, bytes]],
-    concurrency: int,
-    seconds: float,
-    queue: multiprocessing.Queue,
-) -> None:
-    async def run() -> tuple[int, int]:
-        ok = errors = 0
-        deadline = time.monotonic() + seconds
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-
-            async def worker(offset: int) -> None:
-                nonlocal ok, errors
-                index = offset
-                while time.monotonic() < deadline:
-                    credential, body = agents[index % len(agents)]
-                    index += concurrency
-                    try:
-                        async with session.post(
-                            url,
-                            data=body,
-                            headers={
-                                "Authorization": f"Bearer {credential}",
-                                "Content-Type": "application/json",
-                            },
-                        ) as response:
-                            await response.read()
-                            if response.status == 200:
-                                ok += 1
-                            else:
-                                errors += 1
-                    except aiohttp.ClientError:
-                        errors += 1
-
-            await asyncio.gather(*(worker(i) for i in range(concurrency)))
-        return ok, errors
-
-    queue.put(asyncio.run(run()))
+LUA = """
+-- Each request is one agent's report: credential and body rotate over the agents.
+local agents = {}
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do
+    local credential, body = line:match("^(%S+) (.*)$")
+    agents[#agents + 1] = {credential, body}
+  end
+  i = math.random(#agents)
+end
+request = function()
+  i = i % #agents + 1
+  local agent = agents[i]
+  return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. agent[1],
+                                  ["Content-Type"] = "application/json"}, agent[2])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d %.3f %.3f\\n", summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, summary.duration, latency:percentile(50), latency:percentile(99), 0, 0))
+end
+"""
 
 
 def load(
-    url: str, agents: list[tuple[str, bytes]], *, clients: int, concurrency: int, seconds: float
+    url: str,
+    agents: list[tuple[str, bytes]],
+    *,
+    threads: int,
+    connections: int,
+    seconds: float,
+    folder: Path,
 ) -> dict:
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    share = [agents[i::clients] for i in range(clients)]
-    started = time.monotonic()
-    processes = [
-        multiprocessing.Process(target=_client, args=(url, part, concurrency, seconds, queue))
-        for part in share
-    ]
-    for p in processes:
-        p.start()
-    results = [queue.get() for _ in processes]
-    for p in processes:
-        p.join()
-    elapsed = time.monotonic() - started
-    ok = sum(r[0] for r in results)
-    errors = sum(r[1] for r in results)
+    """Run wrk (C, a few percent of a core at this rate) against ``url`` for ``seconds``."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (make test installs it)")
+    script, data = folder / "report.lua", folder / "agents.txt"
+    script.write_text(LUA)
+    data.write_text("".join(f"{c} {b.decode()}\n" for c, b in agents))
+    output = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{round(seconds)}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
+    requests, socket_errors, status_errors, duration_us, p50, p99 = (
+        int(v) for v in line.split()[1:7]
+    )
+    seconds_run = duration_us / 1e6
+    ok = requests - status_errors
     return {
         "reports": ok,
-        "errors": errors,
-        "seconds": round(elapsed, 2),
-        "reports_per_second": round(ok / elapsed, 1),
+        "errors": socket_errors + status_errors,
+        "seconds": round(seconds_run, 2),
+        "reports_per_second": round(ok / seconds_run, 1),
+        "latency_p50_ms": round(p50 / 1000, 2),
+        "latency_p99_ms": round(p99 / 1000, 2),
     }
 
 
@@ -199,9 +206,21 @@ def moorage(database_url: str, folder: Path, args: argparse.Namespace, workers: 
     try:
         agents = asyncio.run(enroll_all(server.base_url, args.agents))
         url = f"{server.base_url}/api/v1/agents/report"
-        load(url, agents, clients=args.clients, concurrency=args.concurrency, seconds=3)
+        load(
+            url,
+            agents,
+            threads=args.threads,
+            connections=args.connections,
+            seconds=3,
+            folder=folder,
+        )
         result = load(
-            url, agents, clients=args.clients, concurrency=args.concurrency, seconds=args.seconds
+            url,
+            agents,
+            threads=args.threads,
+            connections=args.connections,
+            seconds=args.seconds,
+            folder=folder,
         )
         time.sleep(1.5)  # let the last batch land
         return {**result, "workers": workers}
@@ -264,9 +283,21 @@ def reference(folder: Path, args: argparse.Namespace) -> dict:
             for i in range(args.agents)
         ]
         url = f"http://127.0.0.1:{port}/api/fleet/report"
-        load(url, agents, clients=args.clients, concurrency=args.concurrency, seconds=3)
+        load(
+            url,
+            agents,
+            threads=args.threads,
+            connections=args.connections,
+            seconds=3,
+            folder=folder,
+        )
         return load(
-            url, agents, clients=args.clients, concurrency=args.concurrency, seconds=args.seconds
+            url,
+            agents,
+            threads=args.threads,
+            connections=args.connections,
+            seconds=args.seconds,
+            folder=folder,
         )
     finally:
         process.terminate()
@@ -277,8 +308,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--clients", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--workers", type=int, default=2, help="server processes on PostgreSQL")
     parser.add_argument("--reference-server", nargs=2, metavar=("PORT", "STATE_FILE"))
     args = parser.parse_args()
@@ -288,8 +319,8 @@ def main() -> None:
     results: dict[str, object] = {
         "agents": args.agents,
         "seconds": args.seconds,
-        "clients": args.clients,
-        "concurrency": args.concurrency,
+        "wrk_threads": args.threads,
+        "connections": args.connections,
     }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -38,5 +38,6 @@ if $with_test; then
   # chromium for the browser tests, the OpenSSH client for real logins to pool machines,
   # xfreerdp (on a virtual display) to authenticate against RDP workspaces, and a
   # registry on loopback for image pulls.
-  apt_install chromium openssh-client freerdp2-x11 xvfb docker-registry
+  # wrk: the load generator of bench/fleet_ingest.py.
+  apt_install chromium openssh-client freerdp2-x11 xvfb docker-registry wrk
 fi
