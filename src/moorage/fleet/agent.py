@@ -226,7 +226,7 @@ class Agent:
     Args:
         config: from :func:`load_config`.
         allow_actions: run the actions the hub hands back (otherwise never).
-        clock, sleep: injected for tests.
+        clock, sleep, transport: injected for tests.
     """
 
     def __init__(
@@ -240,6 +240,7 @@ class Agent:
         collector: Collector | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.server = config["server"]
         self.interval = interval
@@ -259,6 +260,7 @@ class Agent:
             },
             timeout=10.0,
             verify=config.get("ca_file") or True,
+            transport=transport,
         )
 
     def tick(self) -> None:

@@ -69,7 +69,7 @@ class Rollup:
                     select(
                         Sample.node_id,
                         Sample.at,
-                        Sample.count,
+                        Sample.count.label("weight"),
                         *[getattr(Sample, m) for m in METRICS],
                     )
                     .where(and_(*conditions))
