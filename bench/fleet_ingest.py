@@ -311,6 +311,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--workers", type=int, default=2, help="server processes on PostgreSQL")
+    parser.add_argument("--only", choices=["sqlite", "postgresql", "reference"], action="append")
     parser.add_argument("--reference-server", nargs=2, metavar=("PORT", "STATE_FILE"))
     args = parser.parse_args()
     if args.reference_server:
@@ -322,22 +323,30 @@ def main() -> None:
         "wrk_threads": args.threads,
         "connections": args.connections,
     }
+    runs = set(args.only or ["sqlite", "postgresql", "reference"])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "sqlite").mkdir()
-        results["sqlite"] = moorage(
-            f"sqlite+aiosqlite:///{folder / 'sqlite' / 'moorage.db'}", folder / "sqlite", args, 1
-        )
-        url, name = asyncio.run(fresh_postgres())
-        (folder / "pg").mkdir()
-        try:
-            results["postgresql"] = moorage(url, folder / "pg", args, args.workers)
-        finally:
-            asyncio.run(drop_postgres(name))
-        results["reference_json_state_file"] = reference(folder, args)
-    pg = results["postgresql"]["reports_per_second"]  # type: ignore[index]
-    ref = results["reference_json_state_file"]["reports_per_second"]  # type: ignore[index]
-    results["postgresql_vs_reference"] = round(pg / ref, 2) if ref else None
+        if "sqlite" in runs:
+            (folder / "sqlite").mkdir()
+            results["sqlite"] = moorage(
+                f"sqlite+aiosqlite:///{folder / 'sqlite' / 'moorage.db'}",
+                folder / "sqlite",
+                args,
+                1,
+            )
+        if "postgresql" in runs:
+            url, name = asyncio.run(fresh_postgres())
+            (folder / "pg").mkdir()
+            try:
+                results["postgresql"] = moorage(url, folder / "pg", args, args.workers)
+            finally:
+                asyncio.run(drop_postgres(name))
+        if "reference" in runs:
+            results["reference_json_state_file"] = reference(folder, args)
+    if {"postgresql", "reference"} <= runs:
+        pg = results["postgresql"]["reports_per_second"]  # type: ignore[index]
+        ref = results["reference_json_state_file"]["reports_per_second"]  # type: ignore[index]
+        results["postgresql_vs_reference"] = round(pg / ref, 2) if ref else None
     results["target_postgresql_reports_per_second"] = 2000
     print(json.dumps(results, indent=2))
 

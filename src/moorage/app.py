@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from moorage.api.errors import install_error_handlers
+from moorage.api.fast_path import AgentReportFastPath
 from moorage.api.v1 import router as api_router
 from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
@@ -55,6 +56,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(AgentReportFastPath)
     app.include_router(api_router)
     from moorage.web import mount_web
 

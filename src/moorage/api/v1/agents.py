@@ -5,22 +5,24 @@ and the files they serve."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from moorage.api.deps import ContextDep
 from moorage.api.errors import validation_error
 from moorage.api.v1._docker import Operator
+from moorage.context import Context
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
-from moorage.errors import Conflict, Gone, NotFound, PayloadTooLarge
+from moorage.errors import Conflict, Gone, MoorageError, NotFound, PayloadTooLarge
 from moorage.fleet import agent as agent_module
 from moorage.fleet.schemas import MAX_REPORT_BYTES, ActionResult, EnrollRequest, Report
 from moorage.fleet.service import create_enrollment_token, enroll_node
@@ -35,17 +37,37 @@ INSTALL_CONTEXT = "fleet.install_link"
 NO_ACTIONS = b'{"actions":[]}'
 
 
-async def _body(request: Request, model: type[Any], limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes; at most {limit}")
-    body = await request.body()
+def _parse(body: bytes, model: type[Any], limit: int) -> Any:
+    """``body`` validated as ``model``. Raises PayloadTooLarge, InvalidInput."""
     if len(body) > limit:
         raise PayloadTooLarge(f"the body is {len(body)} bytes; at most {limit}")
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise validation_error(RequestValidationError(exc.errors())) from exc
+
+
+async def _body(request: Request, model: type[Any], limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is {declared} bytes; at most {limit}")
+    return _parse(await request.body(), model, limit)
+
+
+async def report_answer(
+    context: Context, authorization: str | None, body: bytes
+) -> tuple[int, bytes]:
+    """Status and JSON body for one report; shared by the route and the ASGI fast
+    path (:func:`moorage.app.agent_report_fast_path`)."""
+    try:
+        node = await context.ingest.authenticate(authorization)
+        report: Report = _parse(body, Report, MAX_REPORT_BYTES)
+        actions = await context.ingest.accept(node, report)
+    except MoorageError as exc:
+        return exc.status_code, json.dumps(exc.to_dict()).encode()
+    if not actions:
+        return 200, NO_ACTIONS
+    return 200, json.dumps({"actions": actions}).encode()
 
 
 @router.post("/agents/enroll", status_code=201)
@@ -68,12 +90,13 @@ async def report(request: Request, context: ContextDep) -> Response:
     ``{"actions": [{id, action, argv, timeout_seconds}]}``: what the agent should
     run (only when it reported ``allow_actions``). 401 bad credential, 413 too big,
     422 bad schema or a ``collected_at`` outside what the hub keeps."""
-    node = await context.ingest.authenticate(request.headers.get("authorization"))
-    body: Report = await _body(request, Report, MAX_REPORT_BYTES)
-    actions = await context.ingest.accept(node, body)
-    if not actions:
-        return Response(NO_ACTIONS, media_type="application/json")
-    return JSONResponse({"actions": actions})
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_REPORT_BYTES:
+        raise PayloadTooLarge(f"the body is {declared} bytes; at most {MAX_REPORT_BYTES}")
+    status, answer = await report_answer(
+        context, request.headers.get("authorization"), await request.body()
+    )
+    return Response(answer, status_code=status, media_type="application/json")
 
 
 @router.post("/agents/actions/{run_id}/result", status_code=204)
