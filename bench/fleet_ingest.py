@@ -206,12 +206,14 @@ def moorage(database_url: str, folder: Path, args: argparse.Namespace, workers: 
     try:
         agents = asyncio.run(enroll_all(server.base_url, args.agents))
         url = f"{server.base_url}/api/v1/agents/report"
+        # Warm up until every agent has reported about once (the hub's credential cache is
+        # then warm, as it is a few seconds after start with agents at a 10 s interval).
         load(
             url,
             agents,
             threads=args.threads,
             connections=args.connections,
-            seconds=3,
+            seconds=3 + args.agents / 1000,
             folder=folder,
         )
         result = load(

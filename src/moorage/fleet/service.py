@@ -72,7 +72,14 @@ async def enroll_node(
             code="enrollment_token_used_up",
         )
     row.uses += 1
-    taken = set(await db.scalars(select(Node.name).where(Node.org_id == row.org_id)))
+    taken = set(
+        await db.scalars(
+            select(Node.name).where(
+                Node.org_id == row.org_id,
+                (Node.name == hostname) | Node.name.startswith(f"{hostname}-", autoescape=True),
+            )
+        )
+    )
     name, n = hostname, 2
     while name in taken:
         name, n = f"{hostname}-{n}", n + 1
