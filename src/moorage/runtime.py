@@ -31,7 +31,7 @@ from moorage.drivers.ssh import SSHConnector
 from moorage.errors import Conflict
 from moorage.fleet.alerts import AlertEvaluator
 from moorage.fleet.ingest import Ingest
-from moorage.fleet.rollup import Rollup, mark_offline
+from moorage.fleet.rollup import Rollup, expire_action_runs, mark_offline
 from moorage.models.environment import Environment
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber, ReservationKeeper
@@ -90,6 +90,7 @@ def _add_fleet_jobs(
     async def offline() -> None:
         if await mark_offline(sessionmaker, ttl):
             await ingest.bump()
+        await expire_action_runs(sessionmaker)
 
     rollup = Rollup(
         sessionmaker,

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
-from moorage.models.fleet import HOUR, METRICS, MINUTE, RAW, Node, Sample
+from moorage.models.fleet import HOUR, METRICS, MINUTE, RAW, ActionRun, Node, Sample
 
-__all__ = ["LAG", "Rollup", "mark_offline"]
+__all__ = ["LAG", "Rollup", "expire_action_runs", "mark_offline"]
 
 LAG = {MINUTE: timedelta(minutes=2), HOUR: timedelta(minutes=5)}
 
@@ -123,3 +123,26 @@ async def mark_offline(
             .values(status="offline", health=0)
         )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+ACTION_GRACE = timedelta(seconds=60)
+
+
+async def expire_action_runs(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None
+) -> int:
+    """Mark runs handed to an agent that never reported back (it died or lost the
+    hub) ``timed_out`` once their timeout plus :data:`ACTION_GRACE` has passed."""
+    now = now or utcnow()
+    expired = 0
+    async with write_session(sessionmaker) as db:
+        runs = await db.scalars(select(ActionRun).where(ActionRun.state == "sent"))
+        for run in runs:
+            if (
+                run.sent_at
+                and now - run.sent_at > timedelta(seconds=run.timeout_seconds) + ACTION_GRACE
+            ):
+                run.state, run.finished_at = "timed_out", now
+                run.output = (run.output or "") + "no result from the agent"
+                expired += 1
+    return expired

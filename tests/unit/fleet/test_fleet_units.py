@@ -232,3 +232,39 @@ async def test_reports_are_written_in_a_batch_with_the_latest_values(app):
         ("b", "critical", 40),
     ]
     assert nodes[0]["metrics"]["cpu_percent"] == 99.0 and nodes[0]["metrics"]["disk_percent"] == 40
+
+
+async def test_runs_without_a_result_time_out(app):
+    from moorage.fleet.rollup import expire_action_runs
+    from moorage.models.fleet import ActionRun
+
+    node = await _node(app)
+    sent = datetime.now(UTC) - timedelta(seconds=200)
+    async with app.context.sessionmaker() as db:
+        db.add_all(
+            [
+                ActionRun(
+                    node_id=node.id,
+                    action="old",
+                    argv=["true"],
+                    timeout_seconds=60,
+                    state="sent",
+                    sent_at=sent,
+                    requested_by="admin",
+                ),
+                ActionRun(
+                    node_id=node.id,
+                    action="slow",
+                    argv=["true"],
+                    timeout_seconds=600,
+                    state="sent",
+                    sent_at=sent,
+                    requested_by="admin",
+                ),
+            ]
+        )
+        await db.commit()
+    assert await expire_action_runs(app.context.sessionmaker) == 1
+    async with app.context.sessionmaker() as db:
+        states = {r.action: r.state for r in await db.scalars(select(ActionRun))}
+    assert states == {"old": "timed_out", "slow": "sent"}
