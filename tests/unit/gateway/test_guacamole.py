@@ -43,18 +43,24 @@ class FakeGuacd(threading.Thread):
         self.received: queue.Queue[str] = queue.Queue()
 
     def run(self) -> None:
-        connection, _ = self.server.accept()
         buffer = ""
+        pending: list[list[str]] = []
 
         def instruction() -> list[str]:
+            # One recv may carry several instructions: keep them all, in order.
             nonlocal buffer
-            while True:
-                found, rest = parse(buffer)
-                if found:
-                    buffer = rest
-                    return found[0]
-                buffer += connection.recv(4096).decode()
+            while not pending:
+                found, buffer = parse(buffer)
+                pending.extend(found)
+                if pending:
+                    break
+                data = connection.recv(4096).decode()
+                if not data:
+                    return []
+                buffer += data
+            return pending.pop(0)
 
+        connection, _ = self.server.accept()
         assert instruction() == ["select", "rdp"]
         connection.sendall(
             encode(
@@ -68,8 +74,9 @@ class FakeGuacd(threading.Thread):
                 "color-depth",
             ).encode()
         )
-        while (got := instruction())[0] != "connect":
-            pass
+        while (got := instruction())[:1] != ["connect"]:
+            if not got:
+                return  # the tunnel hung up during the handshake
         self.connect_values.put(got[1:])
         connection.sendall((encode("ready", "$conn-1") + encode("sync", "100")).encode())
         while data := connection.recv(4096):
