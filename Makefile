@@ -19,4 +19,5 @@ lint:
 	uv run --frozen mypy
 
 bench: setup
-	uv run --frozen python bench/launch_latency.py
+	for b in sessions reservations desktop docker_api fleet_ingest agent_footprint; do \
+		uv run --frozen python bench/$$b.py || exit 1; done

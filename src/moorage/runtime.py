@@ -28,7 +28,7 @@ from moorage.drivers.docker.tls import SSH_KEY_CONTEXT, tls_context
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.drivers.ssh import SSHConnector
-from moorage.errors import Conflict
+from moorage.errors import Conflict, RuntimeUnavailable
 from moorage.fleet.alerts import AlertEvaluator
 from moorage.fleet.ingest import Ingest
 from moorage.fleet.rollup import Rollup, expire_action_runs, mark_offline
@@ -63,11 +63,17 @@ def docker_factory(settings: Settings, keyring: Keyring) -> DriverFactory:
 
 
 def _ssh_driver(environment: Environment, settings: Settings, keyring: Keyring) -> DockerDriver:
-    """A driver over an :class:`SSHTunnel`; an environment saved without its key or
-    host key gets a driver whose calls fail with that reason."""
+    """A driver over an :class:`SSHTunnel`.
+
+    Raises:
+        RuntimeUnavailable: the environment has no SSH key or pinned host key (the API
+            refuses to save one so; a row edited by hand could be).
+    """
     if not (environment.ssh_key_sealed and environment.ssh_host_key):
-        client = docker_client("unix:///nonexistent/ssh-environment-incomplete", 1.0)
-        return DockerDriver(client, f"{environment.url} (no SSH key or host key saved)")
+        raise RuntimeUnavailable(
+            f"environment {environment.name} has no SSH key or pinned host key; save it "
+            "again with ssh_private_key"
+        )
     tunnel = SSHTunnel(
         parse_ssh_url(environment.url),
         keyring.open(environment.ssh_key_sealed, SSH_KEY_CONTEXT),

@@ -25,6 +25,9 @@ JSON = (b"content-type", b"application/json")
 
 
 class AgentReportFastPath:
+    """ASGI middleware: answers ``POST /api/v1/agents/report`` itself and passes every other
+    request to ``app`` (see the module docstring for why)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 

@@ -67,6 +67,7 @@ class AlertEvaluator:
         self._clock = clock
 
     async def run(self) -> None:
+        """One evaluation of every enabled rule: open, resolve, notify."""
         now = self._clock()
         async with self._sessionmaker() as db:
             rules = list(await db.scalars(select(AlertRule)))

@@ -25,6 +25,8 @@ __all__ = ["Thresholds", "assess"]
 
 @dataclass(frozen=True)
 class Thresholds:
+    """Status thresholds in percent (the defaults are the documented ones)."""
+
     cpu_warn: float = 80.0
     cpu_critical: float = 95.0
     memory_warn: float = 90.0

@@ -35,6 +35,8 @@ FUTURE_SLACK = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class NodeRef:
+    """What a report needs of its node, cached by credential prefix."""
+
     id: str
     org_id: str
     name: str
@@ -255,6 +257,7 @@ class Ingest:
                 log.exception("writing agent reports failed")
 
     def start(self) -> None:
+        """Start the background writer (every ``flush_seconds``)."""
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="fleet-ingest")
 
     async def stop(self) -> None:

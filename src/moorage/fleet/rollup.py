@@ -49,6 +49,7 @@ class Rollup:
         self._clock = clock
 
     async def run(self) -> None:
+        """Roll raw → minutes → hours and prune, as of now."""
         now = self._clock()
         await self.roll(RAW, MINUTE, now)
         await self.roll(MINUTE, HOUR, now)
@@ -104,6 +105,7 @@ class Rollup:
         return len(values)
 
     async def prune(self, now: datetime) -> None:
+        """Delete each resolution's samples older than its retention."""
         async with write_session(self._sessionmaker) as db:
             for resolution, keep in self._retention.items():
                 await db.execute(

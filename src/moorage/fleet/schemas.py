@@ -13,6 +13,8 @@ MAX_REPORT_BYTES = 64 * 1024
 
 
 class EnrollRequest(BaseModel):
+    """``POST /api/v1/agents/enroll``: the token and this machine's hostname and OS."""
+
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=8, max_length=128)
@@ -21,6 +23,8 @@ class EnrollRequest(BaseModel):
 
 
 class Metrics(BaseModel):
+    """A report's values: percents 0–100, ``load1``, rates in bytes per second, counts."""
+
     model_config = ConfigDict(extra="forbid")
 
     cpu_percent: float = Field(ge=0, le=100)
@@ -37,6 +41,8 @@ class Metrics(BaseModel):
 
 
 class Disk(BaseModel):
+    """One mounted filesystem: use in percent and bytes."""
+
     model_config = ConfigDict(extra="forbid")
 
     mount: str = Field(min_length=1, max_length=255)
@@ -46,6 +52,8 @@ class Disk(BaseModel):
 
 
 class Report(BaseModel):
+    """One agent report (the format is in :mod:`moorage.fleet.agent`)."""
+
     model_config = ConfigDict(extra="forbid")
 
     agent_version: str = Field(max_length=32)
@@ -59,6 +67,8 @@ class Report(BaseModel):
 
 
 class ActionResult(BaseModel):
+    """An action run's outcome; ``output`` is stdout then stderr, at most ~64 KiB."""
+
     model_config = ConfigDict(extra="forbid")
 
     state: str = Field(pattern="^(succeeded|failed|timed_out|refused)$")

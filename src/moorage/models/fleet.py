@@ -33,6 +33,9 @@ RAW, MINUTE, HOUR = 0, 60, 3600
 
 
 class Node(Base):
+    """A machine running the agent: its credential (hashed), tags, and the latest
+    report's values, health and status (written by the ingest, read by the pages)."""
+
     __tablename__ = "fleet_nodes"
 
     id: Mapped[str] = id_column()
@@ -79,6 +82,8 @@ class Sample(Base):
 
 
 class EnrollmentToken(Base):
+    """A token that enrols up to ``max_uses`` nodes until ``expires_at`` (hashed)."""
+
     __tablename__ = "fleet_enrollment_tokens"
 
     id: Mapped[str] = id_column()
@@ -130,6 +135,8 @@ class AlertRule(Base):
 
 
 class Alert(Base):
+    """One firing of a rule on a node: ``open`` until the rule stops firing."""
+
     __tablename__ = "fleet_alerts"
     __table_args__ = (Index("ix_fleet_alerts_rule_node_state", "rule_id", "node_id", "state"),)
 

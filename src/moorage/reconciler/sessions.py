@@ -77,8 +77,8 @@ class SessionKeeper(LeaseKeeper):
             await self._reconcile_environment(environment, schedule)
 
     async def _reconcile_environment(self, environment: Environment, schedule: Schedule) -> None:
-        driver = self._drivers.get(environment)
         try:
+            driver = self._drivers.get(environment)
             containers = await driver.list_workspaces(SESSION_LABEL)
         except MoorageError as exc:
             if environment.name not in self.down:

@@ -40,10 +40,10 @@ async def fleet_page(
 ) -> Response:
     """The nodes; htmx swaps the table when the ``nodes`` stream says something changed."""
     require_role(user, Role.OPERATOR)
-    nodes = await nodes_api.list_nodes(
-        db, context, user, status or None, tag or None, search or None, sort, desc
-    )
     everything = await nodes_api.list_nodes(db, context, user)
+    nodes = nodes_api.filter_nodes(
+        everything, status=status, tag=tag, search=search, sort=sort, desc=desc
+    )
     counts: dict[str, int] = {}
     for node in everything:
         counts[node["status"]] = counts.get(node["status"], 0) + 1

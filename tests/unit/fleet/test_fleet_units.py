@@ -104,16 +104,19 @@ def test_agent_buffer_is_bounded_and_bad_reports_are_dropped():
     assert hub.received == [5, 6, 7] and not agent.buffer and agent.dropped == 4
 
 
-def test_backoff_grows_with_failures_and_is_capped():
+def test_backoff_grows_with_failures_and_is_capped(monkeypatch):
+    # Take the top of each jitter range, so the ceiling itself is visible.
+    monkeypatch.setattr("moorage.fleet.agent.random.uniform", lambda low, high: high)
     hub, now = Hub(), [0.0]
     hub.down = True
-    agent = make_agent(hub, now, max_backoff=40)
-    delays = []
-    for _ in range(8):
-        agent.deliver() if agent.buffer else agent.tick()
+    agent = make_agent(hub, now, max_backoff=70)
+    agent.tick()
+    delays = [agent.retry_at - now[0]]
+    for _ in range(4):
+        agent.deliver()
         delays.append(agent.retry_at - now[0])
-    assert all(5 <= d <= 40 for d in delays)
-    assert agent.failures == 8
+    # interval 10 s · 2^failures, capped at 70 s
+    assert delays == [20, 40, 70, 70, 70] and agent.failures == 5
 
 
 async def _node(app) -> Node:

@@ -135,6 +135,8 @@ DEPLOY = Path(__file__).resolve().parents[4] / "deploy"
 
 
 class InstallLinkCreate(BaseModel):
+    """``POST /api/v1/install-links``: the link's life (seconds) and the enrolled node's tags."""
+
     model_config = ConfigDict(extra="forbid")
 
     ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)

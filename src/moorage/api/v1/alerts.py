@@ -50,6 +50,7 @@ class ChannelBody(BaseModel):
 
 
 def rule_public(rule: AlertRule) -> dict[str, Any]:
+    """``{id, name, metric, threshold, duration_seconds, severity, tag, enabled}``."""
     return {
         "id": rule.id,
         "name": rule.name,
@@ -63,6 +64,7 @@ def rule_public(rule: AlertRule) -> dict[str, Any]:
 
 
 def channel_public(channel: NotificationChannel) -> dict[str, Any]:
+    """``{id, name, cooldown_seconds, enabled, last_sent_at, last_error}`` (never the URL)."""
     return {
         "id": channel.id,
         "name": channel.name,
@@ -82,6 +84,7 @@ async def _owned(db: Any, model: Any, org_id: str, ref: str, what: str) -> Any:
 
 @router.get("/alert-rules")
 async def list_rules(db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
+    """The org's alert rules, by name: ``[rule_public]``."""
     rows = await db.scalars(
         select(AlertRule).where(AlertRule.org_id == user.org_id).order_by(AlertRule.name)
     )
@@ -90,6 +93,7 @@ async def list_rules(db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
 
 @router.post("/alert-rules", status_code=201)
 async def create_rule(body: RuleBody, db: WriteDbDep, user: User = Operator) -> dict[str, Any]:
+    """Add a rule; 201 with ``rule_public``. 422 names a bad field."""
     rule = AlertRule(org_id=user.org_id, **body.model_dump())
     db.add(rule)
     await db.flush()
@@ -102,6 +106,7 @@ async def create_rule(body: RuleBody, db: WriteDbDep, user: User = Operator) -> 
 async def update_rule(
     rule_id: str, body: RuleBody, db: WriteDbDep, user: User = Operator
 ) -> dict[str, Any]:
+    """Replace a rule's fields; 404 for another org's or an unknown rule."""
     rule = await _owned(db, AlertRule, user.org_id, rule_id, "alert rule")
     for key, value in body.model_dump().items():
         setattr(rule, key, value)
@@ -153,6 +158,7 @@ async def list_alerts(
 
 @router.get("/notification-channels")
 async def list_channels(db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
+    """The org's notification channels: ``[channel_public]``."""
     rows = await db.scalars(
         select(NotificationChannel).where(NotificationChannel.org_id == user.org_id)
     )
@@ -163,6 +169,7 @@ async def list_channels(db: DbDep, user: User = Operator) -> list[dict[str, Any]
 async def create_channel(
     body: ChannelBody, db: WriteDbDep, context: ContextDep, user: User = Operator
 ) -> dict[str, Any]:
+    """Add a channel; 422 when Apprise does not know the URL's scheme."""
     channel = NotificationChannel(
         org_id=user.org_id,
         name=body.name,
@@ -179,6 +186,7 @@ async def create_channel(
 
 @router.delete("/notification-channels/{channel_id}", status_code=204)
 async def remove_channel(channel_id: str, db: WriteDbDep, user: User = Operator) -> Response:
+    """Remove a channel; 404 when unknown."""
     channel = await _owned(db, NotificationChannel, user.org_id, channel_id, "channel")
     await db.delete(channel)
     audit_in(db, user, "channel.remove", "channel", channel.name)

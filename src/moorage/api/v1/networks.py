@@ -38,6 +38,7 @@ class NetworkAttachment(BaseModel):
 
 @router.get("/environments/{env}/networks")
 async def list_networks(env: str, context: ContextDep, user: User = Operator) -> list[dict]:
+    """``[{id, name, driver, scope, internal, containers}]``; 503 when unreachable."""
     _, client, endpoint = await docker_endpoint(env, context, user)
     return await networks.list_networks(client, endpoint)
 
@@ -46,6 +47,7 @@ async def list_networks(env: str, context: ContextDep, user: User = Operator) ->
 async def inspect_network(
     env: str, ref: str, context: ContextDep, user: User = Operator
 ) -> dict[str, Any]:
+    """The network with its subnets and attached containers; 404 when unknown."""
     _, client, endpoint = await docker_endpoint(env, context, user)
     return await networks.inspect_network(client, endpoint, ref)
 
@@ -58,6 +60,7 @@ async def create_network(
     context: ContextDep,
     user: User = Operator,
 ) -> dict[str, str]:
+    """Create a bridge network; 201 ``{id, name}``, 409 when the name is taken."""
     environment, client, endpoint = await docker_endpoint(env, context, user)
     network_id = await networks.create_network(
         client, endpoint, body.name, labels=body.labels, internal=body.internal
@@ -78,6 +81,7 @@ async def create_network(
 async def remove_network(
     env: str, ref: str, request: Request, context: ContextDep, user: User = Operator
 ) -> Response:
+    """Remove a network; 409 while containers are attached, 404 when unknown."""
     environment, client, endpoint = await docker_endpoint(env, context, user)
     await networks.remove_network(client, endpoint, ref)
     await audit(

@@ -41,6 +41,8 @@ STATUS_ORDER = {"critical": 0, "offline": 1, "warn": 2, "unknown": 3, "ok": 4}
 
 
 class EnrollmentTokenCreate(BaseModel):
+    """``POST /api/v1/enrollment-tokens``: label, life (seconds), uses, tags for its nodes."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("", max_length=128)
@@ -50,6 +52,8 @@ class EnrollmentTokenCreate(BaseModel):
 
 
 class NodeUpdate(BaseModel):
+    """``PATCH /api/v1/nodes/{id}``: the node's tags (replaced)."""
+
     model_config = ConfigDict(extra="forbid")
 
     tags: list[str] = Field(max_length=16)
@@ -67,12 +71,17 @@ class ActionCreate(BaseModel):
 
 
 class ActionRequest(BaseModel):
+    """``POST /api/v1/nodes/{id}/actions``: the allow-listed action's name."""
+
     model_config = ConfigDict(extra="forbid")
 
     action: str = Field(min_length=1, max_length=64)
 
 
 def node_public(node: Node, ttl: float) -> dict[str, Any]:
+    """``{id, name, status, health, tags, os, agent_version, allow_actions,
+    last_seen_at, enrolled_at, metrics, ttl_seconds}``; ``metrics`` is the latest report's
+    values (percents, bytes/s, counts) plus ``disks``."""
     latest = node.latest or {}
     return {
         "id": node.id,
@@ -121,6 +130,7 @@ async def create_token(
 
 @router.get("/enrollment-tokens")
 async def list_tokens(db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
+    """The org's enrolment tokens, newest first (never the token itself)."""
     rows = await db.scalars(
         select(EnrollmentToken)
         .where(EnrollmentToken.org_id == user.org_id)
@@ -143,6 +153,7 @@ async def list_tokens(db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
 
 @router.delete("/enrollment-tokens/{token_id}", status_code=204)
 async def revoke_token(token_id: str, db: WriteDbDep, user: User = Operator) -> Response:
+    """Delete a token; nodes it enrolled keep their credentials. 404 when unknown."""
     row = await db.get(EnrollmentToken, token_id)
     if row is None or row.org_id != user.org_id:
         raise NotFound(f"no enrolment token {token_id}")
@@ -169,12 +180,26 @@ async def list_nodes(
     """Nodes, filtered by ``status``, ``tag`` and ``search`` (in name and OS), sorted
     by ``sort`` (name, status, health, cpu_percent, memory_percent, disk_percent,
     last_seen)."""
-    if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(sorted(SORTS))}", field="sort")
     rows = [
         node_public(n, context.settings.fleet_ttl_seconds)
         for n in await db.scalars(select(Node).where(Node.org_id == user.org_id))
     ]
+    return filter_nodes(rows, status=status, tag=tag, search=search, sort=sort, desc=desc)
+
+
+def filter_nodes(
+    rows: list[dict[str, Any]],
+    *,
+    status: str | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    sort: str = "name",
+    desc: bool = False,
+) -> list[dict[str, Any]]:
+    """``rows`` (from :func:`node_public`) that match, sorted. Raises InvalidInput for an
+    unknown ``sort``."""
+    if sort not in SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(sorted(SORTS))}", field="sort")
     if status:
         rows = [r for r in rows if r["status"] == status]
     if tag:
@@ -242,6 +267,7 @@ async def get_node(ref: str, db: DbDep, context: ContextDep, user: User = Operat
 async def update_node(
     ref: str, body: NodeUpdate, db: WriteDbDep, context: ContextDep, user: User = Operator
 ) -> dict:
+    """Replace a node's tags; answers ``node_public``."""
     node = await find_node(db, user.org_id, ref)
     node.tags = sorted(set(body.tags))
     audit_in(db, user, "node.update", "node", node.name, detail=",".join(node.tags))
@@ -330,6 +356,7 @@ async def node_metrics(
 
 @router.get("/actions")
 async def list_actions(db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
+    """The allow-list: ``[{name, argv, timeout_seconds, description}]``."""
     rows = await db.scalars(
         select(ActionDefinition)
         .where(ActionDefinition.org_id == user.org_id)
@@ -373,6 +400,7 @@ async def define_action(
 
 @router.delete("/actions/{name}", status_code=204)
 async def remove_action(name: str, db: WriteDbDep, user: User = Operator) -> Response:
+    """Remove an allow-listed action; 404 when unknown."""
     row = await db.scalar(
         select(ActionDefinition).where(
             ActionDefinition.org_id == user.org_id, ActionDefinition.name == name
@@ -387,6 +415,8 @@ async def remove_action(name: str, db: WriteDbDep, user: User = Operator) -> Res
 
 
 def run_public(run: ActionRun) -> dict[str, Any]:
+    """``{id, action, argv, state, exit_code, output, requested_by, created_at,
+    finished_at}``."""
     return {
         "id": run.id,
         "action": run.action,
@@ -440,6 +470,7 @@ async def run_action(
 
 @router.get("/nodes/{ref}/actions")
 async def list_runs(ref: str, db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
+    """The node's last 100 action runs, newest first."""
     node = await find_node(db, user.org_id, ref)
     runs = await db.scalars(
         select(ActionRun)

@@ -83,6 +83,7 @@ async def create_network(
 
 
 async def remove_network(client: aiodocker.Docker, endpoint: str, ref: str) -> None:
+    """Remove network ``ref``. Conflict while containers are attached; NotFound."""
     async with translated(endpoint, f"remove network {ref}"):
         await (await client.networks.get(ref)).delete()
 

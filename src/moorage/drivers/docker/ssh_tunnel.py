@@ -36,6 +36,8 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 
 @dataclass(frozen=True)
 class SSHEndpoint:
+    """Where to log in (``user@host:port``) and the engine socket's path there."""
+
     user: str
     host: str
     port: int
