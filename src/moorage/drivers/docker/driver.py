@@ -191,14 +191,33 @@ class DockerDriver(ContainerDriver):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
-    async def remove(self, container_id: str) -> None:
+    async def remove(self, container_id: str, *, wait_seconds: float = 30.0) -> None:
+        """Remove the container (forced, with its anonymous volumes); returns once it is
+        gone. When another caller's removal is in progress (409), waits for that one.
+
+        Raises:
+            RuntimeUnavailable: Docker fails, or the other removal outlasts ``wait_seconds``.
+        """
+        container = self._client.containers.container(container_id)
         try:
             async with translated(self._endpoint, "remove the container"):
-                await self._client.containers.container(container_id).delete(force=True, v=True)
+                await container.delete(force=True, v=True)
+            return
         except NotFound:
             return  # already gone
         except Conflict:
-            return  # "removal already in progress": another caller is removing it
+            pass  # "removal already in progress": wait for it, so callers see it gone
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            try:
+                async with translated(self._endpoint, "check the container's removal"):
+                    await container.show()
+            except NotFound:
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeUnavailable(
+            f"container {container_id[:12]} is still being removed after {wait_seconds:.0f} s"
+        )
 
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         async with translated(self._endpoint, "list containers"):
