@@ -3,8 +3,6 @@
 # that reach no container registry: mmdebstrap writes a minbase root file
 # system as a tarball on stdout and `docker import` turns it into an image.
 #   images/base/bootstrap.sh [--force] [TAG]      (TAG default moorage/base:bookworm)
-# The mirror is the machine's own (first URIs: line of its deb822 sources, or
-# its sources.list), else deb.debian.org.
 set -euo pipefail
 
 force=false
@@ -20,20 +18,19 @@ if ! command -v mmdebstrap >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
 fi
 
-mirror=""
-for f in /etc/apt/sources.list.d/*.sources; do
-  [ -e "$f" ] || continue
-  if grep -q "Suites:.*bookworm" "$f"; then
-    mirror=$(awk '/^URIs:/ {print $2; exit}' "$f")
-    [ -n "$mirror" ] && break
+# The package sources are the machine's own when it runs bookworm (its deb822
+# .sources file or its sources.list, pasted into the image by mmdebstrap);
+# otherwise mmdebstrap's own default mirror.
+sources=()
+for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
+  [ -f "$f" ] || continue
+  if grep -qE '^(Suites:.*|deb .*)bookworm' "$f"; then
+    sources=("$f")
+    break
   fi
 done
-if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-  mirror=$(awk '$1 == "deb" && $0 ~ /bookworm/ {print $2; exit}' /etc/apt/sources.list)
-fi
-mirror="${mirror:-http://deb.debian.org/debian}"
 
-echo "==> mmdebstrap bookworm from $mirror into $tag"
+echo "==> mmdebstrap bookworm from ${sources[0]:-the default mirror} into $tag"
 started=$(date +%s)
 mmdebstrap --quiet --variant=minbase \
   --aptopt='Acquire::Languages "none"' \
@@ -41,6 +38,6 @@ mmdebstrap --quiet --variant=minbase \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-  bookworm - "$mirror" \
+  bookworm - "${sources[@]}" \
   | docker import --change 'CMD ["bash"]' --change 'ENV LANG=C.UTF-8' - "$tag"
 echo "==> $tag built in $(( $(date +%s) - started )) s"

@@ -12,6 +12,20 @@ from tests.integration.conftest import admin, database_url, docker, server  # no
 
 CHROMIUM = "/usr/bin/chromium"
 
+POLL_MS = 250
+"""Interval of every ``page.wait_for_function``: its default polls on
+``requestAnimationFrame``, and a headless page does not reliably get animation
+frames (seen with chromium 156: a connected desktop read as stuck for 20 s)."""
+
+# Chromium 156 treats headless pages as backgrounded: it throttles their timers
+# (so an interval poll fired late and the desktop test timed out at 30 s although
+# the page read `connected` after 1 s) and stops their animation frames.
+BACKGROUND_THROTTLING_OFF = (
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+)
+
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[object]:
@@ -33,6 +47,7 @@ async def browser() -> AsyncIterator[object]:
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                *BACKGROUND_THROTTLING_OFF,
             ],
         )
         yield browser

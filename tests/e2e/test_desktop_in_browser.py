@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.e2e.conftest import POLL_MS
 from tests.integration.conftest import session_containers
 from tests.live_server import ADMIN_PASSWORD
 
@@ -35,19 +36,22 @@ async def test_novnc_shows_the_desktop_and_typing_works(server, browser, admin, 
         await page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
         session_id = page.url.rsplit("/", 1)[1]
         await page.wait_for_function(
-            "document.getElementById('desktop-status').textContent === 'connected'"
+            "document.getElementById('desktop-status').textContent === 'connected'", polling=POLL_MS
         )
         canvas = page.locator("#screen canvas")
         await canvas.wait_for()
         # Wait until the canvas shows more than the background (the terminal window).
-        await page.wait_for_function("""() => {
+        await page.wait_for_function(
+            """() => {
             const c = document.querySelector('#screen canvas');
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             const seen = new Set();
             for (let i = 0; i < d.length && seen.size < 20; i += 4 * 97)
               seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
             return seen.size >= 3;
-        }""")
+        }""",
+            polling=POLL_MS,
+        )
         box = await canvas.bounding_box()
         assert box and box["width"] > 300
         # Click inside the terminal window (top left of the desktop) and type a command.

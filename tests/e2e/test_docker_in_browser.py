@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.e2e.conftest import POLL_MS
 from tests.live_server import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -57,10 +58,16 @@ async def test_containers_page_live_logs_and_stop(server, browser, admin):
 
         await row.locator("a:text('Logs')").click()
         await page.wait_for_url(re.compile(r"/logs$"))
-        await page.wait_for_function("document.querySelectorAll('#log .stdout').length >= 3")
-        await page.wait_for_function("document.querySelectorAll('#log .stderr').length >= 3")
+        await page.wait_for_function(
+            "document.querySelectorAll('#log .stdout').length >= 3", polling=POLL_MS
+        )
+        await page.wait_for_function(
+            "document.querySelectorAll('#log .stderr').length >= 3", polling=POLL_MS
+        )
         before = await page.locator("#log > div").count()
-        await page.wait_for_function(f"document.querySelectorAll('#log > div').length > {before}")
+        await page.wait_for_function(
+            f"document.querySelectorAll('#log > div').length > {before}", polling=POLL_MS
+        )
         await page.fill("#search", "tick-2")
         assert await page.locator("#log .hit").count() >= 1
 
@@ -73,7 +80,8 @@ async def test_containers_page_live_logs_and_stop(server, browser, admin):
         await row.locator("button:text('Stop')").click()
         await page.wait_for_function(
             f"document.querySelector(\"tr[data-container='{name}'] [data-state]\")"
-            ".textContent === 'exited'"
+            ".textContent === 'exited'",
+            polling=POLL_MS,
         )
     finally:
         await page.close()

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.e2e.conftest import POLL_MS
 from tests.integration.conftest import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -26,7 +27,8 @@ async def test_login_launch_type_and_end(server, browser, admin, tmp_path):
         await page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
         await page.wait_for_selector("#terminal .xterm")
         await page.wait_for_function(
-            "document.getElementById('terminal-status').textContent === 'connected'"
+            "document.getElementById('terminal-status').textContent === 'connected'",
+            polling=POLL_MS,
         )
         countdown = await page.text_content("#time-left")
         assert re.match(r"^\d+:\d\d(:\d\d)?$", countdown or ""), countdown
@@ -37,7 +39,8 @@ async def test_login_launch_type_and_end(server, browser, admin, tmp_path):
             "window.moorageTerminal.buffer.active.getLine(0) !== undefined && "
             "Array.from({length: window.moorageTerminal.buffer.active.length}, (_, i) => "
             "window.moorageTerminal.buffer.active.getLine(i).translateToString()).join('\\n')"
-            ".includes('browser-42')"
+            ".includes('browser-42')",
+            polling=POLL_MS,
         )
         await page.screenshot(path=str(tmp_path / "terminal.png"))
 
