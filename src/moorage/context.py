@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverPool
-from moorage.fleet.ingest import Ingest
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber
 from moorage.security.crypto import Keyring
 from moorage.services.environments import EnvironmentStatus
+from moorage.services.fleet.ingest import Ingest
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService

@@ -29,9 +29,6 @@ from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.drivers.ssh import SSHConnector
 from moorage.errors import Conflict, RuntimeUnavailable
-from moorage.fleet.alerts import AlertEvaluator
-from moorage.fleet.ingest import Ingest
-from moorage.fleet.rollup import Rollup, expire_action_runs, mark_offline
 from moorage.models.environment import Environment
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber, ReservationKeeper
@@ -39,6 +36,11 @@ from moorage.reconciler.sessions import SessionKeeper
 from moorage.security.crypto import Keyring, load_keyring
 from moorage.services.bootstrap import bootstrap
 from moorage.services.environments import EnvironmentStatus
+from moorage.services.fleet.actions import expire_action_runs
+from moorage.services.fleet.alerts import AlertEvaluator
+from moorage.services.fleet.ingest import Ingest
+from moorage.services.fleet.nodes import mark_offline
+from moorage.services.fleet.rollup import Rollup
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from moorage.api.v1.agents import report_answer
 from moorage.errors import PayloadTooLarge
-from moorage.fleet.schemas import MAX_REPORT_BYTES
+from moorage.schemas.fleet import MAX_REPORT_BYTES
 
 __all__ = ["AgentReportFastPath"]
 

@@ -1,7 +1,7 @@
 """The ``moorage`` command (Typer).
 
 ``moorage agent enroll|run`` and ``moorage top`` go straight to the standalone
-agent (:mod:`moorage.fleet.agent`) without loading the server's modules, which
+agent (:mod:`moorage.agent`) without loading the server's modules, which
 keeps the agent within its memory budget (RSS ≤ 60 MB).
 """
 
@@ -17,7 +17,7 @@ LIGHT = {("agent", "enroll"), ("agent", "run"), ("top",)}
 def main() -> None:
     args = sys.argv[1:]
     if tuple(args[:2]) in LIGHT or tuple(args[:1]) in LIGHT:
-        from moorage.fleet.agent import main as agent_main
+        from moorage.agent import main as agent_main
 
         agent_main(args[1:] if args[0] == "agent" else args)
         return

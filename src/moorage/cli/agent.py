@@ -1,7 +1,7 @@
 """``moorage agent``: enrolment tokens (server side) and the agent itself.
 
 ``moorage agent enroll`` and ``moorage agent run`` are dispatched to
-:func:`moorage.fleet.agent.main` before this module loads (see
+:func:`moorage.agent.main` before this module loads (see
 :mod:`moorage.cli`); they are declared here so ``--help`` lists them.
 """
 
@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from moorage.agent import DEFAULT_CONFIG, DEFAULT_INTERVAL
 from moorage.cli._common import DataDirOption, run_with_db, settings_for
-from moorage.fleet.agent import DEFAULT_CONFIG, DEFAULT_INTERVAL
 
 app = typer.Typer(help="The fleet agent and its enrolment tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="Enrolment tokens.", no_args_is_help=True)
@@ -32,8 +32,8 @@ def token_create(
     """Print a new enrolment token (shown once) for `moorage agent enroll`."""
     from sqlalchemy import select
 
-    from moorage.fleet.service import create_enrollment_token
     from moorage.models.org import Org
+    from moorage.services.fleet.enrolment import create_enrollment_token
 
     if ttl_seconds < 60 or max_uses < 1:
         raise typer.BadParameter("ttl-seconds must be ≥ 60 and max-uses ≥ 1")

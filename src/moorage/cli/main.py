@@ -281,7 +281,7 @@ def top(
     export_jsonl: Annotated[Path | None, typer.Option(help="Append samples as JSONL.")] = None,
 ) -> None:
     """This machine's CPU, memory, disk, load and network, every interval (local mode)."""
-    # Dispatched to moorage.fleet.agent.top by moorage.cli.main before Typer loads.
+    # Dispatched to moorage.agent.top by moorage.cli.main before Typer loads.
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """UI of fleet monitoring (operators): the fleet table, a node's charts, alerts, and
-enrolment with the one-line install command. Pages read through the API's
-functions and change things through the JSON API."""
+enrolment with the one-line install command. Pages read through the fleet services,
+which check the operator role as the API does; they change things through the JSON
+API."""
 
 from __future__ import annotations
 
@@ -8,15 +9,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, DbDep
-from moorage.api.v1 import alerts as alerts_api
-from moorage.api.v1 import nodes as nodes_api
-from moorage.fleet.alerts import RULE_METRICS
-from moorage.models.fleet import ActionDefinition
-from moorage.models.user import Role
-from moorage.security.rbac import require_role
+from moorage.schemas.alert import RULE_METRICS
+from moorage.services.fleet import actions, alert_rules, alerts, channels, enrolment, nodes
 from moorage.web.pages import PageUser, templates
 
 __all__ = ["router"]
@@ -38,10 +34,10 @@ async def fleet_page(
     sort: str = "status",
     desc: bool = False,
 ) -> Response:
-    """The nodes; htmx swaps the table when the ``nodes`` stream says something changed."""
-    require_role(user, Role.OPERATOR)
-    everything = await nodes_api.list_nodes(db, context, user)
-    nodes = nodes_api.filter_nodes(
+    """The nodes; htmx swaps the table when the ``nodes`` stream says something changed.
+    Operators only (403 otherwise)."""
+    everything = await nodes.list_nodes(db, user, context.settings.fleet_ttl_seconds)
+    shown = nodes.filter_nodes(
         everything, status=status, tag=tag, search=search, sort=sort, desc=desc
     )
     counts: dict[str, int] = {}
@@ -66,7 +62,7 @@ async def fleet_page(
         page,
         {
             "user": user,
-            "nodes": nodes,
+            "nodes": shown,
             "counts": counts,
             "total": len(everything),
             "tags": sorted({t for n in everything for t in n["tags"]}),
@@ -80,17 +76,11 @@ async def fleet_page(
 async def node_page(
     ref: str, request: Request, user: PageUser, db: DbDep, context: ContextDep, range: str = "1h"
 ) -> Response:
-    """Charts (uPlot) over 1 h, 24 h, 7 d or 30 d, current values, alerts and actions."""
-    require_role(user, Role.OPERATOR)
-    node = await nodes_api.get_node(ref, db, context, user)
-    actions = list(
-        await db.scalars(
-            select(ActionDefinition)
-            .where(ActionDefinition.org_id == user.org_id)
-            .order_by(ActionDefinition.name)
-        )
-    )
-    runs = await nodes_api.list_runs(ref, db, user)
+    """Charts (uPlot) over 1 h, 24 h, 7 d or 30 d, current values, alerts and actions.
+    Operators only (403 otherwise)."""
+    node = await nodes.get_node(db, user, ref, context.settings.fleet_ttl_seconds)
+    allowed = await actions.list_actions(db, user)
+    runs = await actions.list_runs(db, user, ref)
     return templates.TemplateResponse(
         request,
         "node.html",
@@ -99,7 +89,7 @@ async def node_page(
             "node": node,
             "range": range if range in RANGES else "1h",
             "ranges": RANGES,
-            "actions": actions,
+            "actions": allowed,
             "runs": runs[:20],
         },
     )
@@ -107,16 +97,15 @@ async def node_page(
 
 @router.get("/fleet/alerts", response_class=HTMLResponse)
 async def alerts_page(request: Request, user: PageUser, db: DbDep) -> Response:
-    """Open alerts, the history, rules and notification channels."""
-    require_role(user, Role.OPERATOR)
+    """Open alerts, the history, rules and notification channels. Operators only."""
     return templates.TemplateResponse(
         request,
         "fleet_alerts.html",
         {
             "user": user,
-            "alerts": await alerts_api.list_alerts(db, user, None, 300),
-            "rules": await alerts_api.list_rules(db, user),
-            "channels": await alerts_api.list_channels(db, user),
+            "alerts": await alerts.list_alerts(db, user, None, 300),
+            "rules": await alert_rules.list_rules(db, user),
+            "channels": await channels.list_channels(db, user),
             "metrics": RULE_METRICS,
         },
     )
@@ -124,10 +113,9 @@ async def alerts_page(request: Request, user: PageUser, db: DbDep) -> Response:
 
 @router.get("/fleet/enroll", response_class=HTMLResponse)
 async def enroll_page(request: Request, user: PageUser, db: DbDep) -> Response:
-    """Enrolment tokens, and install links with their one-line command."""
-    require_role(user, Role.OPERATOR)
+    """Enrolment tokens, and install links with their one-line command. Operators only."""
     return templates.TemplateResponse(
         request,
         "enroll.html",
-        {"user": user, "tokens": await nodes_api.list_tokens(db, user)},
+        {"user": user, "tokens": await enrolment.list_enrollment_tokens(db, user)},
     )

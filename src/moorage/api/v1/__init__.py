@@ -3,15 +3,19 @@
 from fastapi import APIRouter
 
 from moorage.api.v1 import (
+    actions,
     agents,
     alerts,
     auth,
     containers,
     docker_objects,
+    enrollment_tokens,
     environments,
     health,
+    install,
     machines,
     networks,
+    node_metrics,
     nodes,
     reservations,
     sessions,
@@ -34,7 +38,11 @@ router.include_router(docker_objects.router)
 router.include_router(networks.router)
 router.include_router(stacks.router)
 router.include_router(agents.router)
+router.include_router(install.router)
+router.include_router(enrollment_tokens.router)
 router.include_router(nodes.router)
+router.include_router(node_metrics.router)
+router.include_router(actions.router)
 router.include_router(alerts.router)
 
 __all__ = ["router"]

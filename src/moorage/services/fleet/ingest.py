@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.errors import InvalidInput, Unauthenticated
-from moorage.fleet.health import Thresholds, assess
-from moorage.fleet.schemas import Report
 from moorage.models.fleet import METRICS, RAW, ActionRun, Node, Sample
+from moorage.schemas.fleet import Report
 from moorage.security.tokens import parse_prefix, token_matches
+from moorage.services.fleet.health import Thresholds, assess
 
 __all__ = ["Ingest", "NodeRef"]
 

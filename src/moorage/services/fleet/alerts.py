@@ -1,6 +1,5 @@
-"""Alert rules evaluated by the reconciler; alerts open and resolve; notifications go
-to Apprise URLs (https://github.com/caronc/apprise/wiki: ``json://`` generic JSON
-webhook, ``slack://``, ``msteams://``/``workflows://``, ``mailto://`` …).
+"""Alerts: rules evaluated by the reconciler open and resolve them; notifications go to
+the org's channels (:mod:`moorage.services.fleet.channels`); operators list them.
 
 A metric rule fires on a node when every raw sample of the last
 ``duration_seconds`` is at or over ``threshold`` and those samples cover the
@@ -27,27 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
-from moorage.errors import InvalidInput
-from moorage.models.fleet import METRICS, RAW, Alert, AlertRule, Node, NotificationChannel, Sample
+from moorage.models.fleet import RAW, Alert, AlertRule, Node, NotificationChannel, Sample
+from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
+from moorage.security.rbac import require_role
+from moorage.services.fleet.channels import CHANNEL_CONTEXT
 
-__all__ = ["CHANNEL_CONTEXT", "COVER_SLACK", "RULE_METRICS", "AlertEvaluator", "check_apprise_url"]
+__all__ = ["COVER_SLACK", "AlertEvaluator", "list_alerts"]
 
 log = logging.getLogger(__name__)
-CHANNEL_CONTEXT = "fleet.channel_url"
 COVER_SLACK = timedelta(seconds=30)
-RULE_METRICS = (*METRICS, "offline")
-
-
-def check_apprise_url(url: str) -> str:
-    """``url`` if Apprise knows its scheme. Raises InvalidInput naming the field."""
-    if not apprise.Apprise().add(url):
-        raise InvalidInput(
-            f"not an Apprise URL Moorage can use: {url.split(':', 1)[0]}://… "
-            "(for example json://host/path, slack://…, mailto://…)",
-            field="url",
-        )
-    return url
 
 
 class AlertEvaluator:
@@ -187,6 +175,39 @@ class AlertEvaluator:
                 channel.last_error = None if sent else detail
                 if not sent:
                     log.warning("notification to %s failed: %s", channel.name, detail)
+
+
+async def list_alerts(
+    db: AsyncSession, user: User, state: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The org's alerts, newest first, at most ``limit`` (1–1,000); ``state`` ``open``
+    or ``resolved`` filters: ``[{id, node, node_id, rule_id, severity, state, message,
+    value, opened_at, resolved_at}]``. Raises Forbidden (not an operator)."""
+    require_role(user, Role.OPERATOR)
+    query = (
+        select(Alert, Node.name)
+        .join(Node, Node.id == Alert.node_id)
+        .where(Alert.org_id == user.org_id)
+        .order_by(Alert.opened_at.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
+    if state:
+        query = query.where(Alert.state == state)
+    return [
+        {
+            "id": a.id,
+            "node": name,
+            "node_id": a.node_id,
+            "rule_id": a.rule_id,
+            "severity": a.severity,
+            "state": a.state,
+            "message": a.message,
+            "value": a.value,
+            "opened_at": a.opened_at.isoformat(),
+            "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+        }
+        for a, name in (await db.execute(query)).all()
+    ]
 
 
 async def _resolve(db: AsyncSession, alert: Alert, now: datetime) -> Alert:

@@ -1,4 +1,4 @@
-"""Roll-ups and retention of samples, and marking silent nodes offline.
+"""Roll-ups and retention of samples.
 
 Raw reports become 1-minute averages and 1-minute averages 1-hour averages once
 their period has closed; each level is pruned after its retention (defaults: raw
@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
-from moorage.models.fleet import HOUR, METRICS, MINUTE, RAW, ActionRun, Node, Sample
+from moorage.models.fleet import HOUR, METRICS, MINUTE, RAW, Sample
 
-__all__ = ["LAG", "Rollup", "expire_action_runs", "mark_offline"]
+__all__ = ["LAG", "Rollup"]
 
 LAG = {MINUTE: timedelta(minutes=2), HOUR: timedelta(minutes=5)}
 
@@ -111,40 +111,3 @@ class Rollup:
                 await db.execute(
                     delete(Sample).where(Sample.resolution == resolution, Sample.at < now - keep)
                 )
-
-
-async def mark_offline(
-    sessionmaker: async_sessionmaker[AsyncSession], ttl: timedelta, now: datetime | None = None
-) -> int:
-    """Mark nodes silent for longer than ``ttl`` offline (health 0); returns how many."""
-    now = now or utcnow()
-    async with write_session(sessionmaker) as db:
-        result = await db.execute(
-            update(Node)
-            .where(Node.last_seen_at < now - ttl, Node.status != "offline")
-            .values(status="offline", health=0)
-        )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-ACTION_GRACE = timedelta(seconds=60)
-
-
-async def expire_action_runs(
-    sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None
-) -> int:
-    """Mark runs handed to an agent that never reported back (it died or lost the
-    hub) ``timed_out`` once their timeout plus :data:`ACTION_GRACE` has passed."""
-    now = now or utcnow()
-    expired = 0
-    async with write_session(sessionmaker) as db:
-        runs = await db.scalars(select(ActionRun).where(ActionRun.state == "sent"))
-        for run in runs:
-            if (
-                run.sent_at
-                and now - run.sent_at > timedelta(seconds=run.timeout_seconds) + ACTION_GRACE
-            ):
-                run.state, run.finished_at = "timed_out", now
-                run.output = (run.output or "") + "no result from the agent"
-                expired += 1
-    return expired

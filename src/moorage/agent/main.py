@@ -1,0 +1,62 @@
+"""The agent's command line: ``enroll``, ``run`` and ``top`` (the same for
+``moorage agent …``, ``moorage top`` and the served single file)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from moorage.agent._common import DEFAULT_CONFIG, DEFAULT_INTERVAL
+from moorage.agent.enrolment import enroll, load_config
+from moorage.agent.reporter import Agent
+from moorage.agent.top import top
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``moorage-agent enroll|run|top …`` (``argv`` defaults to ``sys.argv[1:]``)."""
+    parser = argparse.ArgumentParser(
+        prog="moorage-agent", description="The Moorage agent: metrics, health and actions."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    p_enroll = commands.add_parser("enroll", help="exchange an enrolment token for a credential")
+    p_enroll.add_argument("--server", required=True)
+    p_enroll.add_argument("--token", required=True)
+    p_enroll.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p_enroll.add_argument("--ca-file")
+    p_run = commands.add_parser("run", help="push a report every interval")
+    p_run.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p_run.add_argument("--interval", type=float, default=DEFAULT_INTERVAL)
+    p_run.add_argument("--allow-actions", action="store_true")
+    p_run.add_argument("--max-backoff", type=float, default=300.0, help="seconds")
+    p_top = commands.add_parser("top", help="print this machine's metrics")
+    p_top.add_argument("--interval", type=float, default=2.0)
+    p_top.add_argument("--export-csv", type=Path)
+    p_top.add_argument("--export-jsonl", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command == "enroll":
+        config = enroll(args.server, args.token, args.config, ca_file=args.ca_file)
+        print(f"enrolled as {config['name']} (node {config['node_id']}); config in {args.config}")
+    elif args.command == "run":
+        agent = Agent(
+            load_config(args.config),
+            interval=args.interval,
+            allow_actions=args.allow_actions,
+            max_backoff=args.max_backoff,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            agent.run_forever()
+        except KeyboardInterrupt:
+            pass
+    else:
+        try:
+            top(args.interval, export_csv=args.export_csv, export_jsonl=args.export_jsonl)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,148 @@
+"""Request models of the fleet: what agents send (enrolment, reports, action results)
+and what operators send (enrolment tokens, install links, node tags, actions).
+
+:class:`Report` is the one definition of the agent's report: the agent
+(:mod:`moorage.agent.collector`) builds a plain dict, and a unit test runs that
+collector and validates its output here, extra fields forbidden, field for field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "MAX_REPORT_BYTES",
+    "ActionCreate",
+    "ActionRequest",
+    "ActionResult",
+    "Disk",
+    "EnrollRequest",
+    "EnrollmentTokenCreate",
+    "InstallLinkCreate",
+    "Metrics",
+    "NodeUpdate",
+    "Report",
+]
+
+MAX_REPORT_BYTES = 64 * 1024
+
+
+# -- from agents --------------------------------------------------------------------------
+
+
+class EnrollRequest(BaseModel):
+    """``POST /api/v1/agents/enroll``: the token and this machine's hostname and OS."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=8, max_length=128)
+    hostname: str = Field(min_length=1, max_length=255)
+    os: str | None = Field(None, max_length=255)
+
+
+class Metrics(BaseModel):
+    """A report's values: percents 0–100, ``load1``, rates in bytes per second, counts.
+    The container counts are absent when the agent cannot read a Docker socket."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_percent: float = Field(ge=0, le=100)
+    load1: float = Field(ge=0, le=1e15)
+    memory_percent: float = Field(ge=0, le=100)
+    swap_percent: float = Field(0.0, ge=0, le=100)
+    disk_read_bps: float = Field(0.0, ge=0, le=1e15)
+    disk_write_bps: float = Field(0.0, ge=0, le=1e15)
+    net_rx_bps: float = Field(0.0, ge=0, le=1e15)
+    net_tx_bps: float = Field(0.0, ge=0, le=1e15)
+    processes: int = Field(0, ge=0, le=10_000_000)
+    containers_running: int | None = Field(None, ge=0, le=1_000_000)
+    containers_total: int | None = Field(None, ge=0, le=1_000_000)
+
+
+class Disk(BaseModel):
+    """One mounted filesystem: use in percent and bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mount: str = Field(min_length=1, max_length=255)
+    percent: float = Field(ge=0, le=100)
+    used_bytes: int = Field(ge=0)
+    total_bytes: int = Field(ge=0)
+
+
+class Report(BaseModel):
+    """One agent report, ``POST /api/v1/agents/report`` (JSON, at most
+    :data:`MAX_REPORT_BYTES`); an example is in :mod:`moorage.agent.collector`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_version: str = Field(max_length=32)
+    collected_at: datetime = Field(description="RFC 3339, with a UTC offset.")
+    hostname: str = Field(min_length=1, max_length=255)
+    os: str | None = Field(None, max_length=255)
+    uptime_seconds: float = Field(0.0, ge=0)
+    allow_actions: bool = False
+    metrics: Metrics
+    disks: list[Disk] = Field(default_factory=list, max_length=32)
+
+
+class ActionResult(BaseModel):
+    """An action run's outcome; ``output`` is stdout then stderr, at most ~64 KiB."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: str = Field(pattern="^(succeeded|failed|timed_out|refused)$")
+    exit_code: int | None = None
+    output: str = Field("", max_length=70_000)
+
+
+# -- from operators -----------------------------------------------------------------------
+
+
+class EnrollmentTokenCreate(BaseModel):
+    """``POST /api/v1/enrollment-tokens``: label, life (seconds), uses, tags for its nodes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", max_length=128)
+    ttl_seconds: int = Field(3600, ge=60, le=30 * 86400, description="Valid for this long.")
+    max_uses: int = Field(1, ge=1, le=100_000, description="Nodes it may enrol.")
+    tags: list[str] = Field(default_factory=list, max_length=16)
+
+
+class InstallLinkCreate(BaseModel):
+    """``POST /api/v1/install-links``: the link's life (seconds) and the enrolled node's tags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    tags: list[str] = Field(default_factory=list, max_length=16)
+
+
+class NodeUpdate(BaseModel):
+    """``PATCH /api/v1/nodes/{id}``: the node's tags (replaced)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[str] = Field(max_length=16)
+
+
+class ActionCreate(BaseModel):
+    """An allow-listed action: ``argv`` runs as given, never through a shell."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    argv: list[str] = Field(min_length=1, max_length=64)
+    timeout_seconds: int = Field(60, ge=1, le=3600)
+    description: str = Field("", max_length=500)
+
+
+class ActionRequest(BaseModel):
+    """``POST /api/v1/nodes/{id}/actions``: the allow-listed action's name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(min_length=1, max_length=64)

@@ -1,0 +1,121 @@
+"""Notification channels: Apprise URLs (https://github.com/caronc/apprise/wiki:
+``json://`` generic JSON webhook, ``slack://``, ``msteams://``/``workflows://``,
+``mailto://`` …) stored encrypted, never shown again. Changes are audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apprise
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from moorage.errors import InvalidInput, NotFound, RuntimeUnavailable
+from moorage.models.fleet import NotificationChannel
+from moorage.models.user import Role, User
+from moorage.schemas.alert import ChannelBody
+from moorage.security.crypto import Keyring
+from moorage.security.rbac import require_role
+from moorage.services.audit import audit_in
+
+__all__ = [
+    "CHANNEL_CONTEXT",
+    "channel_public",
+    "check_apprise_url",
+    "create_channel",
+    "list_channels",
+    "remove_channel",
+    "send_test",
+]
+
+CHANNEL_CONTEXT = "fleet.channel_url"
+
+
+def check_apprise_url(url: str) -> str:
+    """``url`` if Apprise knows its scheme. Raises InvalidInput naming the field."""
+    if not apprise.Apprise().add(url):
+        raise InvalidInput(
+            f"not an Apprise URL Moorage can use: {url.split(':', 1)[0]}://… "
+            "(for example json://host/path, slack://…, mailto://…)",
+            field="url",
+        )
+    return url
+
+
+def channel_public(channel: NotificationChannel) -> dict[str, Any]:
+    """``{id, name, cooldown_seconds, enabled, last_sent_at, last_error}`` (never the URL)."""
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "cooldown_seconds": channel.cooldown_seconds,
+        "enabled": channel.enabled,
+        "last_sent_at": channel.last_sent_at.isoformat() if channel.last_sent_at else None,
+        "last_error": channel.last_error,
+    }
+
+
+async def _owned(db: AsyncSession, org_id: str, channel_id: str) -> NotificationChannel:
+    row = await db.get(NotificationChannel, channel_id)
+    if row is None or row.org_id != org_id:
+        raise NotFound(f"no channel {channel_id}")
+    return row
+
+
+async def list_channels(db: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """The org's channels: ``[channel_public]``. Raises Forbidden (not an operator)."""
+    require_role(user, Role.OPERATOR)
+    rows = await db.scalars(
+        select(NotificationChannel).where(NotificationChannel.org_id == user.org_id)
+    )
+    return [channel_public(r) for r in rows]
+
+
+async def create_channel(
+    db: AsyncSession, keyring: Keyring, user: User, body: ChannelBody
+) -> dict[str, Any]:
+    """Add a channel (URL sealed; audited, committed); returns :func:`channel_public`.
+
+    Raises:
+        Forbidden: not an operator.
+        InvalidInput: Apprise does not know the URL's scheme (field ``url``).
+    """
+    require_role(user, Role.OPERATOR)
+    channel = NotificationChannel(
+        org_id=user.org_id,
+        name=body.name,
+        url_sealed=keyring.seal(check_apprise_url(body.url), CHANNEL_CONTEXT),
+        cooldown_seconds=body.cooldown_seconds,
+        enabled=body.enabled,
+    )
+    db.add(channel)
+    await db.flush()
+    audit_in(db, user, "channel.create", "channel", channel.name)
+    await db.commit()
+    return channel_public(channel)
+
+
+async def remove_channel(db: AsyncSession, user: User, channel_id: str) -> None:
+    """Remove a channel (audited, committed). Raises Forbidden, NotFound."""
+    require_role(user, Role.OPERATOR)
+    channel = await _owned(db, user.org_id, channel_id)
+    await db.delete(channel)
+    audit_in(db, user, "channel.remove", "channel", channel.name)
+    await db.commit()
+
+
+async def send_test(db: AsyncSession, keyring: Keyring, user: User, channel_id: str) -> None:
+    """Send a test notification now (ignores the cooldown).
+
+    Raises:
+        Forbidden: not an operator.
+        NotFound: no such channel.
+        RuntimeUnavailable: the service refused it or did not answer.
+    """
+    require_role(user, Role.OPERATOR)
+    channel = await _owned(db, user.org_id, channel_id)
+    sender = apprise.Apprise()
+    sender.add(keyring.open(channel.url_sealed, CHANNEL_CONTEXT))
+    if not await sender.async_notify(
+        title="Moorage test notification", body=f"Sent by {user.username} from the alerts page."
+    ):
+        raise RuntimeUnavailable(f"the notification to {channel.name} failed")
