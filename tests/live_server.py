@@ -91,7 +91,9 @@ class Server:
         self.process = None
 
     def client(self, token: str | None = None) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        """An HTTP client for this server: bearer ``token`` if given; cookie clients send
+        the server's own Origin, as browsers do (the CSRF guard wants it)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {"Origin": self.base_url}
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=60)
 
     async def login(

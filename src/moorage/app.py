@@ -14,6 +14,9 @@ from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory
 from moorage.runtime import open_context
+from moorage.security.csrf import CsrfGuard
+from moorage.security.headers import SecurityHeaders
+from moorage.security.throttle import SignInThrottle
 
 __all__ = ["create_app"]
 
@@ -57,6 +60,9 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(AgentReportFastPath)
+    app.add_middleware(CsrfGuard, trusted_origins=settings.trusted_origin_list)
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
+    app.state.sign_in_throttle = SignInThrottle()
     app.include_router(api_router)
     from moorage.web import mount_web
 

@@ -106,7 +106,18 @@ class Settings(BaseSettings):
     )
     login_ttl_hours: int = Field(12, description="Lifetime of a login cookie.")
     cookie_secure: bool = Field(
-        False, description="Mark the login cookie `Secure` (serve over HTTPS)."
+        False,
+        description=(
+            "Mark the login cookie `Secure` and send Strict-Transport-Security (serve over HTTPS)."
+        ),
+    )
+    trusted_origins: str = Field(
+        "",
+        description=(
+            "Comma-separated origins (scheme://host[:port]) besides the request's own whose "
+            "pages may send cookie-authenticated POST/PUT/PATCH/DELETE and websockets, e.g. "
+            "https://moorage.example.org when a proxy rewrites Host."
+        ),
     )
     run_reconciler: bool = Field(
         True, description="Run the reconciler inside `moorage serve` (the embedded default)."
@@ -127,6 +138,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'moorage.db'}"
+
+    @property
+    def trusted_origin_list(self) -> list[str]:
+        """``trusted_origins`` split on commas, blanks dropped."""
+        return [origin.strip() for origin in self.trusted_origins.split(",") if origin.strip()]
 
     @property
     def is_sqlite(self) -> bool:

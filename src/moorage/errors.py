@@ -13,6 +13,7 @@ error page for the UI::
     ├── Gone               410  gone               a link or token that was valid has ended
     ├── PayloadTooLarge    413  payload_too_large  a request body over its limit
     ├── QuotaExceeded      429  quota_exceeded     a per-user or per-template limit is reached
+    ├── TooManyAttempts    429  too_many_attempts  sign-ins locked for a while (Retry-After)
     └── RuntimeUnavailable 503  runtime_unavailable Docker (or another runtime) cannot be reached
 
 Errors of lower libraries (aiodocker, SQLAlchemy) are translated at the
@@ -33,6 +34,7 @@ __all__ = [
     "PayloadTooLarge",
     "QuotaExceeded",
     "RuntimeUnavailable",
+    "TooManyAttempts",
     "Unauthenticated",
 ]
 
@@ -99,6 +101,17 @@ class PayloadTooLarge(MoorageError):
 class QuotaExceeded(MoorageError):
     status_code = 429
     default_code = "quota_exceeded"
+
+
+class TooManyAttempts(MoorageError):
+    """Too many failed sign-ins; the answer carries ``Retry-After: retry_after_seconds``."""
+
+    status_code = 429
+    default_code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, **details: Any) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds, **details)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class RuntimeUnavailable(MoorageError):

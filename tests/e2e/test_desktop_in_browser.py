@@ -36,7 +36,8 @@ async def test_novnc_shows_the_desktop_and_typing_works(server, browser, admin, 
         await page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
         session_id = page.url.rsplit("/", 1)[1]
         await page.wait_for_function(
-            "document.getElementById('desktop-status').textContent === 'connected'", polling=POLL_MS
+            "() => document.getElementById('desktop-status').textContent === 'connected'",
+            polling=POLL_MS,
         )
         canvas = page.locator("#screen canvas")
         await canvas.wait_for()

@@ -59,14 +59,14 @@ async def test_containers_page_live_logs_and_stop(server, browser, admin):
         await row.locator("a:text('Logs')").click()
         await page.wait_for_url(re.compile(r"/logs$"))
         await page.wait_for_function(
-            "document.querySelectorAll('#log .stdout').length >= 3", polling=POLL_MS
+            "() => document.querySelectorAll('#log .stdout').length >= 3", polling=POLL_MS
         )
         await page.wait_for_function(
-            "document.querySelectorAll('#log .stderr').length >= 3", polling=POLL_MS
+            "() => document.querySelectorAll('#log .stderr').length >= 3", polling=POLL_MS
         )
         before = await page.locator("#log > div").count()
         await page.wait_for_function(
-            f"document.querySelectorAll('#log > div').length > {before}", polling=POLL_MS
+            f"() => document.querySelectorAll('#log > div').length > {before}", polling=POLL_MS
         )
         await page.fill("#search", "tick-2")
         assert await page.locator("#log .hit").count() >= 1
@@ -79,7 +79,7 @@ async def test_containers_page_live_logs_and_stop(server, browser, admin):
         page.once("dialog", lambda dialog: dialog.accept())
         await row.locator("button:text('Stop')").click()
         await page.wait_for_function(
-            f"document.querySelector(\"tr[data-container='{name}'] [data-state]\")"
+            f"() => document.querySelector(\"tr[data-container='{name}'] [data-state]\")"
             ".textContent === 'exited'",
             polling=POLL_MS,
         )

@@ -70,7 +70,7 @@ async def test_fleet_pages(server, browser, admin, tmp_path):
         # The first report turns the row green without a reload (SSE).
         status = f"document.querySelector(\"tr[data-node='{name}'] [data-status]\").textContent"
         await page.wait_for_function(
-            f"['ok', 'warn', 'critical'].includes({status})", polling=POLL_MS
+            f"() => ['ok', 'warn', 'critical'].includes({status})", polling=POLL_MS
         )
         await page.select_option("#filters select[name=tag]", "ui")
         await page.locator(f"tr[data-node='{name}']").wait_for()

@@ -27,7 +27,7 @@ async def test_login_launch_type_and_end(server, browser, admin, tmp_path):
         await page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
         await page.wait_for_selector("#terminal .xterm")
         await page.wait_for_function(
-            "document.getElementById('terminal-status').textContent === 'connected'",
+            "() => document.getElementById('terminal-status').textContent === 'connected'",
             polling=POLL_MS,
         )
         countdown = await page.text_content("#time-left")
@@ -36,7 +36,7 @@ async def test_login_launch_type_and_end(server, browser, admin, tmp_path):
         await page.click("#terminal")
         await page.keyboard.type("echo browser-$((20+22))\n")
         await page.wait_for_function(
-            "window.moorageTerminal.buffer.active.getLine(0) !== undefined && "
+            "() => window.moorageTerminal.buffer.active.getLine(0) !== undefined && "
             "Array.from({length: window.moorageTerminal.buffer.active.length}, (_, i) => "
             "window.moorageTerminal.buffer.active.getLine(i).translateToString()).join('\\n')"
             ".includes('browser-42')",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from urllib.parse import urlsplit
 
 import websockets
 
@@ -39,4 +40,7 @@ def terminal(ws_url: str, token: str | None = None, cookie: str | None = None):
         headers["Authorization"] = f"Bearer {token}"
     if cookie:
         headers["Cookie"] = cookie
+        # A cookie handshake must come from Moorage's own pages (moorage.security.csrf).
+        parts = urlsplit(ws_url)
+        headers["Origin"] = f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"
     return websockets.connect(ws_url, additional_headers=headers, max_size=None)

@@ -104,7 +104,10 @@ async def test_web_app_is_proxied_streamed_and_private(server, admin, docker):
     assert kernel.status_code == 201, kernel.text
     ws_url = app.replace("http://", "ws://") + f"api/kernels/{kernel.json()['id']}/channels"
     cookie = "; ".join(f"{k}={v}" for k, v in admin.cookies.items())
-    async with websockets.connect(ws_url, additional_headers={"Cookie": cookie}) as ws:
+    origin = str(admin.base_url).rstrip("/")
+    async with websockets.connect(
+        ws_url, additional_headers={"Cookie": cookie, "Origin": origin}
+    ) as ws:
         await ws.send(execute_request("print(6 * 7)"))
         output = ""
         async with asyncio.timeout(30):

@@ -17,6 +17,10 @@ from moorage.drivers.fake_machines import FakeConnector
 from tests.databases import fresh_database
 
 ADMIN_PASSWORD = "admin-password-for-tests"
+BASE_URL = "http://testserver"
+# Browsers send Origin on every POST/PUT/PATCH/DELETE; a cookie client without it
+# is refused by the CSRF guard (moorage.security.csrf).
+SAME_ORIGIN = {"Origin": BASE_URL}
 
 
 @dataclass
@@ -28,7 +32,9 @@ class App:
 
     async def login(self, username: str, password: str) -> httpx.AsyncClient:
         """A new client logged in as ``username`` (cookie auth)."""
-        client = httpx.AsyncClient(transport=self.client._transport, base_url="http://testserver")
+        client = httpx.AsyncClient(
+            transport=self.client._transport, base_url=BASE_URL, headers=SAME_ORIGIN
+        )
         response = await client.post(
             "/api/v1/auth/login", json={"username": username, "password": password}
         )
@@ -55,7 +61,9 @@ async def app(tmp_path) -> AsyncIterator[App]:
         )
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            async with httpx.AsyncClient(
+                transport=transport, base_url=BASE_URL, headers=SAME_ORIGIN
+            ) as c:
                 response = await c.post(
                     "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
                 )

@@ -18,6 +18,7 @@ from moorage.db.engine import WRITE_OPTIONS
 from moorage.errors import Unauthenticated
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
+from moorage.security.tokens import LOGIN_COOKIE_NAME
 from moorage.services.sessions import SessionService
 from moorage.services.users import authenticate_token
 
@@ -33,7 +34,7 @@ __all__ = [
     "user_from_connection",
 ]
 
-COOKIE_NAME = "moorage_login"
+COOKIE_NAME = LOGIN_COOKIE_NAME
 
 
 def get_context(connection: HTTPConnection) -> Context:

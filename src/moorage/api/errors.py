@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from moorage.errors import InvalidInput, MoorageError, Unauthenticated
+from moorage.errors import InvalidInput, MoorageError, TooManyAttempts, Unauthenticated
 
 __all__ = ["install_error_handlers", "validation_error"]
 
@@ -45,7 +45,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MoorageError)
     async def _moorage_error(request: Request, exc: MoorageError) -> Response:
-        return await _render_error(request, exc)
+        response = await _render_error(request, exc)
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from moorage.schemas._input import InputModel, PemCertificates, PemPrivateKey, SshPrivateKey
+
 __all__ = [
     "ContainerCreate",
     "EnvironmentCreate",
@@ -20,30 +22,30 @@ __all__ = [
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
-class EnvironmentCreate(BaseModel):
+class EnvironmentCreate(InputModel):
     """``POST /api/v1/environments``. ``url``: ``unix:///path``, ``tcp://host:port`` or
     ``ssh://user@host[:port]``. TLS material (PEM) makes a TCP endpoint HTTPS with a
     client certificate; ``ssh_private_key`` (OpenSSH or PEM) is the SSH login, and the
     host key the server presents when saved is pinned."""
 
-    model_config = ConfigDict(extra="forbid")
+    multi_line_fields = frozenset({"tls_ca", "tls_cert", "tls_key", "ssh_private_key"})
 
     name: str = Field(pattern=NAME)
     url: str = Field(min_length=8, max_length=255)
-    tls_ca: SecretStr | None = None
-    tls_cert: SecretStr | None = None
-    tls_key: SecretStr | None = None
-    ssh_private_key: SecretStr | None = None
+    tls_ca: PemCertificates | None = None
+    tls_cert: PemCertificates | None = None
+    tls_key: PemPrivateKey | None = None
+    ssh_private_key: SshPrivateKey | None = None
 
 
-class EnvironmentUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EnvironmentUpdate(InputModel):
+    multi_line_fields = frozenset({"tls_ca", "tls_cert", "tls_key", "ssh_private_key"})
 
     url: str | None = Field(None, min_length=8, max_length=255)
-    tls_ca: SecretStr | None = None
-    tls_cert: SecretStr | None = None
-    tls_key: SecretStr | None = None
-    ssh_private_key: SecretStr | None = None
+    tls_ca: PemCertificates | None = None
+    tls_cert: PemCertificates | None = None
+    tls_key: PemPrivateKey | None = None
+    ssh_private_key: SshPrivateKey | None = None
     reset_host_key: bool = Field(
         False, description="Pin the SSH host key the server presents now (after a reinstall)."
     )
@@ -67,19 +69,15 @@ class EnvironmentPublic(BaseModel):
     ssh_host_key: str | None = Field(None, description="The pinned SSH host key (OpenSSH).")
 
 
-class PortBinding(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PortBinding(InputModel):
     container_port: int = Field(ge=1, le=65535)
     host_port: int | None = Field(None, ge=1, le=65535, description="Empty: a random port.")
     host_ip: str = Field("127.0.0.1", description="Address to bind; 127.0.0.1 by default.")
     protocol: Literal["tcp", "udp"] = "tcp"
 
 
-class ContainerCreate(BaseModel):
+class ContainerCreate(InputModel):
     """``POST …/containers``: a container from a form."""
-
-    model_config = ConfigDict(extra="forbid")
 
     image: str = Field(min_length=1, max_length=255)
     name: str | None = Field(None, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
@@ -96,9 +94,7 @@ class ContainerCreate(BaseModel):
     start: bool = True
 
 
-class ImagePull(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ImagePull(InputModel):
     image: str = Field(
         min_length=1,
         max_length=255,
@@ -107,16 +103,12 @@ class ImagePull(BaseModel):
     )
 
 
-class ImageTag(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ImageTag(InputModel):
     image: str = Field(min_length=1, max_length=255)
     repository: str = Field(min_length=1, max_length=255, pattern=r"^[a-z0-9][a-z0-9._:/-]*$")
     tag: str = Field("latest", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
-class RegistryLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RegistryLogin(InputModel):
     username: str = Field(min_length=1, max_length=255)
     password: SecretStr

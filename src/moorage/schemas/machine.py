@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from moorage.schemas._input import InputModel, SshPrivateKey
+
 __all__ = [
     "AvailabilityPublic",
     "ImportResult",
@@ -19,32 +21,34 @@ __all__ = [
 ]
 
 
-class MachineCreate(BaseModel):
+class MachineCreate(InputModel):
     """``POST /api/v1/machines``: give ``password`` or ``private_key`` (stored encrypted)."""
 
-    model_config = ConfigDict(extra="forbid")
+    multi_line_fields = frozenset({"private_key"})
 
     name: str = Field(min_length=1, max_length=64)
     host: str = Field(min_length=1, max_length=253)
     port: int = Field(22, ge=1, le=65535)
     user: str = Field("root", min_length=1, max_length=32, description="Login user (root or sudo).")
     password: SecretStr | None = None
-    private_key: SecretStr | None = Field(None, description="OpenSSH or PEM private key text.")
+    private_key: SshPrivateKey | None = Field(
+        None, description="OpenSSH or PEM private key text (unencrypted)."
+    )
     pool: str = Field("default", min_length=1, max_length=64)
     tags: list[str] = Field(default_factory=list, max_length=32)
 
 
-class MachineUpdate(BaseModel):
+class MachineUpdate(InputModel):
     """``PATCH``: absent fields keep their value. Changing host or port forgets the
     pinned host key. ``status`` may only be set to ``maintenance`` or back to ``unknown``."""
 
-    model_config = ConfigDict(extra="forbid")
+    multi_line_fields = frozenset({"private_key"})
 
     host: str | None = Field(None, min_length=1, max_length=253)
     port: int | None = Field(None, ge=1, le=65535)
     user: str | None = Field(None, min_length=1, max_length=32)
     password: SecretStr | None = None
-    private_key: SecretStr | None = None
+    private_key: SshPrivateKey | None = None
     pool: str | None = Field(None, min_length=1, max_length=64)
     tags: list[str] | None = Field(None, max_length=32)
     status: str | None = Field(None, pattern="^(maintenance|unknown)$")
@@ -85,9 +89,7 @@ class PoolPublic(BaseModel):
     allow_sudo: bool
 
 
-class PoolUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PoolUpdate(InputModel):
     default_duration_minutes: int | None = Field(None, ge=1, le=60 * 24 * 30)
     max_duration_minutes: int | None = Field(None, ge=1, le=60 * 24 * 30)
     max_machines_per_user: int | None = Field(None, ge=1, le=1000)
@@ -107,11 +109,9 @@ class AvailabilityPublic(BaseModel):
     next_free_at: datetime | None
 
 
-class ProvisionCreate(BaseModel):
+class ProvisionCreate(InputModel):
     """``POST /api/v1/pools/{pool}/provision``: a playbook by file name (see
     ``GET /api/v1/playbooks``) and optional extra variables."""
-
-    model_config = ConfigDict(extra="forbid")
 
     playbook: str = Field(min_length=1, max_length=255)
     extra_vars: dict[str, str] = Field(default_factory=dict, max_length=50)

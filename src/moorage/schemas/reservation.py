@@ -4,28 +4,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from moorage.schemas._input import InputModel, LeaseMinutes, LeaseSeconds
 
 __all__ = ["ReservationCreate", "ReservationExtend", "ReservationPublic", "ReservedMachine"]
 
 
-class ReservationCreate(BaseModel):
+class ReservationCreate(InputModel):
     """``POST /api/v1/reservations``. Username and password are generated when absent."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    count: int = Field(1, description="How many machines.")
+    count: int = Field(1, ge=1, le=1000, description="How many machines.")
     pool: str = Field("default", min_length=1, max_length=64)
-    duration_minutes: int | None = None
-    duration_seconds: int | None = Field(None, description="At least 10, for short leases.")
-    username: str | None = Field(None, description="Account name; 3-32 of [a-z0-9_-].")
-    password: str | None = Field(None, description="Account password; 8-128 characters.")
+    duration_minutes: LeaseMinutes | None = None
+    duration_seconds: LeaseSeconds | None = Field(
+        None, description="At least 10, for short leases."
+    )
+    username: str | None = Field(
+        None, max_length=64, description="Account name; 3-32 of [a-z0-9_-]."
+    )
+    password: str | None = Field(
+        None, max_length=1024, description="Account password; 8-128 characters."
+    )
 
 
-class ReservationExtend(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    minutes: int
+class ReservationExtend(InputModel):
+    minutes: LeaseMinutes = Field(description="Minutes to add; the pool's maximum still applies.")
 
 
 class ReservedMachine(BaseModel):

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from moorage.schemas._input import InputModel, LeaseMinutes, LeaseSeconds
 
 __all__ = ["SessionConnection", "SessionCreate", "SessionExtend", "SessionPublic", "SessionUrls"]
 
 
-class SessionCreate(BaseModel):
+class SessionCreate(InputModel):
     """``POST /api/v1/sessions``. Give at most one duration; none means the template's default."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    template: str = Field(description="Template id or name, e.g. `debian-shell`.")
-    duration_minutes: int | None = Field(None, description="Lease length in minutes.")
-    duration_seconds: int | None = Field(
+    template: str = Field(
+        min_length=1, max_length=64, description="Template id or name, e.g. `debian-shell`."
+    )
+    duration_minutes: LeaseMinutes | None = Field(None, description="Lease length in minutes.")
+    duration_seconds: LeaseSeconds | None = Field(
         None, description="Lease length in seconds (at least 10), for short leases."
     )
 
 
-class SessionExtend(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    minutes: int = Field(description="Minutes to add; the template's maximum still applies.")
+class SessionExtend(InputModel):
+    minutes: LeaseMinutes = Field(
+        description="Minutes to add; the template's maximum still applies."
+    )
 
 
 class SessionUrls(BaseModel):
@@ -47,7 +49,7 @@ class SessionConnection(BaseModel):
 class SessionPublic(BaseModel):
     id: str
     state: str = Field(description="pending, provisioning, ready, releasing, released or failed.")
-    template: str = Field(description="Template name.")
+    template: str = Field(min_length=1, max_length=64, description="Template name.")
     template_display_name: str
     kind: str
     owner: str = Field(description="Username of the owner.")

@@ -7,14 +7,15 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from moorage.models.template import TemplateKind
+from moorage.schemas._input import InputModel
 
 __all__ = ["TemplateCreate", "TemplatePublic", "TemplateUpdate"]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
-class _TemplateFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _TemplateFields(InputModel):
+    multi_line_fields = frozenset({"description"})
 
     display_name: str | None = Field(None, min_length=1, max_length=128)
     description: str | None = Field(None, max_length=4000)

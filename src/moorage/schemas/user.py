@@ -7,20 +7,17 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.models.user import Role
+from moorage.schemas._input import InputModel
 
 __all__ = ["LoginRequest", "TokenCreate", "TokenCreated", "UserCreate", "UserPublic"]
 
 
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LoginRequest(InputModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserCreate(InputModel):
     username: str = Field(min_length=1, max_length=32)
     password: str = Field(min_length=8, max_length=1024)
     role: Role = Role.MEMBER
@@ -38,9 +35,7 @@ class UserPublic(BaseModel):
     created_at: datetime
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TokenCreate(InputModel):
     name: str = Field("", max_length=128, description="A label to recognise the token by.")
 
 

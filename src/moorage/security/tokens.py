@@ -12,9 +12,18 @@ import hmac
 import secrets
 from typing import NamedTuple
 
-__all__ = ["NewToken", "generate_token", "hash_token", "parse_prefix", "token_matches"]
+__all__ = [
+    "LOGIN_COOKIE_NAME",
+    "NewToken",
+    "generate_token",
+    "hash_token",
+    "parse_prefix",
+    "token_matches",
+]
 
 TOKEN_MARK = "mrg"
+LOGIN_COOKIE_NAME = "moorage_login"
+"""The cookie a browser's login token travels in (HttpOnly, SameSite=Lax)."""
 
 
 class NewToken(NamedTuple):

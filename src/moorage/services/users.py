@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
+from moorage.db.engine import write_session
 from moorage.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from moorage.models.token import ApiToken, TokenKind
 from moorage.models.user import Role, User
@@ -22,6 +24,7 @@ __all__ = [
     "create_user",
     "find_user",
     "revoke_token",
+    "sign_in",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
@@ -66,7 +69,7 @@ async def create_user(
     user = User(
         org_id=org_id,
         username=username,
-        password_hash=hash_password(password),
+        password_hash=await asyncio.to_thread(hash_password, password),
         role=role.value,
         display_name=display_name or username,
     )
@@ -76,7 +79,8 @@ async def create_user(
 
 
 async def authenticate_password(db: AsyncSession, username: str, password: str) -> User:
-    """The active user with these credentials.
+    """The active user with these credentials. Reads only; Argon2 runs in a worker
+    thread, not on the event loop.
 
     Raises:
         Unauthenticated: unknown user, wrong password or disabled account (one
@@ -84,9 +88,10 @@ async def authenticate_password(db: AsyncSession, username: str, password: str) 
     """
     user = await db.scalar(select(User).where(User.username == username))
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
         raise Unauthenticated("wrong username or password", code="bad_credentials")
-    if not verify_password(user.password_hash, password) or not user.is_active:
+    matches = await asyncio.to_thread(verify_password, user.password_hash, password)
+    if not matches or not user.is_active:
         raise Unauthenticated("wrong username or password", code="bad_credentials")
     return user
 
@@ -139,8 +144,45 @@ async def authenticate_token(db: AsyncSession, plaintext: str, now: datetime | N
     return user
 
 
-async def revoke_token(db: AsyncSession, plaintext: str) -> None:
-    """Delete the token (not committed); unknown tokens are ignored."""
+async def revoke_token(db: AsyncSession, plaintext: str) -> bool:
+    """Delete the token whose whole hash matches ``plaintext`` (not committed).
+
+    Returns:
+        True when a token was deleted; False for an unknown or malformed token (a
+        token that only shares the prefix is left alone).
+    """
     prefix = parse_prefix(plaintext)
-    if prefix is not None:
-        await db.execute(delete(ApiToken).where(ApiToken.prefix == prefix))
+    if prefix is None:
+        return False
+    token = await db.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    if token is None or not token_matches(plaintext, token.token_hash):
+        return False
+    await db.delete(token)
+    await db.flush()
+    return True
+
+
+async def sign_in(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    username: str,
+    password: str,
+    *,
+    ttl: timedelta,
+) -> tuple[User, str]:
+    """Check a password and store a new login token valid for ``ttl``.
+
+    The password is checked in a read-only transaction, so a failed sign-in
+    writes nothing and never waits for (or holds) SQLite's write lock; only a
+    correct one opens a write transaction for the token.
+
+    Returns:
+        The user and the login token's plaintext (for the cookie).
+
+    Raises:
+        Unauthenticated: as :func:`authenticate_password`.
+    """
+    async with sessionmaker() as db:
+        user = await authenticate_password(db, username, password)
+    async with write_session(sessionmaker) as db:
+        token = await create_token(db, user, name="login", kind=TokenKind.LOGIN, ttl=ttl)
+    return user, token

@@ -28,18 +28,20 @@ from moorage.api.deps import (
 from moorage.api.v1.auth import set_login_cookie
 from moorage.errors import Forbidden, InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
-from moorage.models.token import TokenKind
 from moorage.models.user import Role, User
 from moorage.schemas.template import TemplateCreate, TemplateUpdate
+from moorage.security.headers import add_script_nonces
 from moorage.security.rbac import has_role, require_role
+from moorage.security.throttle import throttled
 from moorage.services.templates import find_template, visible_templates
-from moorage.services.users import authenticate_password, create_token, revoke_token
+from moorage.services.users import revoke_token, sign_in
 
 __all__ = ["render_error_page", "router"]
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
 templates.env.globals["Role"] = Role
+add_script_nonces(templates.env)
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,15 +104,16 @@ async def login_page(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 async def login_submit(
     request: Request,
-    db: WriteDbDep,
     context: ContextDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     _same_origin(request)
+    ttl = timedelta(hours=context.settings.login_ttl_hours)
     try:
-        user = await authenticate_password(db, username, password)
+        async with throttled(request, username):
+            _, token = await sign_in(context.sessionmaker, username, password, ttl=ttl)
     except Unauthenticated as exc:
         return templates.TemplateResponse(
             request,
@@ -118,9 +121,6 @@ async def login_submit(
             {"next": _safe_next(next), "error": exc.message, "username": username},
             status_code=401,
         )
-    ttl = timedelta(hours=context.settings.login_ttl_hours)
-    token = await create_token(db, user, name="login", kind=TokenKind.LOGIN, ttl=ttl)
-    await db.commit()
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_login_cookie(
         response,
@@ -132,7 +132,7 @@ async def login_submit(
 
 
 @router.post("/logout")
-async def logout_submit(request: Request, db: WriteDbDep) -> Response:
+async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Response:
     _same_origin(request)
     credential = credential_of(request)
     if credential:

@@ -94,7 +94,7 @@ def test_the_tunnel_hands_the_account_to_guacd_and_relays_both_ways(tmp_path):
         guacd_address=f"127.0.0.1:{guacd.port}",
     )
     app = create_app(settings, driver_factory=lambda env: FakeDriver(), announce=lambda m: None)
-    with TestClient(app) as client:
+    with TestClient(app, headers={"Origin": "http://testserver"}) as client:
         client.post(
             "/api/v1/auth/login", json={"username": "admin", "password": "guac-test-password"}
         )

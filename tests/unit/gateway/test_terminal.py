@@ -38,7 +38,7 @@ def test_bytes_go_both_ways_and_resize_reaches_the_tty(tmp_path):
         reconcile_interval_seconds=3600,
     )
     app = create_app(settings, driver_factory=lambda env: driver, announce=lambda m: None)
-    with TestClient(app) as client:
+    with TestClient(app, headers={"Origin": "http://testserver"}) as client:
         client.post("/api/v1/auth/login", json={"username": "admin", "password": "gateway-test-pw"})
         session = client.post("/api/v1/sessions", json={"template": "debian-shell"}).json()
         path = f"/api/v1/sessions/{session['id']}/terminal?cols=90&rows=20"

@@ -19,6 +19,7 @@ from moorage.api.v1 import (
     nodes,
     reservations,
     sessions,
+    sign_in_locks,
     stacks,
     templates,
     users,
@@ -30,6 +31,7 @@ router.include_router(health.router)
 router.include_router(sessions.router)
 router.include_router(templates.router)
 router.include_router(users.router)
+router.include_router(sign_in_locks.router)
 router.include_router(machines.router)
 router.include_router(reservations.router)
 router.include_router(environments.router)

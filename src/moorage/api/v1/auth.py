@@ -7,9 +7,9 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 
 from moorage.api.deps import COOKIE_NAME, ContextDep, CurrentUser, WriteDbDep, credential_of
-from moorage.models.token import TokenKind
 from moorage.schemas.user import LoginRequest, UserPublic
-from moorage.services.users import authenticate_password, create_token, revoke_token
+from moorage.security.throttle import throttled
+from moorage.services.users import revoke_token, sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -28,12 +28,16 @@ def set_login_cookie(response: Response, token: str, *, max_age_seconds: int, se
 
 
 @router.post("/login", response_model=UserPublic)
-async def login(body: LoginRequest, response: Response, db: WriteDbDep, context: ContextDep):
-    """Check the password and set the login cookie (valid ``MOORAGE_LOGIN_TTL_HOURS``)."""
-    user = await authenticate_password(db, body.username, body.password)
+async def login(body: LoginRequest, request: Request, response: Response, context: ContextDep):
+    """Check the password and set the login cookie (valid ``MOORAGE_LOGIN_TTL_HOURS``).
+
+    401 ``bad_credentials`` for a wrong username or password. Repeated failures
+    for one account or from one address are slowed down, then refused with 429
+    ``too_many_attempts`` and ``Retry-After`` (see :mod:`moorage.security.throttle`).
+    """
     ttl = timedelta(hours=context.settings.login_ttl_hours)
-    token = await create_token(db, user, name="login", kind=TokenKind.LOGIN, ttl=ttl)
-    await db.commit()
+    async with throttled(request, body.username):
+        user, token = await sign_in(context.sessionmaker, body.username, body.password, ttl=ttl)
     set_login_cookie(
         response,
         token,
@@ -44,8 +48,9 @@ async def login(body: LoginRequest, response: Response, db: WriteDbDep, context:
 
 
 @router.post("/logout", status_code=204)
-async def logout(request: Request, db: WriteDbDep) -> Response:
-    """Revoke the login cookie's token (or the bearer token) and clear the cookie."""
+async def logout(request: Request, db: WriteDbDep, user: CurrentUser) -> Response:
+    """End the caller's login: revoke the token it authenticated with (the login
+    cookie or the bearer token) and clear the cookie. 401 without a valid one."""
     credential = credential_of(request)
     if credential:
         await revoke_token(db, credential)

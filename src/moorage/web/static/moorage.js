@@ -13,3 +13,15 @@ async function apiCall(url, options = {}) {
   if (box) { box.textContent = message; box.classList.remove("d-none"); } else { alert(message); }
   return null;
 }
+
+// The Content-Security-Policy allows no eval, which htmx's hx-on attributes need: keep
+// htmx from evaluating, and run the one hx-on the pages use (reload after a request)
+// here. Until the templates say data-reload-after-request instead, both forms work.
+htmx.config.allowEval = false;
+document.addEventListener("htmx:afterRequest", (event) => {
+  const element = event.detail.elt;
+  if (element && (element.hasAttribute("data-reload-after-request")
+      || element.getAttribute("hx-on::after-request") === "location.reload()")) {
+    location.reload();
+  }
+});

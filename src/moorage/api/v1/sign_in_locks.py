@@ -1,0 +1,27 @@
+"""Admins lift the sign-in lock of an account: ``DELETE /api/v1/users/{username}/sign-in-lock``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from moorage.api.deps import AdminUser, DbDep
+from moorage.errors import NotFound
+from moorage.security.throttle import SignInThrottle
+from moorage.services.users import find_user
+
+router = APIRouter(tags=["users"])
+
+
+@router.delete("/users/{username}/sign-in-lock", status_code=204)
+async def unlock_sign_in(username: str, request: Request, db: DbDep, admin: AdminUser) -> Response:
+    """Forget the account's failed sign-ins, so its owner may sign in again at once
+    (after repeated failures sign-ins are delayed, then refused with 429). Admins only;
+    404 ``user_not_found`` for a username unknown in the admin's org. The counts of the
+    client addresses involved are kept. With several server workers, only the
+    worker that answers forgets (counts are per worker)."""
+    user = await find_user(db, username)
+    if user.org_id != admin.org_id:
+        raise NotFound(f"no user named {username!r}", code="user_not_found")
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    await throttle.unlock(user.username)
+    return Response(status_code=204)
