@@ -38,7 +38,7 @@ from moorage.reconciler.reservations import MachineProber, ReservationKeeper
 from moorage.reconciler.sessions import SessionKeeper
 from moorage.security.crypto import Keyring, load_keyring
 from moorage.services.bootstrap import bootstrap
-from moorage.services.environments import EnvironmentStatus
+from moorage.services.docker import DockerServices, EnvironmentStatus
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
@@ -251,4 +251,5 @@ async def open_context(
             http_client,
             environment_status,
             ingest,
+            DockerServices(sessionmaker, drivers, keyring, settings.data_dir, environment_status),
         )
