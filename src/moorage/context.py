@@ -13,7 +13,7 @@ from moorage.drivers.pool import DriverPool
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber
 from moorage.security.crypto import Keyring
-from moorage.services.environments import EnvironmentStatus
+from moorage.services.docker import DockerServices, EnvironmentStatus
 from moorage.services.fleet.ingest import Ingest
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
@@ -43,3 +43,5 @@ class Context:
     environment_status: EnvironmentStatus
     ingest: Ingest
     """Agent reports of this process, written in batches."""
+    docker: DockerServices
+    """Docker management: environments, containers, images, volumes, networks, stacks."""

@@ -35,7 +35,7 @@ from moorage.reconciler.reservations import MachineProber, ReservationKeeper
 from moorage.reconciler.sessions import SessionKeeper
 from moorage.security.crypto import Keyring, load_keyring
 from moorage.services.bootstrap import bootstrap
-from moorage.services.environments import EnvironmentStatus
+from moorage.services.docker import DockerServices, EnvironmentStatus
 from moorage.services.fleet.actions import expire_action_runs
 from moorage.services.fleet.alerts import AlertEvaluator
 from moorage.services.fleet.ingest import Ingest
@@ -253,4 +253,5 @@ async def open_context(
             http_client,
             environment_status,
             ingest,
+            DockerServices(sessionmaker, drivers, keyring, settings.data_dir, environment_status),
         )

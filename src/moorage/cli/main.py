@@ -224,18 +224,18 @@ def images_pull(
     """Pull IMAGE into the local engine with a progress bar per layer."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
-    from moorage.drivers.docker import docker_client
-    from moorage.drivers.docker.resources import pull_image
+    from moorage.drivers.docker import DockerDriver, docker_client
+    from moorage.drivers.docker.images import pull_image
     from moorage.errors import MoorageError
 
     async def go() -> None:
-        client = docker_client(docker_url, 30)
+        driver = DockerDriver(docker_client(docker_url, 30), docker_url)
         try:
             with Progress(
                 TextColumn("{task.description}"), BarColumn(), DownloadColumn(), transient=False
             ) as progress:
                 tasks: dict[str, TaskID] = {}
-                async for message in pull_image(client, docker_url, image):
+                async for message in pull_image(driver, image):
                     layer = message.get("id")
                     detail = message.get("progressDetail") or {}
                     if not layer:
@@ -250,7 +250,7 @@ def images_pull(
                         total=detail.get("total"),
                     )
         finally:
-            await client.close()
+            await driver.close()
 
     try:
         asyncio.run(go())

@@ -27,7 +27,13 @@ class DriverPool:
         self._lock = asyncio.Lock()
 
     def get(self, environment: Environment) -> ContainerDriver:
-        """The driver of ``environment``, created on first call."""
+        """The driver of ``environment``, created by the factory on first call and kept.
+
+        Raises:
+            RuntimeUnavailable: the factory cannot build a driver for it (an SSH
+                environment without key or pinned host key); nothing is kept, so the
+                next call tries again.
+        """
         driver = self._drivers.get(environment.id)
         if driver is None:
             driver = self._drivers[environment.id] = self._factory(environment)
@@ -35,7 +41,7 @@ class DriverPool:
 
     async def invalidate(self, environment_id: str) -> None:
         """Close and forget the driver of an environment whose address changed; the
-        next :meth:`get` builds a new one."""
+        next :meth:`get` builds a new one. Idempotent: an unknown id is a no-op."""
         driver = self._drivers.pop(environment_id, None)
         if driver is not None:
             await driver.close()

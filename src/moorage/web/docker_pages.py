@@ -8,15 +8,11 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, DbDep
-from moorage.api.v1 import stacks as stacks_api
-from moorage.drivers.docker import networks, resources, volume_browser
-from moorage.gateway.exec import SHELLS
 from moorage.models.audit import AuditEvent
-from moorage.models.environment import Environment
 from moorage.models.user import Role
 from moorage.security.rbac import require_role
-from moorage.services.audit import audit
-from moorage.services.environments import docker_of, find_environment
+from moorage.services.docker import SHELLS, Caller
+from moorage.services.docker.volumes import clean_path
 from moorage.web.pages import PageUser, _redirect, _same_origin, templates
 
 __all__ = ["router"]
@@ -25,15 +21,9 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/environments", response_class=HTMLResponse)
-async def environments_page(request: Request, user: PageUser, db: DbDep) -> Response:
-    require_role(user, Role.OPERATOR)
-    rows = list(
-        await db.scalars(
-            select(Environment)
-            .where(Environment.org_id == user.org_id)
-            .order_by(Environment.created_at)
-        )
-    )
+async def environments_page(request: Request, user: PageUser, context: ContextDep) -> Response:
+    """The org's environments with their status (operators)."""
+    rows = await context.docker.environments.list_environments(user)
     return templates.TemplateResponse(
         request, "environments.html", {"user": user, "environments": rows}
     )
@@ -44,17 +34,15 @@ async def containers_page(
     env: str,
     request: Request,
     user: PageUser,
-    db: DbDep,
     context: ContextDep,
     state: str | None = None,
     name: str | None = None,
 ) -> Response:
     """The containers of an environment; htmx refreshes the table fragment."""
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
-    driver = docker_of(context.drivers, environment)
-    containers = await resources.list_containers(
-        driver.client, driver.endpoint, state=state, name=name
+    caller = Caller(user, request)
+    environment = await context.docker.environments.get(user, env)
+    containers = await context.docker.containers.list_containers(
+        caller, env, state=state, name=name
     )
     page = "_containers.html" if request.headers.get("hx-request") else "containers.html"
     return templates.TemplateResponse(
@@ -77,39 +65,26 @@ async def container_action_submit(
     action: str,
     request: Request,
     user: PageUser,
-    db: DbDep,
     context: ContextDep,
 ) -> Response:
+    """A container's action button: ``remove`` or an action of the API (``stop`` …)."""
     _same_origin(request)
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
-    driver = docker_of(context.drivers, environment)
+    caller = Caller(user, request)
     if action == "remove":
-        await resources.remove_container(driver.client, driver.endpoint, ref)
+        await context.docker.containers.remove(caller, env, ref)
     else:
-        await resources.container_action(driver.client, driver.endpoint, ref, action)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        f"container.{action}",
-        "container",
-        ref,
-        environment=environment.name,
-    )
+        await context.docker.containers.act(caller, env, ref, action)
     return _redirect(request, f"/environments/{env}/containers")
 
 
 @router.get("/environments/{env}/containers/{ref}/logs", response_class=HTMLResponse)
 async def logs_page(
-    env: str, ref: str, request: Request, user: PageUser, db: DbDep, context: ContextDep
+    env: str, ref: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
     """Live logs: the page follows ``…/logs?follow=true`` (SSE) and keeps the newest
     :data:`MAX_LINES` lines in the page."""
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
-    driver = docker_of(context.drivers, environment)
-    info = await resources.inspect_container(driver.client, driver.endpoint, ref)
+    environment = await context.docker.environments.get(user, env)
+    info = await context.docker.containers.inspect(Caller(user, request), env, ref)
     return templates.TemplateResponse(
         request,
         "logs.html",
@@ -132,16 +107,13 @@ async def exec_page(
     ref: str,
     request: Request,
     user: PageUser,
-    db: DbDep,
     context: ContextDep,
     shell: str = "/bin/bash",
     user_name: str = "",
 ) -> Response:
     """A terminal in a running container, with a choice of shell and user."""
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
-    driver = docker_of(context.drivers, environment)
-    info = await resources.inspect_container(driver.client, driver.endpoint, ref)
+    environment = await context.docker.environments.get(user, env)
+    info = await context.docker.containers.inspect(Caller(user, request), env, ref)
     exec_user = request.query_params.get("user", user_name)
     return templates.TemplateResponse(
         request,
@@ -159,14 +131,10 @@ async def exec_page(
 
 
 @router.get("/environments/{env}/images", response_class=HTMLResponse)
-async def images_page(
-    env: str, request: Request, user: PageUser, db: DbDep, context: ContextDep
-) -> Response:
+async def images_page(env: str, request: Request, user: PageUser, context: ContextDep) -> Response:
     """Images with a pull form that shows Docker's progress as a bar."""
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
-    driver = docker_of(context.drivers, environment)
-    images = await resources.list_images(driver.client, driver.endpoint)
+    environment = await context.docker.environments.get(user, env)
+    images = await context.docker.images.list_images(Caller(user, request), env)
     images.sort(key=lambda image: (not image["tags"], image["tags"][:1]))
     return templates.TemplateResponse(
         request, "images.html", {"user": user, "environment": environment, "images": images}
@@ -178,19 +146,17 @@ async def volumes_page(
     env: str,
     request: Request,
     user: PageUser,
-    db: DbDep,
     context: ContextDep,
     volume: str = "",
     path: str = "",
 ) -> Response:
     """Volumes, and the files of the chosen one (browsed through a helper container)."""
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
-    driver = docker_of(context.drivers, environment)
-    volumes = await resources.list_volumes(driver.client, driver.endpoint)
+    caller = Caller(user, request)
+    environment = await context.docker.environments.get(user, env)
+    volumes = await context.docker.volumes.list_volumes(caller, env)
     entries = []
     if volume:
-        entries = await volume_browser.list_path(driver.client, driver.endpoint, volume, path)
+        entries = await context.docker.volumes.list_path(caller, env, volume, path)
     return templates.TemplateResponse(
         request,
         "volumes.html",
@@ -199,9 +165,9 @@ async def volumes_page(
             "environment": environment,
             "volumes": volumes,
             "selected": volume,
-            "path": volume_browser.clean_path(path) if volume else "",
+            "path": clean_path(path) if volume else "",
             "entries": entries,
-            "parent": "/".join(volume_browser.clean_path(path).split("/")[:-1]),
+            "parent": "/".join(clean_path(path).split("/")[:-1]),
         },
     )
 
@@ -211,20 +177,17 @@ async def networks_page(
     env: str,
     request: Request,
     user: PageUser,
-    db: DbDep,
     context: ContextDep,
     network: str = "",
 ) -> Response:
     """Networks; the chosen one shows its attached containers and a connect form."""
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
-    driver = docker_of(context.drivers, environment)
-    rows = await networks.list_networks(driver.client, driver.endpoint)
+    caller = Caller(user, request)
+    docker = context.docker
+    environment = await docker.environments.get(user, env)
+    rows = await docker.networks.list_networks(caller, env)
     rows.sort(key=lambda row: row["name"])
-    detail = (
-        await networks.inspect_network(driver.client, driver.endpoint, network) if network else None
-    )
-    containers = await resources.list_containers(driver.client, driver.endpoint) if network else []
+    detail = await docker.networks.inspect(caller, env, network) if network else None
+    containers = await docker.containers.list_containers(caller, env) if network else []
     return templates.TemplateResponse(
         request,
         "networks.html",
@@ -245,16 +208,15 @@ async def stacks_page(
     env: str,
     request: Request,
     user: PageUser,
-    db: DbDep,
     context: ContextDep,
     stack: str = "",
     new: bool = False,
 ) -> Response:
     """Stacks (managed and external); the chosen one in an editor with its services."""
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
-    rows = await stacks_api.list_stacks(environment.name, context, user)
-    detail = await stacks_api.get_stack(environment.name, stack, context, user) if stack else None
+    caller = Caller(user, request)
+    environment = await context.docker.environments.get(user, env)
+    rows = await context.docker.stacks.list_stacks(caller, environment.name)
+    detail = await context.docker.stacks.get(caller, environment.name, stack) if stack else None
     return templates.TemplateResponse(
         request,
         "stacks.html",
@@ -273,10 +235,9 @@ MAX_EVENTS = 500
 
 
 @router.get("/environments/{env}/events", response_class=HTMLResponse)
-async def events_page(env: str, request: Request, user: PageUser, db: DbDep) -> Response:
+async def events_page(env: str, request: Request, user: PageUser, context: ContextDep) -> Response:
     """The engine's events, live (``/api/v1/environments/{env}/events``)."""
-    require_role(user, Role.OPERATOR)
-    environment = await find_environment(db, user.org_id, env)
+    environment = await context.docker.environments.get(user, env)
     return templates.TemplateResponse(
         request,
         "events.html",
@@ -286,6 +247,7 @@ async def events_page(env: str, request: Request, user: PageUser, db: DbDep) -> 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, user: PageUser, db: DbDep) -> Response:
+    """The newest 500 audit events of the org (admins)."""
     require_role(user, Role.ADMIN)
     events = list(
         await db.scalars(

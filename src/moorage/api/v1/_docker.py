@@ -1,23 +1,23 @@
-"""Shared dependencies of the Docker management routers."""
+"""Shared dependencies of the Docker management routers: the role they declare and
+the Docker services they call."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-import aiodocker
-from fastapi import Depends
+from fastapi import Depends, Request
 
-from moorage.api.deps import CurrentUser
-from moorage.models.environment import Environment
+from moorage.api.deps import ContextDep, CurrentUser
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
-from moorage.services.environments import docker_of, find_environment
+from moorage.services.docker import Caller, DockerServices
 
-__all__ = ["Operator", "docker_endpoint", "operator"]
+__all__ = ["DockerDep", "Operator", "OperatorCaller", "operator"]
 
 
 async def operator(user: CurrentUser) -> User:
-    """The caller, who must be an operator or an admin (403 otherwise)."""
+    """The caller, who must be an operator or an admin (403 otherwise). The services
+    check the same role again, so no entry point depends on this declaration alone."""
     require_role(user, Role.OPERATOR)
     return user
 
@@ -25,12 +25,17 @@ async def operator(user: CurrentUser) -> User:
 Operator = Depends(operator)
 
 
-async def docker_endpoint(
-    env: str, context: Any, user: User
-) -> tuple[Environment, aiodocker.Docker, str]:
-    """``(environment, aiodocker client, endpoint address)`` of the caller's
-    environment named ``env``. Raises NotFound, RuntimeUnavailable (not Docker)."""
-    async with context.sessionmaker() as db:
-        environment = await find_environment(db, user.org_id, env)
-    driver = docker_of(context.drivers, environment)
-    return environment, driver.client, driver.endpoint
+async def operator_caller(request: Request, user: User = Operator) -> Caller:
+    """The operator and the request (its client address goes to the audit log)."""
+    return Caller(user, request)
+
+
+OperatorCaller = Annotated[Caller, Depends(operator_caller)]
+
+
+def docker_services(context: ContextDep) -> DockerServices:
+    """The process's Docker services."""
+    return context.docker
+
+
+DockerDep = Annotated[DockerServices, Depends(docker_services)]

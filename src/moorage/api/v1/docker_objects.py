@@ -1,5 +1,5 @@
 """Images, registry logins, volumes (with the file browser) and pruning of an
-environment (operators). Mutating calls are audited."""
+environment (operators). The Docker services check the role and write the audit log."""
 
 from __future__ import annotations
 
@@ -8,114 +8,60 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from moorage.api.deps import ContextDep, DbDep, WriteDbDep
-from moorage.api.v1._docker import Operator, docker_endpoint
-from moorage.drivers.docker import resources, volume_browser
-from moorage.errors import InvalidInput, MoorageError, NotFound
-from moorage.models.registry import RegistryCredential
-from moorage.models.user import User
-from moorage.schemas.environment import (
-    ImagePull,
-    ImageTag,
-    RegistryLogin,
-)
-from moorage.services.audit import audit, audit_in
+from moorage.api.v1._docker import DockerDep, OperatorCaller
+from moorage.errors import MoorageError
+from moorage.schemas.environment import ImagePull, ImageTag, RegistryLogin
 
 router = APIRouter(tags=["docker objects"])
 
-REGISTRY_CONTEXT = "registry.password"
 
-
-# -- images, volumes, networks -----------------------------------------------------
+# -- images -------------------------------------------------------------------------
 
 
 @router.get("/environments/{env}/images")
-async def list_images(env: str, context: ContextDep, user: User = Operator) -> list[dict]:
-    _, client, endpoint = await docker_endpoint(env, context, user)
-    return await resources.list_images(client, endpoint)
+async def list_images(env: str, docker: DockerDep, caller: OperatorCaller) -> list[dict]:
+    """``[{id, tags, size_bytes, created}]``; 503 when the engine is unreachable."""
+    return await docker.images.list_images(caller, env)
 
 
 @router.get("/environments/{env}/images/{ref:path}")
 async def inspect_image(
-    env: str, ref: str, context: ContextDep, user: User = Operator
+    env: str, ref: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, Any]:
     """The engine's image inspect document with the layer ``history``."""
-    _, client, endpoint = await docker_endpoint(env, context, user)
-    return await resources.inspect_image(client, endpoint, ref)
+    return await docker.images.inspect(caller, env, ref)
 
 
 @router.delete("/environments/{env}/images/{ref:path}", status_code=204)
 async def remove_image(
-    env: str,
-    ref: str,
-    request: Request,
-    context: ContextDep,
-    user: User = Operator,
-    force: bool = False,
+    env: str, ref: str, docker: DockerDep, caller: OperatorCaller, force: bool = False
 ) -> Response:
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    await resources.remove_image(client, endpoint, ref, force=force)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "image.remove",
-        "image",
-        ref,
-        environment=environment.name,
-    )
+    """Remove an image; 409 while a container uses it (unless ``force=true``)."""
+    await docker.images.remove(caller, env, ref, force=force)
     return Response(status_code=204)
 
 
 @router.post("/environments/{env}/images/pull", response_model=None)
 async def pull_image(
-    env: str,
-    body: ImagePull,
-    request: Request,
-    db: DbDep,
-    context: ContextDep,
-    user: User = Operator,
+    env: str, body: ImagePull, docker: DockerDep, caller: OperatorCaller
 ) -> EventSourceResponse:
     """Pull an image with live progress: server-sent events ``progress`` (Docker's
     messages: ``{"status", "id", "progressDetail": {"current", "total"}}``), then
     ``done`` (``{"image"}``) or ``error`` (``{"code", "message"}``). Credentials
     stored for the image's registry (``/api/v1/registries``) are used."""
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    host, _, _ = resources.split_reference(body.image)
-    stored = await db.scalar(
-        select(RegistryCredential).where(
-            RegistryCredential.org_id == user.org_id, RegistryCredential.host == host
-        )
-    )
-    auth = None
-    if stored is not None:
-        auth = {
-            "username": stored.username,
-            "serveraddress": host,
-            "password": context.keyring.open(stored.password_sealed, REGISTRY_CONTEXT),
-        }
+    progress = await docker.images.pull(caller, env, body.image)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         try:
-            async for message in resources.pull_image(client, endpoint, body.image, auth):
+            async for message in progress:
                 yield ServerSentEvent(json.dumps(message), event="progress")
         except MoorageError as exc:
             yield ServerSentEvent(
                 json.dumps({"code": exc.code, "message": exc.message}), event="error"
             )
             return
-        await audit(
-            context.sessionmaker,
-            request,
-            user,
-            "image.pull",
-            "image",
-            body.image,
-            environment=environment.name,
-        )
         yield ServerSentEvent(json.dumps({"image": body.image}), event="done")
 
     return EventSourceResponse(events(), ping=15)
@@ -123,144 +69,82 @@ async def pull_image(
 
 @router.post("/environments/{env}/images/tag", status_code=204)
 async def tag_image(
-    env: str, body: ImageTag, request: Request, context: ContextDep, user: User = Operator
+    env: str, body: ImageTag, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
     """Name an image ``repository:tag``."""
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    await resources.tag_image(client, endpoint, body.image, body.repository, body.tag)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "image.tag",
-        "image",
-        body.image,
-        environment=environment.name,
-        detail=f"{body.repository}:{body.tag}",
-    )
+    await docker.images.tag(caller, env, body.image, body.repository, body.tag)
     return Response(status_code=204)
 
 
+# -- registry logins ----------------------------------------------------------------
+
+
 @router.get("/registries")
-async def list_registries(db: DbDep, user: User = Operator) -> list[dict[str, str]]:
+async def list_registries(docker: DockerDep, caller: OperatorCaller) -> list[dict[str, str]]:
     """Stored registry logins (passwords are never shown)."""
-    rows = await db.scalars(
-        select(RegistryCredential)
-        .where(RegistryCredential.org_id == user.org_id)
-        .order_by(RegistryCredential.host)
-    )
-    return [{"host": row.host, "username": row.username} for row in rows]
+    return await docker.registries.list_logins(caller.user)
 
 
 @router.put("/registries/{host}", status_code=204)
 async def store_registry(
-    host: str,
-    body: RegistryLogin,
-    request: Request,
-    db: WriteDbDep,
-    context: ContextDep,
-    user: User = Operator,
+    host: str, body: RegistryLogin, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
     """Store (or replace) the login for registry ``host`` (e.g. ``127.0.0.1:5000``),
     the password sealed with the keyring."""
-    row = await db.scalar(select(RegistryCredential).where(RegistryCredential.host == host))
-    if row is None:
-        row = RegistryCredential(
-            org_id=user.org_id, host=host, username=body.username, password_sealed=""
-        )
-        db.add(row)
-    row.username = body.username
-    row.password_sealed = context.keyring.seal(body.password.get_secret_value(), REGISTRY_CONTEXT)
-    audit_in(db, user, "registry.store", "registry", host)
-    await db.commit()
+    await docker.registries.store(
+        caller.user, host, body.username, body.password.get_secret_value()
+    )
     return Response(status_code=204)
 
 
 @router.delete("/registries/{host}", status_code=204)
-async def forget_registry(host: str, db: WriteDbDep, user: User = Operator) -> Response:
-    row = await db.scalar(
-        select(RegistryCredential).where(
-            RegistryCredential.org_id == user.org_id, RegistryCredential.host == host
-        )
-    )
-    if row is None:
-        raise NotFound(f"no login stored for {host}", code="registry_not_found")
-    await db.delete(row)
-    audit_in(db, user, "registry.forget", "registry", host)
-    await db.commit()
+async def forget_registry(host: str, docker: DockerDep, caller: OperatorCaller) -> Response:
+    """Forget the login for registry ``host``; 404 when none is stored."""
+    await docker.registries.forget(caller.user, host)
     return Response(status_code=204)
 
 
+# -- volumes ------------------------------------------------------------------------
+
+
 @router.get("/environments/{env}/volumes")
-async def list_volumes(env: str, context: ContextDep, user: User = Operator) -> list[dict]:
-    _, client, endpoint = await docker_endpoint(env, context, user)
-    return await resources.list_volumes(client, endpoint)
+async def list_volumes(env: str, docker: DockerDep, caller: OperatorCaller) -> list[dict]:
+    """``[{name, driver, mountpoint, labels, created}]``."""
+    return await docker.volumes.list_volumes(caller, env)
 
 
 @router.post("/environments/{env}/volumes", status_code=201)
 async def create_volume(
-    env: str, name: str, request: Request, context: ContextDep, user: User = Operator
+    env: str, name: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    await resources.create_volume(client, endpoint, name)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "volume.create",
-        "volume",
-        name,
-        environment=environment.name,
-    )
+    """Create volume ``name``; 201 ``{name}``."""
+    await docker.volumes.create(caller, env, name)
     return {"name": name}
 
 
 @router.delete("/environments/{env}/volumes/{name}", status_code=204)
-async def remove_volume(
-    env: str, name: str, request: Request, context: ContextDep, user: User = Operator
-) -> Response:
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    await resources.remove_volume(client, endpoint, name)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "volume.remove",
-        "volume",
-        name,
-        environment=environment.name,
-    )
+async def remove_volume(env: str, name: str, docker: DockerDep, caller: OperatorCaller) -> Response:
+    """Remove a volume; 409 while a container uses it."""
+    await docker.volumes.remove(caller, env, name)
     return Response(status_code=204)
 
 
 @router.get("/environments/{env}/volumes/{name}/files")
 async def browse_volume(
-    env: str, name: str, context: ContextDep, user: User = Operator, path: str = ""
+    env: str, name: str, docker: DockerDep, caller: OperatorCaller, path: str = ""
 ) -> list[dict[str, Any]]:
     """Entries of a directory of the volume (``path`` relative to its root):
     ``[{name, type: file|dir|symlink, size, mtime}]``. ``..``, absolute paths and
     symlinks leading outside the volume are refused (422)."""
-    _, client, endpoint = await docker_endpoint(env, context, user)
-    return await volume_browser.list_path(client, endpoint, name, path)
+    return await docker.volumes.list_path(caller, env, name, path)
 
 
 @router.get("/environments/{env}/volumes/{name}/file")
 async def download_volume_file(
-    env: str, name: str, path: str, request: Request, context: ContextDep, user: User = Operator
+    env: str, name: str, path: str, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
     """Download one file of the volume."""
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    filename, content = await volume_browser.read_file(client, endpoint, name, path)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "volume.download",
-        "volume",
-        name,
-        environment=environment.name,
-        detail=path,
-    )
+    filename, content = await docker.volumes.read_file(caller, env, name, path)
     return Response(
         content,
         media_type="application/octet-stream",
@@ -273,64 +157,30 @@ async def upload_volume_file(
     env: str,
     name: str,
     request: Request,
-    context: ContextDep,
-    user: User = Operator,
+    docker: DockerDep,
+    caller: OperatorCaller,
     path: str = "",
     filename: str = "",
 ) -> dict[str, str]:
     """Upload the request body as ``path/filename`` in the volume (64 MiB at most)."""
-    environment, client, endpoint = await docker_endpoint(env, context, user)
     content = await request.body()
-    if len(content) > 64 * 1024 * 1024:
-        raise InvalidInput("the file is over 64 MiB", field="body")
-    written = await volume_browser.write_file(client, endpoint, name, path, filename, content)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "volume.upload",
-        "volume",
-        name,
-        environment=environment.name,
-        detail=written,
-    )
+    written = await docker.volumes.write_file(caller, env, name, path, filename, content)
     return {"path": written}
 
 
 @router.delete("/environments/{env}/volumes/{name}/files", status_code=204)
 async def delete_volume_file(
-    env: str, name: str, path: str, request: Request, context: ContextDep, user: User = Operator
+    env: str, name: str, path: str, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
     """Delete a file, a symlink or a directory tree of the volume (never its root)."""
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    await volume_browser.delete_path(client, endpoint, name, path)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "volume.delete_path",
-        "volume",
-        name,
-        environment=environment.name,
-        detail=path,
-    )
+    await docker.volumes.delete_path(caller, env, name, path)
     return Response(status_code=204)
 
 
+# -- prune --------------------------------------------------------------------------
+
+
 @router.post("/environments/{env}/{kind}/prune")
-async def prune(
-    env: str, kind: str, request: Request, context: ContextDep, user: User = Operator
-) -> dict[str, Any]:
+async def prune(env: str, kind: str, docker: DockerDep, caller: OperatorCaller) -> dict[str, Any]:
     """Prune unused ``images`` (dangling), ``volumes`` or ``networks``."""
-    environment, client, endpoint = await docker_endpoint(env, context, user)
-    result = await resources.prune(client, endpoint, kind)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        f"{kind}.prune",
-        kind,
-        "*",
-        environment=environment.name,
-    )
-    return result
+    return await docker.prune.prune(caller, env, kind)

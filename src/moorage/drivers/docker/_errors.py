@@ -39,3 +39,8 @@ async def translated(endpoint: str, what: str) -> AsyncIterator[None]:
         raise RuntimeUnavailable(
             f"Docker at {endpoint} is unreachable ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+# Streams (log follows, events) must stay open through long idle periods: no total
+# or read timeout, only a bound on connecting.
+NO_READ_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None, connect=10)

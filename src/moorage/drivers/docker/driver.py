@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiodocker
@@ -15,7 +16,17 @@ from moorage.drivers.base import ContainerDriver, TerminalStream, WorkspaceConta
 from moorage.drivers.docker._errors import translated
 from moorage.errors import Conflict, NotFound, RuntimeUnavailable
 
-__all__ = ["DockerDriver", "docker_client"]
+__all__ = ["DockerDriver", "EngineInfo", "docker_client"]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What ``GET /info`` says of an engine: its version (``"26.1.5"``) and counts."""
+
+    version: str
+    containers_total: int
+    containers_running: int
+    images_total: int
 
 
 class Transport(Protocol):
@@ -97,11 +108,13 @@ class DockerDriver(ContainerDriver):
 
     @property
     def client(self) -> aiodocker.Docker:
-        """The aiodocker client, for the resource operations of :mod:`.resources`."""
+        """The aiodocker client, for the resource modules of this package only
+        (:mod:`.containers`, :mod:`.images` …); nothing outside ``drivers/`` uses it."""
         return self._client
 
     @property
     def endpoint(self) -> str:
+        """The endpoint's address (``unix:///…``, ``tcp://…``, ``ssh://…``), for messages."""
         return self._endpoint
 
     @property
@@ -113,6 +126,21 @@ class DockerDriver(ContainerDriver):
         async with translated(self._endpoint, "answer a version request"):
             version = await self._client.version()
         return str(version.get("Version", "unknown"))
+
+    async def engine_info(self) -> EngineInfo:
+        """The engine's version and object counts (``GET /info``).
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached or fails.
+        """
+        async with translated(self._endpoint, "describe itself"):
+            info = await self._client.system.info()
+        return EngineInfo(
+            version=str(info.get("ServerVersion", "unknown")),
+            containers_total=int(info.get("Containers", 0)),
+            containers_running=int(info.get("ContainersRunning", 0)),
+            images_total=int(info.get("Images", 0)),
+        )
 
     async def image_present(self, image: str) -> bool:
         try:

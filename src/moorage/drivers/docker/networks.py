@@ -6,12 +6,13 @@ as in :mod:`._errors` (RuntimeUnavailable, NotFound, Conflict).
 
 from __future__ import annotations
 
-from typing import Any
-
-import aiodocker
+from typing import TYPE_CHECKING, Any
 
 from moorage.drivers.docker._errors import translated
 from moorage.errors import Conflict
+
+if TYPE_CHECKING:
+    from moorage.drivers.docker.driver import DockerDriver
 
 __all__ = [
     "connect_container",
@@ -34,18 +35,18 @@ def _summary(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def list_networks(client: aiodocker.Docker, endpoint: str) -> list[dict[str, Any]]:
+async def list_networks(driver: DockerDriver) -> list[dict[str, Any]]:
     """``[{id, name, driver, scope, internal, containers}]`` (``containers`` is a count)."""
-    async with translated(endpoint, "list networks"):
-        raw = await client.networks.list()
+    async with translated(driver.endpoint, "list networks"):
+        raw = await driver.client.networks.list()
     return [_summary(n) for n in raw]
 
 
-async def inspect_network(client: aiodocker.Docker, endpoint: str, ref: str) -> dict[str, Any]:
+async def inspect_network(driver: DockerDriver, ref: str) -> dict[str, Any]:
     """The summary plus ``subnets`` (``[{subnet, gateway}]``), ``labels``, ``created`` and
     ``attached``: ``[{id, name, ipv4_address, mac_address}]`` of the connected containers."""
-    async with translated(endpoint, f"inspect network {ref}"):
-        raw = await (await client.networks.get(ref)).show()
+    async with translated(driver.endpoint, f"inspect network {ref}"):
+        raw = await (await driver.client.networks.get(ref)).show()
     config = (raw.get("IPAM") or {}).get("Config") or []
     return {
         **_summary(raw),
@@ -65,48 +66,46 @@ async def inspect_network(client: aiodocker.Docker, endpoint: str, ref: str) -> 
 
 
 async def create_network(
-    client: aiodocker.Docker,
-    endpoint: str,
+    driver: DockerDriver,
     name: str,
     labels: dict[str, str] | None = None,
     internal: bool = False,
 ) -> str:
     """Create a bridge network; returns its id. Conflict when the name is taken."""
-    async with translated(endpoint, f"create network {name}"):
-        existing = await client.networks.list(filters={"name": [name]})
+    async with translated(driver.endpoint, f"create network {name}"):
+        existing = await driver.client.networks.list(filters={"name": [name]})
         if any(n["Name"] == name for n in existing):
             raise Conflict(f"network {name} already exists in this environment")
-        network = await client.networks.create(
+        network = await driver.client.networks.create(
             {"Name": name, "Labels": labels or {}, "Internal": internal, "CheckDuplicate": True}
         )
     return network.id
 
 
-async def remove_network(client: aiodocker.Docker, endpoint: str, ref: str) -> None:
+async def remove_network(driver: DockerDriver, ref: str) -> None:
     """Remove network ``ref``. Conflict while containers are attached; NotFound."""
-    async with translated(endpoint, f"remove network {ref}"):
-        await (await client.networks.get(ref)).delete()
+    async with translated(driver.endpoint, f"remove network {ref}"):
+        await (await driver.client.networks.get(ref)).delete()
 
 
 async def connect_container(
-    client: aiodocker.Docker,
-    endpoint: str,
+    driver: DockerDriver,
     ref: str,
     container: str,
     aliases: list[str] | None = None,
 ) -> None:
     """Attach ``container`` (id or name) to network ``ref``, with DNS ``aliases``."""
-    async with translated(endpoint, f"connect {container} to network {ref}"):
-        network = await client.networks.get(ref)
+    async with translated(driver.endpoint, f"connect {container} to network {ref}"):
+        network = await driver.client.networks.get(ref)
         await network.connect(
             {"Container": container, "EndpointConfig": {"Aliases": aliases or []}}
         )
 
 
 async def disconnect_container(
-    client: aiodocker.Docker, endpoint: str, ref: str, container: str, force: bool = False
+    driver: DockerDriver, ref: str, container: str, force: bool = False
 ) -> None:
     """Detach ``container`` from network ``ref``."""
-    async with translated(endpoint, f"disconnect {container} from network {ref}"):
-        network = await client.networks.get(ref)
+    async with translated(driver.endpoint, f"disconnect {container} from network {ref}"):
+        network = await driver.client.networks.get(ref)
         await network.disconnect({"Container": container, "Force": force})

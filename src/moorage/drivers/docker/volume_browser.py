@@ -14,12 +14,15 @@ import io
 import json
 import posixpath
 import tarfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiodocker
 
 from moorage.drivers.docker._errors import translated
 from moorage.errors import InvalidInput, NotFound, RuntimeUnavailable
+
+if TYPE_CHECKING:
+    from moorage.drivers.docker.driver import DockerDriver
 
 __all__ = ["HELPER_IMAGE", "clean_path", "delete_path", "list_path", "read_file", "write_file"]
 
@@ -85,7 +88,7 @@ def clean_path(path: str) -> str:
 
 
 async def _helper(
-    client: aiodocker.Docker, volume: str, cmd: list[str] | None, read_only: bool
+    driver: DockerDriver, volume: str, cmd: list[str] | None, read_only: bool
 ) -> aiodocker.containers.DockerContainer:
     config: dict[str, Any] = {
         "Image": HELPER_IMAGE,
@@ -102,21 +105,20 @@ async def _helper(
             "Memory": 128 * 1024 * 1024,
         },
     }
-    return await client.containers.create(config=config)
+    return await driver.client.containers.create(config=config)
 
 
 async def _run(
-    client: aiodocker.Docker,
-    endpoint: str,
+    driver: DockerDriver,
     volume: str,
     op: str,
     rel: str,
     *,
     read_only: bool = True,
 ) -> dict[str, Any]:
-    async with translated(endpoint, f"browse volume {volume}"):
-        await client.volumes.get(volume)  # NotFound for an unknown volume
-        container = await _helper(client, volume, ["python3", "-c", PROGRAM, op, rel], read_only)
+    async with translated(driver.endpoint, f"browse volume {volume}"):
+        await driver.client.volumes.get(volume)  # NotFound for an unknown volume
+        container = await _helper(driver, volume, ["python3", "-c", PROGRAM, op, rel], read_only)
         try:
             await container.start()
             await container.wait(timeout=60)
@@ -139,29 +141,25 @@ async def _run(
     return result
 
 
-async def list_path(
-    client: aiodocker.Docker, endpoint: str, volume: str, path: str
-) -> list[dict[str, Any]]:
+async def list_path(driver: DockerDriver, volume: str, path: str) -> list[dict[str, Any]]:
     """Entries of a directory: ``[{name, type: file|dir|symlink, size, mtime}]``."""
-    result = await _run(client, endpoint, volume, "list", clean_path(path))
+    result = await _run(driver, volume, "list", clean_path(path))
     return list(result["entries"])
 
 
-async def delete_path(client: aiodocker.Docker, endpoint: str, volume: str, path: str) -> None:
+async def delete_path(driver: DockerDriver, volume: str, path: str) -> None:
     """Delete a file, a symlink (not its target) or a directory tree."""
-    await _run(client, endpoint, volume, "delete", clean_path(path), read_only=False)
+    await _run(driver, volume, "delete", clean_path(path), read_only=False)
 
 
-async def read_file(
-    client: aiodocker.Docker, endpoint: str, volume: str, path: str
-) -> tuple[str, bytes]:
+async def read_file(driver: DockerDriver, volume: str, path: str) -> tuple[str, bytes]:
     """``(file name, content)`` of a regular file (at most 512 MiB)."""
     rel = clean_path(path)
-    checked = await _run(client, endpoint, volume, "check", rel)
+    checked = await _run(driver, volume, "check", rel)
     if checked["dir"]:
         raise InvalidInput(f"{rel} is a directory", field="path")
-    async with translated(endpoint, f"read {rel} from volume {volume}"):
-        container = await _helper(client, volume, None, read_only=True)
+    async with translated(driver.endpoint, f"read {rel} from volume {volume}"):
+        container = await _helper(driver, volume, None, read_only=True)
         try:
             archive = await container.get_archive(posixpath.join(ROOT, checked["resolved"]))
         finally:
@@ -177,13 +175,13 @@ async def read_file(
 
 
 async def write_file(
-    client: aiodocker.Docker, endpoint: str, volume: str, directory: str, name: str, content: bytes
+    driver: DockerDriver, volume: str, directory: str, name: str, content: bytes
 ) -> str:
     """Write ``content`` as ``directory/name`` (replacing a file). Returns the path."""
     if not name or "/" in name or name in (".", ".."):
         raise InvalidInput("the file name must be a plain name", field="name")
     rel = clean_path(directory)
-    checked = await _run(client, endpoint, volume, "check", rel)
+    checked = await _run(driver, volume, "check", rel)
     if not checked["dir"]:
         raise InvalidInput(f"{rel} is not a directory", field="path")
     buffer = io.BytesIO()
@@ -192,8 +190,8 @@ async def write_file(
         info.size = len(content)
         info.mode = 0o644
         tar.addfile(info, io.BytesIO(content))
-    async with translated(endpoint, f"write {name} into volume {volume}"):
-        container = await _helper(client, volume, None, read_only=False)
+    async with translated(driver.endpoint, f"write {name} into volume {volume}"):
+        container = await _helper(driver, volume, None, read_only=False)
         try:
             await container.put_archive(
                 posixpath.join(ROOT, checked["resolved"]), buffer.getvalue()

