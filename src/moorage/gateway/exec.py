@@ -7,7 +7,6 @@ import re
 
 from starlette.websockets import WebSocket
 
-from moorage.api.deps import credential_of, user_from_connection
 from moorage.context import Context
 from moorage.errors import (
     Conflict,
@@ -19,6 +18,7 @@ from moorage.errors import (
 )
 from moorage.gateway.terminal import bridge, cross_site
 from moorage.models.user import Role
+from moorage.security.auth import credential_of, user_from_connection
 from moorage.security.rbac import require_role
 from moorage.services.audit import audit
 from moorage.services.environments import docker_of, find_environment

@@ -9,33 +9,33 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from moorage.api.deps import (
-    COOKIE_NAME,
-    ContextDep,
-    DbDep,
-    WriteDbDep,
-    credential_of,
-    user_from_connection,
-)
-from moorage.api.v1.auth import set_login_cookie
-from moorage.errors import Forbidden, InvalidInput, MoorageError, Unauthenticated
+from moorage.api.deps import ContextDep, DbDep, WriteDbDep
+from moorage.errors import InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.token import TokenKind
-from moorage.models.user import Role, User
+from moorage.models.user import Role
 from moorage.schemas.template import TemplateCreate, TemplateUpdate
-from moorage.security.rbac import has_role, require_role
-from moorage.services.templates import find_template, visible_templates
+from moorage.security.auth import (
+    COOKIE_NAME,
+    AdminUser,
+    CurrentUser,
+    credential_of,
+    set_login_cookie,
+)
+from moorage.security.origin import require_same_origin
+from moorage.security.rbac import has_role
+from moorage.services import templates as template_service
+from moorage.services.templates import visible_templates
 from moorage.services.users import authenticate_password, create_token, revoke_token
 
-__all__ = ["render_error_page", "router"]
+__all__ = ["PageUser", "render_error_page", "router"]
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
@@ -62,21 +62,12 @@ def render_error_page(request: Request, error: MoorageError) -> Response:
     return response
 
 
-async def page_user(request: Request, context: ContextDep) -> User:
-    """The logged-in user; anonymous visitors are redirected to /login by the error handler."""
-    user = await user_from_connection(request, context)
-    request.state.user = user
-    return user
+PageUser = CurrentUser
+"""The logged-in user of a page: the API's own authentication (an anonymous visitor
+gets Unauthenticated, which the error handler turns into a redirect to /login).
+Pages that need a role use the API's guards (``AdminUser``, ``OperatorUser``)."""
 
-
-PageUser = Annotated[User, Depends(page_user)]
-
-
-def _same_origin(request: Request) -> None:
-    """Refuse a form post sent from another site's page (belt and braces with SameSite)."""
-    origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
-        raise Forbidden("cross-site form post refused", code="cross_site")
+_same_origin = require_same_origin
 
 
 def _redirect(request: Request, url: str) -> Response:
@@ -273,11 +264,11 @@ async def end_submit(
 
 
 # -- admin: templates -------------------------------------------------------
+# The rules (admin role, validation, audit log) are the service's, as for the API.
 
 
 @router.get("/admin/templates", response_class=HTMLResponse)
-async def templates_page(request: Request, user: PageUser, db: DbDep) -> Response:
-    require_role(user, Role.ADMIN)
+async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Response:
     return templates.TemplateResponse(
         request,
         "admin_templates.html",
@@ -301,43 +292,36 @@ def _invalid(exc: ValidationError) -> InvalidInput:
 
 
 @router.post("/admin/templates")
-async def template_create_submit(request: Request, user: PageUser, db: WriteDbDep) -> Response:
+async def template_create_submit(request: Request, user: AdminUser, db: WriteDbDep) -> Response:
     _same_origin(request)
-    require_role(user, Role.ADMIN)
     try:
         body = TemplateCreate.model_validate(_form_fields(await request.form()))
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    from moorage.api.v1.templates import create_template
-
-    await create_template(body, db, user)
+    await template_service.create_template(db, user, body)
+    await db.commit()
     return _redirect(request, "/admin/templates")
 
 
 @router.post("/admin/templates/{ref}")
 async def template_update_submit(
-    ref: str, request: Request, user: PageUser, db: WriteDbDep
+    ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:
     _same_origin(request)
-    require_role(user, Role.ADMIN)
     try:
         body = TemplateUpdate.model_validate(_form_fields(await request.form()))
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    from moorage.api.v1.templates import update_template
-
-    await update_template(ref, body, db, user)
+    await template_service.update_template(db, user, ref, body)
+    await db.commit()
     return _redirect(request, "/admin/templates")
 
 
 @router.post("/admin/templates/{ref}/delete")
 async def template_delete_submit(
-    ref: str, request: Request, user: PageUser, db: WriteDbDep
+    ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:
     _same_origin(request)
-    require_role(user, Role.ADMIN)
-    await find_template(db, ref, user)
-    from moorage.api.v1.templates import delete_template
-
-    await delete_template(ref, db, user)
+    await template_service.delete_template(db, user, ref)
+    await db.commit()
     return _redirect(request, "/admin/templates")

@@ -9,27 +9,18 @@ from fastapi import APIRouter, Request, Response
 from moorage.api.deps import COOKIE_NAME, ContextDep, CurrentUser, WriteDbDep, credential_of
 from moorage.models.token import TokenKind
 from moorage.schemas.user import LoginRequest, UserPublic
+from moorage.security.auth import set_login_cookie
 from moorage.services.users import authenticate_password, create_token, revoke_token
+
+__all__ = ["router", "set_login_cookie"]
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def set_login_cookie(response: Response, token: str, *, max_age_seconds: int, secure: bool) -> None:
-    """The login cookie: HttpOnly, SameSite=Lax, scoped to the whole site."""
-    response.set_cookie(
-        COOKIE_NAME,
-        token,
-        max_age=max_age_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
-
-
 @router.post("/login", response_model=UserPublic)
 async def login(body: LoginRequest, response: Response, db: WriteDbDep, context: ContextDep):
-    """Check the password and set the login cookie (valid ``MOORAGE_LOGIN_TTL_HOURS``)."""
+    """Check the password and set the login cookie (valid ``MOORAGE_LOGIN_TTL_HOURS``).
+    401 ``bad_credentials`` for an unknown user, a wrong password or a disabled account."""
     user = await authenticate_password(db, body.username, body.password)
     ttl = timedelta(hours=context.settings.login_ttl_hours)
     token = await create_token(db, user, name="login", kind=TokenKind.LOGIN, ttl=ttl)
