@@ -87,6 +87,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/") -> Response:
+    """The login form; ``next`` is where to go after logging in (a local path)."""
     return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
 
 
@@ -99,6 +100,8 @@ async def login_submit(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    """Check the password, set the login cookie and go to ``next``; the form again
+    with 401 when wrong."""
     _same_origin(request)
     try:
         user = await authenticate_password(db, username, password)
@@ -124,6 +127,7 @@ async def login_submit(
 
 @router.post("/logout")
 async def logout_submit(request: Request, db: WriteDbDep) -> Response:
+    """Revoke the login cookie's token, clear the cookie and go to /login."""
     _same_origin(request)
     credential = credential_of(request)
     if credential:
@@ -139,6 +143,7 @@ async def logout_submit(request: Request, db: WriteDbDep) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(request: Request, user: PageUser, db: DbDep, context: ContextDep) -> Response:
+    """The catalog the user may launch from and their live sessions."""
     catalog = await visible_templates(db, user)
     sessions = await context.sessions.list(user, live_only=True)
     return templates.TemplateResponse(
@@ -212,6 +217,7 @@ async def launch_submit(
     template: Annotated[str, Form()],
     duration_minutes: Annotated[int, Form()],
 ) -> Response:
+    """Launch a session (members; the service's rules and limits) and open its page."""
     _same_origin(request)
     session = await context.sessions.launch(user, template, duration_minutes=duration_minutes)
     return _redirect(request, f"/sessions/{session.id}")
@@ -221,6 +227,7 @@ async def launch_submit(
 async def session_page(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
+    """One session: its terminal, desktop or app, deadline and connection details."""
     session = await context.sessions.get(user, session_id)
     max_expires_at = session.starts_at + timedelta(minutes=session.template.max_duration_minutes)
     owner_live = session.user_id == user.id and session.state in LIVE_STATES
@@ -249,6 +256,7 @@ async def extend_submit(
     context: ContextDep,
     minutes: Annotated[int, Form()] = 30,
 ) -> Response:
+    """Add ``minutes`` to a session's deadline (within the template's maximum)."""
     _same_origin(request)
     await context.sessions.extend(user, session_id, minutes)
     return _redirect(request, request.headers.get("hx-current-url") or f"/sessions/{session_id}")
@@ -258,6 +266,7 @@ async def extend_submit(
 async def end_submit(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
+    """End a session now and go back to the dashboard."""
     _same_origin(request)
     await context.sessions.release(user, session_id)
     return _redirect(request, "/")
@@ -269,6 +278,7 @@ async def end_submit(
 
 @router.get("/admin/templates", response_class=HTMLResponse)
 async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Response:
+    """Admins: every template, with forms to add, change and remove them."""
     return templates.TemplateResponse(
         request,
         "admin_templates.html",
@@ -293,6 +303,7 @@ def _invalid(exc: ValidationError) -> InvalidInput:
 
 @router.post("/admin/templates")
 async def template_create_submit(request: Request, user: AdminUser, db: WriteDbDep) -> Response:
+    """Admins: add a template from the form (the API's rules, audited)."""
     _same_origin(request)
     try:
         body = TemplateCreate.model_validate(_form_fields(await request.form()))
@@ -307,6 +318,7 @@ async def template_create_submit(request: Request, user: AdminUser, db: WriteDbD
 async def template_update_submit(
     ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:
+    """Admins: change a template from the form (the API's rules, audited)."""
     _same_origin(request)
     try:
         body = TemplateUpdate.model_validate(_form_fields(await request.form()))
@@ -321,6 +333,7 @@ async def template_update_submit(
 async def template_delete_submit(
     ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:
+    """Admins: remove a template no session used (the API's rules, audited)."""
     _same_origin(request)
     await template_service.delete_template(db, user, ref)
     await db.commit()

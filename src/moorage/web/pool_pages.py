@@ -36,6 +36,7 @@ RESERVE_DURATIONS_MINUTES = (30, 60, 120, 240, 480)
 async def reservations_page(
     request: Request, user: PageUser, db: DbDep, context: ContextDep
 ) -> Response:
+    """Pools, their availability and the user's live reservations with credentials."""
     pools = await pools_of(db, user.org_id)
     reservations = await context.reservations.list(user, live_only=True)
     return templates.TemplateResponse(
@@ -62,6 +63,7 @@ async def reserve_submit(
     duration_minutes: Annotated[int, Form()],
     username: Annotated[str, Form()] = "",
 ) -> Response:
+    """Reserve machines of a pool (the service's rules and limits)."""
     _same_origin(request)
     await context.reservations.reserve(
         user, pool=pool, count=count, duration_minutes=duration_minutes, username=username or None
@@ -77,6 +79,7 @@ async def reservation_extend_submit(
     context: ContextDep,
     minutes: Annotated[int, Form()] = 30,
 ) -> Response:
+    """Add ``minutes`` to a reservation (within the pool's maximum)."""
     _same_origin(request)
     await context.reservations.extend(user, reservation_id, minutes)
     return _redirect(request, "/reservations")
@@ -86,6 +89,7 @@ async def reservation_extend_submit(
 async def reservation_release_submit(
     reservation_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
+    """Release a reservation now."""
     _same_origin(request)
     await context.reservations.release(user, reservation_id)
     return _redirect(request, "/reservations")
@@ -96,6 +100,7 @@ async def reservation_release_submit(
 
 @router.get("/machines", response_class=HTMLResponse)
 async def machines_page(request: Request, user: OperatorUser, db: DbDep) -> Response:
+    """Operators: the machines of the pool and the availability per pool."""
     return templates.TemplateResponse(
         request,
         "machines.html",
@@ -117,6 +122,7 @@ async def machines_import_submit(
     pool: Annotated[str, Form()] = "default",
     skip_invalid: Annotated[str, Form()] = "",
 ) -> Response:
+    """Operators: import a ``machines.txt`` pasted in the form (audited)."""
     _same_origin(request)
     await import_machines(
         db,
@@ -146,6 +152,7 @@ async def machine_maintenance_submit(
 async def machine_delete_submit(
     name: str, request: Request, user: OperatorUser, db: WriteDbDep
 ) -> Response:
+    """Operators: forget a machine (409 while reserved or dirty; audited)."""
     _same_origin(request)
     await machines.delete_machine(db, user, name)
     await db.commit()
@@ -159,6 +166,7 @@ async def machine_delete_submit(
 async def provisioning_page(
     request: Request, user: OperatorUser, db: DbDep, context: ContextDep
 ) -> Response:
+    """Operators: pools, playbooks and the 20 latest provisioning runs."""
     pools = await pools_of(db, user.org_id)
     runs = list(
         await db.scalars(
@@ -190,6 +198,7 @@ async def provisioning_submit(
     pool: Annotated[str, Form()],
     playbook: Annotated[str, Form()],
 ) -> Response:
+    """Operators: run a playbook on a pool and open the run's page (audited)."""
     _same_origin(request)
     run = await context.provisioner.start_playbook(user, pool, playbook)
     return _redirect(request, f"/provisioning/{run.id}")
