@@ -1,4 +1,8 @@
-"""The ASGI application: API, web UI and, in the embedded default, the reconciler."""
+"""The ASGI application: API, gateway, web UI and, in the embedded default, the reconciler.
+
+This is the one module that knows all three front ends; they do not import each
+other (the UI's error page reaches the API's error handlers through here).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,13 @@ from moorage.api.v1 import router as api_router
 from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory
+from moorage.gateway.router import router as gateway_router
 from moorage.runtime import open_context
 from moorage.security.csrf import CsrfGuard
 from moorage.security.headers import SecurityHeaders
 from moorage.security.throttle import SignInThrottle
+from moorage.web import mount_web
+from moorage.web.pages import render_error_page
 
 __all__ = ["create_app"]
 
@@ -58,13 +65,12 @@ def create_app(
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, error_page=render_error_page)
     app.add_middleware(AgentReportFastPath)
     app.add_middleware(CsrfGuard, trusted_origins=settings.trusted_origin_list)
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(api_router)
-    from moorage.web import mount_web
-
+    app.include_router(gateway_router)
     mount_web(app)
     return app

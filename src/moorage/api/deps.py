@@ -1,7 +1,8 @@
-"""FastAPI dependencies and their ``Annotated`` aliases.
+"""FastAPI dependencies of the API and their ``Annotated`` aliases.
 
-Credentials are read from ``Authorization: Bearer <token>`` first, then from
-the login cookie (the same lookup for HTTP requests and websockets).
+Authentication and role guards live in :mod:`moorage.security.auth` (shared
+with the pages and the gateway); they are re-exported here so a router imports
+all it needs from one place.
 """
 
 from __future__ import annotations
@@ -9,18 +10,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from moorage.context import Context
 from moorage.db.engine import WRITE_OPTIONS
-from moorage.errors import Unauthenticated
-from moorage.models.user import Role, User
-from moorage.security.rbac import require_role
-from moorage.security.tokens import LOGIN_COOKIE_NAME
+from moorage.security.auth import (
+    COOKIE_NAME,
+    AdminUser,
+    CurrentUser,
+    MemberUser,
+    OperatorUser,
+    credential_of,
+    get_current_user,
+    require,
+    user_from_connection,
+)
 from moorage.services.sessions import SessionService
-from moorage.services.users import authenticate_token
 
 __all__ = [
     "COOKIE_NAME",
@@ -28,16 +35,20 @@ __all__ = [
     "ContextDep",
     "CurrentUser",
     "DbDep",
+    "MemberUser",
+    "OperatorUser",
     "SessionServiceDep",
     "WriteDbDep",
     "credential_of",
+    "get_context",
+    "get_current_user",
+    "require",
     "user_from_connection",
 ]
 
-COOKIE_NAME = LOGIN_COOKIE_NAME
-
 
 def get_context(connection: HTTPConnection) -> Context:
+    """The process context the app's lifespan built (``app.state.context``)."""
     return connection.app.state.context
 
 
@@ -45,6 +56,7 @@ ContextDep = Annotated[Context, Depends(get_context)]
 
 
 async def get_db(context: ContextDep) -> AsyncIterator[AsyncSession]:
+    """A read session for the request, closed after the response."""
     async with context.sessionmaker() as db:
         yield db
 
@@ -62,48 +74,8 @@ async def get_write_db(context: ContextDep) -> AsyncIterator[AsyncSession]:
 WriteDbDep = Annotated[AsyncSession, Depends(get_write_db)]
 
 
-def credential_of(connection: HTTPConnection) -> str | None:
-    """The bearer token or login cookie a request or websocket carries, if any."""
-    header = connection.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return connection.cookies.get(COOKIE_NAME)
-
-
-async def user_from_connection(connection: HTTPConnection, context: Context) -> User:
-    """The authenticated user of a request or websocket.
-
-    Raises:
-        Unauthenticated: no credential, or a bad one.
-    """
-    credential = credential_of(connection)
-    if not credential:
-        raise Unauthenticated("log in or send an Authorization: Bearer token")
-    async with context.sessionmaker() as db:
-        return await authenticate_token(db, credential)
-
-
-async def get_current_user(request: Request, context: ContextDep) -> User:
-    user = getattr(request.state, "user", None)
-    if user is None:
-        user = await user_from_connection(request, context)
-        request.state.user = user
-    return user
-
-
-CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-async def get_admin(user: CurrentUser) -> User:
-    require_role(user, Role.ADMIN)
-    return user
-
-
-AdminUser = Annotated[User, Depends(get_admin)]
-
-
 def get_session_service(context: ContextDep) -> SessionService:
+    """The process's :class:`SessionService`."""
     return context.sessions
 
 

@@ -1,8 +1,14 @@
-"""Map errors to ``{"error": {"code", "message"}}`` JSON (API) or an error page (UI)."""
+"""Map errors to ``{"error": {"code", "message"}}`` JSON (API) or an error page (UI).
+
+The API does not know how the UI draws its pages: the app passes the UI's page
+renderer to :func:`install_error_handlers` (``web.pages.render_error_page``).
+Without one, every path answers JSON.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moorage.errors import InvalidInput, MoorageError, TooManyAttempts, Unauthenticated
 
-__all__ = ["install_error_handlers", "validation_error"]
+__all__ = ["ErrorPage", "install_error_handlers", "validation_error"]
+
+ErrorPage = Callable[[Request, MoorageError], Response]
+"""Renders an error as a UI page: ``(request, error) -> response`` with the error's status."""
 
 log = logging.getLogger(__name__)
 
@@ -30,29 +39,32 @@ def validation_error(exc: RequestValidationError) -> InvalidInput:
     return InvalidInput(message, field=field)
 
 
-async def _render_error(request: Request, error: MoorageError) -> Response:
-    if _is_api(request):
-        return JSONResponse(error.to_dict(), status_code=error.status_code)
-    if isinstance(error, Unauthenticated):
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    from moorage.web.pages import render_error_page
+def install_error_handlers(app: FastAPI, error_page: ErrorPage | None = None) -> None:
+    """Register the handlers on ``app``.
 
-    return render_error_page(request, error)
+    Args:
+        error_page: draws errors of non-API paths as pages; anonymous visitors of
+            those paths are redirected to ``/login?next=<path>`` instead. None:
+            JSON everywhere.
+    """
 
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+    async def render(request: Request, error: MoorageError) -> Response:
+        if _is_api(request) or error_page is None:
+            return JSONResponse(error.to_dict(), status_code=error.status_code)
+        if isinstance(error, Unauthenticated):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return error_page(request, error)
 
     @app.exception_handler(MoorageError)
     async def _moorage_error(request: Request, exc: MoorageError) -> Response:
-        response = await _render_error(request, exc)
+        response = await render(request, exc)
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after_seconds)
         return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return await _render_error(request, validation_error(exc))
+        return await render(request, validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -61,10 +73,10 @@ def install_error_handlers(app: FastAPI) -> None:
         error.status_code = exc.status_code  # type: ignore[misc]
         if _is_api(request):
             return JSONResponse(error.to_dict(), status_code=exc.status_code)
-        return await _render_error(request, error)
+        return await render(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         error = MoorageError("an internal error occurred; it has been logged")
-        return await _render_error(request, error)
+        return await render(request, error)

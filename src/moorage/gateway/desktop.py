@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
-from moorage.api.deps import credential_of, user_from_connection
-from moorage.context import Context
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
 from moorage.gateway.rfb import RFB_VERSION, SECURITY_NONE, server_handshake
-from moorage.gateway.terminal import cross_site
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
+from moorage.security.auth import credential_of, user_from_connection
+from moorage.security.origin import cross_site
+
+if TYPE_CHECKING:
+    from moorage.context import Context
 
 __all__ = ["VNC_PORT", "open_vnc", "serve_vnc"]
 

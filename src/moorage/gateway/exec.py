@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from starlette.websockets import WebSocket
 
-from moorage.api.deps import credential_of, user_from_connection
 from moorage.context import Context
 from moorage.errors import (
     Conflict,
@@ -16,6 +15,7 @@ from moorage.errors import (
     Unauthenticated,
 )
 from moorage.gateway.terminal import bridge, cross_site
+from moorage.security.auth import credential_of, user_from_connection
 from moorage.services.docker import SHELLS, Caller
 
 __all__ = ["SHELLS", "serve_exec"]

@@ -26,15 +26,18 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
-from moorage.api.deps import credential_of, user_from_connection
-from moorage.context import Context
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
-from moorage.gateway.terminal import cross_site
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
+from moorage.security.auth import credential_of, user_from_connection
+from moorage.security.origin import cross_site
+
+if TYPE_CHECKING:
+    from moorage.context import Context
 
 __all__ = ["InstructionReader", "encode", "handshake", "parse", "relay", "serve_guacamole"]
 

@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING
 
 import aiohttp
 from fastapi import APIRouter, Request, WebSocket
@@ -28,12 +29,14 @@ from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 from starlette.responses import Response, StreamingResponse
 
-from moorage.api.deps import COOKIE_NAME, get_context, user_from_connection
-from moorage.context import Context
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
+from moorage.security.auth import COOKIE_NAME, user_from_connection
+
+if TYPE_CHECKING:
+    from moorage.context import Context
 
 __all__ = ["router"]
 
@@ -63,7 +66,7 @@ async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context,
         NotFound: not authenticated as its owner or an admin, no such session, or not http.
         Conflict: the session is not ready.
     """
-    context = get_context(connection)
+    context: Context = connection.app.state.context
     try:
         user = await user_from_connection(connection, context)
         session: WorkspaceSession = await context.sessions.get(user, session_id)

@@ -17,19 +17,22 @@ import asyncio
 import contextlib
 import json
 import logging
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from moorage.api.deps import credential_of, user_from_connection
-from moorage.context import Context
 from moorage.drivers.base import TerminalStream
 from moorage.drivers.ssh.terminal import open_ssh_terminal
 from moorage.errors import Conflict, MoorageError, NotFound, Unauthenticated
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
+from moorage.security.auth import credential_of, user_from_connection
+from moorage.security.origin import cross_site
 
-__all__ = ["parse_control", "serve_terminal"]
+if TYPE_CHECKING:
+    from moorage.context import Context
+
+__all__ = ["bridge", "cross_site", "parse_control", "serve_terminal"]
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +54,6 @@ def parse_control(text: str) -> tuple[int, int] | None:
             return None
     assert isinstance(cols, int) and isinstance(rows, int)
     return cols, rows
-
-
-def cross_site(websocket: WebSocket) -> bool:
-    """True when a cookie-authenticated websocket comes from another site's page."""
-    origin = websocket.headers.get("origin")
-    if not origin or websocket.headers.get("authorization"):
-        return False
-    return urlsplit(origin).netloc != websocket.headers.get("host")
 
 
 async def serve_terminal(websocket: WebSocket, context: Context, session_id: str) -> None:

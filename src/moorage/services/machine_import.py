@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from moorage.errors import InvalidInput
 from moorage.models.machine import Machine
+from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
+from moorage.security.rbac import require_role
+from moorage.services.audit import audit_in
 from moorage.services.machines import MachineSpec, check_machine_spec, register
 
 __all__ = ["ImportLineError", "import_machines", "parse_machines_txt"]
@@ -86,16 +89,22 @@ async def import_machines(
     *,
     pool: str = "default",
     skip_invalid: bool = False,
+    by: User | None = None,
 ) -> tuple[list[str], list[ImportLineError]]:
-    """Register the machines of a ``machines.txt`` (not committed).
+    """Register the machines of a ``machines.txt`` in org ``org_id`` (not committed).
 
     A name already registered is a bad line too. Returns the imported names and
-    the lines left out.
+    the lines left out. ``by`` is the operator acting (role checked, and
+    ``machine.import`` written to the audit log in the same transaction); None
+    for the host's command line, which has no user.
 
     Raises:
+        Forbidden: ``by`` is below operator.
         InvalidInput: some line is bad and ``skip_invalid`` is false; nothing is
             imported, and the error's ``lines`` detail lists ``{line, message}``.
     """
+    if by is not None:
+        require_role(by, Role.OPERATOR)
     specs, errors = parse_machines_txt(text, pool=pool)
     taken = set(
         await db.scalars(
@@ -119,4 +128,6 @@ async def import_machines(
         if number not in bad:
             await register(db, keyring, org_id, spec)
             imported.append(spec.name)
+    if by is not None:
+        audit_in(db, by, "machine.import", "machine", ",".join(imported)[:255] or "-")
     return imported, errors

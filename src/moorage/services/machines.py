@@ -1,34 +1,48 @@
-"""Machines and pools: registration, credentials, availability."""
+"""Machines of the pool: registration, credentials, and the operators' changes.
+
+Every change (add, update, maintenance, delete) checks the operator role and
+writes the audit log here, so the API, the pages and any other caller follow
+the same rules. Pools live in :mod:`moorage.services.pools` (``find_pool``,
+``get_or_create_pool`` and ``availability`` are re-exported here).
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from moorage.drivers.machines import MachineAddress
 from moorage.errors import Conflict, InvalidInput, NotFound
-from moorage.models.lease import LIVE_STATES
 from moorage.models.machine import Machine, MachineStatus
 from moorage.models.pool import Pool
-from moorage.models.reservation import Reservation
+from moorage.models.reservation import ReservationAccount
+from moorage.models.user import Role, User
+from moorage.schemas.machine import MachineUpdate
 from moorage.security.crypto import Keyring
+from moorage.security.rbac import require_role
+from moorage.services.audit import audit_in
+from moorage.services.pools import availability, find_pool, get_or_create_pool
 
 __all__ = [
     "MachineSpec",
+    "add_machine",
     "address_of",
     "availability",
     "check_machine_spec",
+    "delete_machine",
     "ensure_new_names",
     "find_machine",
     "find_pool",
     "get_or_create_pool",
+    "machines_of",
     "register",
     "seal_credentials",
+    "toggle_maintenance",
+    "update_machine",
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -134,24 +148,6 @@ async def register(db: AsyncSession, keyring: Keyring, org_id: str, spec: Machin
     return machine
 
 
-async def find_pool(db: AsyncSession, org_id: str, name: str) -> Pool:
-    """Raises NotFound for an unknown pool."""
-    pool = await db.scalar(select(Pool).where(Pool.org_id == org_id, Pool.name == name))
-    if pool is None:
-        raise NotFound(f"no pool named {name!r}", code="pool_not_found")
-    return pool
-
-
-async def get_or_create_pool(db: AsyncSession, org_id: str, name: str) -> Pool:
-    """The pool ``name``, created with default limits when it does not exist (not committed)."""
-    pool = await db.scalar(select(Pool).where(Pool.org_id == org_id, Pool.name == name))
-    if pool is None:
-        pool = Pool(org_id=org_id, name=name)
-        db.add(pool)
-        await db.flush()
-    return pool
-
-
 async def find_machine(db: AsyncSession, org_id: str, name: str) -> Machine:
     """Raises NotFound for an unknown machine."""
     machine = await db.scalar(select(Machine).where(Machine.org_id == org_id, Machine.name == name))
@@ -168,55 +164,127 @@ async def ensure_new_names(db: AsyncSession, names: Sequence[str]) -> None:
             raise Conflict(f"a machine named {name!r} is already registered", code="machine_exists")
 
 
-async def availability(db: AsyncSession, org_id: str, now: datetime) -> list[dict[str, object]]:
-    """Per pool: ``{"pool", "total", "available", "reserved", "offline", "dirty",
-    "maintenance", "unknown", "next_free_at"}`` (``next_free_at``: the earliest
-    expiry among the pool's live reservations, or None)."""
-    pools = list(await db.scalars(select(Pool).where(Pool.org_id == org_id).order_by(Pool.name)))
-    rows = await db.execute(
-        select(Machine.pool_id, Machine.status, Machine.reservation_id.is_not(None), func.count())
-        .where(Machine.org_id == org_id)
-        .group_by(Machine.pool_id, Machine.status, Machine.reservation_id.is_not(None))
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for pool_id, status, reserved, count in rows:
-        bucket = counts.setdefault(pool_id, {})
-        bucket["total"] = bucket.get("total", 0) + count
-        if reserved:
-            key = "reserved"
-        elif status == MachineStatus.ONLINE.value:
-            key = "available"
-        else:
-            key = status
-        bucket[key] = bucket.get(key, 0) + count
-    next_free = dict(
-        (
-            await db.execute(
-                select(Reservation.pool_id, func.min(Reservation.expires_at))
-                .where(Reservation.org_id == org_id, Reservation.state.in_(LIVE_STATES))
-                .group_by(Reservation.pool_id)
-            )
-        ).all()
-    )
-    result: list[dict[str, object]] = []
-    for pool in pools:
-        bucket = counts.get(pool.id, {})
-        result.append(
-            {
-                "pool": pool.name,
-                **{
-                    key: bucket.get(key, 0)
-                    for key in (
-                        "total",
-                        "available",
-                        "reserved",
-                        "offline",
-                        "dirty",
-                        "maintenance",
-                        "unknown",
-                    )
-                },
-                "next_free_at": next_free.get(pool.id),
-            }
+async def machines_of(
+    db: AsyncSession, operator: User, *, pool: str | None = None, status: str | None = None
+) -> list[Machine]:
+    """The operator's org's machines by name, optionally of one ``pool`` and ``status``.
+
+    Raises:
+        Forbidden: below operator.
+    """
+    require_role(operator, Role.OPERATOR)
+    query = select(Machine).where(Machine.org_id == operator.org_id)
+    if pool:
+        query = query.join(Pool).where(Pool.name == pool)
+    if status:
+        query = query.where(Machine.status == status)
+    return list(await db.scalars(query.order_by(Machine.name)))
+
+
+async def add_machine(
+    db: AsyncSession, keyring: Keyring, operator: User, spec: MachineSpec
+) -> Machine:
+    """Check and register a machine in the operator's org (audited ``machine.add``;
+    not committed). The caller probes it once committed.
+
+    Raises:
+        Forbidden: below operator. InvalidInput: a bad field (named).
+        Conflict: the name is taken (``machine_exists``).
+    """
+    require_role(operator, Role.OPERATOR)
+    spec = check_machine_spec(spec)
+    await ensure_new_names(db, [spec.name])
+    machine = await register(db, keyring, operator.org_id, spec)
+    audit_in(db, operator, "machine.add", "machine", spec.name)
+    return machine
+
+
+async def update_machine(
+    db: AsyncSession, keyring: Keyring, operator: User, name: str, body: MachineUpdate
+) -> Machine:
+    """Change the fields set in ``body`` (audited ``machine.update``; not committed).
+    A new host or port (or ``reset_host_key``) forgets the pinned host key.
+
+    Raises:
+        Forbidden: below operator. NotFound: unknown machine.
+        InvalidInput: a bad field (named).
+        Conflict: moving a reserved machine to another pool (``machine_reserved``),
+            or putting a dirty machine back to ``unknown`` (``machine_dirty``).
+    """
+    require_role(operator, Role.OPERATOR)
+    machine = await find_machine(db, operator.org_id, name)
+    fields = body.model_dump(exclude_unset=True)
+    if "host" in fields or "port" in fields or body.reset_host_key:
+        machine.host_key = None
+    spec = check_machine_spec(
+        MachineSpec(
+            name=machine.name,
+            host=body.host or machine.host,
+            port=body.port or machine.port,
+            user=body.user or machine.user,
+            password="unchanged",
+            private_key=None,
+            pool=body.pool or machine.pool.name,
+            tags=body.tags if body.tags is not None else machine.tags,
         )
-    return result
+    )
+    machine.host, machine.port, machine.user = spec.host, spec.port, spec.user
+    machine.tags = spec.tags
+    if body.password is not None or body.private_key is not None:
+        seal_credentials(
+            machine,
+            keyring,
+            password=body.password.get_secret_value() if body.password else None,
+            private_key=body.private_key.get_secret_value() if body.private_key else None,
+        )
+    if body.pool and body.pool != machine.pool.name:
+        if machine.reservation_id:
+            raise Conflict(
+                "the machine is reserved; move it after the reservation ends",
+                code="machine_reserved",
+            )
+        machine.pool_id = (await get_or_create_pool(db, operator.org_id, body.pool)).id
+    if body.status:
+        if body.status == "unknown" and machine.status == MachineStatus.DIRTY.value:
+            raise Conflict(
+                "a dirty machine comes back once its clean-up succeeds", code="machine_dirty"
+            )
+        machine.status = body.status
+    audit_in(db, operator, "machine.update", "machine", name)
+    return machine
+
+
+async def toggle_maintenance(db: AsyncSession, operator: User, name: str) -> Machine:
+    """Put a machine in maintenance (neither probed nor handed out), or take it out
+    (back to ``unknown``, probed again). Audited ``machine.update``; not committed.
+
+    Raises:
+        Forbidden: below operator. NotFound: unknown machine.
+        InvalidInput: the machine is dirty (it returns once its clean-up succeeds).
+    """
+    require_role(operator, Role.OPERATOR)
+    machine = await find_machine(db, operator.org_id, name)
+    if machine.status == MachineStatus.MAINTENANCE.value:
+        machine.status = MachineStatus.UNKNOWN.value
+    elif machine.status == MachineStatus.DIRTY.value:
+        raise InvalidInput("a dirty machine returns once its clean-up succeeds", field="status")
+    else:
+        machine.status = MachineStatus.MAINTENANCE.value
+    audit_in(db, operator, "machine.update", "machine", name, detail=f"status={machine.status}")
+    return machine
+
+
+async def delete_machine(db: AsyncSession, operator: User, name: str) -> None:
+    """Forget a machine (audited ``machine.delete``; not committed).
+
+    Raises:
+        Forbidden: below operator. NotFound: unknown machine.
+        Conflict: it is reserved or dirty (``machine_in_use``); release it first.
+    """
+    require_role(operator, Role.OPERATOR)
+    machine = await find_machine(db, operator.org_id, name)
+    if machine.reservation_id or machine.status == MachineStatus.DIRTY.value:
+        raise Conflict(f"{name} is reserved or dirty; release it first", code="machine_in_use")
+    await db.execute(delete(ReservationAccount).where(ReservationAccount.machine_id == machine.id))
+    await db.delete(machine)
+    audit_in(db, operator, "machine.delete", "machine", name)

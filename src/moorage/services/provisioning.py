@@ -34,8 +34,10 @@ from moorage.db.engine import write_session
 from moorage.errors import InvalidInput, NotFound
 from moorage.models.machine import Machine, MachineStatus
 from moorage.models.provision import ProvisionRun
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
+from moorage.security.rbac import require_role
+from moorage.services.audit import audit
 from moorage.services.machines import address_of, find_pool
 
 __all__ = ["KEEP_ARTIFACTS", "Provisioner", "playbook_choices"]
@@ -83,11 +85,37 @@ class Provisioner:
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def start_playbook(
+        self, operator: User, pool_name: str, name: str, extra_vars: dict[str, str] | None = None
+    ) -> ProvisionRun:
+        """Queue a run of the playbook file ``name`` (one of :func:`playbook_choices`)
+        for an operator, as the API and the pages do; audited ``pool.provision``.
+
+        Raises:
+            Forbidden: below operator. InvalidInput: no playbook of that name
+            (the error lists the known ones), or the pool has no machine.
+            NotFound: unknown pool.
+        """
+        require_role(operator, Role.OPERATOR)
+        choices = playbook_choices(self._data_dir)
+        if name not in choices:
+            raise InvalidInput(
+                f"no playbook named {name!r}; known: {', '.join(sorted(choices)) or 'none'}",
+                field="playbook",
+            )
+        run = await self.start(operator, pool_name, choices[name], extra_vars)
+        await audit(
+            self._sessionmaker, None, operator, "pool.provision", "pool", pool_name, detail=name
+        )
+        return run
+
     async def start(
         self, user: User, pool_name: str, playbook: Path, extra_vars: dict[str, str] | None = None
     ) -> ProvisionRun:
         """Queue a run of ``playbook`` on every machine of the pool not in maintenance
-        and start it in the background.
+        and start it in the background. Any file may be given and no role is checked:
+        this is for the host's command line (``moorage machines provision``); the API
+        and the pages use :meth:`start_playbook`.
 
         Raises:
             NotFound: unknown pool. InvalidInput: the playbook file does not exist,
@@ -128,7 +156,20 @@ class Provisioner:
                 return run
             await asyncio.sleep(0.5)
 
+    async def run_of(self, operator: User, run_id: str) -> ProvisionRun:
+        """The run ``run_id`` of the operator's org, read fresh.
+
+        Raises:
+            Forbidden: below operator. NotFound: unknown id, or another org's run.
+        """
+        require_role(operator, Role.OPERATOR)
+        run = await self.get_by_id(run_id)
+        if run.org_id != operator.org_id:
+            raise NotFound(f"no provisioning run {run_id}", code="run_not_found")
+        return run
+
     async def get_by_id(self, run_id: str) -> ProvisionRun:
+        """The run ``run_id``, read fresh. Raises NotFound for an unknown id."""
         async with self._sessionmaker() as db:
             run = await db.get(ProvisionRun, run_id, populate_existing=True)
         if run is None:

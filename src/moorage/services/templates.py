@@ -1,16 +1,28 @@
-"""Templates: lookup by id or name, and the catalog a user may launch from."""
+"""Templates: lookup by id or name, the catalog a user may launch from, and the
+admins' changes to it (each checked and written to the audit log here, so the
+API, the pages and any other caller get the same rules)."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from moorage.errors import NotFound
+from moorage.errors import Conflict, InvalidInput, NotFound
+from moorage.models.lease import LIVE_STATES
+from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import User
-from moorage.security.rbac import Role, has_role
+from moorage.schemas.template import TemplateCreate, TemplateUpdate
+from moorage.security.rbac import Role, has_role, require_role
+from moorage.services.audit import audit_in
 
-__all__ = ["find_template", "visible_templates"]
+__all__ = [
+    "create_template",
+    "delete_template",
+    "find_template",
+    "update_template",
+    "visible_templates",
+]
 
 
 async def find_template(db: AsyncSession, ref: str, user: User) -> Template:
@@ -37,3 +49,77 @@ async def visible_templates(db: AsyncSession, user: User) -> list[Template]:
     if not has_role(user, Role.ADMIN):
         query = query.where(Template.enabled.is_(True))
     return list(await db.scalars(query.order_by(Template.display_name)))
+
+
+async def create_template(db: AsyncSession, admin: User, body: TemplateCreate) -> Template:
+    """Add a template to the admin's org (audited ``template.create``; not committed).
+
+    Raises:
+        Forbidden: ``admin`` is not an admin.
+        Conflict: the name is taken (``template_exists``).
+    """
+    require_role(admin, Role.ADMIN)
+    if await db.scalar(select(Template.id).where(Template.name == body.name)):
+        raise Conflict(f"a template named {body.name!r} exists", code="template_exists")
+    template = Template(org_id=admin.org_id, **body.model_dump())
+    template.kind = body.kind.value
+    db.add(template)
+    audit_in(db, admin, "template.create", "template", body.name)
+    return template
+
+
+async def update_template(
+    db: AsyncSession, admin: User, ref: str, body: TemplateUpdate
+) -> Template:
+    """Change the fields set in ``body`` (audited ``template.update`` with the field
+    names; not committed). Running sessions keep their limits until they end.
+
+    Raises:
+        Forbidden: not an admin. NotFound: no such template.
+        InvalidInput: a field set to null, or a default duration over the maximum.
+    """
+    require_role(admin, Role.ADMIN)
+    template = await find_template(db, ref, admin)
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:
+            raise InvalidInput(f"{field} cannot be null", field=field)
+        setattr(template, field, value.value if field == "kind" else value)
+    if template.default_duration_minutes > template.max_duration_minutes:
+        raise InvalidInput(
+            "default_duration_minutes must not exceed max_duration_minutes",
+            field="default_duration_minutes",
+        )
+    audit_in(db, admin, "template.update", "template", template.name, detail=", ".join(changes))
+    return template
+
+
+async def delete_template(db: AsyncSession, admin: User, ref: str) -> None:
+    """Remove a template no session ever used (audited ``template.delete``; not committed).
+
+    Raises:
+        Forbidden: not an admin. NotFound: no such template.
+        Conflict: sessions used it (``template_in_use``, naming how many are
+            live); disable it instead.
+    """
+    require_role(admin, Role.ADMIN)
+    template = await find_template(db, ref, admin)
+    used = await db.scalar(
+        select(func.count())
+        .select_from(WorkspaceSession)
+        .where(WorkspaceSession.template_id == template.id)
+    )
+    if used:
+        live = await db.scalar(
+            select(func.count())
+            .select_from(WorkspaceSession)
+            .where(
+                WorkspaceSession.template_id == template.id, WorkspaceSession.state.in_(LIVE_STATES)
+            )
+        )
+        raise Conflict(
+            f"{template.name} has {used} sessions in its history ({live} live); disable it instead",
+            code="template_in_use",
+        )
+    await db.delete(template)
+    audit_in(db, admin, "template.delete", "template", template.name)

@@ -1,4 +1,8 @@
-"""Users and their credentials: password login, API tokens, login cookies."""
+"""Users and their credentials: password login, API tokens, login cookies.
+
+Token authentication itself is :func:`moorage.security.auth.authenticate_token`
+(re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,11 @@ from moorage.db.engine import write_session
 from moorage.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from moorage.models.token import ApiToken, TokenKind
 from moorage.models.user import Role, User
+from moorage.security.auth import authenticate_token
 from moorage.security.passwords import hash_password, verify_password
+from moorage.security.rbac import require_role
 from moorage.security.tokens import generate_token, parse_prefix, token_matches
+from moorage.services.audit import audit_in
 
 __all__ = [
     "authenticate_password",
@@ -48,14 +55,22 @@ async def create_user(
     password: str,
     role: Role = Role.MEMBER,
     display_name: str = "",
+    by: User | None = None,
 ) -> User:
     """Add a user (not committed).
 
+    ``by`` is the admin acting (checked, and written to the audit log in the same
+    transaction as ``user.create``); None for the first start and the host's
+    command line, which have no user.
+
     Raises:
+        Forbidden: ``by`` is not an admin.
         InvalidInput: a username outside ``[a-z_][a-z0-9_.-]{0,31}`` or a password
             shorter than 8 characters.
         Conflict: the username is taken.
     """
+    if by is not None:
+        require_role(by, Role.ADMIN)
     if not USERNAME_PATTERN.match(username):
         raise InvalidInput(
             "username must be 1-32 lowercase letters, digits, '_', '.' or '-', "
@@ -75,6 +90,8 @@ async def create_user(
     )
     db.add(user)
     await db.flush()
+    if by is not None:
+        audit_in(db, by, "user.create", "user", username, detail=role.value)
     return user
 
 
@@ -121,27 +138,6 @@ async def create_token(
     )
     await db.flush()
     return token.plaintext
-
-
-async def authenticate_token(db: AsyncSession, plaintext: str, now: datetime | None = None) -> User:
-    """The active user a bearer token or login cookie belongs to.
-
-    Raises:
-        Unauthenticated: malformed, unknown, expired or revoked token.
-    """
-    now = now or utcnow()
-    prefix = parse_prefix(plaintext)
-    if prefix is None:
-        raise Unauthenticated("the token is malformed", code="bad_token")
-    token = await db.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
-    if token is None or not token_matches(plaintext, token.token_hash):
-        raise Unauthenticated("the token is not valid", code="bad_token")
-    if token.expires_at is not None and token.expires_at <= now:
-        raise Unauthenticated("the token has expired; log in again", code="token_expired")
-    user = await db.get(User, token.user_id)
-    if user is None or not user.is_active:
-        raise Unauthenticated("the token's user is disabled", code="bad_token")
-    return user
 
 
 async def revoke_token(db: AsyncSession, plaintext: str) -> bool:

@@ -27,6 +27,3 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.fleet_pages import router as fleet_router
 
     app.include_router(fleet_router)
-    from moorage.gateway.http_proxy import router as proxy_router
-
-    app.include_router(proxy_router)

@@ -9,34 +9,34 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from moorage.api.deps import (
-    COOKIE_NAME,
-    ContextDep,
-    DbDep,
-    WriteDbDep,
-    credential_of,
-    user_from_connection,
-)
-from moorage.api.v1.auth import set_login_cookie
-from moorage.errors import Forbidden, InvalidInput, MoorageError, Unauthenticated
+from moorage.api.deps import ContextDep, DbDep, WriteDbDep
+from moorage.errors import InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
-from moorage.models.user import Role, User
+from moorage.models.user import Role
 from moorage.schemas.template import TemplateCreate, TemplateUpdate
+from moorage.security.auth import (
+    COOKIE_NAME,
+    AdminUser,
+    CurrentUser,
+    credential_of,
+    set_login_cookie,
+)
 from moorage.security.headers import add_script_nonces
-from moorage.security.rbac import has_role, require_role
+from moorage.security.origin import require_same_origin
+from moorage.security.rbac import has_role
 from moorage.security.throttle import throttled
-from moorage.services.templates import find_template, visible_templates
+from moorage.services import templates as template_service
+from moorage.services.templates import visible_templates
 from moorage.services.users import revoke_token, sign_in
 
-__all__ = ["render_error_page", "router"]
+__all__ = ["PageUser", "render_error_page", "router"]
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
@@ -64,21 +64,12 @@ def render_error_page(request: Request, error: MoorageError) -> Response:
     return response
 
 
-async def page_user(request: Request, context: ContextDep) -> User:
-    """The logged-in user; anonymous visitors are redirected to /login by the error handler."""
-    user = await user_from_connection(request, context)
-    request.state.user = user
-    return user
+PageUser = CurrentUser
+"""The logged-in user of a page: the API's own authentication (an anonymous visitor
+gets Unauthenticated, which the error handler turns into a redirect to /login).
+Pages that need a role use the API's guards (``AdminUser``, ``OperatorUser``)."""
 
-
-PageUser = Annotated[User, Depends(page_user)]
-
-
-def _same_origin(request: Request) -> None:
-    """Refuse a form post sent from another site's page (belt and braces with SameSite)."""
-    origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
-        raise Forbidden("cross-site form post refused", code="cross_site")
+_same_origin = require_same_origin
 
 
 def _redirect(request: Request, url: str) -> Response:
@@ -98,6 +89,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/") -> Response:
+    """The login form; ``next`` is where to go after logging in (a local path)."""
     return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
 
 
@@ -109,6 +101,8 @@ async def login_submit(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    """Check the password, set the login cookie and go to ``next``; the form again
+    with 401 when wrong."""
     _same_origin(request)
     ttl = timedelta(hours=context.settings.login_ttl_hours)
     try:
@@ -133,6 +127,7 @@ async def login_submit(
 
 @router.post("/logout")
 async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Response:
+    """Revoke the login cookie's token, clear the cookie and go to /login."""
     _same_origin(request)
     credential = credential_of(request)
     if credential:
@@ -148,6 +143,7 @@ async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Res
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(request: Request, user: PageUser, db: DbDep, context: ContextDep) -> Response:
+    """The catalog the user may launch from and their live sessions."""
     catalog = await visible_templates(db, user)
     sessions = await context.sessions.list(user, live_only=True)
     return templates.TemplateResponse(
@@ -221,6 +217,7 @@ async def launch_submit(
     template: Annotated[str, Form()],
     duration_minutes: Annotated[int, Form()],
 ) -> Response:
+    """Launch a session (members; the service's rules and limits) and open its page."""
     _same_origin(request)
     session = await context.sessions.launch(user, template, duration_minutes=duration_minutes)
     return _redirect(request, f"/sessions/{session.id}")
@@ -230,6 +227,7 @@ async def launch_submit(
 async def session_page(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
+    """One session: its terminal, desktop or app, deadline and connection details."""
     session = await context.sessions.get(user, session_id)
     max_expires_at = session.starts_at + timedelta(minutes=session.template.max_duration_minutes)
     owner_live = session.user_id == user.id and session.state in LIVE_STATES
@@ -258,6 +256,7 @@ async def extend_submit(
     context: ContextDep,
     minutes: Annotated[int, Form()] = 30,
 ) -> Response:
+    """Add ``minutes`` to a session's deadline (within the template's maximum)."""
     _same_origin(request)
     await context.sessions.extend(user, session_id, minutes)
     return _redirect(request, request.headers.get("hx-current-url") or f"/sessions/{session_id}")
@@ -267,17 +266,19 @@ async def extend_submit(
 async def end_submit(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
+    """End a session now and go back to the dashboard."""
     _same_origin(request)
     await context.sessions.release(user, session_id)
     return _redirect(request, "/")
 
 
 # -- admin: templates -------------------------------------------------------
+# The rules (admin role, validation, audit log) are the service's, as for the API.
 
 
 @router.get("/admin/templates", response_class=HTMLResponse)
-async def templates_page(request: Request, user: PageUser, db: DbDep) -> Response:
-    require_role(user, Role.ADMIN)
+async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Response:
+    """Admins: every template, with forms to add, change and remove them."""
     return templates.TemplateResponse(
         request,
         "admin_templates.html",
@@ -301,43 +302,39 @@ def _invalid(exc: ValidationError) -> InvalidInput:
 
 
 @router.post("/admin/templates")
-async def template_create_submit(request: Request, user: PageUser, db: WriteDbDep) -> Response:
+async def template_create_submit(request: Request, user: AdminUser, db: WriteDbDep) -> Response:
+    """Admins: add a template from the form (the API's rules, audited)."""
     _same_origin(request)
-    require_role(user, Role.ADMIN)
     try:
         body = TemplateCreate.model_validate(_form_fields(await request.form()))
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    from moorage.api.v1.templates import create_template
-
-    await create_template(body, db, user)
+    await template_service.create_template(db, user, body)
+    await db.commit()
     return _redirect(request, "/admin/templates")
 
 
 @router.post("/admin/templates/{ref}")
 async def template_update_submit(
-    ref: str, request: Request, user: PageUser, db: WriteDbDep
+    ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:
+    """Admins: change a template from the form (the API's rules, audited)."""
     _same_origin(request)
-    require_role(user, Role.ADMIN)
     try:
         body = TemplateUpdate.model_validate(_form_fields(await request.form()))
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    from moorage.api.v1.templates import update_template
-
-    await update_template(ref, body, db, user)
+    await template_service.update_template(db, user, ref, body)
+    await db.commit()
     return _redirect(request, "/admin/templates")
 
 
 @router.post("/admin/templates/{ref}/delete")
 async def template_delete_submit(
-    ref: str, request: Request, user: PageUser, db: WriteDbDep
+    ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:
+    """Admins: remove a template no session used (the API's rules, audited)."""
     _same_origin(request)
-    require_role(user, Role.ADMIN)
-    await find_template(db, ref, user)
-    from moorage.api.v1.templates import delete_template
-
-    await delete_template(ref, db, user)
+    await template_service.delete_template(db, user, ref)
+    await db.commit()
     return _redirect(request, "/admin/templates")

@@ -1,8 +1,11 @@
-"""UI for the machine pool: reservations (members), machines and provisioning (operators)."""
+"""UI for the machine pool: reservations (members), machines and provisioning (operators).
+
+Each form calls the same service as its API route, with the same role guard
+(:data:`OperatorUser`); the services check the role again and write the audit log.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -11,14 +14,11 @@ from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.db.base import utcnow
-from moorage.errors import InvalidInput
-from moorage.models.machine import Machine
-from moorage.models.pool import Pool
 from moorage.models.provision import ProvisionRun
-from moorage.models.user import Role
-from moorage.security.rbac import require_role
+from moorage.security.auth import OperatorUser
+from moorage.services import machines
 from moorage.services.machine_import import import_machines
-from moorage.services.machines import availability, find_machine
+from moorage.services.pools import availability, pools_of
 from moorage.services.provisioning import playbook_choices
 from moorage.web.pages import PageUser, _redirect, _same_origin, templates
 
@@ -36,9 +36,8 @@ RESERVE_DURATIONS_MINUTES = (30, 60, 120, 240, 480)
 async def reservations_page(
     request: Request, user: PageUser, db: DbDep, context: ContextDep
 ) -> Response:
-    pools = list(
-        await db.scalars(select(Pool).where(Pool.org_id == user.org_id).order_by(Pool.name))
-    )
+    """Pools, their availability and the user's live reservations with credentials."""
+    pools = await pools_of(db, user.org_id)
     reservations = await context.reservations.list(user, live_only=True)
     return templates.TemplateResponse(
         request,
@@ -64,6 +63,7 @@ async def reserve_submit(
     duration_minutes: Annotated[int, Form()],
     username: Annotated[str, Form()] = "",
 ) -> Response:
+    """Reserve machines of a pool (the service's rules and limits)."""
     _same_origin(request)
     await context.reservations.reserve(
         user, pool=pool, count=count, duration_minutes=duration_minutes, username=username or None
@@ -79,6 +79,7 @@ async def reservation_extend_submit(
     context: ContextDep,
     minutes: Annotated[int, Form()] = 30,
 ) -> Response:
+    """Add ``minutes`` to a reservation (within the pool's maximum)."""
     _same_origin(request)
     await context.reservations.extend(user, reservation_id, minutes)
     return _redirect(request, "/reservations")
@@ -88,6 +89,7 @@ async def reservation_extend_submit(
 async def reservation_release_submit(
     reservation_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
+    """Release a reservation now."""
     _same_origin(request)
     await context.reservations.release(user, reservation_id)
     return _redirect(request, "/reservations")
@@ -97,19 +99,14 @@ async def reservation_release_submit(
 
 
 @router.get("/machines", response_class=HTMLResponse)
-async def machines_page(request: Request, user: PageUser, db: DbDep) -> Response:
-    require_role(user, Role.OPERATOR)
-    machines = list(
-        await db.scalars(
-            select(Machine).where(Machine.org_id == user.org_id).order_by(Machine.name)
-        )
-    )
+async def machines_page(request: Request, user: OperatorUser, db: DbDep) -> Response:
+    """Operators: the machines of the pool and the availability per pool."""
     return templates.TemplateResponse(
         request,
         "machines.html",
         {
             "user": user,
-            "machines": machines,
+            "machines": await machines.machines_of(db, user),
             "availability": await availability(db, user.org_id, utcnow()),
         },
     )
@@ -118,15 +115,15 @@ async def machines_page(request: Request, user: PageUser, db: DbDep) -> Response
 @router.post("/ui/machines/import")
 async def machines_import_submit(
     request: Request,
-    user: PageUser,
+    user: OperatorUser,
     db: WriteDbDep,
     context: ContextDep,
     text: Annotated[str, Form()],
     pool: Annotated[str, Form()] = "default",
     skip_invalid: Annotated[str, Form()] = "",
 ) -> Response:
+    """Operators: import a ``machines.txt`` pasted in the form (audited)."""
     _same_origin(request)
-    require_role(user, Role.OPERATOR)
     await import_machines(
         db,
         context.keyring,
@@ -134,6 +131,7 @@ async def machines_import_submit(
         text,
         pool=pool or "default",
         skip_invalid=skip_invalid == "on",
+        by=user,
     )
     await db.commit()
     return _redirect(request, "/machines")
@@ -141,30 +139,23 @@ async def machines_import_submit(
 
 @router.post("/ui/machines/{name}/maintenance")
 async def machine_maintenance_submit(
-    name: str, request: Request, user: PageUser, db: WriteDbDep
+    name: str, request: Request, user: OperatorUser, db: WriteDbDep
 ) -> Response:
     """Toggle maintenance: in maintenance a machine is neither probed nor handed out."""
     _same_origin(request)
-    require_role(user, Role.OPERATOR)
-    machine = await find_machine(db, user.org_id, name)
-    if machine.status == "maintenance":
-        machine.status = "unknown"
-    elif machine.status == "dirty":
-        raise InvalidInput("a dirty machine returns once its clean-up succeeds", field="status")
-    else:
-        machine.status = "maintenance"
+    await machines.toggle_maintenance(db, user, name)
     await db.commit()
     return _redirect(request, "/machines")
 
 
 @router.post("/ui/machines/{name}/delete")
 async def machine_delete_submit(
-    name: str, request: Request, user: PageUser, db: WriteDbDep
+    name: str, request: Request, user: OperatorUser, db: WriteDbDep
 ) -> Response:
+    """Operators: forget a machine (409 while reserved or dirty; audited)."""
     _same_origin(request)
-    from moorage.api.v1.machines import delete_machine
-
-    await delete_machine(name, db, user)
+    await machines.delete_machine(db, user, name)
+    await db.commit()
     return _redirect(request, "/machines")
 
 
@@ -173,12 +164,10 @@ async def machine_delete_submit(
 
 @router.get("/provisioning", response_class=HTMLResponse)
 async def provisioning_page(
-    request: Request, user: PageUser, db: DbDep, context: ContextDep
+    request: Request, user: OperatorUser, db: DbDep, context: ContextDep
 ) -> Response:
-    require_role(user, Role.OPERATOR)
-    pools = list(
-        await db.scalars(select(Pool).where(Pool.org_id == user.org_id).order_by(Pool.name))
-    )
+    """Operators: pools, playbooks and the 20 latest provisioning runs."""
+    pools = await pools_of(db, user.org_id)
     runs = list(
         await db.scalars(
             select(ProvisionRun)
@@ -204,26 +193,22 @@ async def provisioning_page(
 @router.post("/ui/provisioning")
 async def provisioning_submit(
     request: Request,
-    user: PageUser,
+    user: OperatorUser,
     context: ContextDep,
     pool: Annotated[str, Form()],
     playbook: Annotated[str, Form()],
 ) -> Response:
+    """Operators: run a playbook on a pool and open the run's page (audited)."""
     _same_origin(request)
-    require_role(user, Role.OPERATOR)
-    choices = playbook_choices(context.settings.data_dir)
-    if playbook not in choices:
-        raise InvalidInput(f"no playbook named {playbook!r}", field="playbook")
-    run = await context.provisioner.start(user, pool, Path(choices[playbook]))
+    run = await context.provisioner.start_playbook(user, pool, playbook)
     return _redirect(request, f"/provisioning/{run.id}")
 
 
 @router.get("/provisioning/{run_id}", response_class=HTMLResponse)
 async def provision_run_page(
-    run_id: str, request: Request, user: PageUser, context: ContextDep
+    run_id: str, request: Request, user: OperatorUser, context: ContextDep
 ) -> Response:
     """A run's output; htmx re-fetches the fragment every 2 s while it runs."""
-    require_role(user, Role.OPERATOR)
-    run = await context.provisioner.get_by_id(run_id)
+    run = await context.provisioner.run_of(user, run_id)
     name = "_provision_run.html" if request.headers.get("hx-request") else "provision_run.html"
     return templates.TemplateResponse(request, name, {"user": user, "run": run})

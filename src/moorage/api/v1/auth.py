@@ -8,23 +8,13 @@ from fastapi import APIRouter, Request, Response
 
 from moorage.api.deps import COOKIE_NAME, ContextDep, CurrentUser, WriteDbDep, credential_of
 from moorage.schemas.user import LoginRequest, UserPublic
+from moorage.security.auth import set_login_cookie
 from moorage.security.throttle import throttled
 from moorage.services.users import revoke_token, sign_in
 
+__all__ = ["router", "set_login_cookie"]
+
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def set_login_cookie(response: Response, token: str, *, max_age_seconds: int, secure: bool) -> None:
-    """The login cookie: HttpOnly, SameSite=Lax, scoped to the whole site."""
-    response.set_cookie(
-        COOKIE_NAME,
-        token,
-        max_age=max_age_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
 
 
 @router.post("/login", response_model=UserPublic)

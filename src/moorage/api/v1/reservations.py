@@ -119,6 +119,7 @@ async def release_all(user: CurrentUser, context: ContextDep) -> dict[str, int]:
 
 @router.get("/{reservation_id}", response_model=ReservationPublic)
 async def get_reservation(reservation_id: str, user: CurrentUser, context: ContextDep):
+    """One reservation: the caller's own (operators: anyone's); 404 otherwise."""
     reservation = await context.reservations.get(user, reservation_id)
     return reservation_public(reservation, user, context.reservations)
 

@@ -1,20 +1,21 @@
-"""Sessions: launch, list, show, extend, end; the terminal websocket."""
+"""Sessions: launch, list, show, extend, end, the ``.rdp`` file.
+
+The session's websockets (terminal, vnc, guacamole) are served by
+:mod:`moorage.gateway.router` under the same ``/api/v1/sessions/{id}/`` prefix.
+"""
 
 from __future__ import annotations
 
 import shlex
 from datetime import timedelta
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from starlette.datastructures import URL
 
 from moorage.api.deps import ContextDep, CurrentUser, SessionServiceDep
 from moorage.context import Context
 from moorage.errors import NotFound
-from moorage.gateway.desktop import serve_vnc
-from moorage.gateway.guacamole import serve_guacamole
-from moorage.gateway.terminal import serve_terminal
 from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
@@ -164,6 +165,7 @@ async def get_session(
     sessions: SessionServiceDep,
     context: ContextDep,
 ):
+    """One session: the caller's own, or anyone's for admins; 404 otherwise."""
     return session_public(await sessions.get(user, session_id), request.base_url, user, context)
 
 
@@ -217,33 +219,3 @@ async def session_rdp_file(session_id: str, user: CurrentUser, context: ContextD
         media_type="application/x-rdp",
         headers={"Content-Disposition": f'attachment; filename="moorage-{session_id[:8]}.rdp"'},
     )
-
-
-@router.websocket("/{session_id}/guacamole")
-async def session_guacamole(websocket: WebSocket, session_id: str, context: ContextDep) -> None:
-    """The RDP desktop of an rdp session through guacd (when ``MOORAGE_GUACD_ADDRESS``
-    is set), for ``Guacamole.WebSocketTunnel``: subprotocol ``guacamole``, the
-    tunnel UUID first, then Guacamole instructions both ways. Query: ``width``,
-    ``height``, ``dpi``."""
-    await serve_guacamole(websocket, context, session_id)
-
-
-@router.websocket("/{session_id}/vnc")
-async def session_desktop(websocket: WebSocket, session_id: str, context: ContextDep) -> None:
-    """The desktop of a vnc session for noVNC: RFB over binary frames (subprotocol
-    ``binary``), security type None on this side; Moorage authenticates to the
-    container's VNC server with the session's password, which never reaches the
-    browser. Close codes: 4401, 4403, 4404, 4409, 1011 (see the terminal)."""
-    await serve_vnc(websocket, context, session_id)
-
-
-@router.websocket("/{session_id}/terminal")
-async def session_terminal(websocket: WebSocket, session_id: str, context: ContextDep) -> None:
-    """A shell with a TTY in the session's container.
-
-    Binary frames carry terminal bytes both ways; a text frame from the client
-    is a JSON control message ``{"type": "resize", "cols": C, "rows": R}``.
-    Close codes: 4401 not authenticated, 4404 no such session (or not yours),
-    4409 session not ready, 1011 runtime failure.
-    """
-    await serve_terminal(websocket, context, session_id)

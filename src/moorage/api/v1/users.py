@@ -15,6 +15,7 @@ router = APIRouter(tags=["users"])
 
 @router.get("/users", response_model=list[UserPublic])
 async def list_users(db: DbDep, admin: AdminUser):
+    """Admins: the users of the admin's org, by username."""
     return list(
         await db.scalars(select(User).where(User.org_id == admin.org_id).order_by(User.username))
     )
@@ -22,7 +23,8 @@ async def list_users(db: DbDep, admin: AdminUser):
 
 @router.post("/users", status_code=201, response_model=UserPublic)
 async def add_user(body: UserCreate, db: WriteDbDep, admin: AdminUser):
-    """Add a user in the admin's org. 409 when the username is taken."""
+    """Admins: add a user in the admin's org (audited ``user.create``). 422 for a bad
+    username or a short password; 409 when the username is taken."""
     user = await create_user(
         db,
         org_id=admin.org_id,
@@ -30,6 +32,7 @@ async def add_user(body: UserCreate, db: WriteDbDep, admin: AdminUser):
         password=body.password,
         role=body.role,
         display_name=body.display_name,
+        by=admin,
     )
     await db.commit()
     return user

@@ -1,0 +1,54 @@
+"""The gateway's routes: a session's websockets (terminal, desktop, RDP through
+guacd) under ``/api/v1/sessions/{id}/…`` and the web-app proxy under ``/s/{id}/``.
+
+They live here, not in ``api/``, so the gateway never imports the API; the app
+mounts :data:`router` next to the API's.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from moorage.gateway.desktop import serve_vnc
+from moorage.gateway.guacamole import serve_guacamole
+from moorage.gateway.http_proxy import router as proxy_router
+from moorage.gateway.terminal import serve_terminal
+
+__all__ = ["router"]
+
+router = APIRouter()
+sessions = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+
+
+@sessions.websocket("/{session_id}/guacamole")
+async def session_guacamole(websocket: WebSocket, session_id: str) -> None:
+    """The RDP desktop of an rdp session through guacd (when ``MOORAGE_GUACD_ADDRESS``
+    is set), for ``Guacamole.WebSocketTunnel``: subprotocol ``guacamole``, the
+    tunnel UUID first, then Guacamole instructions both ways. Query: ``width``,
+    ``height``, ``dpi``."""
+    await serve_guacamole(websocket, websocket.app.state.context, session_id)
+
+
+@sessions.websocket("/{session_id}/vnc")
+async def session_desktop(websocket: WebSocket, session_id: str) -> None:
+    """The desktop of a vnc session for noVNC: RFB over binary frames (subprotocol
+    ``binary``), security type None on this side; Moorage authenticates to the
+    container's VNC server with the session's password, which never reaches the
+    browser. Close codes: 4401, 4403, 4404, 4409, 1011 (see the terminal)."""
+    await serve_vnc(websocket, websocket.app.state.context, session_id)
+
+
+@sessions.websocket("/{session_id}/terminal")
+async def session_terminal(websocket: WebSocket, session_id: str) -> None:
+    """A shell with a TTY in the session's container.
+
+    Binary frames carry terminal bytes both ways; a text frame from the client
+    is a JSON control message ``{"type": "resize", "cols": C, "rows": R}``.
+    Close codes: 4401 not authenticated, 4403 cross-site, 4404 no such session
+    (or not yours), 4409 session not ready, 1011 runtime failure.
+    """
+    await serve_terminal(websocket, websocket.app.state.context, session_id)
+
+
+router.include_router(sessions)
+router.include_router(proxy_router)

@@ -1,0 +1,166 @@
+"""Who is calling: the one place that authenticates HTTP requests and websockets.
+
+A caller proves who they are with an API token or the login cookie (both are
+tokens, see :mod:`moorage.security.tokens`). The credential is read from
+``Authorization: Bearer <token>`` first, then from the login cookie
+:data:`COOKIE_NAME`, the same way for requests, pages and websockets.
+
+FastAPI dependencies (used alike by ``api/``, ``web/`` and ``gateway/``):
+
+* :data:`CurrentUser` — any authenticated user (401 ``unauthenticated``
+  otherwise; pages turn that into a redirect to ``/login``);
+* :data:`MemberUser`, :data:`OperatorUser`, :data:`AdminUser` — that role or a
+  higher one (403 ``forbidden`` otherwise); :func:`require` builds others.
+
+This module sits below ``services/`` (which re-export :func:`authenticate_token`)
+and never imports them; the process context is read untyped from
+``connection.app.state.context``, so ``security`` does not depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from moorage.db.base import utcnow
+from moorage.errors import Unauthenticated
+from moorage.models.token import ApiToken
+from moorage.models.user import Role, User
+from moorage.security.rbac import require_role
+from moorage.security.tokens import LOGIN_COOKIE_NAME, parse_prefix, token_matches
+
+if TYPE_CHECKING:
+    from moorage.context import Context
+
+__all__ = [
+    "COOKIE_NAME",
+    "AdminUser",
+    "CurrentUser",
+    "MemberUser",
+    "OperatorUser",
+    "authenticate_token",
+    "credential_of",
+    "get_current_user",
+    "require",
+    "set_login_cookie",
+    "user_from_connection",
+]
+
+COOKIE_NAME = LOGIN_COOKIE_NAME
+"""Name of the login cookie (HttpOnly, SameSite=Lax, path ``/``)."""
+
+
+def credential_of(connection: HTTPConnection) -> str | None:
+    """The bearer token or login cookie a request or websocket carries, if any.
+
+    ``Authorization: Bearer <token>`` wins over the cookie, so a script's token is
+    used even from a browser that is also logged in.
+    """
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return connection.cookies.get(COOKIE_NAME)
+
+
+async def authenticate_token(db: AsyncSession, plaintext: str, now: datetime | None = None) -> User:
+    """The active user a bearer token or login cookie belongs to.
+
+    Args:
+        db: a database session (read only).
+        plaintext: the whole token as presented (``mrg_<prefix>_<secret>``).
+        now: current UTC time (timezone-aware); defaults to the clock.
+
+    Raises:
+        Unauthenticated: malformed, unknown, expired or revoked token, or a
+            disabled user (codes ``bad_token``, ``token_expired``).
+    """
+    now = now or utcnow()
+    prefix = parse_prefix(plaintext)
+    if prefix is None:
+        raise Unauthenticated("the token is malformed", code="bad_token")
+    token = await db.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    if token is None or not token_matches(plaintext, token.token_hash):
+        raise Unauthenticated("the token is not valid", code="bad_token")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthenticated("the token has expired; log in again", code="token_expired")
+    user = await db.get(User, token.user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("the token's user is disabled", code="bad_token")
+    return user
+
+
+async def user_from_connection(connection: HTTPConnection, context: Context | None = None) -> User:
+    """The authenticated user of a request or websocket.
+
+    Args:
+        connection: the request or websocket.
+        context: the process context; defaults to ``connection.app.state.context``.
+
+    Raises:
+        Unauthenticated: no credential, or a bad one.
+    """
+    credential = credential_of(connection)
+    if not credential:
+        raise Unauthenticated("log in or send an Authorization: Bearer token")
+    context = context if context is not None else connection.app.state.context
+    async with context.sessionmaker() as db:
+        return await authenticate_token(db, credential)
+
+
+async def get_current_user(request: Request) -> User:
+    """FastAPI dependency: the caller, looked up once per request (kept on
+    ``request.state.user``, where the error page finds it too).
+
+    Raises:
+        Unauthenticated: no credential, or a bad one.
+    """
+    user = getattr(request.state, "user", None)
+    if user is None:
+        user = await user_from_connection(request)
+        request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(least: Role) -> Callable[[User], Awaitable[User]]:
+    """A FastAPI dependency that answers the caller when their role is ``least``
+    or higher.
+
+    Raises (from the dependency):
+        Unauthenticated: not logged in. Forbidden: a lower role.
+    """
+
+    async def guard(user: CurrentUser) -> User:
+        require_role(user, least)
+        return user
+
+    guard.__name__ = f"require_{least.value}"
+    return guard
+
+
+MemberUser = Annotated[User, Depends(require(Role.MEMBER))]
+OperatorUser = Annotated[User, Depends(require(Role.OPERATOR))]
+AdminUser = Annotated[User, Depends(require(Role.ADMIN))]
+
+
+def set_login_cookie(response: Response, token: str, *, max_age_seconds: int, secure: bool) -> None:
+    """Set the login cookie on ``response``: HttpOnly, SameSite=Lax, scoped to the
+    whole site, expiring after ``max_age_seconds``."""
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=max_age_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
