@@ -70,7 +70,7 @@ class LeaseRow(LeaseColumns, Protocol):
 
 # Bound to the mixin, not to LeaseRow: mypy checks the bounds of base classes
 # before it can see through ``Mapped[]`` attributes, so a protocol bound would
-# reject every model. :meth:`LeaseService._row` gives the LeaseRow view.
+# reject every model. :meth:`LeaseService.as_row` gives the LeaseRow view.
 L = TypeVar("L", bound=LeaseMixin)
 
 
@@ -187,7 +187,7 @@ class LeaseService(ABC, Generic[L]):
         if for_update:
             query = query.with_for_update(of=self.model)
         lease = await db.scalar(query)
-        if lease is None or not await self.visibility.sees(db, user, self._row(lease)):
+        if lease is None or not await self.visibility.sees(db, user, self.as_row(lease)):
             raise self._not_found(lease_id)
         return lease
 
@@ -206,7 +206,7 @@ class LeaseService(ABC, Generic[L]):
             return lease
 
     @staticmethod
-    def _row(lease: L) -> LeaseRow:
+    def as_row(lease: L) -> LeaseRow:
         """``lease`` seen as a :class:`LeaseRow` (every lease model is one)."""
         return cast(LeaseRow, lease)
 
@@ -265,7 +265,7 @@ class LeaseService(ABC, Generic[L]):
                 lease.starts_at = now
                 lease.expires_at = now + duration
                 lease.instance_id = None
-            expires_at, user_id = lease.expires_at, self._row(lease).user_id
+            expires_at, user_id = lease.expires_at, self.as_row(lease).user_id
         if ended:
             await self._finish_release(lease_id)
             raise Conflict(self.ended_message, code=f"{self.noun}_ended")
@@ -288,7 +288,7 @@ class LeaseService(ABC, Generic[L]):
             extend_expiry(
                 lease, minutes=minutes, max_minutes=self.limit_minutes(lease), now=self._clock()
             )
-            expires_at, user_id = lease.expires_at, self._row(lease).user_id
+            expires_at, user_id = lease.expires_at, self.as_row(lease).user_id
         self._notify(lease_id, expires_at)
         self.changes.publish(user_id)
         return await self._reload(lease_id)
@@ -351,7 +351,7 @@ class LeaseService(ABC, Generic[L]):
             if was_provisioning:
                 return True
             self._reclaiming(lease)
-            user_id = self._row(lease).user_id
+            user_id = self.as_row(lease).user_id
         self._notify(lease_id, None)
         self.changes.publish(user_id)
         return await self._finish_release(lease_id)
@@ -366,7 +366,7 @@ class LeaseService(ABC, Generic[L]):
             if lease is None or lease.state != LeaseState.RELEASING.value:
                 return True
             transition(lease, LeaseState.RELEASED, now=self._clock())
-            user_id = self._row(lease).user_id
+            user_id = self.as_row(lease).user_id
         self.changes.publish(user_id)
         return True
 
@@ -381,7 +381,7 @@ class LeaseService(ABC, Generic[L]):
                 return
             transition(lease, LeaseState.FAILED, now=self._clock(), error=error)
             self._reclaiming(lease)
-            user_id = self._row(lease).user_id
+            user_id = self.as_row(lease).user_id
         self._notify(lease_id, None)
         self.changes.publish(user_id)
         await self._reclaim(lease_id)
