@@ -17,7 +17,13 @@ from typing import ClassVar
 from moorage.drivers.base import ContainerDriver, WorkspaceContainer
 from moorage.models.template import Template
 
-__all__ = ["KindEnvironment", "KindPaths", "StartedWorkspace", "WorkspaceKind"]
+__all__ = [
+    "AccountKind",
+    "KindEnvironment",
+    "KindPaths",
+    "StartedWorkspace",
+    "WorkspaceKind",
+]
 
 
 @dataclass(frozen=True)
@@ -120,3 +126,26 @@ class WorkspaceKind(ABC):
         ``host:port`` (the published ``native_port``) as ``username``; None when
         the kind has no native client."""
         return None
+
+
+class AccountKind(WorkspaceKind):
+    """A kind reached with a native client on ``native_port`` as the template's
+    shell user, whose image creates that account from ``<env_prefix>_USER`` and
+    ``<env_prefix>_PASSWORD``; the generated password is the session's secret."""
+
+    native_port: ClassVar[int]
+    env_prefix: ClassVar[str]
+    """``"SSH"`` gives ``SSH_USER``/``SSH_PASSWORD``."""
+
+    def ports(self, template: Template) -> tuple[int, ...]:
+        """The native client's port."""
+        return (self.native_port,)
+
+    def environment(self, template: Template, session_id: str, password: str) -> KindEnvironment:
+        """The template's shell user and ``password``; both kept on the session."""
+        prefix = self.env_prefix
+        return KindEnvironment(
+            env={f"{prefix}_USER": template.shell_user, f"{prefix}_PASSWORD": password},
+            secret=password,
+            account=template.shell_user,
+        )

@@ -12,8 +12,8 @@ import shlex
 import time
 
 from moorage.errors import RuntimeUnavailable
-from moorage.models.template import Template, TemplateKind
-from moorage.services.kinds.base import KindEnvironment, StartedWorkspace, WorkspaceKind
+from moorage.models.template import TemplateKind
+from moorage.services.kinds.base import AccountKind, StartedWorkspace
 from moorage.services.kinds.ssh import SSHD_CAPABILITIES
 
 __all__ = ["XRDP_CAPABILITIES", "RdpKind", "wait_for_rdp"]
@@ -28,24 +28,13 @@ XRDP_CAPABILITIES = (*SSHD_CAPABILITIES, "NET_BIND_SERVICE")
 X224_CONNECTION_REQUEST = bytes.fromhex("030000130ee000000000000100080001000000")
 
 
-class RdpKind(WorkspaceKind):
+class RdpKind(AccountKind):
     """A desktop reached with an RDP client (or guacd), with a generated password."""
 
     name = TemplateKind.RDP.value
     cap_add = XRDP_CAPABILITIES
     native_port = RDP_PORT
-
-    def ports(self, template: Template) -> tuple[int, ...]:
-        """Port 3389."""
-        return (RDP_PORT,)
-
-    def environment(self, template: Template, session_id: str, password: str) -> KindEnvironment:
-        """``RDP_USER``/``RDP_PASSWORD``: the template's shell user and ``password``."""
-        return KindEnvironment(
-            env={"RDP_USER": template.shell_user, "RDP_PASSWORD": password},
-            secret=password,
-            account=template.shell_user,
-        )
+    env_prefix = "RDP"
 
     async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
         """Ready once the published port answers an X.224 connection request."""

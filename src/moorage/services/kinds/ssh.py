@@ -13,8 +13,8 @@ import shlex
 import time
 
 from moorage.errors import RuntimeUnavailable
-from moorage.models.template import Template, TemplateKind
-from moorage.services.kinds.base import KindEnvironment, StartedWorkspace, WorkspaceKind
+from moorage.models.template import TemplateKind
+from moorage.services.kinds.base import AccountKind, StartedWorkspace
 
 __all__ = ["SSHD_CAPABILITIES", "SshKind", "wait_for_banner"]
 
@@ -34,24 +34,13 @@ SSHD_CAPABILITIES = (
 )
 
 
-class SshKind(WorkspaceKind):
+class SshKind(AccountKind):
     """A shell reached with any SSH client, with a generated password."""
 
     name = TemplateKind.SSH.value
     cap_add = SSHD_CAPABILITIES
     native_port = SSH_PORT
-
-    def ports(self, template: Template) -> tuple[int, ...]:
-        """Port 22."""
-        return (SSH_PORT,)
-
-    def environment(self, template: Template, session_id: str, password: str) -> KindEnvironment:
-        """``SSH_USER``/``SSH_PASSWORD``: the template's shell user and ``password``."""
-        return KindEnvironment(
-            env={"SSH_USER": template.shell_user, "SSH_PASSWORD": password},
-            secret=password,
-            account=template.shell_user,
-        )
+    env_prefix = "SSH"
 
     async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
         """Ready once the published port sends the SSH banner."""
