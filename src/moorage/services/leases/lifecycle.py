@@ -87,7 +87,8 @@ class LeaseService(ABC, Generic[L]):
     """
 
     model: type[L]
-    """The mapped row class of the kind."""
+    """The mapped row class of the kind: :class:`~moorage.models.lease.LeaseMixin`
+    plus ``id``, ``org_id``, ``user_id`` and ``created_at`` (:class:`LeaseRow`)."""
     noun: str
     """The kind's name in messages and error codes (``"session"`` gives
     ``session_not_found``, ``session_ended``)."""
