@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.live_server import Server
 
-from moorage.gateway.rfb import server_handshake
+from moorage.services.kinds.rfb import server_handshake
 
 IMAGE = "moorage/desktop:latest"
 

@@ -1,8 +1,9 @@
 """Desktop gateway: noVNC ↔ websocket ↔ the container's VNC server.
 
-Moorage completes VNC Authentication with the container (see :mod:`.rfb`) and
-offers the browser security type None, so the session's VNC password never
-leaves the server. Close codes as for the terminal: 4401, 4403, 4404, 4409, 1011.
+Moorage completes VNC Authentication with the container (see
+:mod:`moorage.services.kinds.rfb`) and offers the browser security type None,
+so the session's VNC password never leaves the server. Close codes as for
+the terminal: 4401, 4403, 4404, 4409, 1011.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket
 
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
-from moorage.gateway.rfb import RFB_VERSION, SECURITY_NONE, server_handshake
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
 from moorage.security.auth import credential_of, user_from_connection
 from moorage.security.origin import cross_site
+from moorage.services.kinds.rfb import RFB_VERSION, SECURITY_NONE, open_vnc
 
 if TYPE_CHECKING:
     from moorage.context import Context
@@ -29,26 +30,6 @@ __all__ = ["VNC_PORT", "open_vnc", "serve_vnc"]
 log = logging.getLogger(__name__)
 
 VNC_PORT = 5901
-
-
-async def open_vnc(
-    host: str, port: int, password: str
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect to a VNC server and authenticate; returns the stream just before ClientInit.
-
-    Raises:
-        RuntimeUnavailable: unreachable, or the handshake failed.
-    """
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
-    except (OSError, TimeoutError) as exc:
-        raise RuntimeUnavailable(f"the desktop does not answer on port {port}: {exc}") from exc
-    try:
-        await asyncio.wait_for(server_handshake(reader, writer, password), 10)
-    except BaseException:
-        writer.close()
-        raise
-    return reader, writer
 
 
 class _Frames:

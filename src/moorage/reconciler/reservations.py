@@ -14,11 +14,9 @@ from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.machines import MachineConnector
 from moorage.errors import MoorageError
-from moorage.models.lease import LIVE_STATES, LeaseState
 from moorage.models.machine import Machine, MachineStatus
 from moorage.models.reservation import Reservation
-from moorage.reconciler.keeper import LeaseKeeper, Schedule, cut_off
-from moorage.reconciler.leader import alive_instances
+from moorage.reconciler.keeper import Schedule, ServiceKeeper
 from moorage.security.crypto import Keyring
 from moorage.services.machines import address_of
 from moorage.services.reservations import ReservationService
@@ -28,12 +26,13 @@ __all__ = ["MachineProber", "ReservationKeeper"]
 log = logging.getLogger(__name__)
 
 
-class ReservationKeeper(LeaseKeeper):
+class ReservationKeeper(ServiceKeeper[Reservation]):
     """Schedules ready reservations, retries unfinished releases, fails
     reservations whose making was cut off by a crash, and retries the clean-up
     of accounts left behind on dirty machines."""
 
     kind = "reservation"
+    interrupted_error = "the reservation was interrupted"
 
     def __init__(
         self,
@@ -46,47 +45,21 @@ class ReservationKeeper(LeaseKeeper):
         exclusive: bool,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        super().__init__(
+            sessionmaker,
+            reservations,
+            instance_id=instance_id,
+            instance_ttl_seconds=instance_ttl_seconds,
+            provision_timeout_seconds=provision_timeout_seconds,
+            exclusive=exclusive,
+            clock=clock,
+        )
         self._reservations = reservations
-        self._instance_id = instance_id
-        self._instance_ttl = instance_ttl_seconds
-        self._timeout = provision_timeout_seconds
-        self._exclusive = exclusive
-        self._clock = clock
-
-    async def expire(self, lease_id: str, deadline: datetime) -> bool | None:
-        async with self._sessionmaker() as db:
-            reservation = await db.get(Reservation, lease_id, populate_existing=True)
-            if reservation is None or reservation.state != LeaseState.READY.value:
-                return None
-            if reservation.expires_at > self._clock():
-                return None  # extended by another replica; the next pass reschedules it
-        return await self._reservations.release_by_id(lease_id)
 
     async def reconcile(self, schedule: Schedule) -> None:
-        now = self._clock()
-        async with self._sessionmaker() as db:
-            live = list(
-                await db.scalars(select(Reservation).where(Reservation.state.in_(LIVE_STATES)))
-            )
-            alive = await alive_instances(db, now, self._instance_ttl)
+        live, alive, now = await self.live_leases()
         for reservation in live:
-            state = LeaseState(reservation.state)
-            if state == LeaseState.READY:
-                schedule(reservation.id, reservation.expires_at)
-            elif state == LeaseState.RELEASING:
-                await self._reservations.release_by_id(reservation.id)
-            elif cut_off(
-                reservation.instance_id,
-                reservation.created_at,
-                me=self._instance_id,
-                alive=alive,
-                exclusive=self._exclusive,
-                now=now,
-                timeout_seconds=self._timeout,
-            ):
-                log.warning("reservation %s: its making was cut off; failing it", reservation.id)
-                await self._reservations.fail(reservation.id, "the reservation was interrupted")
+            await self.keep(reservation, schedule, alive=alive, now=now)
         await self._reservations.clean_up()
 
 

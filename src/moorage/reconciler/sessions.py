@@ -14,11 +14,10 @@ from moorage.drivers.base import ContainerDriver, WorkspaceContainer
 from moorage.drivers.pool import DriverPool
 from moorage.errors import MoorageError
 from moorage.models.environment import Environment
-from moorage.models.lease import LIVE_STATES, LeaseState
+from moorage.models.lease import LeaseState
 from moorage.models.org import Org
 from moorage.models.session import WorkspaceSession
-from moorage.reconciler.keeper import LeaseKeeper, Schedule, cut_off
-from moorage.reconciler.leader import alive_instances
+from moorage.reconciler.keeper import Schedule, ServiceKeeper
 from moorage.services.sessions import ORG_LABEL, SESSION_LABEL, SessionService
 
 __all__ = ["SessionKeeper"]
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 RUNNING_STATES = {"created", "running", "restarting", "paused"}
 
 
-class SessionKeeper(LeaseKeeper):
+class SessionKeeper(ServiceKeeper[WorkspaceSession]):
     """Per environment: containers labelled ``moorage.session`` that no live session
     owns are removed (only those whose ``moorage.org`` is one of this
     installation's orgs: several installations may share an engine); ready
@@ -37,6 +36,7 @@ class SessionKeeper(LeaseKeeper):
     """
 
     kind = "session"
+    interrupted_error = "the launch was interrupted"
 
     def __init__(
         self,
@@ -50,25 +50,18 @@ class SessionKeeper(LeaseKeeper):
         exclusive: bool,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        super().__init__(
+            sessionmaker,
+            sessions,
+            instance_id=instance_id,
+            instance_ttl_seconds=instance_ttl_seconds,
+            provision_timeout_seconds=launch_timeout_seconds,
+            exclusive=exclusive,
+            clock=clock,
+        )
         self._drivers = drivers
-        self._sessions = sessions
-        self._instance_id = instance_id
-        self._instance_ttl = instance_ttl_seconds
-        self._launch_timeout = launch_timeout_seconds
-        self._exclusive = exclusive
-        self._clock = clock
         self.down: set[str] = set()
         """Names of environments that did not answer the last pass."""
-
-    async def expire(self, lease_id: str, deadline: datetime) -> bool | None:
-        async with self._sessionmaker() as db:
-            session = await db.get(WorkspaceSession, lease_id, populate_existing=True)
-            if session is None or session.state != LeaseState.READY.value:
-                return None
-            if session.expires_at > self._clock():
-                return None  # extended by another replica; the next pass reschedules it
-        return await self._sessions.release_by_id(lease_id)
 
     async def reconcile(self, schedule: Schedule) -> None:
         async with self._sessionmaker() as db:
@@ -92,17 +85,8 @@ class SessionKeeper(LeaseKeeper):
 
         # Rows are read after the containers are listed: a launch commits its row
         # before it creates the container, so every listed container's row is visible.
-        now = self._clock()
+        live, alive, now = await self.live_leases(WorkspaceSession.environment_id == environment.id)
         async with self._sessionmaker() as db:
-            live = list(
-                await db.scalars(
-                    select(WorkspaceSession).where(
-                        WorkspaceSession.environment_id == environment.id,
-                        WorkspaceSession.state.in_(LIVE_STATES),
-                    )
-                )
-            )
-            alive = await alive_instances(db, now, self._instance_ttl)
             our_orgs = set(await db.scalars(select(Org.id)))
         live_by_id = {session.id: session for session in live}
         by_session: dict[str, WorkspaceContainer] = {}
@@ -117,30 +101,21 @@ class SessionKeeper(LeaseKeeper):
 
         for session in live:
             found = by_session.get(session.id)
-            state = LeaseState(session.state)
-            if state == LeaseState.READY:
+            if session.state == LeaseState.READY.value:
                 if found is None:
-                    await self._sessions.fail(session.id, "the container vanished")
-                elif found.state not in RUNNING_STATES:
-                    await self._sessions.fail(session.id, f"the container {found.state}")
-                else:
-                    schedule(session.id, session.expires_at)
-            elif state in (LeaseState.PROVISIONING, LeaseState.PENDING):
-                if cut_off(
-                    session.instance_id,
-                    session.created_at,
-                    me=self._instance_id,
-                    alive=alive,
-                    exclusive=self._exclusive,
-                    now=now,
-                    timeout_seconds=self._launch_timeout,
-                ):
-                    log.warning("session %s: its launch was cut off; failing it", session.id)
-                    if found is not None and session.container_id is None:
-                        await self._remove_orphan(driver, found)
-                    await self._sessions.fail(session.id, "the launch was interrupted")
-            elif state == LeaseState.RELEASING:
-                await self._sessions.release_by_id(session.id)
+                    await self._leases.fail(session.id, "the container vanished")
+                    continue
+                if found.state not in RUNNING_STATES:
+                    await self._leases.fail(session.id, f"the container {found.state}")
+                    continue
+            elif (
+                found is not None
+                and session.container_id is None
+                and self.is_cut_off(session, alive=alive, now=now)
+            ):
+                # Not yet on the row, so failing the session would not remove it.
+                await self._remove_orphan(driver, found)
+            await self.keep(session, schedule, alive=alive, now=now)
 
     async def _schedule_ready(self, environment: Environment, schedule: Schedule) -> None:
         async with self._sessionmaker() as db:

@@ -1,5 +1,10 @@
 """Reservations: a lease on N pool machines with one generated account on each.
 
+The lease lifecycle (reading, extending, releasing, failing) is
+:class:`~moorage.services.leases.LeaseService`'s; what a reservation adds is
+its accounts: how machines are allocated (:mod:`.reservation_allocation`), how
+accounts are made, and how they are reclaimed (:mod:`.reservation_cleanup`).
+
 Reserving never holds a database transaction across an SSH call:
 
 1. one transaction validates the pool limits, picks free online machines
@@ -11,11 +16,8 @@ Reserving never holds a database transaction across an SSH call:
    removed, the machines freed and the reservation ``failed``;
 4. otherwise a second transaction marks it ``ready`` and starts the clock.
 
-Reclaim (at expiry, on release or after a failure) ends the account's
-processes and deletes it with its home on every machine. An account whose
-removal fails stays ``left_behind`` and its machine ``dirty`` (never handed
-out) until a later clean-up succeeds; :meth:`ReservationService.clean_up`
-retries them on every reconciler pass, so nothing is forgotten across restarts.
+Reclaim (at expiry, on release or after a failure) deletes the account on
+every machine; what cannot be deleted now is retried by :meth:`clean_up`.
 """
 
 from __future__ import annotations
@@ -26,24 +28,27 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import new_id, utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.machines import MachineConnector
-from moorage.errors import Conflict, InvalidInput, MoorageError, NotFound, QuotaExceeded
-from moorage.models.lease import LIVE_STATES, LeaseState
-from moorage.models.machine import Machine, MachineStatus
+from moorage.errors import Conflict, InvalidInput, MoorageError, QuotaExceeded
+from moorage.models.lease import LeaseState
+from moorage.models.machine import Machine
 from moorage.models.reservation import AccountState, Reservation, ReservationAccount
 from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
-from moorage.security.rbac import has_role, require_role
 from moorage.services.accounts import check_password, check_username, generate_username
-from moorage.services.changes import ChangeFeed
-from moorage.services.leases import extend_expiry, requested_duration, transition
+from moorage.services.leases import LeaseService, Visibility, requested_duration
 from moorage.services.machines import address_of, find_pool
+from moorage.services.reservation_allocation import (
+    check_machine_quota,
+    login_users,
+    pick_machines,
+)
+from moorage.services.reservation_cleanup import AccountCleanup, free_machine
 
 __all__ = ["PASSWORD_CONTEXT", "ReservationService"]
 
@@ -53,8 +58,9 @@ PASSWORD_CONTEXT = "reservation.password"
 MAX_COUNT = 100
 
 
-class ReservationService:
-    """Reservation operations for the API, the UI and the reconciler.
+class ReservationService(LeaseService[Reservation]):
+    """Reservation operations for the API, the UI and the reconciler. Owners see
+    their reservations; operators and admins see everyone's in their org.
 
     Args:
         sessionmaker: opens database sessions.
@@ -63,6 +69,11 @@ class ReservationService:
         instance_id: this server process's id.
         clock: current UTC time; injected for tests.
     """
+
+    model = Reservation
+    noun = "reservation"
+    visibility = Visibility(sees_all=Role.OPERATOR)
+    ended_message = "the reservation was ended while it was being made"
 
     def __init__(
         self,
@@ -73,69 +84,31 @@ class ReservationService:
         instance_id: str,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        super().__init__(sessionmaker, instance_id=instance_id, clock=clock)
         self._connector = connector
         self._keyring = keyring
-        self._instance_id = instance_id
-        self._clock = clock
-        self._listeners: list[Callable[[str, datetime | None], None]] = []
-        self.changes = ChangeFeed()
-
-    def add_deadline_listener(self, listener: Callable[[str, datetime | None], None]) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self, reservation_id: str, expires_at: datetime | None) -> None:
-        for listener in self._listeners:
-            listener(reservation_id, expires_at)
+        self._cleanup = AccountCleanup(sessionmaker, connector, keyring)
 
     def password_of(self, reservation: Reservation) -> str:
         """The account password, for the owner's eyes."""
         return self._keyring.open(reservation.password_sealed, PASSWORD_CONTEXT)
 
-    # -- reading -----------------------------------------------------------
-
-    async def get(self, user: User, reservation_id: str) -> Reservation:
-        """The reservation if ``user`` owns it or is an admin or operator.
+    def limit_minutes(self, lease: Reservation) -> int:
+        """The pool's maximum duration.
 
         Raises:
-            NotFound: no such reservation, or someone else's.
+            QuotaExceeded: already extended the pool's maximum number of times (429,
+                code ``too_many_extensions``).
         """
-        async with self._sessionmaker() as db:
-            return await self._visible(db, user, reservation_id)
-
-    async def list(
-        self, user: User, *, all_users: bool = False, live_only: bool = False
-    ) -> list[Reservation]:
-        """The caller's reservations, newest first; everyone's with ``all_users``
-        (admins and operators).
-
-        Raises:
-            Forbidden: ``all_users`` asked by a member.
-        """
-        query = select(Reservation).where(Reservation.org_id == user.org_id)
-        if all_users:
-            require_role(user, Role.OPERATOR)
-        else:
-            query = query.where(Reservation.user_id == user.id)
-        if live_only:
-            query = query.where(Reservation.state.in_(LIVE_STATES))
-        async with self._sessionmaker() as db:
-            return list(await db.scalars(query.order_by(Reservation.created_at.desc())))
-
-    async def _visible(
-        self, db: AsyncSession, user: User, reservation_id: str, *, for_update: bool = False
-    ) -> Reservation:
-        query = select(Reservation).where(Reservation.id == reservation_id)
-        if for_update:
-            query = query.with_for_update(of=Reservation)
-        reservation = await db.scalar(query)
-        if (
-            reservation is None
-            or reservation.org_id != user.org_id
-            or (reservation.user_id != user.id and not has_role(user, Role.OPERATOR))
-        ):
-            raise NotFound(f"no reservation {reservation_id}", code="reservation_not_found")
-        return reservation
+        pool = lease.pool
+        if lease.extensions >= pool.max_extensions:
+            raise QuotaExceeded(
+                f"this reservation was already extended {lease.extensions} times; "
+                f"pool {pool.name} allows {pool.max_extensions}",
+                code="too_many_extensions",
+                limit=pool.max_extensions,
+            )
+        return pool.max_duration_minutes
 
     # -- reserving ---------------------------------------------------------
 
@@ -180,7 +153,13 @@ class ReservationService:
                     f"reserving failed and was undone: {first.message}", code=first.code
                 ) from first
             raise first
-        reservation = await self._mark_ready(reservation_id, duration)
+
+        def fill(reservation: Reservation) -> None:
+            for account in reservation.accounts:
+                if account.state == AccountState.CREATING.value:
+                    account.state = AccountState.READY.value
+
+        reservation = await self._mark_ready(reservation_id, duration, fill)
         return reservation, password
 
     async def _hold_machines(
@@ -193,6 +172,9 @@ class ReservationService:
         username: str,
         password: str,
     ) -> tuple[str, builtins.list[tuple[str, Machine]], timedelta]:
+        """Insert the reservation in ``provisioning`` holding ``count`` machines, with
+        one ``creating`` account row per machine; ``(id, [(account id, machine)],
+        duration)``."""
         async with write_session(self._sessionmaker) as db:
             pool = await find_pool(db, user.org_id, pool_name)
             duration = requested_duration(
@@ -201,73 +183,17 @@ class ReservationService:
                 default_minutes=pool.default_duration_minutes,
                 max_minutes=pool.max_duration_minutes,
             )
-            await db.execute(select(User.id).where(User.id == user.id).with_for_update())
-            held = (
-                await db.scalar(
-                    select(func.coalesce(func.sum(Reservation.count), 0)).where(
-                        Reservation.user_id == user.id,
-                        Reservation.pool_id == pool.id,
-                        Reservation.state.in_(LIVE_STATES),
-                    )
-                )
-                or 0
-            )
-            if held + count > pool.max_machines_per_user:
-                raise QuotaExceeded(
-                    f"you hold {held} machines of pool {pool.name}; the limit is "
-                    f"{pool.max_machines_per_user} per user",
-                    limit=pool.max_machines_per_user,
-                )
-            login_users = set(
-                await db.scalars(select(Machine.user).where(Machine.pool_id == pool.id).distinct())
-            )
-            check_username(username, login_users=login_users)
-            machines = list(
-                await db.scalars(
-                    select(Machine)
-                    .where(
-                        Machine.pool_id == pool.id,
-                        Machine.status == MachineStatus.ONLINE.value,
-                        Machine.reservation_id.is_(None),
-                    )
-                    .order_by(Machine.name)
-                    .limit(count)
-                    .with_for_update(of=Machine, skip_locked=True)
-                )
-            )
-            if len(machines) < count:
-                next_free = await db.scalar(
-                    select(func.min(Reservation.expires_at)).where(
-                        Reservation.pool_id == pool.id, Reservation.state.in_(LIVE_STATES)
-                    )
-                )
-                when = (
-                    f"the next one frees up at {next_free.isoformat(timespec='seconds')}"
-                    if next_free
-                    else "none is reserved, so none will free up by itself"
-                )
-                raise Conflict(
-                    f"only {len(machines)} machines of pool {pool.name} are available "
-                    f"(asked for {count}); {when}",
-                    code="not_enough_machines",
-                    available=len(machines),
-                    next_free_at=next_free.isoformat() if next_free else None,
-                )
-            now = self._clock()
+            await self._lock_owner(db, user)
+            await check_machine_quota(db, user, pool, count)
+            check_username(username, login_users=await login_users(db, pool))
+            machines = await pick_machines(db, pool, count)
             reservation = Reservation(
-                id=new_id(),
-                org_id=user.org_id,
-                user_id=user.id,
+                **self._new_lease_columns(user, duration),
                 pool_id=pool.id,
                 count=count,
                 username=username,
                 password_sealed=self._keyring.seal(password, PASSWORD_CONTEXT),
                 sudo=pool.allow_sudo,
-                state=LeaseState.PROVISIONING.value,
-                starts_at=now,
-                expires_at=now + duration,
-                created_at=now,
-                instance_id=self._instance_id,
             )
             db.add(reservation)
             accounts = []
@@ -293,7 +219,6 @@ class ReservationService:
         password: str,
     ) -> builtins.list[tuple[str, BaseException]]:
         """Create the account everywhere at once; the failures as ``(account id, error)``."""
-        sudo = False
         async with self._sessionmaker() as db:
             reservation = await db.get(Reservation, reservation_id)
             sudo = bool(reservation and reservation.sudo)
@@ -315,7 +240,8 @@ class ReservationService:
     async def _abort(
         self, reservation_id: str, failures: Sequence[tuple[str, BaseException]]
     ) -> None:
-        """Undo a reservation whose accounts could not all be made."""
+        """Undo a reservation whose accounts could not all be made: fail it and remove
+        every account it made, but never one that existed before it."""
         messages = "; ".join(
             exc.message if isinstance(exc, MoorageError) else repr(exc) for _, exc in failures
         )
@@ -325,7 +251,7 @@ class ReservationService:
             if isinstance(exc, Conflict) and exc.code == "account_exists"
         }
         async with write_session(self._sessionmaker) as db:
-            reservation = await _locked(db, reservation_id)
+            reservation = await self._locked(db, reservation_id)
             if reservation is None:
                 return
             for account in reservation.accounts:
@@ -333,237 +259,35 @@ class ReservationService:
                     # Someone else's account of that name: never delete it.
                     account.state = AccountState.REMOVED.value
                     account.error = "an account of this name already existed; left alone"
-                    await _free_machine(db, account.machine_id, reservation_id, dirty=False)
+                    await free_machine(db, account.machine_id, reservation_id, dirty=False)
                 else:
                     account.state = AccountState.REMOVING.value
-            if not LeaseState(reservation.state).is_terminal:
-                transition(
-                    reservation,
-                    LeaseState.FAILED,
-                    now=self._clock(),
-                    error=f"reserving failed: {messages}",
-                )
-            user_id = reservation.user_id
-        await self.clean_up(reservation_id=reservation_id)
-        self.changes.publish(user_id)
+            ended = LeaseState(reservation.state).is_terminal
+        if ended:  # failed by the reconciler meanwhile: still remove what this attempt made
+            await self._reclaim(reservation_id)
+        else:
+            await self.fail(reservation_id, f"reserving failed: {messages}")
 
-    async def _mark_ready(self, reservation_id: str, duration: timedelta) -> Reservation:
-        async with write_session(self._sessionmaker) as db:
-            reservation = await _locked(db, reservation_id)
-            if reservation is None:
-                raise NotFound(f"no reservation {reservation_id}", code="reservation_not_found")
-            for account in reservation.accounts:
-                if account.state == AccountState.CREATING.value:
-                    account.state = AccountState.READY.value
-            ended = reservation.state != LeaseState.PROVISIONING.value
-            if not ended:
-                now = self._clock()
-                transition(reservation, LeaseState.READY, now=now)
-                reservation.starts_at = now
-                reservation.expires_at = now + duration
-                reservation.instance_id = None
-            expires_at, user_id = reservation.expires_at, reservation.user_id
-        if ended:
-            await self.release_by_id(reservation_id)
-            raise Conflict(
-                "the reservation was ended while it was being made", code="reservation_ended"
-            )
-        self._notify(reservation_id, expires_at)
-        self.changes.publish(user_id)
-        return await self._reload(reservation_id)
+    # -- reclaiming --------------------------------------------------------
 
-    async def _reload(self, reservation_id: str) -> Reservation:
-        async with self._sessionmaker() as db:
-            reservation = await db.get(Reservation, reservation_id, populate_existing=True)
-            if reservation is None:
-                raise NotFound(f"no reservation {reservation_id}", code="reservation_not_found")
-            return reservation
+    def _reclaiming(self, lease: Reservation) -> None:
+        """Mark the accounts still being made or in use for removal."""
+        for account in lease.accounts:
+            if account.state in (AccountState.CREATING.value, AccountState.READY.value):
+                account.state = AccountState.REMOVING.value
 
-    # -- changing ----------------------------------------------------------
-
-    async def extend(self, user: User, reservation_id: str, minutes: int) -> Reservation:
-        """Push the deadline back by ``minutes``.
-
-        Raises:
-            NotFound; InvalidInput past the pool's maximum duration (422, naming what
-            is left); QuotaExceeded past the pool's maximum extensions (429);
-            Conflict when not ready.
-        """
-        async with write_session(self._sessionmaker) as db:
-            reservation = await self._visible(db, user, reservation_id, for_update=True)
-            pool = reservation.pool
-            if reservation.extensions >= pool.max_extensions:
-                raise QuotaExceeded(
-                    f"this reservation was already extended {reservation.extensions} times; "
-                    f"pool {pool.name} allows {pool.max_extensions}",
-                    code="too_many_extensions",
-                    limit=pool.max_extensions,
-                )
-            extend_expiry(
-                reservation,
-                minutes=minutes,
-                max_minutes=pool.max_duration_minutes,
-                now=self._clock(),
-            )
-            expires_at = reservation.expires_at
-        self._notify(reservation_id, expires_at)
-        self.changes.publish(reservation.user_id)
-        return await self._reload(reservation_id)
-
-    async def release(self, user: User, reservation_id: str) -> Reservation:
-        """End a reservation now (owner, operator or admin). Idempotent."""
-        async with self._sessionmaker() as db:
-            await self._visible(db, user, reservation_id)
-        await self.release_by_id(reservation_id)
-        return await self._reload(reservation_id)
-
-    async def release_all(self, user: User) -> int:
-        """Admins: release every live reservation of the org. Returns how many."""
-        require_role(user, Role.ADMIN)
-        async with self._sessionmaker() as db:
-            ids = list(
-                await db.scalars(
-                    select(Reservation.id).where(
-                        Reservation.org_id == user.org_id, Reservation.state.in_(LIVE_STATES)
-                    )
-                )
-            )
-        await asyncio.gather(*(self.release_by_id(i) for i in ids))
-        return len(ids)
-
-    async def release_by_id(self, reservation_id: str) -> bool:
-        """Reclaim every account of the reservation and end it (the reconciler's
-        entry point at a deadline).
-
-        Returns:
-            True when the lease is over (machines whose clean-up failed are left
-            ``dirty`` and retried by :meth:`clean_up`).
-        """
-        async with write_session(self._sessionmaker) as db:
-            reservation = await _locked(db, reservation_id)
-            if reservation is None or LeaseState(reservation.state).is_terminal:
-                return True
-            was_provisioning = reservation.state == LeaseState.PROVISIONING.value
-            if reservation.state != LeaseState.RELEASING.value:
-                transition(reservation, LeaseState.RELEASING, now=self._clock())
-            if was_provisioning:
-                # The reserving coroutine sees `releasing` and comes back here; if its
-                # server died, the reconciler's pass over `releasing` rows does.
-                return True
-            for account in reservation.accounts:
-                if account.state in (AccountState.CREATING.value, AccountState.READY.value):
-                    account.state = AccountState.REMOVING.value
-            user_id = reservation.user_id
-        self._notify(reservation_id, None)
-        await self.clean_up(reservation_id=reservation_id)
-        async with write_session(self._sessionmaker) as db:
-            reservation = await _locked(db, reservation_id)
-            if reservation is not None and reservation.state == LeaseState.RELEASING.value:
-                transition(reservation, LeaseState.RELEASED, now=self._clock())
-        self.changes.publish(user_id)
+    async def _reclaim(self, lease_id: str) -> bool:
+        """Delete the reservation's accounts; always True: an account that cannot be
+        deleted now stays ``left_behind`` on a dirty machine, for :meth:`clean_up`."""
+        await self._cleanup.run(reservation_id=lease_id)
         return True
 
-    async def fail(self, reservation_id: str, error: str) -> None:
-        """Fail a reservation whose making was cut off, and reclaim what it made."""
-        async with write_session(self._sessionmaker) as db:
-            reservation = await _locked(db, reservation_id)
-            if reservation is None or LeaseState(reservation.state).is_terminal:
-                return
-            transition(reservation, LeaseState.FAILED, now=self._clock(), error=error)
-            for account in reservation.accounts:
-                if account.state != AccountState.REMOVED.value:
-                    account.state = AccountState.REMOVING.value
-        self._notify(reservation_id, None)
-        await self.clean_up(reservation_id=reservation_id)
-
-    # -- clean-up ----------------------------------------------------------
-
     async def clean_up(self, *, reservation_id: str | None = None) -> int:
-        """Delete accounts waiting for removal (``removing``, ``left_behind``) of ended
-        reservations, or of ``reservation_id`` only; free their machines.
-
-        A machine whose clean-up fails becomes ``dirty``; one whose last pending
-        clean-up succeeds comes back ``online``.
+        """Delete accounts waiting for removal of ended reservations, or of
+        ``reservation_id`` only, and free their machines (see
+        :meth:`AccountCleanup.run <moorage.services.reservation_cleanup.AccountCleanup.run>`).
 
         Returns:
             How many accounts are still left behind.
         """
-        pending_states = (AccountState.REMOVING.value, AccountState.LEFT_BEHIND.value)
-        async with self._sessionmaker() as db:
-            query = select(ReservationAccount).where(ReservationAccount.state.in_(pending_states))
-            if reservation_id is not None:
-                query = query.where(ReservationAccount.reservation_id == reservation_id)
-            else:
-                query = query.join(Reservation).where(Reservation.state.not_in(LIVE_STATES))
-            accounts = list(await db.scalars(query))
-        if not accounts:
-            return 0
-
-        async def remove(account: ReservationAccount) -> BaseException | None:
-            try:
-                await self._connector.delete_account(
-                    address_of(account.machine, self._keyring), account.username
-                )
-            except MoorageError as exc:
-                return exc
-            return None
-
-        results = await asyncio.gather(*(remove(a) for a in accounts))
-        left = 0
-        async with write_session(self._sessionmaker) as db:
-            for account, error in zip(accounts, results, strict=True):
-                row = await db.get(
-                    ReservationAccount, account.id, with_for_update={"of": ReservationAccount}
-                )
-                if row is None:
-                    continue
-                if error is None:
-                    row.state = AccountState.REMOVED.value
-                    row.error = None
-                else:
-                    left += 1
-                    row.state = AccountState.LEFT_BEHIND.value
-                    row.error = error.message if isinstance(error, MoorageError) else repr(error)
-                    log.warning(
-                        "reclaim of %s on %s failed: %s", row.username, row.machine_name, row.error
-                    )
-                await db.flush()
-                await _free_machine(
-                    db, row.machine_id, row.reservation_id, dirty=error is not None, error=row.error
-                )
-        return left
-
-
-async def _locked(db: AsyncSession, reservation_id: str) -> Reservation | None:
-    """Load a reservation with a write lock on its row only."""
-    return await db.scalar(
-        select(Reservation).where(Reservation.id == reservation_id).with_for_update(of=Reservation)
-    )
-
-
-async def _free_machine(
-    db: AsyncSession, machine_id: str, reservation_id: str, *, dirty: bool, error: str | None = None
-) -> None:
-    """Release the machine from ``reservation_id``; mark it ``dirty`` while any of its
-    accounts is left behind, ``online`` again once none is."""
-    machine = await db.get(Machine, machine_id, with_for_update={"of": Machine})
-    if machine is None:
-        return
-    if machine.reservation_id == reservation_id:
-        machine.reservation_id = None
-    if dirty:
-        machine.status = MachineStatus.DIRTY.value
-        machine.last_error = f"clean-up failed: {error}"
-        return
-    if machine.status == MachineStatus.DIRTY.value:
-        pending = await db.scalar(
-            select(func.count())
-            .select_from(ReservationAccount)
-            .where(
-                ReservationAccount.machine_id == machine_id,
-                ReservationAccount.state == AccountState.LEFT_BEHIND.value,
-            )
-        )
-        if not pending:
-            machine.status = MachineStatus.ONLINE.value
-            machine.last_error = None
+        return await self._cleanup.run(reservation_id=reservation_id)

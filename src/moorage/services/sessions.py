@@ -1,4 +1,9 @@
-"""Sessions: launch, extend, release, and the reconciler's view of them.
+"""Sessions: a lease on one workspace container started from a template.
+
+The lease lifecycle (reading, extending, releasing, failing) is
+:class:`~moorage.services.leases.LeaseService`'s; what a session adds is its
+container: how it is launched and how it is reclaimed (removed). What differs
+between kinds of workspace is asked of the kind (:mod:`moorage.services.kinds`).
 
 Launching never holds a database transaction across a Docker call:
 
@@ -25,48 +30,37 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from moorage.db.base import new_id, utcnow
+from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.base import WorkspaceSpec
 from moorage.drivers.pool import DriverPool
-from moorage.errors import (
-    Conflict,
-    InvalidInput,
-    MoorageError,
-    NotFound,
-    QuotaExceeded,
-    RuntimeUnavailable,
-)
+from moorage.errors import MoorageError, QuotaExceeded, RuntimeUnavailable
 from moorage.models.environment import Environment
-from moorage.models.lease import LIVE_STATES, LeaseState
+from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
-from moorage.models.template import Template, TemplateKind
+from moorage.models.template import Template
 from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
-from moorage.security.rbac import has_role
-from moorage.services.changes import ChangeFeed
-from moorage.services.leases import extend_expiry, requested_duration, transition
+from moorage.services.kinds import StartedWorkspace, kind_for
+from moorage.services.leases import DeadlineListener, LeaseService, Visibility, requested_duration
 from moorage.services.templates import find_template
-from moorage.services.workspace_kinds import (
-    KINDS,
-    base_url,
-    wait_for_banner,
-    wait_for_http_ok,
-    wait_for_rdp,
-)
 
-__all__ = ["ORG_LABEL", "SESSION_LABEL", "DeadlineListener", "SessionService", "session_labels"]
+__all__ = [
+    "ORG_LABEL",
+    "SECRET_CONTEXT",
+    "SESSION_LABEL",
+    "DeadlineListener",
+    "SessionService",
+    "session_labels",
+]
 
 log = logging.getLogger(__name__)
 
 SECRET_CONTEXT = "session.password"
+"""Keyring context of the sessions' secrets (workspace account or VNC password)."""
 SESSION_LABEL = "moorage.session"
 ORG_LABEL = "moorage.org"
-
-DeadlineListener = Callable[[str, datetime | None], None]
-"""Told ``(session_id, expires_at)`` when a deadline is set or moved, ``None`` when
-the session no longer needs one. The in-process reconciler's queue listens."""
 
 
 def session_labels(session: WorkspaceSession, template: Template, user: User) -> dict[str, str]:
@@ -82,46 +76,24 @@ def session_labels(session: WorkspaceSession, template: Template, user: User) ->
     }
 
 
-async def _wait_for_vnc(host: str, port: int, password: str, timeout_seconds: float) -> None:
-    """Ready once a full VNC handshake with the session's password succeeds."""
-    from moorage.gateway.desktop import open_vnc
-
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    delay = 0.01  # Xvnc answers a fraction of a second after start: poll finely, then back off
-    while True:
-        try:
-            _, writer = await open_vnc(host, port, password)
-        except RuntimeUnavailable:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.1)
-            continue
-        writer.close()
-        return
-
-
-async def _locked(db: AsyncSession, session_id: str) -> WorkspaceSession | None:
-    """Load a session row with a write lock on that row only (not its joined rows)."""
-    return await db.scalar(
-        select(WorkspaceSession)
-        .where(WorkspaceSession.id == session_id)
-        .with_for_update(of=WorkspaceSession)
-    )
-
-
-class SessionService:
-    """Session operations for the API, the UI and the reconciler.
+class SessionService(LeaseService[WorkspaceSession]):
+    """Session operations for the API, the UI and the reconciler. Owners see their
+    sessions; admins see everyone's in their org.
 
     Args:
         sessionmaker: opens database sessions.
         drivers: the per-environment drivers.
         instance_id: this server process's id (see :class:`~moorage.models.ServerInstance`).
-        keyring: seals the passwords of workspace accounts (ssh kind).
+        keyring: seals the sessions' secrets (workspace account or VNC password).
         launch_timeout_seconds: how long a container may take to become usable.
         publish_address: host address the workspaces' ports are published on.
         clock: current UTC time; injected for tests.
     """
+
+    model = WorkspaceSession
+    noun = "session"
+    visibility = Visibility(sees_all=Role.ADMIN)
+    ended_message = "the session was ended while it was starting"
 
     def __init__(
         self,
@@ -134,69 +106,15 @@ class SessionService:
         publish_address: str = "127.0.0.1",
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        super().__init__(sessionmaker, instance_id=instance_id, clock=clock)
         self._keyring = keyring
         self._publish_address = publish_address
         self._drivers = drivers
-        self._instance_id = instance_id
         self._launch_timeout = launch_timeout_seconds
-        self._clock = clock
-        self._listeners: list[DeadlineListener] = []
-        self.changes = ChangeFeed()
 
-    def add_deadline_listener(self, listener: DeadlineListener) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self, session_id: str, expires_at: datetime | None) -> None:
-        for listener in self._listeners:
-            listener(session_id, expires_at)
-
-    # -- reading -----------------------------------------------------------
-
-    async def get(self, user: User, session_id: str) -> WorkspaceSession:
-        """The session ``session_id`` if ``user`` owns it or is an admin.
-
-        Raises:
-            NotFound: no such session, or it belongs to someone else.
-        """
-        async with self._sessionmaker() as db:
-            return await self._get_visible(db, user, session_id)
-
-    async def list(
-        self, user: User, *, all_users: bool = False, live_only: bool = False
-    ) -> list[WorkspaceSession]:
-        """The caller's sessions, newest first; everyone's in the org when ``all_users``
-        (admins only).
-
-        Raises:
-            Forbidden: ``all_users`` asked by a non-admin.
-        """
-        query = select(WorkspaceSession).where(WorkspaceSession.org_id == user.org_id)
-        if all_users:
-            from moorage.security.rbac import require_role
-
-            require_role(user, Role.ADMIN)
-        else:
-            query = query.where(WorkspaceSession.user_id == user.id)
-        if live_only:
-            query = query.where(WorkspaceSession.state.in_(LIVE_STATES))
-        async with self._sessionmaker() as db:
-            return list(await db.scalars(query.order_by(WorkspaceSession.created_at.desc())))
-
-    async def _get_visible(
-        self, db: AsyncSession, user: User, session_id: str, *, for_update: bool = False
-    ) -> WorkspaceSession:
-        query = select(WorkspaceSession).where(WorkspaceSession.id == session_id)
-        if for_update:
-            query = query.with_for_update(of=WorkspaceSession)
-        session = await db.scalar(query)
-        if (
-            session is None
-            or (session.user_id != user.id and not has_role(user, Role.ADMIN))
-            or session.org_id != user.org_id
-        ):
-            raise NotFound(f"no session {session_id}", code="session_not_found")
-        return session
+    def limit_minutes(self, lease: WorkspaceSession) -> int:
+        """The template's maximum duration."""
+        return lease.template.max_duration_minutes
 
     # -- launching ---------------------------------------------------------
 
@@ -212,7 +130,8 @@ class SessionService:
 
         Raises:
             NotFound: unknown template (404).
-            InvalidInput: bad duration, naming the maximum (422).
+            InvalidInput: a kind that cannot be launched, or a bad duration, naming
+                the maximum (422).
             QuotaExceeded: the user already has the template's maximum of live
                 sessions (429).
             RuntimeUnavailable: Docker cannot be reached or the container did not
@@ -221,11 +140,7 @@ class SessionService:
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
             environment = await self._pick_environment(db, user)
-        profile = KINDS.get(template.kind)
-        if profile is None:
-            raise InvalidInput(
-                f"templates of kind {template.kind!r} cannot be launched yet", field="template"
-            )
+        kind = kind_for(template.kind)
         duration = requested_duration(
             duration_minutes=duration_minutes,
             duration_seconds=duration_seconds,
@@ -241,26 +156,14 @@ class SessionService:
             )
 
         session_id = await self._insert_provisioning(user, template, environment, duration)
+        setup = kind.environment(template, session_id, generate_password(12))
+        secret_sealed = self._keyring.seal(setup.secret, SECRET_CONTEXT) if setup.secret else None
         container_id: str | None = None
-        env: dict[str, str] = {}
-        secret_sealed: str | None = None
-        ports = profile.ports
-        if template.kind == TemplateKind.HTTP.value:
-            ports = (template.port or 8888,)
-            env = {"MOORAGE_BASE_URL": base_url(session_id)}
-        if template.kind == TemplateKind.VNC.value:
-            password = generate_password(12)
-            env = {"VNC_PASSWORD": password}
-            secret_sealed = self._keyring.seal(password, SECRET_CONTEXT)
-        if profile.account:
-            password = generate_password(12)
-            prefix = "RDP" if template.kind == TemplateKind.RDP.value else "SSH"
-            env = {f"{prefix}_USER": template.shell_user, f"{prefix}_PASSWORD": password}
-            secret_sealed = self._keyring.seal(password, SECRET_CONTEXT)
         try:
-            now = self._clock()
             labels = session_labels(
-                WorkspaceSession(id=session_id, org_id=user.org_id, expires_at=now + duration),
+                WorkspaceSession(
+                    id=session_id, org_id=user.org_id, expires_at=self._clock() + duration
+                ),
                 template,
                 user,
             )
@@ -270,47 +173,37 @@ class SessionService:
                 labels=labels,
                 cpu_limit=template.cpu_limit,
                 memory_limit_mb=template.memory_limit_mb,
-                env=env,
-                ports=ports,
+                env=setup.env,
+                ports=kind.ports(template),
                 publish_address=self._publish_address,
-                cap_add=profile.cap_add,
+                cap_add=kind.cap_add,
             )
             container = await driver.create_workspace(spec)
             container_id = container.id
-            if template.kind == TemplateKind.SSH.value:
-                await wait_for_banner(
-                    self._publish_address, container.ports[22], b"SSH-2.0", self._launch_timeout
-                )
-            elif template.kind == TemplateKind.VNC.value:
-                await _wait_for_vnc(
-                    self._publish_address,
-                    container.ports[5901],
-                    self._keyring.open(secret_sealed or "", SECRET_CONTEXT),
-                    self._launch_timeout,
-                )
-            elif template.kind == TemplateKind.RDP.value:
-                await wait_for_rdp(
-                    self._publish_address, container.ports[3389], self._launch_timeout
-                )
-            elif template.kind == TemplateKind.HTTP.value:
-                url = f"http://{self._publish_address}:{container.ports[ports[0]]}"
-                await wait_for_http_ok(url + base_url(session_id), self._launch_timeout)
-            else:
-                await driver.wait_usable(container_id, template.shell_user, self._launch_timeout)
+            started = StartedWorkspace(
+                driver=driver,
+                container=container,
+                template=template,
+                session_id=session_id,
+                publish_address=self._publish_address,
+                secret=setup.secret,
+            )
+            await kind.wait_ready(started, self._launch_timeout)
         except BaseException as exc:
             await asyncio.shield(self._abort_launch(session_id, environment, container_id, exc))
             raise
-        return await self._mark_ready(
-            session_id,
-            container_id,
-            duration,
-            ports={str(k): v for k, v in container.ports.items()} or None,
-            account=template.shell_user if profile.account else None,
-            secret_sealed=secret_sealed,
-        )
+        ports = {str(k): v for k, v in container.ports.items()} or None
+
+        def fill(session: WorkspaceSession) -> None:
+            session.container_id = container.id
+            session.ports, session.account = ports, setup.account
+            session.secret_sealed = secret_sealed
+
+        return await self._mark_ready(session_id, duration, fill)
 
     def secret_of(self, session: WorkspaceSession) -> str | None:
-        """The workspace account's password (ssh kind), for its owner."""
+        """The session's secret in clear (workspace account or VNC password), for its
+        owner; None when its kind keeps none."""
         if session.secret_sealed is None:
             return None
         return self._keyring.open(session.secret_sealed, SECRET_CONTEXT)
@@ -330,11 +223,10 @@ class SessionService:
         return environment
 
     async def _insert_provisioning(
-        self, user: User, template: Template, environment: Environment, duration
+        self, user: User, template: Template, environment: Environment, duration: timedelta
     ) -> str:
         async with write_session(self._sessionmaker) as db:
-            # Serialise launches of one user so the count and the insert agree.
-            await db.execute(select(User.id).where(User.id == user.id).with_for_update())
+            await self._lock_owner(db, user)
             live = await db.scalar(
                 select(func.count())
                 .select_from(WorkspaceSession)
@@ -350,18 +242,10 @@ class SessionService:
                     f"{template.max_sessions_per_user} per user",
                     limit=template.max_sessions_per_user,
                 )
-            now = self._clock()
             session = WorkspaceSession(
-                id=new_id(),
-                org_id=user.org_id,
-                user_id=user.id,
+                **self._new_lease_columns(user, duration),
                 template_id=template.id,
                 environment_id=environment.id,
-                state=LeaseState.PROVISIONING.value,
-                starts_at=now,
-                expires_at=now + duration,
-                created_at=now,
-                instance_id=self._instance_id,
             )
             db.add(session)
         return session.id
@@ -373,7 +257,8 @@ class SessionService:
         container_id: str | None,
         exc: BaseException,
     ) -> None:
-        """Undo a launch that failed after its row was written."""
+        """Undo a launch that failed after its row was written: remove the container
+        (not yet on the row) and fail the session."""
         if container_id is not None:
             try:
                 await self._drivers.get(environment).remove(container_id)
@@ -384,141 +269,22 @@ class SessionService:
                     session_id,
                 )
         message = exc.message if isinstance(exc, MoorageError) else f"launch aborted: {exc!r}"
-        async with write_session(self._sessionmaker) as db:
-            session = await _locked(db, session_id)
-            if session is not None and not LeaseState(session.state).is_terminal:
-                transition(session, LeaseState.FAILED, now=self._clock(), error=message)
+        await self.fail(session_id, message)
 
-    async def _mark_ready(
-        self,
-        session_id: str,
-        container_id: str,
-        duration: timedelta,
-        *,
-        ports: dict[str, int] | None = None,
-        account: str | None = None,
-        secret_sealed: str | None = None,
-    ) -> WorkspaceSession:
-        async with write_session(self._sessionmaker) as db:
-            session = await _locked(db, session_id)
-            if session is None:
-                raise NotFound(f"no session {session_id}", code="session_not_found")
-            session.container_id = container_id
-            session.ports, session.account, session.secret_sealed = ports, account, secret_sealed
-            if session.state != LeaseState.PROVISIONING.value:
-                # Released (or failed by the reconciler) while starting: finish the job.
-                released = True
-            else:
-                released = False
-                now = self._clock()
-                transition(session, LeaseState.READY, now=now)
-                session.starts_at = now
-                session.expires_at = now + duration
-                session.instance_id = None
-        if released:
-            await self._finish_release(session_id)
-            raise Conflict("the session was ended while it was starting", code="session_ended")
-        self._notify(session.id, session.expires_at)
-        self.changes.publish(session.user_id)
-        return await self._reload(session_id)
+    # -- reclaiming --------------------------------------------------------
 
-    async def _reload(self, session_id: str) -> WorkspaceSession:
+    async def _reclaim(self, lease_id: str) -> bool:
+        """Remove the session's container, if it has one; False when Docker refused."""
         async with self._sessionmaker() as db:
-            session = await db.get(WorkspaceSession, session_id, populate_existing=True)
-            if session is None:
-                raise NotFound(f"no session {session_id}", code="session_not_found")
-            return session
-
-    # -- changing ----------------------------------------------------------
-
-    async def extend(self, user: User, session_id: str, minutes: int) -> WorkspaceSession:
-        """Push the deadline back by ``minutes``, never past the template's maximum.
-
-        Raises:
-            NotFound, InvalidInput (names the minutes still allowed), Conflict (not ready).
-        """
-        async with write_session(self._sessionmaker) as db:
-            session = await self._get_visible(db, user, session_id, for_update=True)
-            extend_expiry(
-                session,
-                minutes=minutes,
-                max_minutes=session.template.max_duration_minutes,
-                now=self._clock(),
+            session = await db.get(WorkspaceSession, lease_id)
+            if session is None or not session.container_id:
+                return True
+            container_id, environment = session.container_id, session.environment
+        try:
+            await self._drivers.get(environment).remove(container_id)
+        except MoorageError as exc:
+            log.warning(
+                "session %s: container removal failed, will retry: %s", lease_id, exc.message
             )
-            expires_at = session.expires_at
-        self._notify(session_id, expires_at)
-        self.changes.publish(session.user_id)
-        return await self._reload(session_id)
-
-    async def release(self, user: User, session_id: str) -> WorkspaceSession:
-        """End a session now (owner or admin). Idempotent on ended sessions.
-
-        The container is removed before this returns when Docker answers;
-        otherwise the session stays ``releasing`` and the reconciler retries.
-        """
-        async with self._sessionmaker() as db:
-            await self._get_visible(db, user, session_id)
-        await self.release_by_id(session_id)
-        return await self._reload(session_id)
-
-    async def release_by_id(self, session_id: str, *, reason: str | None = None) -> bool:
-        """Release a session (the reconciler's entry point at a deadline).
-
-        Returns:
-            True when the session reached ``released`` now or before; False when
-            it is left ``releasing`` because the runtime could not be reached.
-        """
-        async with write_session(self._sessionmaker) as db:
-            session = await _locked(db, session_id)
-            if session is None or LeaseState(session.state).is_terminal:
-                return True
-            was_provisioning = session.state == LeaseState.PROVISIONING.value
-            if session.state != LeaseState.RELEASING.value:
-                transition(session, LeaseState.RELEASING, now=self._clock())
-                if reason:
-                    session.error = reason
-            if was_provisioning:
-                # The launching coroutine finishes the release when it sees this state;
-                # if its server died, the reconciler's pass over `releasing` rows does.
-                return True
-        self._notify(session_id, None)
-        self.changes.publish(session.user_id)
-        return await self._finish_release(session_id)
-
-    async def _finish_release(self, session_id: str) -> bool:
-        async with self._sessionmaker() as db:
-            session = await db.get(WorkspaceSession, session_id)
-            if session is None:
-                return True
-            container_id, environment = session.container_id, session.environment
-        if container_id:
-            try:
-                await self._drivers.get(environment).remove(container_id)
-            except MoorageError as exc:
-                log.warning(
-                    "session %s: container removal failed, will retry: %s", session_id, exc.message
-                )
-                return False
-        async with write_session(self._sessionmaker) as db:
-            session = await _locked(db, session_id)
-            if session is not None and session.state == LeaseState.RELEASING.value:
-                transition(session, LeaseState.RELEASED, now=self._clock())
-                self.changes.publish(session.user_id)
+            return False
         return True
-
-    async def fail(self, session_id: str, error: str) -> None:
-        """Mark a live session ``failed`` with ``error`` and remove its container
-        when it has one (the reconciler's verdict on vanished or orphaned launches)."""
-        async with write_session(self._sessionmaker) as db:
-            session = await _locked(db, session_id)
-            if session is None or LeaseState(session.state).is_terminal:
-                return
-            transition(session, LeaseState.FAILED, now=self._clock(), error=error)
-            container_id, environment = session.container_id, session.environment
-        self._notify(session_id, None)
-        self.changes.publish(session.user_id)
-        if container_id:
-            try:
-                await self._drivers.get(environment).remove(container_id)
-            except MoorageError:
-                pass  # an orphan now: the next reconcile pass removes it by its label

@@ -1,6 +1,7 @@
-"""Lease rules, written once for sessions and reservations.
+"""Lease rules, written once for every kind of lease.
 
-Pure functions over :class:`~moorage.models.lease.LeaseMixin` rows: state
+Pure functions over lease rows (anything with the columns of
+:class:`~moorage.models.lease.LeaseMixin`, see :class:`LeaseColumns`): state
 transitions, durations and extensions. They raise :mod:`moorage.errors`
 and never touch the database or a runtime.
 """
@@ -8,18 +9,33 @@ and never touch the database or a runtime.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from moorage.errors import Conflict, InvalidInput
-from moorage.models.lease import LeaseMixin, LeaseState
+from moorage.models.lease import LeaseState
 
 __all__ = [
     "MIN_DURATION_SECONDS",
+    "LeaseColumns",
     "extend_expiry",
     "requested_duration",
     "transition",
 ]
 
 MIN_DURATION_SECONDS = 10
+
+
+class LeaseColumns(Protocol):
+    """The columns of :class:`~moorage.models.lease.LeaseMixin` the rules read and
+    write; times are timezone-aware UTC, ``state`` a :class:`LeaseState` value."""
+
+    state: str
+    starts_at: datetime
+    expires_at: datetime
+    released_at: datetime | None
+    extensions: int
+    error: str | None
+
 
 _ALLOWED: dict[LeaseState, set[LeaseState]] = {
     LeaseState.PENDING: {LeaseState.PROVISIONING, LeaseState.RELEASING},
@@ -32,7 +48,7 @@ _ALLOWED: dict[LeaseState, set[LeaseState]] = {
 
 
 def transition(
-    lease: LeaseMixin, to: LeaseState, *, now: datetime, error: str | None = None
+    lease: LeaseColumns, to: LeaseState, *, now: datetime, error: str | None = None
 ) -> None:
     """Move ``lease`` to state ``to``.
 
@@ -95,7 +111,9 @@ def requested_duration(
     return duration
 
 
-def extend_expiry(lease: LeaseMixin, *, minutes: int, max_minutes: int, now: datetime) -> datetime:
+def extend_expiry(
+    lease: LeaseColumns, *, minutes: int, max_minutes: int, now: datetime
+) -> datetime:
     """Push ``lease.expires_at`` back by ``minutes`` and count the extension.
 
     A lease never lives past ``starts_at + max_minutes``.

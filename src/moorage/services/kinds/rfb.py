@@ -1,4 +1,8 @@
-"""The RFB (VNC) handshake Moorage completes on both sides of its desktop gateway.
+"""The RFB (VNC) handshake Moorage completes with a workspace's VNC server.
+
+Used twice: by the ``vnc`` kind to tell when a desktop is ready (a full
+handshake with the session's password succeeds), and by the desktop gateway
+(:mod:`moorage.gateway.desktop`), which opens the container's side here.
 
 The browser (noVNC) is offered security type None; Moorage answers the
 container's VNC Authentication challenge itself with the session's password,
@@ -18,7 +22,14 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from moorage.errors import RuntimeUnavailable
 
-__all__ = ["RFB_VERSION", "SECURITY_NONE", "SECURITY_VNC", "server_handshake", "vnc_auth_response"]
+__all__ = [
+    "RFB_VERSION",
+    "SECURITY_NONE",
+    "SECURITY_VNC",
+    "open_vnc",
+    "server_handshake",
+    "vnc_auth_response",
+]
 
 RFB_VERSION = b"RFB 003.008\n"
 SECURITY_NONE = 1
@@ -74,3 +85,25 @@ async def server_handshake(
     (result,) = struct.unpack(">I", await _read(reader, 4, "the security result"))
     if result != 0:
         raise RuntimeUnavailable("the desktop refused the session's VNC password")
+
+
+async def open_vnc(
+    host: str, port: int, password: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to a VNC server at ``host:port`` and authenticate with ``password``;
+    returns the stream just before ClientInit (the caller closes the writer).
+
+    Raises:
+        RuntimeUnavailable: unreachable within 10 s, or the handshake failed or
+            took more than 10 s.
+    """
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+    except (OSError, TimeoutError) as exc:
+        raise RuntimeUnavailable(f"the desktop does not answer on port {port}: {exc}") from exc
+    try:
+        await asyncio.wait_for(server_handshake(reader, writer, password), 10)
+    except BaseException:
+        writer.close()
+        raise
+    return reader, writer

@@ -5,7 +5,7 @@ import pytest
 from moorage.errors import Conflict, InvalidInput
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
-from moorage.services.leases import extend_expiry, requested_duration, transition
+from moorage.services.leases.rules import extend_expiry, requested_duration, transition
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

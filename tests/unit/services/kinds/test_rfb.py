@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from moorage.errors import RuntimeUnavailable
-from moorage.gateway.rfb import server_handshake, vnc_auth_response
+from moorage.services.kinds.rfb import server_handshake, vnc_auth_response
 
 
 def test_vnc_auth_response_matches_a_known_vector():

@@ -1,0 +1,82 @@
+"""The ``http`` kind: a web app on the template's port, behind Moorage's proxy.
+
+The app is started with ``MOORAGE_BASE_URL=/s/<session-id>/`` and served there
+by the reverse proxy (:mod:`moorage.gateway.http_proxy`); ready when that URL
+answers 200 (redirects followed) through the published port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from moorage.errors import RuntimeUnavailable
+from moorage.models.template import Template, TemplateKind
+from moorage.services.kinds.base import (
+    KindEnvironment,
+    KindPaths,
+    StartedWorkspace,
+    WorkspaceKind,
+)
+
+__all__ = ["DEFAULT_APP_PORT", "HttpKind", "base_url", "wait_for_http_ok"]
+
+DEFAULT_APP_PORT = 8888
+"""The app's container port when the template names none."""
+
+
+def base_url(session_id: str) -> str:
+    """The path a session's web app is served under: ``/s/<session-id>/``."""
+    return f"/s/{session_id}/"
+
+
+class HttpKind(WorkspaceKind):
+    """A web app (a notebook, an IDE) proxied under the session's path."""
+
+    name = TemplateKind.HTTP.value
+
+    def ports(self, template: Template) -> tuple[int, ...]:
+        """The template's ``port`` (default :data:`DEFAULT_APP_PORT`)."""
+        return (template.port or DEFAULT_APP_PORT,)
+
+    def environment(self, template: Template, session_id: str, password: str) -> KindEnvironment:
+        """``MOORAGE_BASE_URL``: the path the app must serve under; no secret."""
+        return KindEnvironment(env={"MOORAGE_BASE_URL": base_url(session_id)})
+
+    async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
+        """Ready once the app answers 200 at its base URL on the published port."""
+        (port,) = self.ports(started.template)
+        url = f"http://{started.publish_address}:{started.container.ports[port]}"
+        await wait_for_http_ok(url + base_url(started.session_id), timeout_seconds)
+
+    def paths(self, session_id: str) -> KindPaths:
+        """The app at ``/s/<session-id>/``."""
+        return KindPaths(app=base_url(session_id))
+
+
+async def wait_for_http_ok(url: str, timeout_seconds: float) -> None:
+    """Return once ``GET url`` answers 200 (following redirects).
+
+    Raises:
+        RuntimeUnavailable: no 200 within ``timeout_seconds``.
+    """
+    import aiohttp
+
+    deadline = time.monotonic() + timeout_seconds
+    delay = 0.05
+    last = "no answer"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as client:
+        while True:
+            try:
+                async with client.get(url, allow_redirects=True) as response:
+                    if response.status == 200:
+                        return
+                    last = f"HTTP {response.status}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() + delay > deadline:
+                raise RuntimeUnavailable(
+                    f"the web app did not answer 200 within {timeout_seconds:.0f} s ({last})"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)

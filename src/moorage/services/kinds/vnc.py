@@ -1,0 +1,73 @@
+"""The ``vnc`` kind: Xvnc on port 5901 with a generated password.
+
+The password is given to the image as ``VNC_PASSWORD`` (``images/desktop``);
+ready when Moorage completes the VNC handshake with it (:func:`.rfb.open_vnc`).
+The browser reaches the desktop through the desktop gateway's websocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from moorage.errors import RuntimeUnavailable
+from moorage.models.template import Template, TemplateKind
+from moorage.services.kinds.base import (
+    KindEnvironment,
+    KindPaths,
+    StartedWorkspace,
+    WorkspaceKind,
+)
+from moorage.services.kinds.rfb import open_vnc
+
+__all__ = ["VNC_PORT", "VncKind", "wait_for_vnc"]
+
+VNC_PORT = 5901
+
+
+class VncKind(WorkspaceKind):
+    """A desktop in the browser (noVNC), the password kept by the server."""
+
+    name = TemplateKind.VNC.value
+
+    def ports(self, template: Template) -> tuple[int, ...]:
+        """Port 5901."""
+        return (VNC_PORT,)
+
+    def environment(self, template: Template, session_id: str, password: str) -> KindEnvironment:
+        """``VNC_PASSWORD``: ``password``, which the session keeps; no account."""
+        return KindEnvironment(env={"VNC_PASSWORD": password}, secret=password)
+
+    async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
+        """Ready once a full VNC handshake with the session's password succeeds."""
+        await wait_for_vnc(
+            started.publish_address,
+            started.container.ports[VNC_PORT],
+            started.secret or "",
+            timeout_seconds,
+        )
+
+    def paths(self, session_id: str) -> KindPaths:
+        """The desktop websocket at ``/api/v1/sessions/<id>/vnc``."""
+        return KindPaths(desktop=f"/api/v1/sessions/{session_id}/vnc")
+
+
+async def wait_for_vnc(host: str, port: int, password: str, timeout_seconds: float) -> None:
+    """Return once a VNC handshake with ``password`` at ``host:port`` succeeds.
+
+    Raises:
+        RuntimeUnavailable: the last handshake's error, after ``timeout_seconds``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_seconds
+    delay = 0.01  # Xvnc answers a fraction of a second after start: poll finely, then back off
+    while True:
+        try:
+            _, writer = await open_vnc(host, port, password)
+        except RuntimeUnavailable:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.1)
+            continue
+        writer.close()
+        return
