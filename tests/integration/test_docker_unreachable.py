@@ -33,7 +33,9 @@ async def test_docker_unreachable_is_503_with_no_row_and_health_says_so(docker, 
                 )
             await context.drivers.invalidate(environment.id)
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t", headers={"origin": "http://t"}
+            ) as client:
                 await client.post(
                     "/api/v1/auth/login", json={"username": "admin", "password": "unreachable-test"}
                 )

@@ -203,7 +203,8 @@ async def test_a_server_restart_during_a_reservation_still_reclaims(pool_server,
     body = (
         await admin.post(
             "/api/v1/reservations",
-            json={"count": 1, "duration_seconds": 12, "username": "survivor"},
+            # Long enough to outlast a restart on a loaded 2-core machine (seen: 15 s).
+            json={"count": 1, "duration_seconds": 40, "username": "survivor"},
         )
     ).json()
     await admin.aclose()
@@ -213,6 +214,6 @@ async def test_a_server_restart_during_a_reservation_still_reclaims(pool_server,
     row = (await admin.get(f"/api/v1/reservations/{body['id']}")).json()
     assert row["state"] == "ready"
     assert await account_exists(machines[0], "survivor")
-    await wait_state(admin, f"/api/v1/reservations/{body['id']}", "released", 25)
+    await wait_state(admin, f"/api/v1/reservations/{body['id']}", "released", 60)
     assert not await account_exists(machines[0], "survivor")
     await admin.aclose()
