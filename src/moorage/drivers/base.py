@@ -14,8 +14,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 __all__ = [
-    "ContainerDriver",
     "SECRET_FILE",
+    "ContainerDriver",
     "TerminalStream",
     "WorkspaceContainer",
     "WorkspaceNetwork",
