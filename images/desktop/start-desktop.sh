@@ -1,7 +1,21 @@
 #!/bin/bash
 # Start Xvnc on :1 (port 5901) with the session's password, then Openbox and a terminal.
 set -euo pipefail
-: "${VNC_PASSWORD:?VNC_PASSWORD must be set}"
+# The session's secret: Moorage writes it to a file on a tmpfs right after start
+# ($MOORAGE_SECRET_FILE), never into the environment; read it once, then delete it.
+read_secret() {
+  local file="$1"
+  for _ in $(seq 300); do [ -f "$file" ] && break; sleep 0.1; done
+  if [ ! -f "$file" ]; then echo "no secret at $file after 30 s" >&2; exit 1; fi
+  secret=$(cat "$file")
+  rm -f "$file"
+}
+if [ -n "${MOORAGE_SECRET_FILE:-}" ]; then
+  read_secret "$MOORAGE_SECRET_FILE"
+  VNC_PASSWORD="$secret"
+  unset secret
+fi
+: "${VNC_PASSWORD:?VNC_PASSWORD or MOORAGE_SECRET_FILE must be set}"
 mkdir -p "$HOME/.vnc"
 printf '%s\n' "$VNC_PASSWORD" | vncpasswd -f > "$HOME/.vnc/passwd"
 chmod 0600 "$HOME/.vnc/passwd"

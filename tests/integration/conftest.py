@@ -78,3 +78,27 @@ def fresh_server(docker, tmp_path) -> Iterator[Server]:
     instance = Server(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'moorage.db'}")
     yield instance
     instance.stop(signal.SIGKILL)
+
+
+async def assert_secret_not_in_environment(
+    docker: aiodocker.Docker, session_id: str, secret: str | None = None
+) -> None:
+    """The session's container keeps no password or token in its environment (``docker
+    inspect``'s Config.Env): it names only the secret file, which the entrypoint
+    has read and deleted."""
+    (container,) = [
+        c
+        for c in await session_containers(docker)
+        if c._container["Labels"]["moorage.session"] == session_id
+    ]
+    env = (await container.show())["Config"]["Env"] or []
+    names = [entry.partition("=")[0] for entry in env]
+    assert "MOORAGE_SECRET_FILE=/run/moorage/secret" in env
+    assert not [n for n in names if "PASSWORD" in n or "TOKEN" in n], env
+    if secret is not None:
+        assert not [entry for entry in env if secret in entry], env
+    exec_ = await container.exec(["sh", "-c", "test ! -e /run/moorage/secret"])
+    async with exec_.start(detach=False) as stream:
+        while await stream.read_out() is not None:
+            pass
+    assert (await exec_.inspect())["ExitCode"] == 0, "the secret file was left behind"

@@ -7,9 +7,10 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import httpx
 import websockets
 
-from tests.integration.conftest import session_containers
+from tests.integration.conftest import assert_secret_not_in_environment, session_containers
 
 
 async def container_of(docker, session_id: str):
@@ -70,6 +71,22 @@ async def test_web_app_is_proxied_streamed_and_private(server, admin, docker):
 
     page = await admin.get(app, follow_redirects=True)
     assert page.status_code == 200 and "Jupyter" in page.text
+    listed = await admin.get(f"{app}api/contents")
+    assert listed.status_code == 200, listed.text
+
+    # Straight to the published port, without the token only Moorage's proxy sends,
+    # Jupyter refuses (anyone on the host could reach 127.0.0.1).
+    await assert_secret_not_in_environment(docker, session["id"])
+    container = await container_of(docker, session["id"])
+    published = (await container.show())["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
+    async with httpx.AsyncClient() as direct:
+        refused = await direct.get(f"http://127.0.0.1:{published}/s/{session['id']}/api/contents")
+        assert refused.status_code in (401, 403), refused.text
+        written = await direct.put(
+            f"http://127.0.0.1:{published}/s/{session['id']}/api/contents/x.txt",
+            json={"type": "file", "format": "text", "content": "x"},
+        )
+        assert written.status_code in (401, 403), written.text
 
     # Other people get 404, as if the session did not exist.
     await admin.post("/api/v1/users", json={"username": "eve", "password": "eve-password"})

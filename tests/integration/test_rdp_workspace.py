@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from tests.integration.conftest import assert_secret_not_in_environment
+
 
 def auth_only(port: int, username: str, password: str) -> subprocess.CompletedProcess[str]:
     # xfreerdp is an X11 client and wants a display even for +auth-only.
@@ -31,7 +33,7 @@ def auth_only(port: int, username: str, password: str) -> subprocess.CompletedPr
     )
 
 
-async def test_rdp_workspace_authenticates_a_real_client_and_offers_an_rdp_file(admin):
+async def test_rdp_workspace_authenticates_a_real_client_and_offers_an_rdp_file(admin, docker):
     if shutil.which("xfreerdp") is None or shutil.which("xvfb-run") is None:
         pytest.fail("xfreerdp or xvfb-run is missing; `make test` installs freerdp2-x11 and xvfb")
     created = await admin.post(
@@ -51,6 +53,7 @@ async def test_rdp_workspace_authenticates_a_real_client_and_offers_an_rdp_file(
     session = launched.json()
     connection = session["connection"]
     assert connection["username"] == "student" and connection["command"].startswith("xfreerdp")
+    await assert_secret_not_in_environment(docker, session["id"], connection["password"])
 
     ok = await asyncio.to_thread(auth_only, connection["port"], "student", connection["password"])
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.integration.conftest import session_containers
+from tests.integration.conftest import assert_secret_not_in_environment, session_containers
 from tests.integration.pool_machines import ssh_login
 from tests.integration.terminal_client import TerminalClient, terminal
 
@@ -29,6 +29,7 @@ async def test_ssh_workspace_login_browser_terminal_and_clean_end(admin, docker)
     assert connection["host"] == "127.0.0.1" and connection["username"] == "student"
     assert len(connection["password"]) >= 12
     assert connection["command"] == f"ssh -p {connection['port']} student@127.0.0.1"
+    await assert_secret_not_in_environment(docker, session["id"], connection["password"])
 
     code, output = await asyncio.to_thread(
         ssh_login, connection["port"], "student", connection["password"], "id -un; hostname"

@@ -11,7 +11,7 @@ from pathlib import Path
 import websockets
 from PIL import Image
 
-from tests.integration.conftest import session_containers
+from tests.integration.conftest import assert_secret_not_in_environment, session_containers
 
 
 async def bridge(ws_url: str, token: str) -> tuple[asyncio.Server, int]:
@@ -62,6 +62,7 @@ async def test_vncdotool_captures_the_desktop_without_knowing_the_password(admin
     session = launched.json()
     assert session["urls"]["desktop"].endswith(f"/api/v1/sessions/{session['id']}/vnc")
     assert "password" not in str(session.get("connection"))
+    await assert_secret_not_in_environment(docker, session["id"])
 
     (container,) = [
         c

@@ -14,11 +14,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 __all__ = [
+    "SECRET_FILE",
     "ContainerDriver",
     "TerminalStream",
     "WorkspaceContainer",
+    "WorkspaceNetwork",
     "WorkspaceSpec",
 ]
+
+SECRET_FILE = "/run/moorage/secret"
+"""Where a workspace's secret is written (on a tmpfs, never in the environment); the
+container's ``MOORAGE_SECRET_FILE`` variable names it for the image's entrypoint."""
 
 
 @dataclass(frozen=True)
@@ -31,12 +37,18 @@ class WorkspaceSpec:
         labels: Docker labels; ``moorage.*`` labels mark Moorage's containers.
         cpu_limit: CPU limit in cores (``1.5`` = one and a half cores).
         memory_limit_mb: memory limit in MiB; swap is not allowed beyond it.
-        env: environment variables of the main process.
+        env: environment variables of the main process; never secrets (``docker
+            inspect`` shows them): see ``secret``.
         ports: container TCP ports to publish, each on a random host port of
             ``publish_address`` (never on all interfaces).
         publish_address: host address the ports are published on.
         cap_add: Linux capabilities granted on top of none (all are dropped first),
             e.g. what sshd needs to switch users.
+        secret: a password or token for the image's entrypoint, or None. The
+            container gets a tmpfs at ``/run/moorage`` and ``MOORAGE_SECRET_FILE=``
+            :data:`SECRET_FILE`; the secret is written there (mode 0600, as the
+            image's user) right after start. The entrypoint waits for the file,
+            reads it and deletes it.
     """
 
     name: str
@@ -48,6 +60,22 @@ class WorkspaceSpec:
     ports: tuple[int, ...] = ()
     publish_address: str = "127.0.0.1"
     cap_add: tuple[str, ...] = ()
+    secret: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceNetwork:
+    """A workspace's own network (one per container, named like it).
+
+    Attributes:
+        id: full network id.
+        name: network name (the container's name).
+        labels: its labels (the container's labels).
+    """
+
+    id: str
+    name: str
+    labels: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -114,10 +142,19 @@ class ContainerDriver(ABC):
 
     @abstractmethod
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
-        """Create and start a container for ``spec``. Not idempotent.
+        """Create and start a container for ``spec``, alone on its own network. Not
+        idempotent for the container.
+
+        The network (a bridge named ``spec.name``, labelled ``spec.labels``) is
+        created first, or reused when it exists; workspaces on different networks
+        cannot reach each other, and outbound traffic and DNS work as on the
+        default bridge. Published ports stay on ``spec.publish_address``. When
+        ``spec.secret`` is set it is written to :data:`SECRET_FILE` before this
+        returns (see :class:`WorkspaceSpec`).
 
         On failure nothing is left behind: a container that was created but
-        could not be started is removed before the error is raised.
+        could not be started (or given its secret) is removed, with its network,
+        before the error is raised.
 
         Raises:
             RuntimeUnavailable: endpoint unreachable, or the image is absent
@@ -135,8 +172,10 @@ class ContainerDriver(ABC):
 
     @abstractmethod
     async def remove(self, container_id: str) -> None:
-        """Stop and remove the container with its anonymous volumes. Idempotent:
-        a container that is already gone is success.
+        """Stop and remove the container with its anonymous volumes and its own
+        network (see :meth:`create_workspace`). Idempotent: a container that is
+        already gone is success (a network left behind then is removed by
+        :meth:`remove_network`, from the reconciler's sweep).
 
         Raises:
             RuntimeUnavailable: the endpoint cannot be reached (the caller retries).
@@ -148,6 +187,23 @@ class ContainerDriver(ABC):
 
         Raises:
             RuntimeUnavailable: the endpoint cannot be reached.
+        """
+
+    @abstractmethod
+    async def list_networks(self, label: str) -> list[WorkspaceNetwork]:
+        """Every network that carries the label key ``label``.
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+
+    @abstractmethod
+    async def remove_network(self, network_id: str) -> None:
+        """Remove a network (by id or name), disconnecting what is still attached.
+        Idempotent: a network that is already gone is success.
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached (the caller retries).
         """
 
     @abstractmethod

@@ -9,7 +9,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from moorage.drivers.base import ContainerDriver, TerminalStream, WorkspaceContainer, WorkspaceSpec
+from moorage.drivers.base import (
+    ContainerDriver,
+    TerminalStream,
+    WorkspaceContainer,
+    WorkspaceNetwork,
+    WorkspaceSpec,
+)
 from moorage.errors import Conflict, NotFound, RuntimeUnavailable
 
 __all__ = ["FakeDriver", "FakeTerminal"]
@@ -39,8 +45,10 @@ class FakeTerminal(TerminalStream):
 
 
 class FakeDriver(ContainerDriver):
-    """Containers live in :attr:`containers`. Set :attr:`reachable` to False to
-    simulate a Docker outage; :attr:`images` lists the images that exist."""
+    """Containers live in :attr:`containers`, each workspace's own network in
+    :attr:`networks` (by name) and the secret it was given in :attr:`secrets` (by
+    container id). Set :attr:`reachable` to False to simulate a Docker outage;
+    :attr:`images` lists the images that exist."""
 
     def __init__(self, images: set[str] | None = None) -> None:
         self.containers: dict[str, WorkspaceContainer] = {}
@@ -49,6 +57,9 @@ class FakeDriver(ContainerDriver):
         self.fail_usable = False
         self.removed: list[str] = []
         self.terminals: list[FakeTerminal] = []
+        self.networks: dict[str, WorkspaceNetwork] = {}
+        self.secrets: dict[str, str] = {}
+        self.envs: dict[str, dict[str, str]] = {}
 
     def _check(self) -> None:
         if not self.reachable:
@@ -68,11 +79,18 @@ class FakeDriver(ContainerDriver):
             raise RuntimeUnavailable(f"no such image: {spec.image}", code="image_missing")
         if any(c.name == spec.name for c in self.containers.values()):
             raise Conflict(f"container name {spec.name} is in use")
+        if spec.name not in self.networks:
+            self.networks[spec.name] = WorkspaceNetwork(
+                uuid.uuid4().hex * 2, spec.name, dict(spec.labels)
+            )
         ports = {port: 40000 + len(self.containers) for port in spec.ports}
         container = WorkspaceContainer(
             uuid.uuid4().hex * 2, spec.name, dict(spec.labels), "running", ports
         )
         self.containers[container.id] = container
+        self.envs[container.id] = dict(spec.env)
+        if spec.secret is not None:
+            self.secrets[container.id] = spec.secret
         return container
 
     async def wait_usable(self, container_id: str, user: str, timeout_seconds: float) -> None:
@@ -82,8 +100,20 @@ class FakeDriver(ContainerDriver):
 
     async def remove(self, container_id: str) -> None:
         self._check()
-        if self.containers.pop(container_id, None) is not None:
+        container = self.containers.pop(container_id, None)
+        if container is not None:
             self.removed.append(container_id)
+            self.networks.pop(container.name, None)
+
+    async def list_networks(self, label: str) -> list[WorkspaceNetwork]:
+        self._check()
+        return [n for n in self.networks.values() if label in n.labels]
+
+    async def remove_network(self, network_id: str) -> None:
+        self._check()
+        for name, network in list(self.networks.items()):
+            if network_id in (network.id, name):
+                del self.networks[name]
 
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         self._check()

@@ -79,6 +79,7 @@ async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context,
     if session.state != LeaseState.READY.value:
         raise Conflict(f"the session is {session.state}", code="session_not_ready")
     port = next(iter(session.ports.values()))
+    connection.state.app_token = context.sessions.secret_of(session)  # see _forward_headers
     return context, f"http://{context.settings.publish_address}:{port}"
 
 
@@ -100,6 +101,9 @@ def _forward_headers(connection: HTTPConnection) -> dict[str, str]:
     headers["x-forwarded-for"] = client
     headers["x-forwarded-proto"] = connection.url.scheme
     headers["x-forwarded-host"] = connection.headers.get("host", "")
+    token = getattr(connection.state, "app_token", None)  # the app's per-session token
+    if token:
+        headers["authorization"] = f"token {token}"
     return headers
 
 

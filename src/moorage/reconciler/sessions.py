@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
-from moorage.drivers.base import ContainerDriver, WorkspaceContainer
+from moorage.drivers.base import ContainerDriver, WorkspaceContainer, WorkspaceNetwork
 from moorage.drivers.pool import DriverPool
 from moorage.errors import MoorageError
 from moorage.models.environment import Environment
@@ -28,8 +28,8 @@ RUNNING_STATES = {"created", "running", "restarting", "paused"}
 
 
 class SessionKeeper(ServiceKeeper[WorkspaceSession]):
-    """Per environment: containers labelled ``moorage.session`` that no live session
-    owns are removed (only those whose ``moorage.org`` is one of this
+    """Per environment: containers and networks labelled ``moorage.session`` that no
+    live session owns are removed (only those whose ``moorage.org`` is one of this
     installation's orgs: several installations may share an engine); ready
     sessions whose container vanished or stopped are failed; launches cut off by
     a crash are failed and their container removed; refused releases are retried.
@@ -73,6 +73,7 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
         try:
             driver = self._drivers.get(environment)
             containers = await driver.list_workspaces(SESSION_LABEL)
+            networks = await driver.list_networks(SESSION_LABEL)
         except MoorageError as exc:
             if environment.name not in self.down:
                 self.down.add(environment.name)
@@ -83,8 +84,8 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
             self.down.discard(environment.name)
             log.info("environment %s is reachable again", environment.name)
 
-        # Rows are read after the containers are listed: a launch commits its row
-        # before it creates the container, so every listed container's row is visible.
+        # Rows are read after the containers and networks are listed: a launch commits
+        # its row before it creates them, so every listed one's row is visible.
         live, alive, now = await self.live_leases(WorkspaceSession.environment_id == environment.id)
         async with self._sessionmaker() as db:
             our_orgs = set(await db.scalars(select(Org.id)))
@@ -98,6 +99,10 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
                 await self._remove_orphan(driver, container)
             else:
                 by_session[owner] = container
+        for network in networks:
+            owner = network.labels.get(SESSION_LABEL, "")
+            if network.labels.get(ORG_LABEL) in our_orgs and owner not in live_by_id:
+                await self._remove_orphan_network(driver, network)
 
         for session in live:
             found = by_session.get(session.id)
@@ -138,3 +143,16 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
             await driver.remove(container.id)
         except MoorageError as exc:
             log.warning("could not remove orphan %s: %s", container.name, exc.message)
+
+    async def _remove_orphan_network(
+        self, driver: ContainerDriver, network: WorkspaceNetwork
+    ) -> None:
+        log.info(
+            "removing orphan network %s (session %s)",
+            network.name,
+            network.labels.get(SESSION_LABEL),
+        )
+        try:
+            await driver.remove_network(network.id)
+        except MoorageError as exc:
+            log.warning("could not remove orphan network %s: %s", network.name, exc.message)

@@ -2,14 +2,18 @@
 
 Each pool has a private data directory ``<data-dir>/provision/<pool>/``
 (ansible-runner's layout): the playbook is copied into ``project/``, an
-inventory with the machines' decrypted credentials is written into
-``inventory/`` for the run only (mode 0600, deleted afterwards), and
+inventory with the machines' decrypted credentials (passwords in it, private
+keys in ``inventory/<run>.keys/``) and a ``known_hosts`` file of their pinned
+host keys are written into ``inventory/`` for the run only (mode 0600, deleted
+when it ends: success, failure or cancel), and
 ansible-runner keeps the last :data:`KEEP_ARTIFACTS` runs under ``artifacts/``
 (``rotate_artifacts``). The run's output is copied into its
 :class:`~moorage.models.ProvisionRun` row as it grows.
 
 Password logins need ``sshpass`` on the server (Ansible's ssh connection);
-``scripts/setup.sh`` installs it.
+``scripts/setup.sh`` installs it. Ansible checks each machine's host key against
+the one Moorage pinned (``host_key``); a machine with none pinned yet (never
+checked) fails its part of the run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import shlex
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -187,10 +192,14 @@ class Provisioner:
     ) -> None:
         root = self._data_dir / "provision" / pool_name
         inventory = root / "inventory" / f"{run_id}.json"
+        known_hosts = root / "inventory" / f"{run_id}.known_hosts"
+        keys = root / "inventory" / f"{run_id}.keys"
         try:
             async with self._sessionmaker() as db:
                 machines = list(await db.scalars(self._machines(pool_id)))
-            await asyncio.to_thread(self._prepare, root, inventory, playbook, machines)
+            await asyncio.to_thread(
+                self._prepare, root, RunFiles(inventory, known_hosts, keys), playbook, machines
+            )
             await self._update(run_id, status="running")
             import ansible_runner  # heavy: imported only when a run starts
 
@@ -202,7 +211,7 @@ class Provisioner:
                 rotate_artifacts=KEEP_ARTIFACTS,
                 extravars=extra_vars,
                 envvars={
-                    "ANSIBLE_HOST_KEY_CHECKING": "False",
+                    "ANSIBLE_HOST_KEY_CHECKING": "True",
                     "ANSIBLE_NOCOLOR": "1",
                     "ANSIBLE_RETRY_FILES_ENABLED": "False",
                     "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -236,18 +245,25 @@ class Provisioner:
                 finished_at=self._clock(),
                 output=f"Moorage could not run the playbook: {exc!r}",
             )
-        finally:
+        finally:  # also on cancel: no decrypted credential outlives its run
             inventory.unlink(missing_ok=True)
+            known_hosts.unlink(missing_ok=True)
+            shutil.rmtree(keys, ignore_errors=True)
 
     def _prepare(
-        self, root: Path, inventory: Path, playbook: Path, machines: list[Machine]
+        self, root: Path, files: RunFiles, playbook: Path, machines: list[Machine]
     ) -> None:
         (root / "project").mkdir(parents=True, exist_ok=True)
-        inventory.parent.mkdir(parents=True, exist_ok=True)
+        files.inventory.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o700)
+        shutil.rmtree(root / "inventory" / "keys", ignore_errors=True)  # left by older versions
         shutil.copyfile(playbook, root / "project" / playbook.name)
         hosts: dict[str, dict[str, Any]] = {}
-        keys = root / "inventory" / "keys"
+        keys = files.keys
+        pinned: list[str] = []
+        ssh_args = shlex.join(
+            ["-o", f"UserKnownHostsFile={files.known_hosts}", "-o", "StrictHostKeyChecking=yes"]
+        )
         for machine in machines:
             address = address_of(machine, self._keyring)
             host: dict[str, Any] = {
@@ -255,7 +271,10 @@ class Provisioner:
                 "ansible_port": address.port,
                 "ansible_user": address.user,
                 "ansible_python_interpreter": "auto_silent",
+                "ansible_ssh_common_args": ssh_args,
             }
+            if machine.host_key:
+                pinned.append(known_hosts_line(address.host, address.port, machine.host_key))
             if address.password:
                 host["ansible_password"] = address.password
                 host["ansible_become_password"] = address.password
@@ -267,7 +286,10 @@ class Provisioner:
                     handle.write(address.private_key.rstrip() + "\n")
                 host["ansible_ssh_private_key_file"] = str(key_file)
             hosts[machine.name] = host
-        fd = os.open(inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(files.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("".join(pinned))
+        fd = os.open(files.inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump({"all": {"hosts": hosts}}, handle)
 
@@ -277,6 +299,24 @@ class Provisioner:
             if run is not None:
                 for name, value in fields.items():
                     setattr(run, name, value)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files one run writes for Ansible, all deleted when it ends: the inventory
+    (JSON, with passwords), ``known_hosts`` (the pinned host keys) and the folder of
+    decrypted private keys."""
+
+    inventory: Path
+    known_hosts: Path
+    keys: Path
+
+
+def known_hosts_line(host: str, port: int, host_key: str) -> str:
+    """One OpenSSH ``known_hosts`` line pinning ``host_key`` (``"ssh-ed25519 AAAA…"``)
+    for ``host:port``: ``host key`` on port 22, ``[host]:port key`` otherwise."""
+    name = host if port == 22 else f"[{host}]:{port}"
+    return f"{name} {host_key.strip()}\n"
 
 
 def _read(path: Path) -> str:

@@ -177,6 +177,7 @@ class SessionService(LeaseService[WorkspaceSession]):
                 ports=kind.ports(template),
                 publish_address=self._publish_address,
                 cap_add=kind.cap_add,
+                secret=setup.secret,
             )
             container = await driver.create_workspace(spec)
             container_id = container.id

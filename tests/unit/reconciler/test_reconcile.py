@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from moorage.db.base import new_id, utcnow
 from moorage.db.engine import write_session
-from moorage.drivers.base import WorkspaceSpec
+from moorage.drivers.base import WorkspaceNetwork, WorkspaceSpec
 from moorage.models.environment import Environment
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
@@ -56,6 +56,27 @@ async def test_an_orphan_container_is_removed_but_not_other_installations(app):
     assert orphan.id not in app.driver.containers
     assert unrelated.id in app.driver.containers
     assert foreign.id in app.driver.containers
+    assert "moorage-orphan" not in app.driver.networks  # removed with its container
+    assert "moorage-foreign" in app.driver.networks
+
+
+async def test_an_orphan_network_without_container_is_swept_but_a_live_one_is_kept(app):
+    org = await org_id(app)
+    launched = (await app.client.post("/api/v1/sessions", json={"template": "debian-shell"})).json()
+    assert f"moorage-{launched['id']}" in app.driver.networks
+    lost = WorkspaceNetwork(
+        new_id(), "moorage-lost", {"moorage.session": new_id(), "moorage.org": org}
+    )
+    foreign = WorkspaceNetwork(
+        new_id(), "moorage-other", {"moorage.session": new_id(), "moorage.org": new_id()}
+    )
+    app.driver.networks.update({lost.name: lost, foreign.name: foreign})
+    await app.context.reconciler.reconcile_once()
+    assert "moorage-lost" not in app.driver.networks
+    assert "moorage-other" in app.driver.networks
+    assert f"moorage-{launched['id']}" in app.driver.networks  # its session is live
+    await app.client.delete(f"/api/v1/sessions/{launched['id']}")
+    assert f"moorage-{launched['id']}" not in app.driver.networks
 
 
 async def test_a_session_whose_container_vanished_fails(app):

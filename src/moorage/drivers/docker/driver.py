@@ -12,7 +12,14 @@ import aiodocker
 import aiohttp
 from aiodocker.stream import Stream
 
-from moorage.drivers.base import ContainerDriver, TerminalStream, WorkspaceContainer, WorkspaceSpec
+from moorage.drivers.base import (
+    ContainerDriver,
+    TerminalStream,
+    WorkspaceContainer,
+    WorkspaceNetwork,
+    WorkspaceSpec,
+)
+from moorage.drivers.docker import workspaces
 from moorage.drivers.docker._errors import translated
 from moorage.errors import Conflict, NotFound, RuntimeUnavailable
 
@@ -155,10 +162,11 @@ class DockerDriver(ContainerDriver):
         return True
 
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
+        isolation = workspaces.isolation_config(spec)
         config: dict[str, Any] = {
             "Image": spec.image,
             "Labels": spec.labels,
-            "Env": [f"{key}={value}" for key, value in spec.env.items()],
+            "Env": isolation["Env"],
             "Tty": False,
             "OpenStdin": False,
             "ExposedPorts": {f"{port}/tcp": {} for port in spec.ports},
@@ -178,13 +186,22 @@ class DockerDriver(ContainerDriver):
                 },
                 "PublishAllPorts": False,
                 "RestartPolicy": {"Name": "no"},
+                **isolation["HostConfig"],
             },
         }
-        async with translated(self._endpoint, f"create the container for {spec.image}"):
-            container = await self._client.containers.create(config=config, name=spec.name)
+        await workspaces.ensure_network(self, spec.name, spec.labels)
+        try:
+            async with translated(self._endpoint, f"create the container for {spec.image}"):
+                container = await self._client.containers.create(config=config, name=spec.name)
+        except BaseException:
+            await asyncio.shield(workspaces.remove_network(self, spec.name))
+            raise
         try:
             async with translated(self._endpoint, "start the container"):
                 await container.start()
+            if spec.secret is not None:
+                await workspaces.deliver_secret(self, container, spec.secret)
+            async with translated(self._endpoint, "inspect the container"):
                 ports = _published_ports(await container.show()) if spec.ports else {}
         except BaseException:
             await asyncio.shield(self.remove(container.id))
@@ -220,13 +237,28 @@ class DockerDriver(ContainerDriver):
                 delay = min(delay * 2, 0.5)
 
     async def remove(self, container_id: str, *, wait_seconds: float = 30.0) -> None:
-        """Remove the container (forced, with its anonymous volumes); returns once it is
-        gone. When another caller's removal is in progress (409), waits for that one.
+        """Remove the container (forced, with its anonymous volumes) and then its own
+        network; returns once both are gone. When another caller's removal is in
+        progress (409), waits for that one.
 
         Raises:
             RuntimeUnavailable: Docker fails, or the other removal outlasts ``wait_seconds``.
         """
         container = self._client.containers.container(container_id)
+        try:
+            async with translated(self._endpoint, "inspect the container"):
+                info = await container.show()
+        except NotFound:
+            return  # already gone (a network left behind is swept by the reconciler)
+        await self._remove_container(container, wait_seconds)
+        name = str(info.get("Name", "")).lstrip("/")
+        if name and (info.get("HostConfig") or {}).get("NetworkMode") == name:
+            await workspaces.remove_network(self, name)
+
+    async def _remove_container(
+        self, container: aiodocker.containers.DockerContainer, wait_seconds: float
+    ) -> None:
+        container_id = container.id
         try:
             async with translated(self._endpoint, "remove the container"):
                 await container.delete(force=True, v=True)
@@ -263,6 +295,12 @@ class DockerDriver(ContainerDriver):
                 )
             )
         return result
+
+    async def list_networks(self, label: str) -> list[WorkspaceNetwork]:
+        return await workspaces.list_labelled_networks(self, label)
+
+    async def remove_network(self, network_id: str) -> None:
+        await workspaces.remove_network(self, network_id)
 
     async def open_terminal(
         self, container_id: str, *, user: str, command: list[str], cols: int, rows: int

@@ -31,10 +31,14 @@ class KindEnvironment:
     """What a kind adds to its container.
 
     Attributes:
-        env: environment variables of the container's main process.
-        secret: the password the session keeps (sealed in ``secret_sealed``): given
-            to :meth:`WorkspaceKind.wait_ready` and shown to the owner. None when
-            the kind needs none.
+        env: environment variables of the container's main process; never a
+            secret (``docker inspect`` shows them).
+        secret: the password or token the session keeps (sealed in
+            ``secret_sealed``): delivered to the container as a file on a tmpfs
+            (``WorkspaceSpec.secret``; the image's entrypoint reads
+            ``$MOORAGE_SECRET_FILE``), given to :meth:`WorkspaceKind.wait_ready`
+            and, for kinds with an account, shown to the owner. None when the
+            kind needs none.
         account: the account name inside the workspace the secret belongs to,
             stored on the session (``session.account``) for native clients.
     """
@@ -131,21 +135,22 @@ class WorkspaceKind(ABC):
 class AccountKind(WorkspaceKind):
     """A kind reached with a native client on ``native_port`` as the template's
     shell user, whose image creates that account from ``<env_prefix>_USER`` and
-    ``<env_prefix>_PASSWORD``; the generated password is the session's secret."""
+    the password in ``$MOORAGE_SECRET_FILE``; the generated password is the
+    session's secret."""
 
     native_port: ClassVar[int]
     env_prefix: ClassVar[str]
-    """``"SSH"`` gives ``SSH_USER``/``SSH_PASSWORD``."""
+    """``"SSH"`` gives ``SSH_USER``."""
 
     def ports(self, template: Template) -> tuple[int, ...]:
         """The native client's port."""
         return (self.native_port,)
 
     def environment(self, template: Template, session_id: str, password: str) -> KindEnvironment:
-        """The template's shell user and ``password``; both kept on the session."""
-        prefix = self.env_prefix
+        """The template's shell user (``<env_prefix>_USER``) and ``password`` (the
+        secret, delivered as a file); both kept on the session."""
         return KindEnvironment(
-            env={f"{prefix}_USER": template.shell_user, f"{prefix}_PASSWORD": password},
+            env={f"{self.env_prefix}_USER": template.shell_user},
             secret=password,
             account=template.shell_user,
         )

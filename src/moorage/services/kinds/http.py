@@ -3,11 +3,17 @@
 The app is started with ``MOORAGE_BASE_URL=/s/<session-id>/`` and served there
 by the reverse proxy (:mod:`moorage.gateway.http_proxy`); ready when that URL
 answers 200 (redirects followed) through the published port.
+
+The app requires a per-session token (the session's secret, delivered as the file
+``$MOORAGE_SECRET_FILE``; Jupyter's token in ``images/jupyter``): only Moorage's
+proxy sends it, as ``Authorization: token <t>`` (:func:`app_authorization`), so
+the published port answers nobody else on the host.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 
 from moorage.errors import RuntimeUnavailable
@@ -19,7 +25,7 @@ from moorage.services.kinds.base import (
     WorkspaceKind,
 )
 
-__all__ = ["DEFAULT_APP_PORT", "HttpKind", "base_url", "wait_for_http_ok"]
+__all__ = ["DEFAULT_APP_PORT", "HttpKind", "app_authorization", "base_url", "wait_for_http_ok"]
 
 DEFAULT_APP_PORT = 8888
 """The app's container port when the template names none."""
@@ -28,6 +34,12 @@ DEFAULT_APP_PORT = 8888
 def base_url(session_id: str) -> str:
     """The path a session's web app is served under: ``/s/<session-id>/``."""
     return f"/s/{session_id}/"
+
+
+def app_authorization(token: str) -> dict[str, str]:
+    """The header Moorage sends the app with the session's token:
+    ``{"Authorization": "token <token>"}`` (Jupyter's token scheme)."""
+    return {"Authorization": f"token {token}"}
 
 
 class HttpKind(WorkspaceKind):
@@ -40,22 +52,28 @@ class HttpKind(WorkspaceKind):
         return (template.port or DEFAULT_APP_PORT,)
 
     def environment(self, template: Template, session_id: str, password: str) -> KindEnvironment:
-        """``MOORAGE_BASE_URL``: the path the app must serve under; no secret."""
-        return KindEnvironment(env={"MOORAGE_BASE_URL": base_url(session_id)})
+        """``MOORAGE_BASE_URL``: the path the app must serve under; the secret is a
+        fresh random token (43 URL-safe characters) the app requires."""
+        return KindEnvironment(
+            env={"MOORAGE_BASE_URL": base_url(session_id)}, secret=secrets.token_urlsafe(32)
+        )
 
     async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
         """Ready once the app answers 200 at its base URL on the published port."""
         (port,) = self.ports(started.template)
         url = f"http://{started.publish_address}:{started.container.ports[port]}"
-        await wait_for_http_ok(url + base_url(started.session_id), timeout_seconds)
+        headers = app_authorization(started.secret) if started.secret else None
+        await wait_for_http_ok(url + base_url(started.session_id), timeout_seconds, headers)
 
     def paths(self, session_id: str) -> KindPaths:
         """The app at ``/s/<session-id>/``."""
         return KindPaths(app=base_url(session_id))
 
 
-async def wait_for_http_ok(url: str, timeout_seconds: float) -> None:
-    """Return once ``GET url`` answers 200 (following redirects).
+async def wait_for_http_ok(
+    url: str, timeout_seconds: float, headers: dict[str, str] | None = None
+) -> None:
+    """Return once ``GET url`` with ``headers`` answers 200 (following redirects).
 
     Raises:
         RuntimeUnavailable: no 200 within ``timeout_seconds``.
@@ -68,7 +86,7 @@ async def wait_for_http_ok(url: str, timeout_seconds: float) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as client:
         while True:
             try:
-                async with client.get(url, allow_redirects=True) as response:
+                async with client.get(url, headers=headers, allow_redirects=True) as response:
                     if response.status == 200:
                         return
                     last = f"HTTP {response.status}"

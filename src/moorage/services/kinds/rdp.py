@@ -1,8 +1,8 @@
 """The ``rdp`` kind: xrdp on port 3389 with the template's account.
 
-A generated password is given to the image as ``RDP_USER``/``RDP_PASSWORD``
-(``images/rdp``); ready when the port answers an X.224 connection request with
-a TPKT packet.
+The account is given to the image as ``RDP_USER`` and a generated password as
+the secret file (``$MOORAGE_SECRET_FILE``, ``images/rdp``); ready when the port
+answers an X.224 connection request with a TPKT packet.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The ``ssh`` kind: sshd on port 22, published on the publish address.
 
-A generated password for the template's account is given to the image's
-entrypoint as ``SSH_USER``/``SSH_PASSWORD`` (``images/sshd``); ready when the
+The template's account is given to the image's entrypoint as ``SSH_USER`` and a
+generated password as the secret file (``$MOORAGE_SECRET_FILE``, ``images/sshd``),
+never in the environment; ready when the
 SSH banner (``SSH-2.0-…``, RFC 4253 section 4.2) is read through the published
 port.
 """

@@ -1,6 +1,7 @@
 """The ``vnc`` kind: Xvnc on port 5901 with a generated password.
 
-The password is given to the image as ``VNC_PASSWORD`` (``images/desktop``);
+The password is the session's secret, delivered to the image as a file
+(``$MOORAGE_SECRET_FILE``, ``images/desktop``), never in its environment;
 ready when Moorage completes the VNC handshake with it (:func:`.rfb.open_vnc`).
 The browser reaches the desktop through the desktop gateway's websocket.
 """
@@ -34,8 +35,8 @@ class VncKind(WorkspaceKind):
         return (VNC_PORT,)
 
     def environment(self, template: Template, session_id: str, password: str) -> KindEnvironment:
-        """``VNC_PASSWORD``: ``password``, which the session keeps; no account."""
-        return KindEnvironment(env={"VNC_PASSWORD": password}, secret=password)
+        """``password`` as the secret, which the session keeps; no account."""
+        return KindEnvironment(secret=password)
 
     async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
         """Ready once a full VNC handshake with the session's password succeeds."""

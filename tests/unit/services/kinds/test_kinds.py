@@ -43,24 +43,27 @@ def test_published_ports(kind, fields, ports):
     assert kind_for(kind.value).ports(template(kind, **fields)) == ports
 
 
-def test_account_kinds_pass_the_user_and_password_and_keep_both():
+def test_account_kinds_pass_the_user_and_keep_the_password_out_of_the_environment():
     for kind, prefix in ((TemplateKind.SSH, "SSH"), (TemplateKind.RDP, "RDP")):
         setup = kind_for(kind.value).environment(template(kind), "s1", "pw-123")
-        assert setup.env == {f"{prefix}_USER": "user", f"{prefix}_PASSWORD": "pw-123"}
+        assert setup.env == {f"{prefix}_USER": "user"}  # the password goes as a file
         assert setup.secret == "pw-123" and setup.account == "user"
         assert "SETUID" in kind_for(kind.value).cap_add
 
 
 def test_vnc_keeps_its_password_without_an_account():
     setup = kind_for("vnc").environment(template(TemplateKind.VNC), "s1", "pw-123")
-    assert setup.env == {"VNC_PASSWORD": "pw-123"}
+    assert setup.env == {}  # the password goes as a file, never in the environment
     assert setup.secret == "pw-123" and setup.account is None
     assert kind_for("vnc").paths("s1").desktop == "/api/v1/sessions/s1/vnc"
 
 
 def test_http_serves_under_the_session_path_and_terminal_needs_nothing():
     setup = kind_for("http").environment(template(TemplateKind.HTTP), "s1", "pw")
-    assert setup.env == {"MOORAGE_BASE_URL": "/s/s1/"} and setup.secret is None
+    assert setup.env == {"MOORAGE_BASE_URL": "/s/s1/"}
+    assert setup.secret is not None and len(setup.secret) >= 40  # the app's token
+    other = kind_for("http").environment(template(TemplateKind.HTTP), "s2", "pw")
+    assert other.secret != setup.secret
     assert kind_for("http").paths("s1").app == "/s/s1/"
     terminal = kind_for("terminal").environment(template(TemplateKind.TERMINAL), "s1", "pw")
     assert terminal.env == {} and terminal.secret is None and terminal.account is None
