@@ -9,7 +9,13 @@ from moorage.db.engine import write_session
 from moorage.models.audit import AuditEvent
 from moorage.models.user import User
 
-__all__ = ["audit", "audit_in"]
+__all__ = ["audit", "audit_in", "client_address"]
+
+
+def client_address(connection: HTTPConnection | None) -> str | None:
+    """The client's address as the ASGI server saw it; None without a connection
+    (the CLI in-process, jobs) or when the server does not know it."""
+    return connection.client.host if connection is not None and connection.client else None
 
 
 async def audit(
@@ -22,25 +28,24 @@ async def audit(
     *,
     environment: str | None = None,
     detail: str | None = None,
+    source: str | None = None,
 ) -> None:
     """Record one event in its own transaction (after the action succeeded).
 
     ``action`` is ``<object>.<verb>`` (``container.stop``, ``session.launch``);
-    the source is the client's address as the ASGI server saw it.
+    the source is ``source`` when given (services get the address from their
+    caller), else the address of ``connection`` (see :func:`client_address`).
     """
-    source = connection.client.host if connection is not None and connection.client else None
     async with write_session(sessionmaker) as db:
-        db.add(
-            AuditEvent(
-                org_id=user.org_id,
-                username=user.username,
-                action=action,
-                object_type=object_type,
-                object_id=object_id[:255],
-                environment=environment,
-                source=source,
-                detail=(detail or None) and detail[:2000],
-            )
+        audit_in(
+            db,
+            user,
+            action,
+            object_type,
+            object_id,
+            environment=environment,
+            detail=detail,
+            source=source or client_address(connection),
         )
 
 
@@ -53,8 +58,10 @@ def audit_in(
     *,
     environment: str | None = None,
     detail: str | None = None,
+    source: str | None = None,
 ) -> None:
-    """Add an event to ``db``'s transaction: it is kept only if the action commits."""
+    """Add an event to ``db``'s transaction: it is kept only if the action commits.
+    ``source`` is the client's address, when the caller knows it."""
     db.add(
         AuditEvent(
             org_id=user.org_id,
@@ -63,6 +70,7 @@ def audit_in(
             object_type=object_type,
             object_id=object_id[:255],
             environment=environment,
+            source=source,
             detail=(detail or None) and detail[:2000],
         )
     )

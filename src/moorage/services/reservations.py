@@ -40,6 +40,7 @@ from moorage.models.reservation import AccountState, Reservation, ReservationAcc
 from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
+from moorage.security.rbac import require_role
 from moorage.services.accounts import check_password, check_username, generate_username
 from moorage.services.leases import LeaseService, Visibility, requested_duration
 from moorage.services.machines import address_of, find_pool
@@ -122,13 +123,16 @@ class ReservationService(LeaseService[Reservation]):
         duration_seconds: int | None = None,
         username: str | None = None,
         password: str | None = None,
+        source: str | None = None,
     ) -> tuple[Reservation, str]:
-        """Reserve ``count`` machines of ``pool`` and create the account on each.
+        """Reserve ``count`` machines of ``pool`` and create the account on each;
+        audited as ``reservation.reserve`` (from the client address ``source``).
 
         Returns:
             The ready reservation and the account password (plaintext, shown once).
 
         Raises:
+            Forbidden: ``user`` is below the member role (403).
             InvalidInput: bad count, duration (naming the pool's maximum), username
                 (pattern, reserved names) or password (422).
             NotFound: unknown pool (404).
@@ -137,6 +141,7 @@ class ReservationService(LeaseService[Reservation]):
                 next frees up (409); or the username exists on a machine.
             RuntimeUnavailable: a machine failed; every account made is removed (503).
         """
+        require_role(user, Role.MEMBER)
         if not 1 <= count <= MAX_COUNT:
             raise InvalidInput(f"count must be 1-{MAX_COUNT}", field="count")
         username = check_username(username) if username else generate_username()
@@ -160,6 +165,9 @@ class ReservationService(LeaseService[Reservation]):
                     account.state = AccountState.READY.value
 
         reservation = await self._mark_ready(reservation_id, duration, fill)
+        await self._audit(
+            user, "reserve", reservation.id, detail=f"{count} × {pool}", source=source
+        )
         return reservation, password
 
     async def _hold_machines(

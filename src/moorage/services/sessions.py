@@ -40,9 +40,11 @@ from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import Role, User
+from moorage.schemas.session import SessionConnection
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
-from moorage.services.kinds import StartedWorkspace, kind_for
+from moorage.security.rbac import require_role
+from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
 from moorage.services.leases import DeadlineListener, LeaseService, Visibility, requested_duration
 from moorage.services.templates import find_template
 
@@ -94,6 +96,7 @@ class SessionService(LeaseService[WorkspaceSession]):
     noun = "session"
     visibility = Visibility(sees_all=Role.ADMIN)
     ended_message = "the session was ended while it was starting"
+    release_verb = "end"
 
     def __init__(
         self,
@@ -125,10 +128,13 @@ class SessionService(LeaseService[WorkspaceSession]):
         *,
         duration_minutes: int | None = None,
         duration_seconds: int | None = None,
+        source: str | None = None,
     ) -> WorkspaceSession:
-        """Start a session from a template and return it once it is ``ready``.
+        """Start a session from a template and return it once it is ``ready``; audited
+        as ``session.launch`` (from the client address ``source``) once it is.
 
         Raises:
+            Forbidden: ``user`` is below the member role (403).
             NotFound: unknown template (404).
             InvalidInput: a kind that cannot be launched, or a bad duration, naming
                 the maximum (422).
@@ -137,6 +143,7 @@ class SessionService(LeaseService[WorkspaceSession]):
             RuntimeUnavailable: Docker cannot be reached or the container did not
                 become usable (503); no container is left behind.
         """
+        require_role(user, Role.MEMBER)
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
             environment = await self._pick_environment(db, user)
@@ -200,7 +207,39 @@ class SessionService(LeaseService[WorkspaceSession]):
             session.ports, session.account = ports, setup.account
             session.secret_sealed = secret_sealed
 
-        return await self._mark_ready(session_id, duration, fill)
+        session = await self._mark_ready(session_id, duration, fill)
+        await self._audit(
+            user,
+            "launch",
+            session.id,
+            environment=environment.name,
+            detail=template_ref,
+            source=source,
+        )
+        return session
+
+    def connection_of(
+        self, session: WorkspaceSession, viewer: User | None, host: str
+    ) -> SessionConnection | None:
+        """How a native client reaches the session at ``host`` (the public host): the
+        published port of its kind's ``native_port``, its account and the command to
+        type; the password for its owner (``viewer``) while it lives. None for kinds
+        without a native client, and before the port and account exist."""
+        kind = KINDS.get(session.template.kind)
+        if kind is None or kind.native_port is None or not session.ports or not session.account:
+            return None
+        published = session.ports.get(str(kind.native_port))
+        command = kind.client_command(host, int(published), session.account) if published else None
+        if published is None or command is None:
+            return None
+        owner = viewer is not None and viewer.id == session.user_id
+        return SessionConnection(
+            host=host,
+            port=int(published),
+            username=session.account,
+            password=self.secret_of(session) if owner and session.state in LIVE_STATES else None,
+            command=command,
+        )
 
     def secret_of(self, session: WorkspaceSession) -> str | None:
         """The session's secret in clear (workspace account or VNC password), for its

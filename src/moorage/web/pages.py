@@ -33,6 +33,7 @@ from moorage.security.origin import require_same_origin
 from moorage.security.rbac import has_role
 from moorage.security.throttle import throttled
 from moorage.services import templates as template_service
+from moorage.services.audit import client_address
 from moorage.services.templates import visible_templates
 from moorage.services.users import revoke_token, sign_in
 
@@ -217,9 +218,12 @@ async def launch_submit(
     template: Annotated[str, Form()],
     duration_minutes: Annotated[int, Form()],
 ) -> Response:
-    """Launch a session (members; the service's rules and limits) and open its page."""
+    """Launch a session (members and above; the service's rules, limits and audit)
+    and open its page."""
     _same_origin(request)
-    session = await context.sessions.launch(user, template, duration_minutes=duration_minutes)
+    session = await context.sessions.launch(
+        user, template, duration_minutes=duration_minutes, source=client_address(request)
+    )
     return _redirect(request, f"/sessions/{session.id}")
 
 
@@ -230,18 +234,15 @@ async def session_page(
     """One session: its terminal, desktop or app, deadline and connection details."""
     session = await context.sessions.get(user, session_id)
     max_expires_at = session.starts_at + timedelta(minutes=session.template.max_duration_minutes)
-    owner_live = session.user_id == user.id and session.state in LIVE_STATES
+    host = context.settings.public_host
     return templates.TemplateResponse(
         request,
         "session.html",
         {
             "user": user,
             "session": session,
-            "ssh_port": (session.ports or {}).get("22"),
-            "rdp_port": (session.ports or {}).get("3389"),
+            "connection": context.sessions.connection_of(session, user, host),
             "guacd": bool(context.settings.guacd_address),
-            "public_host": context.settings.public_host,
-            "account_password": context.sessions.secret_of(session) if owner_live else None,
             "live": session.state in LIVE_STATES,
             "max_expires_at": max_expires_at,
         },
@@ -258,7 +259,7 @@ async def extend_submit(
 ) -> Response:
     """Add ``minutes`` to a session's deadline (within the template's maximum)."""
     _same_origin(request)
-    await context.sessions.extend(user, session_id, minutes)
+    await context.sessions.extend(user, session_id, minutes, source=client_address(request))
     return _redirect(request, request.headers.get("hx-current-url") or f"/sessions/{session_id}")
 
 
@@ -268,7 +269,7 @@ async def end_submit(
 ) -> Response:
     """End a session now and go back to the dashboard."""
     _same_origin(request)
-    await context.sessions.release(user, session_id)
+    await context.sessions.release(user, session_id, source=client_address(request))
     return _redirect(request, "/")
 
 

@@ -17,6 +17,7 @@ from moorage.db.base import utcnow
 from moorage.models.provision import ProvisionRun
 from moorage.security.auth import OperatorUser
 from moorage.services import machines
+from moorage.services.audit import client_address
 from moorage.services.machine_import import import_machines
 from moorage.services.pools import availability, pools_of
 from moorage.services.provisioning import playbook_choices
@@ -63,10 +64,16 @@ async def reserve_submit(
     duration_minutes: Annotated[int, Form()],
     username: Annotated[str, Form()] = "",
 ) -> Response:
-    """Reserve machines of a pool (the service's rules and limits)."""
+    """Reserve machines of a pool (members and above; the service's rules, limits and
+    audit)."""
     _same_origin(request)
     await context.reservations.reserve(
-        user, pool=pool, count=count, duration_minutes=duration_minutes, username=username or None
+        user,
+        pool=pool,
+        count=count,
+        duration_minutes=duration_minutes,
+        username=username or None,
+        source=client_address(request),
     )
     return _redirect(request, "/reservations")
 
@@ -81,7 +88,7 @@ async def reservation_extend_submit(
 ) -> Response:
     """Add ``minutes`` to a reservation (within the pool's maximum)."""
     _same_origin(request)
-    await context.reservations.extend(user, reservation_id, minutes)
+    await context.reservations.extend(user, reservation_id, minutes, source=client_address(request))
     return _redirect(request, "/reservations")
 
 
@@ -91,7 +98,7 @@ async def reservation_release_submit(
 ) -> Response:
     """Release a reservation now."""
     _same_origin(request)
-    await context.reservations.release(user, reservation_id)
+    await context.reservations.release(user, reservation_id, source=client_address(request))
     return _redirect(request, "/reservations")
 
 

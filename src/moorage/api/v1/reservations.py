@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from moorage.api.deps import ContextDep, CurrentUser
 from moorage.models.lease import LIVE_STATES
@@ -16,7 +16,7 @@ from moorage.schemas.reservation import (
     ReservationPublic,
     ReservedMachine,
 )
-from moorage.services.audit import audit
+from moorage.services.audit import client_address
 from moorage.services.reservations import ReservationService
 
 router = APIRouter(prefix="/reservations", tags=["reservations"])
@@ -65,12 +65,14 @@ def reservation_public(
 
 
 @router.post("", status_code=201, response_model=ReservationPublic)
-async def reserve(body: ReservationCreate, user: CurrentUser, context: ContextDep):
+async def reserve(
+    body: ReservationCreate, request: Request, user: CurrentUser, context: ContextDep
+):
     """Reserve ``count`` machines of ``pool`` with an account on each; 201 once every
-    account exists. Errors: 404 unknown pool; 422 bad count, duration, username or
-    password; 429 over the pool's per-user limit; 409 not enough machines (naming
-    how many are available and when the next frees up); 503 a machine failed (every
-    account already made is removed)."""
+    account exists. Errors: 403 below the member role; 404 unknown pool; 422 bad
+    count, duration, username or password; 429 over the pool's per-user limit; 409
+    not enough machines (naming how many are available and when the next frees up);
+    503 a machine failed (every account already made is removed)."""
     reservation, password = await context.reservations.reserve(
         user,
         pool=body.pool,
@@ -79,15 +81,7 @@ async def reserve(body: ReservationCreate, user: CurrentUser, context: ContextDe
         duration_seconds=body.duration_seconds,
         username=body.username,
         password=body.password,
-    )
-    await audit(
-        context.sessionmaker,
-        None,
-        user,
-        "reservation.reserve",
-        "reservation",
-        reservation.id,
-        detail=f"{body.count} × {body.pool}",
+        source=client_address(request),
     )
     return reservation_public(reservation, user, context.reservations, password)
 
@@ -102,18 +96,9 @@ async def list_reservations(
 
 
 @router.post("/release-all")
-async def release_all(user: CurrentUser, context: ContextDep) -> dict[str, int]:
+async def release_all(request: Request, user: CurrentUser, context: ContextDep) -> dict[str, int]:
     """Admins: release every live reservation now. ``{"released": N}``."""
-    released = await context.reservations.release_all(user)
-    await audit(
-        context.sessionmaker,
-        None,
-        user,
-        "reservation.release_all",
-        "reservation",
-        "*",
-        detail=str(released),
-    )
+    released = await context.reservations.release_all(user, source=client_address(request))
     return {"released": released}
 
 
@@ -126,29 +111,27 @@ async def get_reservation(reservation_id: str, user: CurrentUser, context: Conte
 
 @router.post("/{reservation_id}/extend", response_model=ReservationPublic)
 async def extend_reservation(
-    reservation_id: str, body: ReservationExtend, user: CurrentUser, context: ContextDep
+    reservation_id: str,
+    body: ReservationExtend,
+    request: Request,
+    user: CurrentUser,
+    context: ContextDep,
 ):
     """Add ``minutes``: 422 past the pool's maximum duration, 429 past its maximum
     number of extensions."""
-    reservation = await context.reservations.extend(user, reservation_id, body.minutes)
-    await audit(
-        context.sessionmaker,
-        None,
-        user,
-        "reservation.extend",
-        "reservation",
-        reservation_id,
-        detail=f"+{body.minutes} min",
+    reservation = await context.reservations.extend(
+        user, reservation_id, body.minutes, source=client_address(request)
     )
     return reservation_public(reservation, user, context.reservations)
 
 
 @router.delete("/{reservation_id}", response_model=ReservationPublic)
-async def release_reservation(reservation_id: str, user: CurrentUser, context: ContextDep):
+async def release_reservation(
+    reservation_id: str, request: Request, user: CurrentUser, context: ContextDep
+):
     """Release now: the accounts are deleted and the machines freed (a machine whose
     clean-up fails becomes dirty and is retried)."""
-    reservation = await context.reservations.release(user, reservation_id)
-    await audit(
-        context.sessionmaker, None, user, "reservation.release", "reservation", reservation_id
+    reservation = await context.reservations.release(
+        user, reservation_id, source=client_address(request)
     )
     return reservation_public(reservation, user, context.reservations)

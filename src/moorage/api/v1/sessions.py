@@ -6,7 +6,6 @@ The session's websockets (terminal, vnc, guacamole) are served by
 
 from __future__ import annotations
 
-import shlex
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
@@ -16,7 +15,6 @@ from starlette.datastructures import URL
 from moorage.api.deps import ContextDep, CurrentUser, SessionServiceDep
 from moorage.context import Context
 from moorage.errors import NotFound
-from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
 from moorage.models.user import User
@@ -27,7 +25,8 @@ from moorage.schemas.session import (
     SessionPublic,
     SessionUrls,
 )
-from moorage.services.audit import audit
+from moorage.services.audit import client_address
+from moorage.services.kinds import kind_for
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -44,6 +43,7 @@ def session_public(
     root = str(base_url).rstrip("/")
     ws_root = str(base_url.replace(scheme=ws_scheme)).rstrip("/")
     template = session.template
+    paths = kind_for(template.kind).paths(session.id)
     return SessionPublic(
         id=session.id,
         state=session.state,
@@ -63,38 +63,20 @@ def session_public(
         urls=SessionUrls(
             page=f"{root}/sessions/{session.id}",
             terminal=f"{ws_root}/api/v1/sessions/{session.id}/terminal",
-            app=f"{root}/s/{session.id}/" if template.kind == TemplateKind.HTTP.value else None,
-            desktop=f"{ws_root}/api/v1/sessions/{session.id}/vnc"
-            if template.kind == TemplateKind.VNC.value
-            else None,
+            app=f"{root}{paths.app}" if paths.app else None,
+            desktop=f"{ws_root}{paths.desktop}" if paths.desktop else None,
         ),
     )
-
-
-NATIVE_PORTS = {TemplateKind.SSH.value: 22, TemplateKind.RDP.value: 3389}
 
 
 def _connection(
     session: WorkspaceSession, viewer: User | None, context: Context | None
 ) -> SessionConnection | None:
-    """Native-client details of ssh and rdp workspaces (the password for the owner only)."""
-    port_inside = NATIVE_PORTS.get(session.template.kind)
-    if context is None or port_inside is None or not session.ports or not session.account:
+    """Native-client details (see :meth:`SessionService.connection_of`); None without
+    a context."""
+    if context is None:
         return None
-    host, port = context.settings.public_host, int(session.ports[str(port_inside)])
-    owner = viewer is not None and viewer.id == session.user_id
-    live = session.state in LIVE_STATES
-    if port_inside == 22:
-        command = shlex.join(["ssh", "-p", str(port), f"{session.account}@{host}"])
-    else:
-        command = shlex.join(["xfreerdp", f"/v:{host}:{port}", f"/u:{session.account}"])
-    return SessionConnection(
-        host=host,
-        port=port,
-        username=session.account,
-        password=context.sessions.secret_of(session) if owner and live else None,
-        command=command,
-    )
+    return context.sessions.connection_of(session, viewer, context.settings.public_host)
 
 
 def rdp_file(connection: SessionConnection) -> str:
@@ -120,24 +102,15 @@ async def launch_session(
 ):
     """Launch a session; answers once its container is running and usable.
 
-    Errors: 404 unknown template, 422 bad duration (names the maximum), 429 over
-    the per-user limit (names it), 503 Docker unreachable.
+    Errors: 403 below the member role, 404 unknown template, 422 bad duration (names
+    the maximum), 429 over the per-user limit (names it), 503 Docker unreachable.
     """
     session = await sessions.launch(
         user,
         body.template,
         duration_minutes=body.duration_minutes,
         duration_seconds=body.duration_seconds,
-    )
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "session.launch",
-        "session",
-        session.id,
-        environment=session.environment.name,
-        detail=body.template,
+        source=client_address(request),
     )
     return session_public(session, request.base_url, user, context)
 
@@ -179,16 +152,7 @@ async def extend_session(
     context: ContextDep,
 ):
     """Add ``minutes`` to the deadline; 422 past the template's maximum, naming what is left."""
-    session = await sessions.extend(user, session_id, body.minutes)
-    await audit(
-        context.sessionmaker,
-        request,
-        user,
-        "session.extend",
-        "session",
-        session_id,
-        detail=f"+{body.minutes} min",
-    )
+    session = await sessions.extend(user, session_id, body.minutes, source=client_address(request))
     return session_public(session, request.base_url, user, context)
 
 
@@ -202,8 +166,7 @@ async def end_session(
 ):
     """End the session now: the container is removed and the state becomes ``released``
     (``releasing`` while Docker is unreachable; the reconciler retries)."""
-    session = await sessions.release(user, session_id)
-    await audit(context.sessionmaker, request, user, "session.end", "session", session_id)
+    session = await sessions.release(user, session_id, source=client_address(request))
     return session_public(session, request.base_url, user, context)
 
 
@@ -212,7 +175,7 @@ async def session_rdp_file(session_id: str, user: CurrentUser, context: ContextD
     """A ``.rdp`` file for the session (rdp kind), to open in a native client."""
     session = await context.sessions.get(user, session_id)
     connection = _connection(session, user, context)
-    if connection is None or session.template.kind != TemplateKind.RDP.value:
+    if connection is None or session.template.kind != TemplateKind.RDP.value:  # the file's format
         raise NotFound(f"session {session_id} has no RDP desktop", code="session_not_found")
     return PlainTextResponse(
         rdp_file(connection),

@@ -6,10 +6,11 @@
   (sessions, reservations, …) subclasses.
 """
 
-from moorage.services.leases.lifecycle import DeadlineListener, LeaseRow, LeaseService
+from moorage.services.leases.lifecycle import DeadlineListener, LeaseService
 from moorage.services.leases.rules import (
     MIN_DURATION_SECONDS,
     LeaseColumns,
+    LeaseRow,
     extend_expiry,
     requested_duration,
     transition,

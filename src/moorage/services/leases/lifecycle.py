@@ -11,7 +11,9 @@ may live, and how its resources are taken back. The rest is here:
   moves it; deadline listeners (the reconciler's queue) hear of every change;
 * the end: :meth:`~LeaseService.release` / :meth:`~LeaseService.release_by_id`
   (``ready → releasing → released``) and :meth:`~LeaseService.fail`, both
-  calling the kind's :meth:`~LeaseService._reclaim`.
+  calling the kind's :meth:`~LeaseService._reclaim`;
+* the audit log of what users ask (extend, release, release all), written here
+  so no entry point skips it; each kind audits its own provisioning.
 
 Every state change takes a row lock on the lease (``SELECT … FOR UPDATE OF``
 the lease's table only; SQLite serialises writers anyway) and is followed by a
@@ -26,7 +28,7 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,8 +40,9 @@ from moorage.errors import Conflict, NotFound
 from moorage.models.lease import LIVE_STATES, LeaseMixin, LeaseState
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
+from moorage.services.audit import audit, audit_in
 from moorage.services.changes import ChangeFeed
-from moorage.services.leases.rules import LeaseColumns, extend_expiry, transition
+from moorage.services.leases.rules import LeaseRow, extend_expiry, transition
 from moorage.services.leases.visibility import Visibility
 
 __all__ = ["DeadlineListener", "LeaseRow", "LeaseService"]
@@ -47,25 +50,6 @@ __all__ = ["DeadlineListener", "LeaseRow", "LeaseService"]
 DeadlineListener = Callable[[str, datetime | None], None]
 """Told ``(lease_id, expires_at)`` when a deadline is set or moved, ``None`` when the
 lease no longer needs one. The in-process reconciler's queue listens."""
-
-
-class LeaseRow(LeaseColumns, Protocol):
-    """A lease row: the lease columns plus its id, org and owner (ids), the server
-    instance provisioning it and when it was created (UTC)."""
-
-    instance_id: str | None
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def org_id(self) -> str: ...
-
-    @property
-    def user_id(self) -> str: ...
-
-    @property
-    def created_at(self) -> datetime: ...
 
 
 # Bound to the mixin, not to LeaseRow: mypy checks the bounds of base classes
@@ -96,6 +80,8 @@ class LeaseService(ABC, Generic[L]):
     """Who sees, extends and releases leases besides their owner."""
     ended_message: str
     """The Conflict message when a lease is released while it is provisioning."""
+    release_verb: str = "release"
+    """The audit action's verb of :meth:`release` (``<noun>.<verb>``)."""
 
     def __init__(
         self,
@@ -217,6 +203,13 @@ class LeaseService(ABC, Generic[L]):
     def _column(self, name: str) -> InstrumentedAttribute[Any]:
         return cast(InstrumentedAttribute[Any], getattr(self.model, name))
 
+    async def _audit(self, user: User, verb: str, object_id: str, **fields: str | None) -> None:
+        """Record ``<noun>.<verb>`` by ``user`` on ``object_id`` in its own transaction
+        (after the action succeeded); ``fields``: ``environment``, ``detail``, ``source``
+        (see :func:`~moorage.services.audit.audit`)."""
+        action = f"{self.noun}.{verb}"
+        await audit(self._sessionmaker, None, user, action, self.noun, object_id, **fields)
+
     # -- provisioning --------------------------------------------------------
 
     async def _lock_owner(self, db: AsyncSession, user: User) -> None:
@@ -276,8 +269,11 @@ class LeaseService(ABC, Generic[L]):
 
     # -- changing ------------------------------------------------------------
 
-    async def extend(self, user: User, lease_id: str, minutes: int) -> L:
-        """Push the deadline back by ``minutes``, never past :meth:`limit_minutes`.
+    async def extend(
+        self, user: User, lease_id: str, minutes: int, *, source: str | None = None
+    ) -> L:
+        """Push the deadline back by ``minutes``, never past :meth:`limit_minutes`;
+        audited (``<noun>.extend`` from client address ``source``) in that transaction.
 
         Raises:
             NotFound; InvalidInput (not positive, or past the maximum, naming the
@@ -289,13 +285,18 @@ class LeaseService(ABC, Generic[L]):
             extend_expiry(
                 lease, minutes=minutes, max_minutes=self.limit_minutes(lease), now=self._clock()
             )
+            detail = f"+{minutes} min"
+            audit_in(
+                db, user, f"{self.noun}.extend", self.noun, lease_id, detail=detail, source=source
+            )
             expires_at, user_id = lease.expires_at, self.as_row(lease).user_id
         self._notify(lease_id, expires_at)
         self.changes.publish(user_id)
         return await self._reload(lease_id)
 
-    async def release(self, user: User, lease_id: str) -> L:
-        """End a lease now (anyone who sees it). Idempotent on ended leases.
+    async def release(self, user: User, lease_id: str, *, source: str | None = None) -> L:
+        """End a lease now (anyone who sees it). Idempotent on ended leases. Audited
+        as ``<noun>.<release_verb>`` from the client address ``source``.
 
         Its resources are reclaimed before this returns when the runtime answers;
         otherwise it stays ``releasing`` and the reconciler retries.
@@ -306,10 +307,12 @@ class LeaseService(ABC, Generic[L]):
         async with self._sessionmaker() as db:
             await self._visible(db, user, lease_id)
         await self.release_by_id(lease_id)
+        await self._audit(user, self.release_verb, lease_id, source=source)
         return await self._reload(lease_id)
 
-    async def release_all(self, user: User) -> int:
+    async def release_all(self, user: User, *, source: str | None = None) -> int:
         """Admins: release every live lease of this kind in the org. Returns how many.
+        Audited once as ``<noun>.release_all`` (object ``*``, detail the count).
 
         Raises:
             Forbidden: ``user`` is not an admin.
@@ -325,6 +328,7 @@ class LeaseService(ABC, Generic[L]):
                 )
             )
         await asyncio.gather(*(self.release_by_id(i) for i in ids))
+        await self._audit(user, "release_all", "*", detail=str(len(ids)), source=source)
         return len(ids)
 
     async def release_by_id(self, lease_id: str, *, reason: str | None = None) -> bool:

@@ -17,6 +17,7 @@ from moorage.models.lease import LeaseState
 __all__ = [
     "MIN_DURATION_SECONDS",
     "LeaseColumns",
+    "LeaseRow",
     "extend_expiry",
     "requested_duration",
     "transition",
@@ -35,6 +36,25 @@ class LeaseColumns(Protocol):
     released_at: datetime | None
     extensions: int
     error: str | None
+
+
+class LeaseRow(LeaseColumns, Protocol):
+    """A lease row: the lease columns plus its id, org and owner (ids), the server
+    instance provisioning it and when it was created (UTC)."""
+
+    instance_id: str | None
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
 
 
 _ALLOWED: dict[LeaseState, set[LeaseState]] = {
