@@ -21,6 +21,7 @@ from moorage.errors import InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.user import Role
 from moorage.schemas.template import TemplateCreate, TemplateUpdate
+from moorage.security.access import Allow, Owner, Public
 from moorage.security.auth import (
     COOKIE_NAME,
     AdminUser,
@@ -87,13 +88,13 @@ def _safe_next(target: str | None) -> str:
 # -- login ------------------------------------------------------------------
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, dependencies=[Public])
 async def login_page(request: Request, next: str = "/") -> Response:
     """The login form; ``next`` is where to go after logging in (a local path)."""
     return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[Public])
 async def login_submit(
     request: Request,
     context: ContextDep,
@@ -125,7 +126,7 @@ async def login_submit(
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Allow(Role.VIEWER)])
 async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Response:
     """Revoke the login cookie's token, clear the cookie and go to /login."""
     _same_origin(request)
@@ -141,7 +142,7 @@ async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Res
 # -- dashboard and sessions -------------------------------------------------
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[Allow(Role.VIEWER)])
 async def dashboard(request: Request, user: PageUser, db: DbDep, context: ContextDep) -> Response:
     """The catalog the user may launch from and their live sessions."""
     catalog = await visible_templates(db, user)
@@ -158,7 +159,7 @@ async def dashboard(request: Request, user: PageUser, db: DbDep, context: Contex
     )
 
 
-@router.get("/ui/sessions", response_class=HTMLResponse)
+@router.get("/ui/sessions", response_class=HTMLResponse, dependencies=[Allow(Role.VIEWER)])
 async def sessions_fragment(
     request: Request, user: PageUser, context: ContextDep, all: bool = False
 ) -> Response:
@@ -169,7 +170,7 @@ async def sessions_fragment(
     )
 
 
-@router.get("/ui/sessions/events")
+@router.get("/ui/sessions/events", dependencies=[Allow(Role.VIEWER)])
 async def sessions_events(
     request: Request, user: PageUser, context: ContextDep, all: bool = False
 ) -> EventSourceResponse:
@@ -209,7 +210,7 @@ async def _next_change(changes: asyncio.Queue[str], user_id: str, everyone: bool
                 pass
 
 
-@router.post("/ui/sessions")
+@router.post("/ui/sessions", dependencies=[Allow(Role.MEMBER)])
 async def launch_submit(
     request: Request,
     user: PageUser,
@@ -223,7 +224,7 @@ async def launch_submit(
     return _redirect(request, f"/sessions/{session.id}")
 
 
-@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+@router.get("/sessions/{session_id}", response_class=HTMLResponse, dependencies=[Owner])
 async def session_page(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
@@ -248,7 +249,7 @@ async def session_page(
     )
 
 
-@router.post("/ui/sessions/{session_id}/extend")
+@router.post("/ui/sessions/{session_id}/extend", dependencies=[Owner])
 async def extend_submit(
     session_id: str,
     request: Request,
@@ -262,7 +263,7 @@ async def extend_submit(
     return _redirect(request, request.headers.get("hx-current-url") or f"/sessions/{session_id}")
 
 
-@router.post("/ui/sessions/{session_id}/end")
+@router.post("/ui/sessions/{session_id}/end", dependencies=[Owner])
 async def end_submit(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
@@ -276,7 +277,7 @@ async def end_submit(
 # The rules (admin role, validation, audit log) are the service's, as for the API.
 
 
-@router.get("/admin/templates", response_class=HTMLResponse)
+@router.get("/admin/templates", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
 async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Response:
     """Admins: every template, with forms to add, change and remove them."""
     return templates.TemplateResponse(
@@ -301,7 +302,7 @@ def _invalid(exc: ValidationError) -> InvalidInput:
     return InvalidInput(f"{field}: {error['msg']}", field=field)
 
 
-@router.post("/admin/templates")
+@router.post("/admin/templates", dependencies=[Allow(Role.ADMIN)])
 async def template_create_submit(request: Request, user: AdminUser, db: WriteDbDep) -> Response:
     """Admins: add a template from the form (the API's rules, audited)."""
     _same_origin(request)
@@ -314,7 +315,7 @@ async def template_create_submit(request: Request, user: AdminUser, db: WriteDbD
     return _redirect(request, "/admin/templates")
 
 
-@router.post("/admin/templates/{ref}")
+@router.post("/admin/templates/{ref}", dependencies=[Allow(Role.ADMIN)])
 async def template_update_submit(
     ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:
@@ -329,7 +330,7 @@ async def template_update_submit(
     return _redirect(request, "/admin/templates")
 
 
-@router.post("/admin/templates/{ref}/delete")
+@router.post("/admin/templates/{ref}/delete", dependencies=[Allow(Role.ADMIN)])
 async def template_delete_submit(
     ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from moorage.api.v1._docker import DockerDep, OperatorCaller
+from moorage.models.user import Role
+from moorage.security.access import Allow
 
 router = APIRouter(tags=["docker"])
 
@@ -31,13 +33,13 @@ class NetworkAttachment(BaseModel):
     force: bool = False
 
 
-@router.get("/environments/{env}/networks")
+@router.get("/environments/{env}/networks", dependencies=[Allow(Role.OPERATOR)])
 async def list_networks(env: str, docker: DockerDep, caller: OperatorCaller) -> list[dict]:
     """``[{id, name, driver, scope, internal, containers}]``; 503 when unreachable."""
     return await docker.networks.list_networks(caller, env)
 
 
-@router.get("/environments/{env}/networks/{ref}")
+@router.get("/environments/{env}/networks/{ref}", dependencies=[Allow(Role.OPERATOR)])
 async def inspect_network(
     env: str, ref: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, Any]:
@@ -45,7 +47,7 @@ async def inspect_network(
     return await docker.networks.inspect(caller, env, ref)
 
 
-@router.post("/environments/{env}/networks", status_code=201)
+@router.post("/environments/{env}/networks", status_code=201, dependencies=[Allow(Role.OPERATOR)])
 async def create_network(
     env: str, body: NetworkCreate, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
@@ -56,14 +58,20 @@ async def create_network(
     return {"id": network_id, "name": body.name}
 
 
-@router.delete("/environments/{env}/networks/{ref}", status_code=204)
+@router.delete(
+    "/environments/{env}/networks/{ref}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def remove_network(env: str, ref: str, docker: DockerDep, caller: OperatorCaller) -> Response:
     """Remove a network; 409 while containers are attached, 404 when unknown."""
     await docker.networks.remove(caller, env, ref)
     return Response(status_code=204)
 
 
-@router.post("/environments/{env}/networks/{ref}/{action}", status_code=204)
+@router.post(
+    "/environments/{env}/networks/{ref}/{action}",
+    status_code=204,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def attach(
     env: str,
     ref: str,

@@ -9,13 +9,14 @@ from fastapi import APIRouter
 from moorage.api.deps import ContextDep, CurrentUser
 from moorage.models.lease import LIVE_STATES
 from moorage.models.reservation import Reservation
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.schemas.reservation import (
     ReservationCreate,
     ReservationExtend,
     ReservationPublic,
     ReservedMachine,
 )
+from moorage.security.access import Allow, Owner
 from moorage.services.audit import audit
 from moorage.services.reservations import ReservationService
 
@@ -64,7 +65,9 @@ def reservation_public(
     )
 
 
-@router.post("", status_code=201, response_model=ReservationPublic)
+@router.post(
+    "", status_code=201, response_model=ReservationPublic, dependencies=[Allow(Role.MEMBER)]
+)
 async def reserve(body: ReservationCreate, user: CurrentUser, context: ContextDep):
     """Reserve ``count`` machines of ``pool`` with an account on each; 201 once every
     account exists. Errors: 404 unknown pool; 422 bad count, duration, username or
@@ -92,7 +95,7 @@ async def reserve(body: ReservationCreate, user: CurrentUser, context: ContextDe
     return reservation_public(reservation, user, context.reservations, password)
 
 
-@router.get("", response_model=list[ReservationPublic])
+@router.get("", response_model=list[ReservationPublic], dependencies=[Allow(Role.VIEWER)])
 async def list_reservations(
     user: CurrentUser, context: ContextDep, all: bool = False, live: bool = False
 ):
@@ -101,7 +104,7 @@ async def list_reservations(
     return [reservation_public(r, user, context.reservations) for r in rows]
 
 
-@router.post("/release-all")
+@router.post("/release-all", dependencies=[Owner])
 async def release_all(user: CurrentUser, context: ContextDep) -> dict[str, int]:
     """Admins: release every live reservation now. ``{"released": N}``."""
     released = await context.reservations.release_all(user)
@@ -117,14 +120,14 @@ async def release_all(user: CurrentUser, context: ContextDep) -> dict[str, int]:
     return {"released": released}
 
 
-@router.get("/{reservation_id}", response_model=ReservationPublic)
+@router.get("/{reservation_id}", response_model=ReservationPublic, dependencies=[Owner])
 async def get_reservation(reservation_id: str, user: CurrentUser, context: ContextDep):
     """One reservation: the caller's own (operators: anyone's); 404 otherwise."""
     reservation = await context.reservations.get(user, reservation_id)
     return reservation_public(reservation, user, context.reservations)
 
 
-@router.post("/{reservation_id}/extend", response_model=ReservationPublic)
+@router.post("/{reservation_id}/extend", response_model=ReservationPublic, dependencies=[Owner])
 async def extend_reservation(
     reservation_id: str, body: ReservationExtend, user: CurrentUser, context: ContextDep
 ):
@@ -143,7 +146,7 @@ async def extend_reservation(
     return reservation_public(reservation, user, context.reservations)
 
 
-@router.delete("/{reservation_id}", response_model=ReservationPublic)
+@router.delete("/{reservation_id}", response_model=ReservationPublic, dependencies=[Owner])
 async def release_reservation(reservation_id: str, user: CurrentUser, context: ContextDep):
     """Release now: the accounts are deleted and the machines freed (a machine whose
     clean-up fails becomes dirty and is retried)."""

@@ -10,6 +10,8 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.v1._docker import DockerDep, OperatorCaller
+from moorage.models.user import Role
+from moorage.security.access import Allow
 
 router = APIRouter(tags=["stacks"])
 
@@ -29,14 +31,14 @@ class StackCreate(StackFilesBody):
     name: str = Field(min_length=1, max_length=63)
 
 
-@router.get("/environments/{env}/stacks")
+@router.get("/environments/{env}/stacks", dependencies=[Allow(Role.OPERATOR)])
 async def list_stacks(env: str, docker: DockerDep, caller: OperatorCaller) -> list[dict[str, Any]]:
     """Managed stacks (files here) and stacks started elsewhere (from Compose's labels):
     ``[{name, managed, containers, running}]``."""
     return await docker.stacks.list_stacks(caller, env)
 
 
-@router.post("/environments/{env}/stacks", status_code=201)
+@router.post("/environments/{env}/stacks", status_code=201, dependencies=[Allow(Role.OPERATOR)])
 async def create_stack(
     env: str, body: StackCreate, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
@@ -45,7 +47,9 @@ async def create_stack(
     return {"name": body.name}
 
 
-@router.put("/environments/{env}/stacks/{name}", status_code=204)
+@router.put(
+    "/environments/{env}/stacks/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def update_stack(
     env: str, name: str, body: StackFilesBody, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
@@ -54,7 +58,7 @@ async def update_stack(
     return Response(status_code=204)
 
 
-@router.get("/environments/{env}/stacks/{name}")
+@router.get("/environments/{env}/stacks/{name}", dependencies=[Allow(Role.OPERATOR)])
 async def get_stack(
     env: str, name: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, Any]:
@@ -62,7 +66,11 @@ async def get_stack(
     return await docker.stacks.get(caller, env, name)
 
 
-@router.get("/environments/{env}/stacks/{name}/logs", response_class=PlainTextResponse)
+@router.get(
+    "/environments/{env}/stacks/{name}/logs",
+    response_class=PlainTextResponse,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def stack_logs(
     env: str,
     name: str,
@@ -77,7 +85,9 @@ async def stack_logs(
     )
 
 
-@router.post("/environments/{env}/stacks/{name}/adopt", status_code=201)
+@router.post(
+    "/environments/{env}/stacks/{name}/adopt", status_code=201, dependencies=[Allow(Role.OPERATOR)]
+)
 async def adopt_stack(
     env: str, name: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
@@ -88,14 +98,16 @@ async def adopt_stack(
     return {"name": name}
 
 
-@router.delete("/environments/{env}/stacks/{name}", status_code=204)
+@router.delete(
+    "/environments/{env}/stacks/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def forget_stack(env: str, name: str, docker: DockerDep, caller: OperatorCaller) -> Response:
     """Delete a stack's files (take it ``down`` first to remove its containers)."""
     await docker.stacks.forget(caller, env, name)
     return Response(status_code=204)
 
 
-@router.post("/environments/{env}/stacks/{name}/{action}")
+@router.post("/environments/{env}/stacks/{name}/{action}", dependencies=[Allow(Role.OPERATOR)])
 async def stack_action(
     env: str,
     name: str,
