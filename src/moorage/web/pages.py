@@ -20,6 +20,7 @@ from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.errors import InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.user import Role
+from moorage.schemas._input import MAX_LEASE_MINUTES
 from moorage.schemas.template import TemplateCreate, TemplateUpdate
 from moorage.security.access import Allow, Owner, Public
 from moorage.security.auth import (
@@ -216,7 +217,7 @@ async def launch_submit(
     user: PageUser,
     context: ContextDep,
     template: Annotated[str, Form()],
-    duration_minutes: Annotated[int, Form()],
+    duration_minutes: Annotated[int, Form(ge=1, le=MAX_LEASE_MINUTES)],
 ) -> Response:
     """Launch a session (members; the service's rules and limits) and open its page."""
     _same_origin(request)
@@ -255,7 +256,7 @@ async def extend_submit(
     request: Request,
     user: PageUser,
     context: ContextDep,
-    minutes: Annotated[int, Form()] = 30,
+    minutes: Annotated[int, Form(ge=1, le=MAX_LEASE_MINUTES)] = 30,
 ) -> Response:
     """Add ``minutes`` to a session's deadline (within the template's maximum)."""
     _same_origin(request)

@@ -6,31 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
 
 from moorage.api.v1._docker import DockerDep, OperatorCaller
 from moorage.models.user import Role
+from moorage.schemas.docker_objects import NetworkAttachment, NetworkCreate
 from moorage.security.access import Allow
 
 router = APIRouter(tags=["docker"])
-
-NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
-
-
-class NetworkCreate(BaseModel):
-    """A new bridge network; ``internal`` cuts it off from outside traffic."""
-
-    name: str = Field(pattern=NAME_PATTERN)
-    internal: bool = False
-    labels: dict[str, str] = Field(default_factory=dict)
-
-
-class NetworkAttachment(BaseModel):
-    """A container (id or name) to connect or disconnect, with DNS aliases on connect."""
-
-    container: str = Field(min_length=1, max_length=256)
-    aliases: list[str] = Field(default_factory=list, max_length=16)
-    force: bool = False
 
 
 @router.get("/environments/{env}/networks", dependencies=[Allow(Role.OPERATOR)])

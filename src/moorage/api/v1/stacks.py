@@ -7,28 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.v1._docker import DockerDep, OperatorCaller
 from moorage.models.user import Role
+from moorage.schemas.docker_objects import StackCreate, StackFiles
 from moorage.security.access import Allow
 
 router = APIRouter(tags=["stacks"])
-
-
-class StackFilesBody(BaseModel):
-    """A compose file and an optional ``.env``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    compose: str = Field(min_length=1, max_length=512_000, description="compose.yaml text.")
-    env: str = Field("", max_length=64_000, description=".env text.")
-
-
-class StackCreate(StackFilesBody):
-    """A new stack: its name (Compose's project name rule) and files."""
-
-    name: str = Field(min_length=1, max_length=63)
 
 
 @router.get("/environments/{env}/stacks", dependencies=[Allow(Role.OPERATOR)])
@@ -51,7 +36,7 @@ async def create_stack(
     "/environments/{env}/stacks/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
 )
 async def update_stack(
-    env: str, name: str, body: StackFilesBody, docker: DockerDep, caller: OperatorCaller
+    env: str, name: str, body: StackFiles, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
     """Replace the stack's files; redeploy to apply them."""
     await docker.stacks.update(caller, env, name, body.compose, body.env)
