@@ -67,3 +67,23 @@ async def test_stack_create_deploy_update_stop_start_down(admin):
         ).json() == []
         assert (await admin.delete(base)).status_code == 204
     assert (await admin.get(base)).status_code == 404
+
+
+PARENT_BIND = """\
+services:
+  app:
+    image: moorage/terminal:latest
+    command: ["sleep", "infinity"]
+    volumes:
+      - ../:/host
+"""
+
+
+async def test_a_stack_binding_a_folder_above_its_own_is_refused_and_not_kept(admin):
+    name = f"st-{uuid.uuid4().hex[:6]}"
+    refused = await admin.post(
+        "/api/v1/environments/local/stacks", json={"name": name, "compose": PARENT_BIND}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "services.app.volumes[0]"
+    assert (await admin.get(f"/api/v1/environments/local/stacks/{name}")).status_code == 404

@@ -33,6 +33,7 @@ from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
+from moorage.security.access import GatewayOwner
 from moorage.security.auth import COOKIE_NAME, user_from_connection
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def _forward_headers(connection: HTTPConnection) -> dict[str, str]:
     return headers
 
 
-@router.api_route("/s/{session_id}/{path:path}", methods=METHODS)
+@router.api_route("/s/{session_id}/{path:path}", methods=METHODS, dependencies=[GatewayOwner])
 async def proxy_http(session_id: str, path: str, request: Request) -> Response:
     """Forward one request, streaming the body both ways."""
     context, base = await _target(request, session_id)
@@ -143,7 +144,7 @@ async def proxy_http(session_id: str, path: str, request: Request) -> Response:
     return response
 
 
-@router.websocket("/s/{session_id}/{path:path}")
+@router.websocket("/s/{session_id}/{path:path}", dependencies=[GatewayOwner])
 async def proxy_websocket(websocket: WebSocket, session_id: str, path: str) -> None:
     """Bridge a websocket to the web app, frame by frame (text stays text)."""
     try:

@@ -13,6 +13,7 @@ from moorage.gateway.desktop import serve_vnc
 from moorage.gateway.guacamole import serve_guacamole
 from moorage.gateway.http_proxy import router as proxy_router
 from moorage.gateway.terminal import serve_terminal
+from moorage.security.access import GatewayOwner
 
 __all__ = ["router"]
 
@@ -20,7 +21,7 @@ router = APIRouter()
 sessions = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
 
-@sessions.websocket("/{session_id}/guacamole")
+@sessions.websocket("/{session_id}/guacamole", dependencies=[GatewayOwner])
 async def session_guacamole(websocket: WebSocket, session_id: str) -> None:
     """The RDP desktop of an rdp session through guacd (when ``MOORAGE_GUACD_ADDRESS``
     is set), for ``Guacamole.WebSocketTunnel``: subprotocol ``guacamole``, the
@@ -29,7 +30,7 @@ async def session_guacamole(websocket: WebSocket, session_id: str) -> None:
     await serve_guacamole(websocket, websocket.app.state.context, session_id)
 
 
-@sessions.websocket("/{session_id}/vnc")
+@sessions.websocket("/{session_id}/vnc", dependencies=[GatewayOwner])
 async def session_desktop(websocket: WebSocket, session_id: str) -> None:
     """The desktop of a vnc session for noVNC: RFB over binary frames (subprotocol
     ``binary``), security type None on this side; Moorage authenticates to the
@@ -38,7 +39,7 @@ async def session_desktop(websocket: WebSocket, session_id: str) -> None:
     await serve_vnc(websocket, websocket.app.state.context, session_id)
 
 
-@sessions.websocket("/{session_id}/terminal")
+@sessions.websocket("/{session_id}/terminal", dependencies=[GatewayOwner])
 async def session_terminal(websocket: WebSocket, session_id: str) -> None:
     """A shell with a TTY in the session's container.
 

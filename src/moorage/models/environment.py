@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
@@ -35,3 +35,7 @@ class Environment(Base):
     images_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Host reach (bind mounts of host paths, privileged, host network/PID/IPC, added
+    # capabilities, devices, the Docker socket) for containers and stacks created
+    # through Moorage. Off by default; only an admin may turn it on.
+    allow_host_access: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from moorage.models.fleet import METRICS
+from moorage.schemas._input import InputModel
 
 __all__ = ["RULE_METRICS", "ChannelBody", "RuleBody"]
 
@@ -14,11 +15,9 @@ RULE_METRICS = (*METRICS, "offline")
 METRIC_PATTERN = "^(" + "|".join(RULE_METRICS) + ")$"
 
 
-class RuleBody(BaseModel):
+class RuleBody(InputModel):
     """``metric`` ≥ ``threshold`` for ``duration_seconds``; ``metric`` ``offline``: no
     report for the fleet TTL plus ``duration_seconds`` (``threshold`` unused)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=128)
     metric: str = Field(pattern=METRIC_PATTERN)
@@ -29,11 +28,9 @@ class RuleBody(BaseModel):
     enabled: bool = True
 
 
-class ChannelBody(BaseModel):
+class ChannelBody(InputModel):
     """An Apprise URL (``json://host/path``, ``slack://…``, ``msteams://…``,
     ``mailto://…``); stored encrypted, never shown again."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=128)
     url: str = Field(min_length=4, max_length=2000)

@@ -49,6 +49,12 @@ class EnvironmentUpdate(InputModel):
     reset_host_key: bool = Field(
         False, description="Pin the SSH host key the server presents now (after a reinstall)."
     )
+    allow_host_access: bool | None = Field(
+        None,
+        description="Admins only: let containers and stacks created here reach the host "
+        "(host-path binds, privileged, host network/PID/IPC, added capabilities, devices, "
+        "the Docker socket). Off by default; it binds admins too.",
+    )
 
 
 class EnvironmentPublic(BaseModel):
@@ -67,6 +73,9 @@ class EnvironmentPublic(BaseModel):
     checked_at: datetime | None
     tls: bool = False
     ssh_host_key: str | None = Field(None, description="The pinned SSH host key (OpenSSH).")
+    allow_host_access: bool = Field(
+        False, description="Containers and stacks created here may reach the host."
+    )
 
 
 class PortBinding(InputModel):

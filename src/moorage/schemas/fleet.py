@@ -12,6 +12,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from moorage.schemas._input import InputModel
+
 __all__ = [
     "MAX_REPORT_BYTES",
     "ActionCreate",
@@ -101,10 +103,8 @@ class ActionResult(BaseModel):
 # -- from operators -----------------------------------------------------------------------
 
 
-class EnrollmentTokenCreate(BaseModel):
+class EnrollmentTokenCreate(InputModel):
     """``POST /api/v1/enrollment-tokens``: label, life (seconds), uses, tags for its nodes."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field("", max_length=128)
     ttl_seconds: int = Field(3600, ge=60, le=30 * 86400, description="Valid for this long.")
@@ -112,27 +112,21 @@ class EnrollmentTokenCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=16)
 
 
-class InstallLinkCreate(BaseModel):
+class InstallLinkCreate(InputModel):
     """``POST /api/v1/install-links``: the link's life (seconds) and the enrolled node's tags."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
     tags: list[str] = Field(default_factory=list, max_length=16)
 
 
-class NodeUpdate(BaseModel):
+class NodeUpdate(InputModel):
     """``PATCH /api/v1/nodes/{id}``: the node's tags (replaced)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     tags: list[str] = Field(max_length=16)
 
 
-class ActionCreate(BaseModel):
+class ActionCreate(InputModel):
     """An allow-listed action: ``argv`` runs as given, never through a shell."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     argv: list[str] = Field(min_length=1, max_length=64)
@@ -140,9 +134,7 @@ class ActionCreate(BaseModel):
     description: str = Field("", max_length=500)
 
 
-class ActionRequest(BaseModel):
+class ActionRequest(InputModel):
     """``POST /api/v1/nodes/{id}/actions``: the allow-listed action's name."""
-
-    model_config = ConfigDict(extra="forbid")
 
     action: str = Field(min_length=1, max_length=64)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from moorage.api.deps import ContextDep, DbDep
 from moorage.models.audit import AuditEvent
 from moorage.models.user import Role
+from moorage.security.access import Allow
 from moorage.security.rbac import require_role
 from moorage.services.docker import SHELLS, Caller
 from moorage.services.docker.volumes import clean_path
@@ -20,7 +21,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/environments", response_class=HTMLResponse)
+@router.get("/environments", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def environments_page(request: Request, user: PageUser, context: ContextDep) -> Response:
     """The org's environments with their status (operators)."""
     rows = await context.docker.environments.list_environments(user)
@@ -29,7 +30,11 @@ async def environments_page(request: Request, user: PageUser, context: ContextDe
     )
 
 
-@router.get("/environments/{env}/containers", response_class=HTMLResponse)
+@router.get(
+    "/environments/{env}/containers",
+    response_class=HTMLResponse,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def containers_page(
     env: str,
     request: Request,
@@ -58,7 +63,9 @@ async def containers_page(
     )
 
 
-@router.post("/ui/environments/{env}/containers/{ref}/{action}")
+@router.post(
+    "/ui/environments/{env}/containers/{ref}/{action}", dependencies=[Allow(Role.OPERATOR)]
+)
 async def container_action_submit(
     env: str,
     ref: str,
@@ -77,7 +84,11 @@ async def container_action_submit(
     return _redirect(request, f"/environments/{env}/containers")
 
 
-@router.get("/environments/{env}/containers/{ref}/logs", response_class=HTMLResponse)
+@router.get(
+    "/environments/{env}/containers/{ref}/logs",
+    response_class=HTMLResponse,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def logs_page(
     env: str, ref: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
@@ -101,7 +112,11 @@ async def logs_page(
 MAX_LINES = 5000
 
 
-@router.get("/environments/{env}/containers/{ref}/exec", response_class=HTMLResponse)
+@router.get(
+    "/environments/{env}/containers/{ref}/exec",
+    response_class=HTMLResponse,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def exec_page(
     env: str,
     ref: str,
@@ -130,7 +145,9 @@ async def exec_page(
     )
 
 
-@router.get("/environments/{env}/images", response_class=HTMLResponse)
+@router.get(
+    "/environments/{env}/images", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)]
+)
 async def images_page(env: str, request: Request, user: PageUser, context: ContextDep) -> Response:
     """Images with a pull form that shows Docker's progress as a bar."""
     environment = await context.docker.environments.get(user, env)
@@ -141,7 +158,9 @@ async def images_page(env: str, request: Request, user: PageUser, context: Conte
     )
 
 
-@router.get("/environments/{env}/volumes", response_class=HTMLResponse)
+@router.get(
+    "/environments/{env}/volumes", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)]
+)
 async def volumes_page(
     env: str,
     request: Request,
@@ -172,7 +191,9 @@ async def volumes_page(
     )
 
 
-@router.get("/environments/{env}/networks", response_class=HTMLResponse)
+@router.get(
+    "/environments/{env}/networks", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)]
+)
 async def networks_page(
     env: str,
     request: Request,
@@ -203,7 +224,9 @@ async def networks_page(
     )
 
 
-@router.get("/environments/{env}/stacks", response_class=HTMLResponse)
+@router.get(
+    "/environments/{env}/stacks", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)]
+)
 async def stacks_page(
     env: str,
     request: Request,
@@ -234,7 +257,9 @@ async def stacks_page(
 MAX_EVENTS = 500
 
 
-@router.get("/environments/{env}/events", response_class=HTMLResponse)
+@router.get(
+    "/environments/{env}/events", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)]
+)
 async def events_page(env: str, request: Request, user: PageUser, context: ContextDep) -> Response:
     """The engine's events, live (``/api/v1/environments/{env}/events``)."""
     environment = await context.docker.environments.get(user, env)
@@ -245,7 +270,7 @@ async def events_page(env: str, request: Request, user: PageUser, context: Conte
     )
 
 
-@router.get("/admin/audit", response_class=HTMLResponse)
+@router.get("/admin/audit", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
 async def audit_page(request: Request, user: PageUser, db: DbDep) -> Response:
     """The newest 500 audit events of the org (admins)."""
     require_role(user, Role.ADMIN)

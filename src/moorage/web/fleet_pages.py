@@ -11,7 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from moorage.api.deps import ContextDep, DbDep
+from moorage.models.user import Role
 from moorage.schemas.alert import RULE_METRICS
+from moorage.security.access import Allow
 from moorage.services.fleet import actions, alert_rules, alerts, channels, enrolment, nodes
 from moorage.web.pages import PageUser, templates
 
@@ -22,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 RANGES = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 
 
-@router.get("/fleet", response_class=HTMLResponse)
+@router.get("/fleet", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def fleet_page(
     request: Request,
     user: PageUser,
@@ -72,7 +74,7 @@ async def fleet_page(
     )
 
 
-@router.get("/fleet/nodes/{ref}", response_class=HTMLResponse)
+@router.get("/fleet/nodes/{ref}", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def node_page(
     ref: str, request: Request, user: PageUser, db: DbDep, context: ContextDep, range: str = "1h"
 ) -> Response:
@@ -95,7 +97,7 @@ async def node_page(
     )
 
 
-@router.get("/fleet/alerts", response_class=HTMLResponse)
+@router.get("/fleet/alerts", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def alerts_page(request: Request, user: PageUser, db: DbDep) -> Response:
     """Open alerts, the history, rules and notification channels. Operators only."""
     return templates.TemplateResponse(
@@ -111,7 +113,7 @@ async def alerts_page(request: Request, user: PageUser, db: DbDep) -> Response:
     )
 
 
-@router.get("/fleet/enroll", response_class=HTMLResponse)
+@router.get("/fleet/enroll", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def enroll_page(request: Request, user: PageUser, db: DbDep) -> Response:
     """Enrolment tokens, and install links with their one-line command. Operators only."""
     return templates.TemplateResponse(

@@ -20,7 +20,9 @@ from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.errors import InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.user import Role
+from moorage.schemas._input import MAX_LEASE_MINUTES
 from moorage.schemas.template import TemplateCreate, TemplateUpdate
+from moorage.security.access import Allow, Owner, Public
 from moorage.security.auth import (
     COOKIE_NAME,
     AdminUser,
@@ -88,13 +90,13 @@ def _safe_next(target: str | None) -> str:
 # -- login ------------------------------------------------------------------
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, dependencies=[Public])
 async def login_page(request: Request, next: str = "/") -> Response:
     """The login form; ``next`` is where to go after logging in (a local path)."""
     return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[Public])
 async def login_submit(
     request: Request,
     context: ContextDep,
@@ -126,7 +128,7 @@ async def login_submit(
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Allow(Role.VIEWER)])
 async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Response:
     """Revoke the login cookie's token, clear the cookie and go to /login."""
     _same_origin(request)
@@ -142,7 +144,7 @@ async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Res
 # -- dashboard and sessions -------------------------------------------------
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[Allow(Role.VIEWER)])
 async def dashboard(request: Request, user: PageUser, db: DbDep, context: ContextDep) -> Response:
     """The catalog the user may launch from and their live sessions."""
     catalog = await visible_templates(db, user)
@@ -159,7 +161,7 @@ async def dashboard(request: Request, user: PageUser, db: DbDep, context: Contex
     )
 
 
-@router.get("/ui/sessions", response_class=HTMLResponse)
+@router.get("/ui/sessions", response_class=HTMLResponse, dependencies=[Allow(Role.VIEWER)])
 async def sessions_fragment(
     request: Request, user: PageUser, context: ContextDep, all: bool = False
 ) -> Response:
@@ -170,7 +172,7 @@ async def sessions_fragment(
     )
 
 
-@router.get("/ui/sessions/events")
+@router.get("/ui/sessions/events", dependencies=[Allow(Role.VIEWER)])
 async def sessions_events(
     request: Request, user: PageUser, context: ContextDep, all: bool = False
 ) -> EventSourceResponse:
@@ -210,13 +212,13 @@ async def _next_change(changes: asyncio.Queue[str], user_id: str, everyone: bool
                 pass
 
 
-@router.post("/ui/sessions")
+@router.post("/ui/sessions", dependencies=[Allow(Role.MEMBER)])
 async def launch_submit(
     request: Request,
     user: PageUser,
     context: ContextDep,
     template: Annotated[str, Form()],
-    duration_minutes: Annotated[int, Form()],
+    duration_minutes: Annotated[int, Form(ge=1, le=MAX_LEASE_MINUTES)],
 ) -> Response:
     """Launch a session (members and above; the service's rules, limits and audit)
     and open its page."""
@@ -227,7 +229,7 @@ async def launch_submit(
     return _redirect(request, f"/sessions/{session.id}")
 
 
-@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+@router.get("/sessions/{session_id}", response_class=HTMLResponse, dependencies=[Owner])
 async def session_page(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
@@ -249,13 +251,13 @@ async def session_page(
     )
 
 
-@router.post("/ui/sessions/{session_id}/extend")
+@router.post("/ui/sessions/{session_id}/extend", dependencies=[Owner])
 async def extend_submit(
     session_id: str,
     request: Request,
     user: PageUser,
     context: ContextDep,
-    minutes: Annotated[int, Form()] = 30,
+    minutes: Annotated[int, Form(ge=1, le=MAX_LEASE_MINUTES)] = 30,
 ) -> Response:
     """Add ``minutes`` to a session's deadline (within the template's maximum)."""
     _same_origin(request)
@@ -263,7 +265,7 @@ async def extend_submit(
     return _redirect(request, request.headers.get("hx-current-url") or f"/sessions/{session_id}")
 
 
-@router.post("/ui/sessions/{session_id}/end")
+@router.post("/ui/sessions/{session_id}/end", dependencies=[Owner])
 async def end_submit(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
@@ -277,7 +279,7 @@ async def end_submit(
 # The rules (admin role, validation, audit log) are the service's, as for the API.
 
 
-@router.get("/admin/templates", response_class=HTMLResponse)
+@router.get("/admin/templates", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
 async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Response:
     """Admins: every template, with forms to add, change and remove them."""
     return templates.TemplateResponse(
@@ -302,7 +304,7 @@ def _invalid(exc: ValidationError) -> InvalidInput:
     return InvalidInput(f"{field}: {error['msg']}", field=field)
 
 
-@router.post("/admin/templates")
+@router.post("/admin/templates", dependencies=[Allow(Role.ADMIN)])
 async def template_create_submit(request: Request, user: AdminUser, db: WriteDbDep) -> Response:
     """Admins: add a template from the form (the API's rules, audited)."""
     _same_origin(request)
@@ -315,7 +317,7 @@ async def template_create_submit(request: Request, user: AdminUser, db: WriteDbD
     return _redirect(request, "/admin/templates")
 
 
-@router.post("/admin/templates/{ref}")
+@router.post("/admin/templates/{ref}", dependencies=[Allow(Role.ADMIN)])
 async def template_update_submit(
     ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:
@@ -330,7 +332,7 @@ async def template_update_submit(
     return _redirect(request, "/admin/templates")
 
 
-@router.post("/admin/templates/{ref}/delete")
+@router.post("/admin/templates/{ref}/delete", dependencies=[Allow(Role.ADMIN)])
 async def template_delete_submit(
     ref: str, request: Request, user: AdminUser, db: WriteDbDep
 ) -> Response:

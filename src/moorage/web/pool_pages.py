@@ -15,6 +15,8 @@ from sqlalchemy import select
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.db.base import utcnow
 from moorage.models.provision import ProvisionRun
+from moorage.models.user import Role
+from moorage.security.access import Allow, Owner
 from moorage.security.auth import OperatorUser
 from moorage.services import machines
 from moorage.services.audit import client_address
@@ -33,7 +35,7 @@ RESERVE_DURATIONS_MINUTES = (30, 60, 120, 240, 480)
 # -- members: reservations ----------------------------------------------------
 
 
-@router.get("/reservations", response_class=HTMLResponse)
+@router.get("/reservations", response_class=HTMLResponse, dependencies=[Allow(Role.VIEWER)])
 async def reservations_page(
     request: Request, user: PageUser, db: DbDep, context: ContextDep
 ) -> Response:
@@ -54,7 +56,7 @@ async def reservations_page(
     )
 
 
-@router.post("/ui/reservations")
+@router.post("/ui/reservations", dependencies=[Allow(Role.MEMBER)])
 async def reserve_submit(
     request: Request,
     user: PageUser,
@@ -78,7 +80,7 @@ async def reserve_submit(
     return _redirect(request, "/reservations")
 
 
-@router.post("/ui/reservations/{reservation_id}/extend")
+@router.post("/ui/reservations/{reservation_id}/extend", dependencies=[Owner])
 async def reservation_extend_submit(
     reservation_id: str,
     request: Request,
@@ -92,7 +94,7 @@ async def reservation_extend_submit(
     return _redirect(request, "/reservations")
 
 
-@router.post("/ui/reservations/{reservation_id}/release")
+@router.post("/ui/reservations/{reservation_id}/release", dependencies=[Owner])
 async def reservation_release_submit(
     reservation_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
@@ -105,7 +107,7 @@ async def reservation_release_submit(
 # -- operators: machines --------------------------------------------------------
 
 
-@router.get("/machines", response_class=HTMLResponse)
+@router.get("/machines", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def machines_page(request: Request, user: OperatorUser, db: DbDep) -> Response:
     """Operators: the machines of the pool and the availability per pool."""
     return templates.TemplateResponse(
@@ -119,7 +121,7 @@ async def machines_page(request: Request, user: OperatorUser, db: DbDep) -> Resp
     )
 
 
-@router.post("/ui/machines/import")
+@router.post("/ui/machines/import", dependencies=[Allow(Role.OPERATOR)])
 async def machines_import_submit(
     request: Request,
     user: OperatorUser,
@@ -144,7 +146,7 @@ async def machines_import_submit(
     return _redirect(request, "/machines")
 
 
-@router.post("/ui/machines/{name}/maintenance")
+@router.post("/ui/machines/{name}/maintenance", dependencies=[Allow(Role.OPERATOR)])
 async def machine_maintenance_submit(
     name: str, request: Request, user: OperatorUser, db: WriteDbDep
 ) -> Response:
@@ -155,7 +157,7 @@ async def machine_maintenance_submit(
     return _redirect(request, "/machines")
 
 
-@router.post("/ui/machines/{name}/delete")
+@router.post("/ui/machines/{name}/delete", dependencies=[Allow(Role.OPERATOR)])
 async def machine_delete_submit(
     name: str, request: Request, user: OperatorUser, db: WriteDbDep
 ) -> Response:
@@ -169,7 +171,7 @@ async def machine_delete_submit(
 # -- operators: provisioning ----------------------------------------------------
 
 
-@router.get("/provisioning", response_class=HTMLResponse)
+@router.get("/provisioning", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def provisioning_page(
     request: Request, user: OperatorUser, db: DbDep, context: ContextDep
 ) -> Response:
@@ -197,7 +199,7 @@ async def provisioning_page(
     )
 
 
-@router.post("/ui/provisioning")
+@router.post("/ui/provisioning", dependencies=[Allow(Role.OPERATOR)])
 async def provisioning_submit(
     request: Request,
     user: OperatorUser,
@@ -211,7 +213,9 @@ async def provisioning_submit(
     return _redirect(request, f"/provisioning/{run.id}")
 
 
-@router.get("/provisioning/{run_id}", response_class=HTMLResponse)
+@router.get(
+    "/provisioning/{run_id}", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)]
+)
 async def provision_run_page(
     run_id: str, request: Request, user: OperatorUser, context: ContextDep
 ) -> Response:

@@ -8,20 +8,21 @@ from fastapi import APIRouter, Response
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.api.v1._docker import Operator
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.schemas.fleet import ActionCreate, ActionRequest
+from moorage.security.access import Allow
 from moorage.services.fleet import actions
 
 router = APIRouter(tags=["fleet"])
 
 
-@router.get("/actions")
+@router.get("/actions", dependencies=[Allow(Role.OPERATOR)])
 async def list_actions(db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
     """The allow-list: ``[{name, argv, timeout_seconds, description}]``."""
     return await actions.list_actions(db, user)
 
 
-@router.put("/actions/{name}", status_code=204)
+@router.put("/actions/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def define_action(
     name: str, body: ActionCreate, db: WriteDbDep, user: User = Operator
 ) -> Response:
@@ -31,14 +32,14 @@ async def define_action(
     return Response(status_code=204)
 
 
-@router.delete("/actions/{name}", status_code=204)
+@router.delete("/actions/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def remove_action(name: str, db: WriteDbDep, user: User = Operator) -> Response:
     """Remove an allow-listed action; 404 when unknown."""
     await actions.remove_action(db, user, name)
     return Response(status_code=204)
 
 
-@router.post("/nodes/{ref}/actions", status_code=202)
+@router.post("/nodes/{ref}/actions", status_code=202, dependencies=[Allow(Role.OPERATOR)])
 async def run_action(
     ref: str, body: ActionRequest, db: WriteDbDep, context: ContextDep, user: User = Operator
 ) -> dict[str, Any]:
@@ -48,7 +49,7 @@ async def run_action(
     return await actions.request_run(db, context.ingest, user, ref, body.action)
 
 
-@router.get("/nodes/{ref}/actions")
+@router.get("/nodes/{ref}/actions", dependencies=[Allow(Role.OPERATOR)])
 async def list_runs(ref: str, db: DbDep, user: User = Operator) -> list[dict[str, Any]]:
     """The node's last 100 action runs, newest first."""
     return await actions.list_runs(db, user, ref)

@@ -16,6 +16,7 @@ from moorage.context import Context
 from moorage.db.engine import write_session
 from moorage.errors import MoorageError, PayloadTooLarge
 from moorage.schemas.fleet import MAX_REPORT_BYTES, ActionResult, EnrollRequest, Report
+from moorage.security.access import Agent
 from moorage.services.fleet.actions import record_result
 from moorage.services.fleet.enrolment import enroll_node
 
@@ -60,7 +61,7 @@ async def report_answer(
     return 200, json.dumps({"actions": actions}).encode()
 
 
-@router.post("/agents/enroll", status_code=201)
+@router.post("/agents/enroll", status_code=201, dependencies=[Agent])
 async def enroll(request: Request, context: ContextDep) -> dict[str, str]:
     """``{"token", "hostname", "os"?}`` → ``{"node_id", "name", "credential"}``. The
     credential is shown once; the agent keeps it in its config file.
@@ -74,7 +75,7 @@ async def enroll(request: Request, context: ContextDep) -> dict[str, str]:
     return answer
 
 
-@router.post("/agents/report")
+@router.post("/agents/report", dependencies=[Agent])
 async def report(request: Request, context: ContextDep) -> Response:
     """One report (:class:`moorage.schemas.fleet.Report`, at most 64 KiB). Answers
     ``{"actions": [{id, action, argv, timeout_seconds}]}``: what the agent should
@@ -89,7 +90,7 @@ async def report(request: Request, context: ContextDep) -> Response:
     return Response(answer, status_code=status, media_type="application/json")
 
 
-@router.post("/agents/actions/{run_id}/result", status_code=204)
+@router.post("/agents/actions/{run_id}/result", status_code=204, dependencies=[Agent])
 async def action_result(run_id: str, request: Request, context: ContextDep) -> Response:
     """The agent's result of a run it was handed: ``{"state", "exit_code", "output"}``.
     401 bad credential; 404 not this node's run; 409 the run is not waiting for one."""

@@ -7,7 +7,9 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 
 from moorage.api.deps import COOKIE_NAME, ContextDep, CurrentUser, WriteDbDep, credential_of
+from moorage.models.user import Role
 from moorage.schemas.user import LoginRequest, UserPublic
+from moorage.security.access import Allow, Public
 from moorage.security.auth import set_login_cookie
 from moorage.security.throttle import throttled
 from moorage.services.users import revoke_token, sign_in
@@ -17,7 +19,7 @@ __all__ = ["router", "set_login_cookie"]
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=UserPublic)
+@router.post("/login", response_model=UserPublic, dependencies=[Public])
 async def login(body: LoginRequest, request: Request, response: Response, context: ContextDep):
     """Check the password and set the login cookie (valid ``MOORAGE_LOGIN_TTL_HOURS``).
 
@@ -37,7 +39,7 @@ async def login(body: LoginRequest, request: Request, response: Response, contex
     return user
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, dependencies=[Allow(Role.VIEWER)])
 async def logout(request: Request, db: WriteDbDep, user: CurrentUser) -> Response:
     """End the caller's login: revoke the token it authenticated with (the login
     cookie or the bearer token) and clear the cookie. 401 without a valid one."""
@@ -50,7 +52,7 @@ async def logout(request: Request, db: WriteDbDep, user: CurrentUser) -> Respons
     return response
 
 
-@router.get("/me", response_model=UserPublic)
+@router.get("/me", response_model=UserPublic, dependencies=[Allow(Role.VIEWER)])
 async def me(user: CurrentUser):
     """The authenticated user."""
     return user

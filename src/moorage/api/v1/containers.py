@@ -15,13 +15,15 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from moorage.api.deps import ContextDep
 from moorage.api.v1._docker import DockerDep, OperatorCaller
 from moorage.gateway.exec import serve_exec
+from moorage.models.user import Role
 from moorage.schemas.environment import ContainerCreate
+from moorage.security.access import Allow
 from moorage.services.docker.containers import parse_tail
 
 router = APIRouter(tags=["containers"])
 
 
-@router.get("/environments/{env}/containers")
+@router.get("/environments/{env}/containers", dependencies=[Allow(Role.OPERATOR)])
 async def list_containers(
     env: str,
     docker: DockerDep,
@@ -39,7 +41,7 @@ async def list_containers(
     )
 
 
-@router.post("/environments/{env}/containers", status_code=201)
+@router.post("/environments/{env}/containers", status_code=201, dependencies=[Allow(Role.OPERATOR)])
 async def create_container(
     env: str, body: ContainerCreate, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
@@ -48,7 +50,7 @@ async def create_container(
     return {"id": await docker.containers.create(caller, env, body)}
 
 
-@router.get("/environments/{env}/containers/{ref}")
+@router.get("/environments/{env}/containers/{ref}", dependencies=[Allow(Role.OPERATOR)])
 async def inspect_container(
     env: str, ref: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, Any]:
@@ -56,7 +58,11 @@ async def inspect_container(
     return await docker.containers.inspect(caller, env, ref)
 
 
-@router.post("/environments/{env}/containers/{ref}/rename", status_code=204)
+@router.post(
+    "/environments/{env}/containers/{ref}/rename",
+    status_code=204,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def rename_container(
     env: str, ref: str, name: str, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
@@ -65,7 +71,11 @@ async def rename_container(
     return Response(status_code=204)
 
 
-@router.post("/environments/{env}/containers/{ref}/{action}", status_code=204)
+@router.post(
+    "/environments/{env}/containers/{ref}/{action}",
+    status_code=204,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def container_action(
     env: str, ref: str, action: str, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
@@ -74,7 +84,9 @@ async def container_action(
     return Response(status_code=204)
 
 
-@router.delete("/environments/{env}/containers/{ref}", status_code=204)
+@router.delete(
+    "/environments/{env}/containers/{ref}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def remove_container(
     env: str, ref: str, docker: DockerDep, caller: OperatorCaller, volumes: bool = False
 ) -> Response:
@@ -83,7 +95,11 @@ async def remove_container(
     return Response(status_code=204)
 
 
-@router.get("/environments/{env}/containers/{ref}/logs", response_model=None)
+@router.get(
+    "/environments/{env}/containers/{ref}/logs",
+    response_model=None,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def container_logs(
     env: str,
     ref: str,
@@ -124,7 +140,7 @@ async def container_logs(
     return EventSourceResponse(events(), ping=15)
 
 
-@router.get("/environments/{env}/containers/{ref}/stats")
+@router.get("/environments/{env}/containers/{ref}/stats", dependencies=[Allow(Role.OPERATOR)])
 async def container_stats(
     env: str, ref: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, Any]:
@@ -132,14 +148,14 @@ async def container_stats(
     return await docker.containers.stats(caller, env, ref)
 
 
-@router.websocket("/environments/{env}/containers/{ref}/exec")
+@router.websocket("/environments/{env}/containers/{ref}/exec", dependencies=[Allow(Role.OPERATOR)])
 async def container_exec(websocket: WebSocket, env: str, ref: str, context: ContextDep) -> None:
     """A terminal in a running container (operators): ``?shell=/bin/bash&user=root``.
     Binary frames carry terminal bytes; text frames are JSON resize messages."""
     await serve_exec(websocket, context, env, ref)
 
 
-@router.get("/environments/{env}/events", response_model=None)
+@router.get("/environments/{env}/events", response_model=None, dependencies=[Allow(Role.OPERATOR)])
 async def follow_events(env: str, docker: DockerDep, caller: OperatorCaller) -> EventSourceResponse:
     """The engine's events as server-sent events ``docker`` (``{type, action, id, name,
     image, time}``). When the engine goes away (a restart), an ``engine`` event says

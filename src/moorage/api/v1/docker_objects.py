@@ -12,7 +12,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.v1._docker import DockerDep, OperatorCaller
 from moorage.errors import MoorageError
+from moorage.models.user import Role
 from moorage.schemas.environment import ImagePull, ImageTag, RegistryLogin
+from moorage.security.access import Allow
 
 router = APIRouter(tags=["docker objects"])
 
@@ -20,13 +22,13 @@ router = APIRouter(tags=["docker objects"])
 # -- images -------------------------------------------------------------------------
 
 
-@router.get("/environments/{env}/images")
+@router.get("/environments/{env}/images", dependencies=[Allow(Role.OPERATOR)])
 async def list_images(env: str, docker: DockerDep, caller: OperatorCaller) -> list[dict]:
     """``[{id, tags, size_bytes, created}]``; 503 when the engine is unreachable."""
     return await docker.images.list_images(caller, env)
 
 
-@router.get("/environments/{env}/images/{ref:path}")
+@router.get("/environments/{env}/images/{ref:path}", dependencies=[Allow(Role.OPERATOR)])
 async def inspect_image(
     env: str, ref: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, Any]:
@@ -34,7 +36,9 @@ async def inspect_image(
     return await docker.images.inspect(caller, env, ref)
 
 
-@router.delete("/environments/{env}/images/{ref:path}", status_code=204)
+@router.delete(
+    "/environments/{env}/images/{ref:path}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def remove_image(
     env: str, ref: str, docker: DockerDep, caller: OperatorCaller, force: bool = False
 ) -> Response:
@@ -43,7 +47,9 @@ async def remove_image(
     return Response(status_code=204)
 
 
-@router.post("/environments/{env}/images/pull", response_model=None)
+@router.post(
+    "/environments/{env}/images/pull", response_model=None, dependencies=[Allow(Role.OPERATOR)]
+)
 async def pull_image(
     env: str, body: ImagePull, docker: DockerDep, caller: OperatorCaller
 ) -> EventSourceResponse:
@@ -67,7 +73,7 @@ async def pull_image(
     return EventSourceResponse(events(), ping=15)
 
 
-@router.post("/environments/{env}/images/tag", status_code=204)
+@router.post("/environments/{env}/images/tag", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def tag_image(
     env: str, body: ImageTag, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
@@ -79,13 +85,13 @@ async def tag_image(
 # -- registry logins ----------------------------------------------------------------
 
 
-@router.get("/registries")
+@router.get("/registries", dependencies=[Allow(Role.OPERATOR)])
 async def list_registries(docker: DockerDep, caller: OperatorCaller) -> list[dict[str, str]]:
     """Stored registry logins (passwords are never shown)."""
     return await docker.registries.list_logins(caller.user)
 
 
-@router.put("/registries/{host}", status_code=204)
+@router.put("/registries/{host}", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def store_registry(
     host: str, body: RegistryLogin, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
@@ -97,7 +103,7 @@ async def store_registry(
     return Response(status_code=204)
 
 
-@router.delete("/registries/{host}", status_code=204)
+@router.delete("/registries/{host}", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def forget_registry(host: str, docker: DockerDep, caller: OperatorCaller) -> Response:
     """Forget the login for registry ``host``; 404 when none is stored."""
     await docker.registries.forget(caller.user, host)
@@ -107,13 +113,13 @@ async def forget_registry(host: str, docker: DockerDep, caller: OperatorCaller) 
 # -- volumes ------------------------------------------------------------------------
 
 
-@router.get("/environments/{env}/volumes")
+@router.get("/environments/{env}/volumes", dependencies=[Allow(Role.OPERATOR)])
 async def list_volumes(env: str, docker: DockerDep, caller: OperatorCaller) -> list[dict]:
     """``[{name, driver, mountpoint, labels, created}]``."""
     return await docker.volumes.list_volumes(caller, env)
 
 
-@router.post("/environments/{env}/volumes", status_code=201)
+@router.post("/environments/{env}/volumes", status_code=201, dependencies=[Allow(Role.OPERATOR)])
 async def create_volume(
     env: str, name: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
@@ -122,14 +128,16 @@ async def create_volume(
     return {"name": name}
 
 
-@router.delete("/environments/{env}/volumes/{name}", status_code=204)
+@router.delete(
+    "/environments/{env}/volumes/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def remove_volume(env: str, name: str, docker: DockerDep, caller: OperatorCaller) -> Response:
     """Remove a volume; 409 while a container uses it."""
     await docker.volumes.remove(caller, env, name)
     return Response(status_code=204)
 
 
-@router.get("/environments/{env}/volumes/{name}/files")
+@router.get("/environments/{env}/volumes/{name}/files", dependencies=[Allow(Role.OPERATOR)])
 async def browse_volume(
     env: str, name: str, docker: DockerDep, caller: OperatorCaller, path: str = ""
 ) -> list[dict[str, Any]]:
@@ -139,7 +147,7 @@ async def browse_volume(
     return await docker.volumes.list_path(caller, env, name, path)
 
 
-@router.get("/environments/{env}/volumes/{name}/file")
+@router.get("/environments/{env}/volumes/{name}/file", dependencies=[Allow(Role.OPERATOR)])
 async def download_volume_file(
     env: str, name: str, path: str, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
@@ -152,7 +160,9 @@ async def download_volume_file(
     )
 
 
-@router.post("/environments/{env}/volumes/{name}/files", status_code=201)
+@router.post(
+    "/environments/{env}/volumes/{name}/files", status_code=201, dependencies=[Allow(Role.OPERATOR)]
+)
 async def upload_volume_file(
     env: str,
     name: str,
@@ -168,7 +178,9 @@ async def upload_volume_file(
     return {"path": written}
 
 
-@router.delete("/environments/{env}/volumes/{name}/files", status_code=204)
+@router.delete(
+    "/environments/{env}/volumes/{name}/files", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def delete_volume_file(
     env: str, name: str, path: str, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
@@ -180,7 +192,7 @@ async def delete_volume_file(
 # -- prune --------------------------------------------------------------------------
 
 
-@router.post("/environments/{env}/{kind}/prune")
+@router.post("/environments/{env}/{kind}/prune", dependencies=[Allow(Role.OPERATOR)])
 async def prune(env: str, kind: str, docker: DockerDep, caller: OperatorCaller) -> dict[str, Any]:
     """Prune unused ``images`` (dangling), ``volumes`` or ``networks``."""
     return await docker.prune.prune(caller, env, kind)

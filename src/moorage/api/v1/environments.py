@@ -14,11 +14,13 @@ from moorage.api.deps import AdminUser, DbDep
 from moorage.api.v1._docker import DockerDep, OperatorCaller
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
+from moorage.models.user import Role
 from moorage.schemas.environment import (
     EnvironmentCreate,
     EnvironmentPublic,
     EnvironmentUpdate,
 )
+from moorage.security.access import Allow
 
 router = APIRouter(tags=["environments"])
 
@@ -35,14 +37,21 @@ def environment_public(environment: Environment) -> EnvironmentPublic:
 # -- environments -------------------------------------------------------------------
 
 
-@router.get("/environments", response_model=list[EnvironmentPublic])
+@router.get(
+    "/environments", response_model=list[EnvironmentPublic], dependencies=[Allow(Role.OPERATOR)]
+)
 async def list_environments(docker: DockerDep, caller: OperatorCaller):
     """The org's environments with their last status, oldest first."""
     rows = await docker.environments.list_environments(caller.user)
     return [environment_public(row) for row in rows]
 
 
-@router.post("/environments", status_code=201, response_model=EnvironmentPublic)
+@router.post(
+    "/environments",
+    status_code=201,
+    response_model=EnvironmentPublic,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def add_environment(body: EnvironmentCreate, docker: DockerDep, caller: OperatorCaller):
     """Add an environment and test the connection at once: the answer carries its status
     (``unreachable`` with the error when the test fails; it is kept and retried).
@@ -50,13 +59,17 @@ async def add_environment(body: EnvironmentCreate, docker: DockerDep, caller: Op
     return environment_public(await docker.environments.add(caller, body))
 
 
-@router.get("/environments/{env}", response_model=EnvironmentPublic)
+@router.get(
+    "/environments/{env}", response_model=EnvironmentPublic, dependencies=[Allow(Role.OPERATOR)]
+)
 async def get_environment(env: str, docker: DockerDep, caller: OperatorCaller):
     """One environment (by name or id); 404 when unknown."""
     return environment_public(await docker.environments.get(caller.user, env))
 
 
-@router.patch("/environments/{env}", response_model=EnvironmentPublic)
+@router.patch(
+    "/environments/{env}", response_model=EnvironmentPublic, dependencies=[Allow(Role.OPERATOR)]
+)
 async def update_environment(
     env: str, body: EnvironmentUpdate, docker: DockerDep, caller: OperatorCaller
 ):
@@ -65,7 +78,7 @@ async def update_environment(
     return environment_public(await docker.environments.update(caller, env, body))
 
 
-@router.delete("/environments/{env}", status_code=204)
+@router.delete("/environments/{env}", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def remove_environment(env: str, docker: DockerDep, caller: OperatorCaller) -> Response:
     """Forget an environment (its containers are left alone). 409 while sessions ran there."""
     await docker.environments.remove(caller, env)
@@ -75,7 +88,7 @@ async def remove_environment(env: str, docker: DockerDep, caller: OperatorCaller
 # -- audit -----------------------------------------------------------------------------
 
 
-@router.get("/audit")
+@router.get("/audit", dependencies=[Allow(Role.ADMIN)])
 async def list_audit(
     db: DbDep,
     admin: AdminUser,

@@ -11,11 +11,13 @@ from sqlalchemy import select, text
 from moorage.api.deps import AdminUser, ContextDep
 from moorage.errors import MoorageError
 from moorage.models.environment import Environment
+from moorage.models.user import Role
+from moorage.security.access import Allow, Public
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", dependencies=[Public])
 async def health(context: ContextDep) -> JSONResponse:
     """``{"status", "database", "docker"}``: ``ok``/``degraded``, ``ok``/``unavailable`` each.
 
@@ -44,7 +46,7 @@ async def health(context: ContextDep) -> JSONResponse:
     )
 
 
-@router.get("/reconciler")
+@router.get("/reconciler", dependencies=[Allow(Role.ADMIN)])
 async def reconciler_status(context: ContextDep, _admin: AdminUser) -> dict[str, object]:
     """Admins: leadership, queued deadlines and expiry lateness (p50/p99 seconds)."""
     if context.reconciler is None:

@@ -15,8 +15,9 @@ from fastapi.responses import PlainTextResponse
 from moorage.agent.bundle import single_file
 from moorage.api.deps import ContextDep
 from moorage.api.v1._docker import Operator
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.schemas.fleet import InstallLinkCreate
+from moorage.security.access import Agent, Allow, Public
 from moorage.services.fleet import enrolment
 
 router = APIRouter(tags=["agents"])
@@ -24,7 +25,7 @@ router = APIRouter(tags=["agents"])
 DEPLOY = Path(__file__).resolve().parents[4] / "deploy"
 
 
-@router.post("/install-links", status_code=201)
+@router.post("/install-links", status_code=201, dependencies=[Allow(Role.OPERATOR)])
 async def create_install_link(
     body: InstallLinkCreate, request: Request, context: ContextDep, user: User = Operator
 ) -> dict[str, Any]:
@@ -41,7 +42,7 @@ async def create_install_link(
     }
 
 
-@router.get("/install/{token}", response_class=PlainTextResponse)
+@router.get("/install/{token}", response_class=PlainTextResponse, dependencies=[Agent])
 async def install_script(token: str, request: Request, context: ContextDep) -> Response:
     """The install script with the hub URL and an enrolment token filled in. The link
     works once: a second fetch, or one after it expired, is 410; 404 when unknown."""
@@ -53,14 +54,14 @@ async def install_script(token: str, request: Request, context: ContextDep) -> R
     return PlainTextResponse(script, media_type="text/x-shellscript")
 
 
-@router.get("/agent.py", response_class=PlainTextResponse)
+@router.get("/agent.py", response_class=PlainTextResponse, dependencies=[Public])
 def agent_file() -> Response:
     """The agent as one file (standard library, psutil and httpx), built from the
     :mod:`moorage.agent` package by :func:`moorage.agent.bundle.single_file`."""
     return PlainTextResponse(single_file(), media_type="text/x-python")
 
 
-@router.get("/agent.service", response_class=PlainTextResponse)
+@router.get("/agent.service", response_class=PlainTextResponse, dependencies=[Public])
 def agent_unit() -> Response:
     """The agent's systemd unit."""
     return PlainTextResponse((DEPLOY / "moorage-agent.service").read_text())

@@ -14,6 +14,7 @@ from moorage.db.base import utcnow
 from moorage.errors import InvalidInput
 from moorage.models.machine import Machine
 from moorage.models.provision import ProvisionRun
+from moorage.models.user import Role
 from moorage.schemas.machine import (
     AvailabilityPublic,
     ImportResult,
@@ -25,6 +26,7 @@ from moorage.schemas.machine import (
     ProvisionCreate,
     ProvisionRunPublic,
 )
+from moorage.security.access import Allow
 from moorage.services import machines, pools
 from moorage.services.machine_import import import_machines
 from moorage.services.provisioning import playbook_choices
@@ -53,7 +55,7 @@ def machine_public(machine: Machine) -> MachinePublic:
     )
 
 
-@router.get("/machines", response_model=list[MachinePublic])
+@router.get("/machines", response_model=list[MachinePublic], dependencies=[Allow(Role.OPERATOR)])
 async def list_machines(
     db: DbDep, user: OperatorUser, pool: str | None = None, status: str | None = None
 ):
@@ -63,7 +65,9 @@ async def list_machines(
     ]
 
 
-@router.post("/machines", status_code=201, response_model=MachinePublic)
+@router.post(
+    "/machines", status_code=201, response_model=MachinePublic, dependencies=[Allow(Role.OPERATOR)]
+)
 async def add_machine(body: MachineCreate, db: WriteDbDep, context: ContextDep, user: OperatorUser):
     """Operators: register a machine; the reconciler probes it right away. 422 names a
     bad field; 409 when the name is taken."""
@@ -84,7 +88,12 @@ async def add_machine(body: MachineCreate, db: WriteDbDep, context: ContextDep, 
         return machine_public(await machines.find_machine(fresh, user.org_id, spec.name))
 
 
-@router.post("/machines/import", status_code=201, response_model=ImportResult)
+@router.post(
+    "/machines/import",
+    status_code=201,
+    response_model=ImportResult,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def import_machines_file(
     request: Request,
     db: WriteDbDep,
@@ -112,13 +121,13 @@ async def import_machines_file(
     )
 
 
-@router.get("/machines/{name}", response_model=MachinePublic)
+@router.get("/machines/{name}", response_model=MachinePublic, dependencies=[Allow(Role.OPERATOR)])
 async def get_machine(name: str, db: DbDep, user: OperatorUser):
     """Operators: one machine; 404 when unknown."""
     return machine_public(await machines.find_machine(db, user.org_id, name))
 
 
-@router.patch("/machines/{name}", response_model=MachinePublic)
+@router.patch("/machines/{name}", response_model=MachinePublic, dependencies=[Allow(Role.OPERATOR)])
 async def update_machine(
     name: str, body: MachineUpdate, db: WriteDbDep, context: ContextDep, user: OperatorUser
 ):
@@ -130,7 +139,7 @@ async def update_machine(
         return machine_public(await machines.find_machine(fresh, user.org_id, name))
 
 
-@router.delete("/machines/{name}", status_code=204)
+@router.delete("/machines/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def delete_machine(name: str, db: WriteDbDep, user: OperatorUser) -> Response:
     """Operators: forget a machine. 409 while it is reserved or has accounts to clean up."""
     await machines.delete_machine(db, user, name)
@@ -138,13 +147,13 @@ async def delete_machine(name: str, db: WriteDbDep, user: OperatorUser) -> Respo
     return Response(status_code=204)
 
 
-@router.get("/pools", response_model=list[PoolPublic])
+@router.get("/pools", response_model=list[PoolPublic], dependencies=[Allow(Role.VIEWER)])
 async def list_pools(db: DbDep, user: CurrentUser):
     """The caller's org's pools by name, with their limits."""
     return await pools.pools_of(db, user.org_id)
 
 
-@router.patch("/pools/{name}", response_model=PoolPublic)
+@router.patch("/pools/{name}", response_model=PoolPublic, dependencies=[Allow(Role.OPERATOR)])
 async def update_pool(name: str, body: PoolUpdate, db: WriteDbDep, user: OperatorUser):
     """Operators: change a pool's limits (they apply to new reservations and extensions)."""
     pool = await pools.update_pool(db, user, name, body)
@@ -152,21 +161,30 @@ async def update_pool(name: str, body: PoolUpdate, db: WriteDbDep, user: Operato
     return pool
 
 
-@router.get("/playbooks")
+@router.get("/playbooks", dependencies=[Allow(Role.OPERATOR)])
 async def list_playbooks(context: ContextDep, user: OperatorUser) -> list[str]:
     """Operators: playbook file names the API may run (``<data-dir>/playbooks`` and the
     samples)."""
     return sorted(playbook_choices(context.settings.data_dir))
 
 
-@router.post("/pools/{name}/provision", status_code=202, response_model=ProvisionRunPublic)
+@router.post(
+    "/pools/{name}/provision",
+    status_code=202,
+    response_model=ProvisionRunPublic,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def provision_pool(name: str, body: ProvisionCreate, context: ContextDep, user: OperatorUser):
     """Operators: run a playbook on the pool in the background; poll the run for its
     output. 422 for an unknown playbook (listing the known ones) or an empty pool."""
     return await context.provisioner.start_playbook(user, name, body.playbook, body.extra_vars)
 
 
-@router.get("/pools/{name}/provision-runs", response_model=list[ProvisionRunPublic])
+@router.get(
+    "/pools/{name}/provision-runs",
+    response_model=list[ProvisionRunPublic],
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def list_provision_runs(name: str, db: DbDep, user: OperatorUser):
     """Operators: the pool's runs, newest first (the 20 latest)."""
     pool = await pools.find_pool(db, user.org_id, name)
@@ -180,13 +198,19 @@ async def list_provision_runs(name: str, db: DbDep, user: OperatorUser):
     )
 
 
-@router.get("/provision-runs/{run_id}", response_model=ProvisionRunPublic)
+@router.get(
+    "/provision-runs/{run_id}",
+    response_model=ProvisionRunPublic,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def get_provision_run(run_id: str, context: ContextDep, user: OperatorUser):
     """Operators: one run with its output so far; 404 when unknown or another org's."""
     return await context.provisioner.run_of(user, run_id)
 
 
-@router.get("/availability", response_model=list[AvailabilityPublic])
+@router.get(
+    "/availability", response_model=list[AvailabilityPublic], dependencies=[Allow(Role.VIEWER)]
+)
 async def get_availability(db: DbDep, user: CurrentUser):
     """Per pool: total, available, reserved, offline, dirty (and maintenance, unknown)."""
     return await pools.availability(db, user.org_id, utcnow())

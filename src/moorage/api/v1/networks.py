@@ -6,38 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
 
 from moorage.api.v1._docker import DockerDep, OperatorCaller
+from moorage.models.user import Role
+from moorage.schemas.docker_objects import NetworkAttachment, NetworkCreate
+from moorage.security.access import Allow
 
 router = APIRouter(tags=["docker"])
 
-NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
 
-
-class NetworkCreate(BaseModel):
-    """A new bridge network; ``internal`` cuts it off from outside traffic."""
-
-    name: str = Field(pattern=NAME_PATTERN)
-    internal: bool = False
-    labels: dict[str, str] = Field(default_factory=dict)
-
-
-class NetworkAttachment(BaseModel):
-    """A container (id or name) to connect or disconnect, with DNS aliases on connect."""
-
-    container: str = Field(min_length=1, max_length=256)
-    aliases: list[str] = Field(default_factory=list, max_length=16)
-    force: bool = False
-
-
-@router.get("/environments/{env}/networks")
+@router.get("/environments/{env}/networks", dependencies=[Allow(Role.OPERATOR)])
 async def list_networks(env: str, docker: DockerDep, caller: OperatorCaller) -> list[dict]:
     """``[{id, name, driver, scope, internal, containers}]``; 503 when unreachable."""
     return await docker.networks.list_networks(caller, env)
 
 
-@router.get("/environments/{env}/networks/{ref}")
+@router.get("/environments/{env}/networks/{ref}", dependencies=[Allow(Role.OPERATOR)])
 async def inspect_network(
     env: str, ref: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, Any]:
@@ -45,7 +29,7 @@ async def inspect_network(
     return await docker.networks.inspect(caller, env, ref)
 
 
-@router.post("/environments/{env}/networks", status_code=201)
+@router.post("/environments/{env}/networks", status_code=201, dependencies=[Allow(Role.OPERATOR)])
 async def create_network(
     env: str, body: NetworkCreate, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
@@ -56,14 +40,20 @@ async def create_network(
     return {"id": network_id, "name": body.name}
 
 
-@router.delete("/environments/{env}/networks/{ref}", status_code=204)
+@router.delete(
+    "/environments/{env}/networks/{ref}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def remove_network(env: str, ref: str, docker: DockerDep, caller: OperatorCaller) -> Response:
     """Remove a network; 409 while containers are attached, 404 when unknown."""
     await docker.networks.remove(caller, env, ref)
     return Response(status_code=204)
 
 
-@router.post("/environments/{env}/networks/{ref}/{action}", status_code=204)
+@router.post(
+    "/environments/{env}/networks/{ref}/{action}",
+    status_code=204,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def attach(
     env: str,
     ref: str,

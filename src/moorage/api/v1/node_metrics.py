@@ -10,13 +10,14 @@ from fastapi.responses import PlainTextResponse
 from moorage.api.deps import ContextDep, DbDep
 from moorage.api.v1._docker import Operator
 from moorage.errors import InvalidInput
-from moorage.models.user import User
+from moorage.models.user import Role, User
+from moorage.security.access import Allow
 from moorage.services.fleet import metrics
 
 router = APIRouter(tags=["fleet"])
 
 
-@router.get("/nodes/{ref}/metrics", response_model=None)
+@router.get("/nodes/{ref}/metrics", response_model=None, dependencies=[Allow(Role.OPERATOR)])
 async def node_metrics(
     ref: str,
     db: DbDep,

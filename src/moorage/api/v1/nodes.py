@@ -13,14 +13,15 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.api.v1._docker import Operator
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.schemas.fleet import NodeUpdate
+from moorage.security.access import Allow
 from moorage.services.fleet import nodes
 
 router = APIRouter(tags=["fleet"])
 
 
-@router.get("/nodes")
+@router.get("/nodes", dependencies=[Allow(Role.OPERATOR)])
 async def list_nodes(
     db: DbDep,
     context: ContextDep,
@@ -38,7 +39,7 @@ async def list_nodes(
     return nodes.filter_nodes(rows, status=status, tag=tag, search=search, sort=sort, desc=desc)
 
 
-@router.get("/nodes/stream", response_model=None)
+@router.get("/nodes/stream", response_model=None, dependencies=[Allow(Role.OPERATOR)])
 async def stream_nodes(
     request: Request, context: ContextDep, user: User = Operator
 ) -> EventSourceResponse:
@@ -55,13 +56,13 @@ async def stream_nodes(
     return EventSourceResponse(events(), ping=15)
 
 
-@router.get("/nodes/{ref}")
+@router.get("/nodes/{ref}", dependencies=[Allow(Role.OPERATOR)])
 async def get_node(ref: str, db: DbDep, context: ContextDep, user: User = Operator) -> dict:
     """One node (by id or name) with its last 50 alerts. 404 when unknown."""
     return await nodes.get_node(db, user, ref, context.settings.fleet_ttl_seconds)
 
 
-@router.patch("/nodes/{ref}")
+@router.patch("/nodes/{ref}", dependencies=[Allow(Role.OPERATOR)])
 async def update_node(
     ref: str, body: NodeUpdate, db: WriteDbDep, context: ContextDep, user: User = Operator
 ) -> dict:
@@ -69,7 +70,7 @@ async def update_node(
     return await nodes.set_tags(db, user, ref, body.tags, context.settings.fleet_ttl_seconds)
 
 
-@router.delete("/nodes/{ref}", status_code=204)
+@router.delete("/nodes/{ref}", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def remove_node(
     ref: str, db: WriteDbDep, context: ContextDep, user: User = Operator
 ) -> Response:

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Request
 from moorage.api.deps import ContextDep, CurrentUser
 from moorage.models.lease import LIVE_STATES
 from moorage.models.reservation import Reservation
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.schemas.reservation import (
     ReservationCreate,
     ReservationExtend,
     ReservationPublic,
     ReservedMachine,
 )
+from moorage.security.access import Allow, Owner
 from moorage.services.audit import client_address
 from moorage.services.reservations import ReservationService
 
@@ -64,7 +65,9 @@ def reservation_public(
     )
 
 
-@router.post("", status_code=201, response_model=ReservationPublic)
+@router.post(
+    "", status_code=201, response_model=ReservationPublic, dependencies=[Allow(Role.MEMBER)]
+)
 async def reserve(
     body: ReservationCreate, request: Request, user: CurrentUser, context: ContextDep
 ):
@@ -86,7 +89,7 @@ async def reserve(
     return reservation_public(reservation, user, context.reservations, password)
 
 
-@router.get("", response_model=list[ReservationPublic])
+@router.get("", response_model=list[ReservationPublic], dependencies=[Allow(Role.VIEWER)])
 async def list_reservations(
     user: CurrentUser, context: ContextDep, all: bool = False, live: bool = False
 ):
@@ -95,21 +98,21 @@ async def list_reservations(
     return [reservation_public(r, user, context.reservations) for r in rows]
 
 
-@router.post("/release-all")
+@router.post("/release-all", dependencies=[Owner])
 async def release_all(request: Request, user: CurrentUser, context: ContextDep) -> dict[str, int]:
     """Admins: release every live reservation now. ``{"released": N}``."""
     released = await context.reservations.release_all(user, source=client_address(request))
     return {"released": released}
 
 
-@router.get("/{reservation_id}", response_model=ReservationPublic)
+@router.get("/{reservation_id}", response_model=ReservationPublic, dependencies=[Owner])
 async def get_reservation(reservation_id: str, user: CurrentUser, context: ContextDep):
     """One reservation: the caller's own (operators: anyone's); 404 otherwise."""
     reservation = await context.reservations.get(user, reservation_id)
     return reservation_public(reservation, user, context.reservations)
 
 
-@router.post("/{reservation_id}/extend", response_model=ReservationPublic)
+@router.post("/{reservation_id}/extend", response_model=ReservationPublic, dependencies=[Owner])
 async def extend_reservation(
     reservation_id: str,
     body: ReservationExtend,
@@ -125,7 +128,7 @@ async def extend_reservation(
     return reservation_public(reservation, user, context.reservations)
 
 
-@router.delete("/{reservation_id}", response_model=ReservationPublic)
+@router.delete("/{reservation_id}", response_model=ReservationPublic, dependencies=[Owner])
 async def release_reservation(
     reservation_id: str, request: Request, user: CurrentUser, context: ContextDep
 ):

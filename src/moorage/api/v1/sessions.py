@@ -17,7 +17,7 @@ from moorage.context import Context
 from moorage.errors import NotFound
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.schemas.session import (
     SessionConnection,
     SessionCreate,
@@ -25,6 +25,7 @@ from moorage.schemas.session import (
     SessionPublic,
     SessionUrls,
 )
+from moorage.security.access import Allow, Owner
 from moorage.services.audit import client_address
 from moorage.services.kinds import kind_for
 
@@ -92,7 +93,7 @@ def rdp_file(connection: SessionConnection) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-@router.post("", status_code=201, response_model=SessionPublic)
+@router.post("", status_code=201, response_model=SessionPublic, dependencies=[Allow(Role.MEMBER)])
 async def launch_session(
     body: SessionCreate,
     request: Request,
@@ -115,7 +116,7 @@ async def launch_session(
     return session_public(session, request.base_url, user, context)
 
 
-@router.get("", response_model=list[SessionPublic])
+@router.get("", response_model=list[SessionPublic], dependencies=[Allow(Role.VIEWER)])
 async def list_sessions(
     request: Request,
     user: CurrentUser,
@@ -130,7 +131,7 @@ async def list_sessions(
     return [session_public(row, request.base_url, user, context) for row in rows]
 
 
-@router.get("/{session_id}", response_model=SessionPublic)
+@router.get("/{session_id}", response_model=SessionPublic, dependencies=[Owner])
 async def get_session(
     session_id: str,
     request: Request,
@@ -142,7 +143,7 @@ async def get_session(
     return session_public(await sessions.get(user, session_id), request.base_url, user, context)
 
 
-@router.post("/{session_id}/extend", response_model=SessionPublic)
+@router.post("/{session_id}/extend", response_model=SessionPublic, dependencies=[Owner])
 async def extend_session(
     session_id: str,
     body: SessionExtend,
@@ -156,7 +157,7 @@ async def extend_session(
     return session_public(session, request.base_url, user, context)
 
 
-@router.delete("/{session_id}", response_model=SessionPublic)
+@router.delete("/{session_id}", response_model=SessionPublic, dependencies=[Owner])
 async def end_session(
     session_id: str,
     request: Request,
@@ -170,7 +171,7 @@ async def end_session(
     return session_public(session, request.base_url, user, context)
 
 
-@router.get("/{session_id}/rdp", response_class=PlainTextResponse)
+@router.get("/{session_id}/rdp", response_class=PlainTextResponse, dependencies=[Owner])
 async def session_rdp_file(session_id: str, user: CurrentUser, context: ContextDep):
     """A ``.rdp`` file for the session (rdp kind), to open in a native client."""
     session = await context.sessions.get(user, session_id)

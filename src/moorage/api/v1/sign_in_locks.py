@@ -6,13 +6,15 @@ from fastapi import APIRouter, Request, Response
 
 from moorage.api.deps import AdminUser, DbDep
 from moorage.errors import NotFound
+from moorage.models.user import Role
+from moorage.security.access import Allow
 from moorage.security.throttle import SignInThrottle
 from moorage.services.users import find_user
 
 router = APIRouter(tags=["users"])
 
 
-@router.delete("/users/{username}/sign-in-lock", status_code=204)
+@router.delete("/users/{username}/sign-in-lock", status_code=204, dependencies=[Allow(Role.ADMIN)])
 async def unlock_sign_in(username: str, request: Request, db: DbDep, admin: AdminUser) -> Response:
     """Forget the account's failed sign-ins, so its owner may sign in again at once
     (after repeated failures sign-ins are delayed, then refused with 429). Admins only;

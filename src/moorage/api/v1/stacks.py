@@ -7,36 +7,23 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.v1._docker import DockerDep, OperatorCaller
+from moorage.models.user import Role
+from moorage.schemas.docker_objects import StackCreate, StackFiles
+from moorage.security.access import Allow
 
 router = APIRouter(tags=["stacks"])
 
 
-class StackFilesBody(BaseModel):
-    """A compose file and an optional ``.env``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    compose: str = Field(min_length=1, max_length=512_000, description="compose.yaml text.")
-    env: str = Field("", max_length=64_000, description=".env text.")
-
-
-class StackCreate(StackFilesBody):
-    """A new stack: its name (Compose's project name rule) and files."""
-
-    name: str = Field(min_length=1, max_length=63)
-
-
-@router.get("/environments/{env}/stacks")
+@router.get("/environments/{env}/stacks", dependencies=[Allow(Role.OPERATOR)])
 async def list_stacks(env: str, docker: DockerDep, caller: OperatorCaller) -> list[dict[str, Any]]:
     """Managed stacks (files here) and stacks started elsewhere (from Compose's labels):
     ``[{name, managed, containers, running}]``."""
     return await docker.stacks.list_stacks(caller, env)
 
 
-@router.post("/environments/{env}/stacks", status_code=201)
+@router.post("/environments/{env}/stacks", status_code=201, dependencies=[Allow(Role.OPERATOR)])
 async def create_stack(
     env: str, body: StackCreate, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
@@ -45,16 +32,18 @@ async def create_stack(
     return {"name": body.name}
 
 
-@router.put("/environments/{env}/stacks/{name}", status_code=204)
+@router.put(
+    "/environments/{env}/stacks/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def update_stack(
-    env: str, name: str, body: StackFilesBody, docker: DockerDep, caller: OperatorCaller
+    env: str, name: str, body: StackFiles, docker: DockerDep, caller: OperatorCaller
 ) -> Response:
     """Replace the stack's files; redeploy to apply them."""
     await docker.stacks.update(caller, env, name, body.compose, body.env)
     return Response(status_code=204)
 
 
-@router.get("/environments/{env}/stacks/{name}")
+@router.get("/environments/{env}/stacks/{name}", dependencies=[Allow(Role.OPERATOR)])
 async def get_stack(
     env: str, name: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, Any]:
@@ -62,7 +51,11 @@ async def get_stack(
     return await docker.stacks.get(caller, env, name)
 
 
-@router.get("/environments/{env}/stacks/{name}/logs", response_class=PlainTextResponse)
+@router.get(
+    "/environments/{env}/stacks/{name}/logs",
+    response_class=PlainTextResponse,
+    dependencies=[Allow(Role.OPERATOR)],
+)
 async def stack_logs(
     env: str,
     name: str,
@@ -77,7 +70,9 @@ async def stack_logs(
     )
 
 
-@router.post("/environments/{env}/stacks/{name}/adopt", status_code=201)
+@router.post(
+    "/environments/{env}/stacks/{name}/adopt", status_code=201, dependencies=[Allow(Role.OPERATOR)]
+)
 async def adopt_stack(
     env: str, name: str, docker: DockerDep, caller: OperatorCaller
 ) -> dict[str, str]:
@@ -88,14 +83,16 @@ async def adopt_stack(
     return {"name": name}
 
 
-@router.delete("/environments/{env}/stacks/{name}", status_code=204)
+@router.delete(
+    "/environments/{env}/stacks/{name}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
+)
 async def forget_stack(env: str, name: str, docker: DockerDep, caller: OperatorCaller) -> Response:
     """Delete a stack's files (take it ``down`` first to remove its containers)."""
     await docker.stacks.forget(caller, env, name)
     return Response(status_code=204)
 
 
-@router.post("/environments/{env}/stacks/{name}/{action}")
+@router.post("/environments/{env}/stacks/{name}/{action}", dependencies=[Allow(Role.OPERATOR)])
 async def stack_action(
     env: str,
     name: str,

@@ -6,14 +6,15 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from moorage.api.deps import AdminUser, CurrentUser, DbDep, WriteDbDep
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.schemas.user import TokenCreate, TokenCreated, UserCreate, UserPublic
+from moorage.security.access import Allow
 from moorage.services.users import create_token, create_user
 
 router = APIRouter(tags=["users"])
 
 
-@router.get("/users", response_model=list[UserPublic])
+@router.get("/users", response_model=list[UserPublic], dependencies=[Allow(Role.ADMIN)])
 async def list_users(db: DbDep, admin: AdminUser):
     """Admins: the users of the admin's org, by username."""
     return list(
@@ -21,7 +22,7 @@ async def list_users(db: DbDep, admin: AdminUser):
     )
 
 
-@router.post("/users", status_code=201, response_model=UserPublic)
+@router.post("/users", status_code=201, response_model=UserPublic, dependencies=[Allow(Role.ADMIN)])
 async def add_user(body: UserCreate, db: WriteDbDep, admin: AdminUser):
     """Admins: add a user in the admin's org (audited ``user.create``). 422 for a bad
     username or a short password; 409 when the username is taken."""
@@ -38,7 +39,9 @@ async def add_user(body: UserCreate, db: WriteDbDep, admin: AdminUser):
     return user
 
 
-@router.post("/tokens", status_code=201, response_model=TokenCreated)
+@router.post(
+    "/tokens", status_code=201, response_model=TokenCreated, dependencies=[Allow(Role.VIEWER)]
+)
 async def add_token(body: TokenCreate, db: WriteDbDep, user: CurrentUser):
     """A new API token for the caller, shown once."""
     token = await create_token(db, user, name=body.name)

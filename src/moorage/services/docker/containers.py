@@ -11,6 +11,7 @@ from moorage.drivers.docker.stats import container_stats
 from moorage.errors import InvalidInput
 from moorage.schemas.environment import ContainerCreate
 from moorage.services.docker._operation import Caller, DockerService
+from moorage.services.docker.host_access import check_bind_strings, refuse
 
 __all__ = ["ContainerService", "parse_tail"]
 
@@ -84,10 +85,19 @@ class ContainerService(DockerService):
         return await containers.inspect_container(target.driver, ref)
 
     async def create(self, caller: Caller, env: str, body: ContainerCreate) -> str:
-        """Create (and, with ``body.start``, start) a container; returns its id."""
+        """Create (and, with ``body.start``, start) a container; returns its id.
+
+        Raises:
+            InvalidInput: a bind of a host path in ``volumes`` (field ``volumes[i]``)
+                while the environment's ``allow_host_access`` is off. The form has no
+                privileged, host-namespace, capability or device fields at all (see
+                :mod:`moorage.services.docker.host_access`).
+        """
         async with self.operation(
             caller, env, "container.create", body.name or "", detail=body.image
         ) as op:
+            if not op.environment.allow_host_access:
+                refuse(check_bind_strings(body.volumes))
             container_id = await containers.create_container(
                 op.driver, _config(body), body.name, start=body.start
             )

@@ -15,9 +15,10 @@ from moorage.drivers.pool import DriverPool
 from moorage.errors import Conflict, InvalidInput
 from moorage.models.environment import Environment
 from moorage.models.session import WorkspaceSession
-from moorage.models.user import User
+from moorage.models.user import Role, User
 from moorage.schemas.environment import EnvironmentCreate, EnvironmentUpdate
 from moorage.security.crypto import Keyring
+from moorage.security.rbac import require_role
 from moorage.services.audit import audit
 from moorage.services.docker._operation import Caller, DockerService, find_environment
 from moorage.services.docker.environment_status import EnvironmentStatus
@@ -107,12 +108,20 @@ class EnvironmentService(DockerService):
         """Change the address, TLS material or SSH key, then test again. A new SSH
         address, or ``reset_host_key``, pins the host key presented now.
 
+        ``allow_host_access`` (admins only) lets containers and stacks created here
+        reach the host; it binds every role, admins included.
+
         Raises:
             NotFound: no such environment. InvalidInput, RuntimeUnavailable: as :meth:`add`.
+            Forbidden: ``allow_host_access`` set by someone below admin.
         """
         self.authorize(caller)
+        if body.allow_host_access is not None:
+            require_role(caller.user, Role.ADMIN)
         async with write_session(self._sessionmaker) as db:
             environment = await find_environment(db, caller.user.org_id, env)
+            if body.allow_host_access is not None:
+                environment.allow_host_access = body.allow_host_access
             moved = body.url is not None and body.url != environment.url
             if body.url is not None:
                 environment.kind = kind_of(body.url)

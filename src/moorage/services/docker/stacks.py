@@ -4,19 +4,33 @@ adopt, forget, and the actions deploy, stop, start, down. Changes are audited as
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.drivers.docker import containers
-from moorage.drivers.docker.compose import compose, services_of, stack_dir, write_files
+from moorage.drivers.docker.compose import (
+    StackFiles,
+    compose,
+    services_of,
+    stack_dir,
+    write_files,
+)
 from moorage.drivers.pool import DriverPool
-from moorage.errors import InvalidInput, NotFound
+from moorage.errors import InvalidInput, NotFound, RuntimeUnavailable
+from moorage.models.environment import Environment
 from moorage.services.docker._operation import Caller, DockerService
+from moorage.services.docker.host_access import (
+    compose_file_references,
+    compose_host_reach,
+    refuse,
+)
 
-__all__ = ["PROJECT_LABEL", "StackService"]
+__all__ = ["PROJECT_LABEL", "StackService", "check_stack_folder"]
 
 PROJECT_LABEL = "com.docker.compose.project"
 CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
@@ -25,6 +39,49 @@ ACTIONS = {
     "stop": ["stop"],
     "start": ["start"],
 }
+
+
+async def check_stack_folder(environment: Environment, files: StackFiles, name: str) -> None:
+    """Refuse a stack whose files reach outside their folder or, unless the
+    environment has ``allow_host_access``, into the host (see
+    :mod:`moorage.services.docker.host_access`). The Compose file is read as
+    written (PyYAML) for file references, then as Compose resolves it
+    (``docker-compose config --format json``) for host reach.
+
+    Raises:
+        InvalidInput: naming the offending key (``services.web.privileged``), or a
+            compose file that is not YAML (field ``compose``).
+    """
+    root = str(files.root.absolute())  # as Compose makes paths absolute
+    try:
+        raw = yaml.safe_load(files.compose_file.read_text())
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"the compose file is not YAML: {exc}", field="compose") from exc
+    refuse(compose_file_references(raw, root))
+    if environment.allow_host_access:
+        return
+    try:
+        output = await compose(environment, files, name, "config", "--format", "json")
+    except RuntimeUnavailable:
+        return  # not valid Compose: write_files reports Compose's own message
+    refuse(compose_host_reach(json.loads(output), root))
+
+
+async def _check_new_files(
+    environment: Environment, files: StackFiles, name: str, compose_yaml: str, env_text: str
+) -> None:
+    """:func:`check_stack_folder` on the files about to be written, staged next to
+    the stack's folder so relative paths mean the same."""
+    staging = files.root.with_name(f".{name}.check")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        (staging / "compose.yaml").write_text(compose_yaml)
+        if env_text:
+            (staging / ".env").write_text(env_text)
+        await check_stack_folder(environment, StackFiles(staging), name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 class StackService(DockerService):
@@ -78,6 +135,7 @@ class StackService(DockerService):
         (Conflict when it exists); deploy it next."""
         async with self.operation(caller, env, "stack.create", name) as op:
             files = stack_dir(self._data_dir, op.environment, name)
+            await _check_new_files(op.environment, files, name, compose_yaml, env_text)
             await write_files(op.environment, files, name, compose_yaml, env_text, create=True)
 
     async def update(
@@ -86,6 +144,7 @@ class StackService(DockerService):
         """Replace the stack's files; a redeploy applies them."""
         async with self.operation(caller, env, "stack.update", name) as op:
             files = stack_dir(self._data_dir, op.environment, name)
+            await _check_new_files(op.environment, files, name, compose_yaml, env_text)
             await write_files(op.environment, files, name, compose_yaml, env_text, create=False)
 
     async def get(self, caller: Caller, env: str, name: str) -> dict[str, Any]:
@@ -136,9 +195,9 @@ class StackService(DockerService):
             files = stack_dir(self._data_dir, op.environment, name)
             env_source = sources[0].parent / ".env"
             env_text = env_source.read_text() if env_source.is_file() else ""
-            await write_files(
-                op.environment, files, name, sources[0].read_text(), env_text, create=True
-            )
+            compose_yaml = sources[0].read_text()
+            await _check_new_files(op.environment, files, name, compose_yaml, env_text)
+            await write_files(op.environment, files, name, compose_yaml, env_text, create=True)
 
     async def forget(self, caller: Caller, env: str, name: str) -> None:
         """Delete a stack's files (its containers stay: take it ``down`` first)."""
@@ -167,6 +226,8 @@ class StackService(DockerService):
             if action == "down":
                 args = ["down", "--remove-orphans", *(["--volumes"] if volumes else [])]
             elif action in ACTIONS:
+                if action == "deploy":  # host access may have been turned off since
+                    await check_stack_folder(op.environment, files, name)
                 pulling = ["--pull", "always"] if action == "deploy" and pull else []
                 args = ACTIONS[action] + pulling
             else:
