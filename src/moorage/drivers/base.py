@@ -65,12 +65,15 @@ class WorkspaceSpec:
 
 @dataclass(frozen=True)
 class WorkspaceNetwork:
-    """A workspace's own network (one per container, named like it).
+    """A labelled network as the runtime reports it. Workspaces share one bridge
+    per engine (see :meth:`ContainerDriver.create_workspace`); the networks listed
+    by label ``moorage.session`` are the per-session bridges earlier versions
+    created, which the reconciler sweeps.
 
     Attributes:
         id: full network id.
-        name: network name (the container's name).
-        labels: its labels (the container's labels).
+        name: network name (``moorage-<session id>`` for a per-session bridge).
+        labels: its labels (a per-session bridge carries its container's labels).
     """
 
     id: str
@@ -142,23 +145,26 @@ class ContainerDriver(ABC):
 
     @abstractmethod
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
-        """Create and start a container for ``spec``, alone on its own network. Not
-        idempotent for the container.
+        """Create and start a container for ``spec`` on the engine's shared
+        workspaces network. Not idempotent for the container.
 
-        The network (a bridge named ``spec.name``, labelled ``spec.labels``) is
-        created first, or reused when it exists; workspaces on different networks
-        cannot reach each other, and outbound traffic and DNS work as on the
-        default bridge. Published ports stay on ``spec.publish_address``. When
+        The network (one bridge per engine, ``moorage-workspaces``, labelled
+        ``moorage.workspaces=1``) is created on first use with inter-container
+        communication disabled: workspaces cannot reach each other, while
+        outbound traffic and DNS work as on the default bridge, and an engine
+        holds as many workspaces as it has room for (not one address pool per
+        session). Published ports stay on ``spec.publish_address``. When
         ``spec.secret`` is set it is written to :data:`SECRET_FILE` before this
         returns (see :class:`WorkspaceSpec`).
 
         On failure nothing is left behind: a container that was created but
-        could not be started (or given its secret) is removed, with its network,
-        before the error is raised.
+        could not be started (or given its secret) is removed before the error is
+        raised; the shared network stays.
 
         Raises:
-            RuntimeUnavailable: endpoint unreachable, or the image is absent
-                (code ``image_missing``).
+            RuntimeUnavailable: endpoint unreachable, the image is absent (code
+                ``image_missing``), or a network of the shared network's name
+                exists that lets its containers reach each other (refused).
         """
 
     @abstractmethod
@@ -172,10 +178,9 @@ class ContainerDriver(ABC):
 
     @abstractmethod
     async def remove(self, container_id: str) -> None:
-        """Stop and remove the container with its anonymous volumes and its own
-        network (see :meth:`create_workspace`). Idempotent: a container that is
-        already gone is success (a network left behind then is removed by
-        :meth:`remove_network`, from the reconciler's sweep).
+        """Stop and remove the container with its anonymous volumes (the shared
+        workspaces network stays). Idempotent: a container that is already gone
+        is success.
 
         Raises:
             RuntimeUnavailable: the endpoint cannot be reached (the caller retries).
@@ -191,7 +196,8 @@ class ContainerDriver(ABC):
 
     @abstractmethod
     async def list_networks(self, label: str) -> list[WorkspaceNetwork]:
-        """Every network that carries the label key ``label``.
+        """Every network that carries the label key ``label`` (the reconciler lists
+        ``moorage.session`` to sweep per-session bridges left by earlier versions).
 
         Raises:
             RuntimeUnavailable: the endpoint cannot be reached.

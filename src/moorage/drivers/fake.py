@@ -18,7 +18,10 @@ from moorage.drivers.base import (
 )
 from moorage.errors import Conflict, NotFound, RuntimeUnavailable
 
-__all__ = ["FakeDriver", "FakeTerminal"]
+__all__ = ["WORKSPACES_NETWORK", "FakeDriver", "FakeTerminal"]
+
+WORKSPACES_NETWORK = "moorage-workspaces"
+"""The shared network every fake workspace joins (as on Docker)."""
 
 
 class FakeTerminal(TerminalStream):
@@ -45,10 +48,12 @@ class FakeTerminal(TerminalStream):
 
 
 class FakeDriver(ContainerDriver):
-    """Containers live in :attr:`containers`, each workspace's own network in
-    :attr:`networks` (by name) and the secret it was given in :attr:`secrets` (by
-    container id). Set :attr:`reachable` to False to simulate a Docker outage;
-    :attr:`images` lists the images that exist."""
+    """Containers live in :attr:`containers`; networks in :attr:`networks` (by
+    name: the shared :data:`WORKSPACES_NETWORK`, created on first launch, and any a
+    test adds); the network each container joined in :attr:`joined` and the secret
+    it was given in :attr:`secrets` (both by container id). Set :attr:`reachable`
+    to False to simulate a Docker outage; :attr:`images` lists the images that
+    exist."""
 
     def __init__(self, images: set[str] | None = None) -> None:
         self.containers: dict[str, WorkspaceContainer] = {}
@@ -58,6 +63,7 @@ class FakeDriver(ContainerDriver):
         self.removed: list[str] = []
         self.terminals: list[FakeTerminal] = []
         self.networks: dict[str, WorkspaceNetwork] = {}
+        self.joined: dict[str, str] = {}
         self.secrets: dict[str, str] = {}
         self.envs: dict[str, dict[str, str]] = {}
 
@@ -79,9 +85,9 @@ class FakeDriver(ContainerDriver):
             raise RuntimeUnavailable(f"no such image: {spec.image}", code="image_missing")
         if any(c.name == spec.name for c in self.containers.values()):
             raise Conflict(f"container name {spec.name} is in use")
-        if spec.name not in self.networks:
-            self.networks[spec.name] = WorkspaceNetwork(
-                uuid.uuid4().hex * 2, spec.name, dict(spec.labels)
+        if WORKSPACES_NETWORK not in self.networks:
+            self.networks[WORKSPACES_NETWORK] = WorkspaceNetwork(
+                uuid.uuid4().hex * 2, WORKSPACES_NETWORK, {"moorage.workspaces": "1"}
             )
         ports = {port: 40000 + len(self.containers) for port in spec.ports}
         container = WorkspaceContainer(
@@ -89,6 +95,7 @@ class FakeDriver(ContainerDriver):
         )
         self.containers[container.id] = container
         self.envs[container.id] = dict(spec.env)
+        self.joined[container.id] = WORKSPACES_NETWORK
         if spec.secret is not None:
             self.secrets[container.id] = spec.secret
         return container
@@ -103,7 +110,7 @@ class FakeDriver(ContainerDriver):
         container = self.containers.pop(container_id, None)
         if container is not None:
             self.removed.append(container_id)
-            self.networks.pop(container.name, None)
+            self.joined.pop(container_id, None)
 
     async def list_networks(self, label: str) -> list[WorkspaceNetwork]:
         self._check()

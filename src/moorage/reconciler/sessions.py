@@ -30,7 +30,10 @@ RUNNING_STATES = {"created", "running", "restarting", "paused"}
 class SessionKeeper(ServiceKeeper[WorkspaceSession]):
     """Per environment: containers and networks labelled ``moorage.session`` that no
     live session owns are removed (only those whose ``moorage.org`` is one of this
-    installation's orgs: several installations may share an engine); ready
+    installation's orgs: several installations may share an engine). Workspaces
+    share one network per engine (labelled ``moorage.workspaces``, never swept);
+    the networks swept are the per-session bridges earlier versions created, kept
+    while their session lives and removed once it ends. Ready
     sessions whose container vanished or stopped are failed; launches cut off by
     a crash are failed and their container removed; refused releases are retried.
     """
@@ -85,7 +88,7 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
             log.info("environment %s is reachable again", environment.name)
 
         # Rows are read after the containers and networks are listed: a launch commits
-        # its row before it creates them, so every listed one's row is visible.
+        # its row before it creates its container, so every listed one's row is visible.
         live, alive, now = await self.live_leases(WorkspaceSession.environment_id == environment.id)
         async with self._sessionmaker() as db:
             our_orgs = set(await db.scalars(select(Org.id)))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from moorage.db.base import new_id, utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.base import WorkspaceNetwork, WorkspaceSpec
+from moorage.drivers.fake import WORKSPACES_NETWORK
 from moorage.models.environment import Environment
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
@@ -56,27 +57,51 @@ async def test_an_orphan_container_is_removed_but_not_other_installations(app):
     assert orphan.id not in app.driver.containers
     assert unrelated.id in app.driver.containers
     assert foreign.id in app.driver.containers
-    assert "moorage-orphan" not in app.driver.networks  # removed with its container
-    assert "moorage-foreign" in app.driver.networks
+    assert list(app.driver.networks) == [WORKSPACES_NETWORK]  # shared, never swept
 
 
-async def test_an_orphan_network_without_container_is_swept_but_a_live_one_is_kept(app):
+async def test_workspaces_share_one_network_that_outlives_them(app):
+    sessions = [
+        (await app.client.post("/api/v1/sessions", json={"template": "debian-shell"})).json()
+        for _ in range(3)
+    ]
+    assert all(s["state"] == "ready" for s in sessions), sessions
+    assert list(app.driver.networks) == [WORKSPACES_NETWORK]
+    assert set(app.driver.joined.values()) == {WORKSPACES_NETWORK}
+    assert len(app.driver.joined) == 3
+    for session in sessions:
+        await app.client.delete(f"/api/v1/sessions/{session['id']}")
+    await app.context.reconciler.reconcile_once()
+    assert app.driver.joined == {}
+    assert list(app.driver.networks) == [WORKSPACES_NETWORK]
+
+
+async def test_a_per_session_network_left_by_earlier_versions_is_swept_once_its_session_ends(
+    app,
+):
     org = await org_id(app)
     launched = (await app.client.post("/api/v1/sessions", json={"template": "debian-shell"})).json()
-    assert f"moorage-{launched['id']}" in app.driver.networks
-    lost = WorkspaceNetwork(
-        new_id(), "moorage-lost", {"moorage.session": new_id(), "moorage.org": org}
+    # The bridges earlier versions gave each session: one whose session is live
+    # (it launched before the upgrade), one whose session is gone, one of another
+    # installation sharing the engine.
+    legacy, lost, foreign = (
+        WorkspaceNetwork(new_id(), name, {"moorage.session": session, "moorage.org": owner})
+        for name, session, owner in (
+            (f"moorage-{launched['id']}", launched["id"], org),
+            ("moorage-lost", new_id(), org),
+            ("moorage-other", new_id(), new_id()),
+        )
     )
-    foreign = WorkspaceNetwork(
-        new_id(), "moorage-other", {"moorage.session": new_id(), "moorage.org": new_id()}
-    )
-    app.driver.networks.update({lost.name: lost, foreign.name: foreign})
+    app.driver.networks.update({n.name: n for n in (legacy, lost, foreign)})
     await app.context.reconciler.reconcile_once()
     assert "moorage-lost" not in app.driver.networks
     assert "moorage-other" in app.driver.networks
-    assert f"moorage-{launched['id']}" in app.driver.networks  # its session is live
+    assert legacy.name in app.driver.networks  # its session is live
+    assert WORKSPACES_NETWORK in app.driver.networks
     await app.client.delete(f"/api/v1/sessions/{launched['id']}")
-    assert f"moorage-{launched['id']}" not in app.driver.networks
+    await app.context.reconciler.reconcile_once()
+    assert legacy.name not in app.driver.networks
+    assert WORKSPACES_NETWORK in app.driver.networks
 
 
 async def test_a_session_whose_container_vanished_fails(app):

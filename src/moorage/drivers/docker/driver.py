@@ -112,6 +112,8 @@ class DockerDriver(ContainerDriver):
         self._client = client
         self._endpoint = endpoint
         self._transport = transport
+        self._network_id: str | None = None  # the workspaces bridge, once ensured
+        self._network_lock = asyncio.Lock()
 
     @property
     def client(self) -> aiodocker.Docker:
@@ -161,8 +163,35 @@ class DockerDriver(ContainerDriver):
             raise
         return True
 
+    async def _workspaces_network(self, *, fresh: bool = False) -> str:
+        """The id of the engine's workspaces bridge, ensured once per driver (again
+        when ``fresh``: the cached one vanished). See :mod:`.workspaces`."""
+        async with self._network_lock:
+            if fresh or self._network_id is None:
+                self._network_id = await workspaces.ensure_workspaces_network(self)
+            return self._network_id
+
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
-        isolation = workspaces.isolation_config(spec)
+        container = await self._create_container(spec, await self._workspaces_network())
+        try:
+            async with translated(self._endpoint, "start the container"):
+                await container.start()
+            if spec.secret is not None:
+                await workspaces.deliver_secret(self, container, spec.secret)
+            async with translated(self._endpoint, "inspect the container"):
+                ports = _published_ports(await container.show()) if spec.ports else {}
+        except BaseException:
+            await asyncio.shield(self.remove(container.id))
+            raise
+        return WorkspaceContainer(container.id, spec.name, dict(spec.labels), "running", ports)
+
+    async def _create_container(
+        self, spec: WorkspaceSpec, network_id: str
+    ) -> aiodocker.containers.DockerContainer:
+        """Create (not start) ``spec``'s container on the workspaces bridge
+        ``network_id``. A 404 means the bridge vanished since it was cached (an
+        operator removed it): it is ensured again and the creation retried once."""
+        isolation = workspaces.isolation_config(spec, network_id)
         config: dict[str, Any] = {
             "Image": spec.image,
             "Labels": spec.labels,
@@ -189,24 +218,15 @@ class DockerDriver(ContainerDriver):
                 **isolation["HostConfig"],
             },
         }
-        await workspaces.ensure_network(self, spec.name, spec.labels)
+        what = f"create the container for {spec.image}"
         try:
-            async with translated(self._endpoint, f"create the container for {spec.image}"):
-                container = await self._client.containers.create(config=config, name=spec.name)
-        except BaseException:
-            await asyncio.shield(workspaces.remove_network(self, spec.name))
-            raise
-        try:
-            async with translated(self._endpoint, "start the container"):
-                await container.start()
-            if spec.secret is not None:
-                await workspaces.deliver_secret(self, container, spec.secret)
-            async with translated(self._endpoint, "inspect the container"):
-                ports = _published_ports(await container.show()) if spec.ports else {}
-        except BaseException:
-            await asyncio.shield(self.remove(container.id))
-            raise
-        return WorkspaceContainer(container.id, spec.name, dict(spec.labels), "running", ports)
+            async with translated(self._endpoint, what):
+                return await self._client.containers.create(config=config, name=spec.name)
+        except NotFound:
+            network_id = await self._workspaces_network(fresh=True)
+        config["HostConfig"]["NetworkMode"] = network_id
+        async with translated(self._endpoint, what):
+            return await self._client.containers.create(config=config, name=spec.name)
 
     async def wait_usable(self, container_id: str, user: str, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
@@ -237,28 +257,14 @@ class DockerDriver(ContainerDriver):
                 delay = min(delay * 2, 0.5)
 
     async def remove(self, container_id: str, *, wait_seconds: float = 30.0) -> None:
-        """Remove the container (forced, with its anonymous volumes) and then its own
-        network; returns once both are gone. When another caller's removal is in
-        progress (409), waits for that one.
+        """Remove the container (forced, with its anonymous volumes); returns once it
+        is gone. The shared workspaces bridge stays. When another caller's removal
+        is in progress (409), waits for that one.
 
         Raises:
             RuntimeUnavailable: Docker fails, or the other removal outlasts ``wait_seconds``.
         """
         container = self._client.containers.container(container_id)
-        try:
-            async with translated(self._endpoint, "inspect the container"):
-                info = await container.show()
-        except NotFound:
-            return  # already gone (a network left behind is swept by the reconciler)
-        await self._remove_container(container, wait_seconds)
-        name = str(info.get("Name", "")).lstrip("/")
-        if name and (info.get("HostConfig") or {}).get("NetworkMode") == name:
-            await workspaces.remove_network(self, name)
-
-    async def _remove_container(
-        self, container: aiodocker.containers.DockerContainer, wait_seconds: float
-    ) -> None:
-        container_id = container.id
         try:
             async with translated(self._endpoint, "remove the container"):
                 await container.delete(force=True, v=True)

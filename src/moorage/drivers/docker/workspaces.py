@@ -1,11 +1,29 @@
-"""What isolates one workspace container on a Docker engine: its own network, and
-its secret delivered through a file on a tmpfs instead of its environment.
+"""What isolates one workspace container on a Docker engine: a shared bridge on
+which containers cannot talk to each other, and its secret delivered through a
+file on a tmpfs instead of its environment.
 
-Used by :class:`~moorage.drivers.docker.driver.DockerDriver` only. Every session
-gets a user-defined bridge named like its container: Docker's isolation rules
-drop traffic between two bridges, so a workspace cannot open a connection to
-another's ports, while outbound traffic, NAT and the embedded DNS server work as
-on the default bridge. Ports published on the publish address are unaffected.
+Used by :class:`~moorage.drivers.docker.driver.DockerDriver` only. Every workspace
+of an engine joins ONE user-defined bridge, :data:`WORKSPACES_NETWORK`, created on
+demand with inter-container communication disabled
+(``com.docker.network.bridge.enable_icc=false``):
+
+- A network per session would exhaust Docker's default address pools (about 31
+  bridges per engine), capping an engine at ~30 concurrent sessions; one bridge
+  holds thousands of containers.
+- With ICC off the engine's firewall drops traffic between two containers on the
+  bridge, so a workspace cannot open a connection to another's ports (a
+  container still reaches its own address, which never crosses the bridge).
+  Outbound traffic and NAT work as on the default bridge.
+- Ports published on the publish address still work: the gateway connects from
+  the host, not from the bridge.
+- Names resolve through Docker's embedded DNS server (``127.0.0.11``) of
+  user-defined networks.
+
+The bridge carries the label ``moorage.workspaces=1``, never ``moorage.session``:
+the reconciler's sweep, which removes networks labelled ``moorage.session`` whose
+session is not live (left behind by versions that gave each session its own
+bridge), never touches it. A network of that name whose ICC is not off is refused,
+never used.
 
 Errors are translated as in :mod:`._errors` (RuntimeUnavailable, NotFound, Conflict).
 """
@@ -29,13 +47,25 @@ if TYPE_CHECKING:
     from moorage.drivers.docker.driver import DockerDriver
 
 __all__ = [
+    "ICC_OPTION",
     "SECRET_TMPFS",
+    "WORKSPACES_LABEL",
+    "WORKSPACES_NETWORK",
     "deliver_secret",
-    "ensure_network",
+    "ensure_workspaces_network",
     "isolation_config",
     "list_labelled_networks",
     "remove_network",
 ]
+
+WORKSPACES_NETWORK = "moorage-workspaces"
+"""The name of the bridge every workspace of an engine joins."""
+
+WORKSPACES_LABEL = "moorage.workspaces"
+"""The label key (value ``"1"``) of :data:`WORKSPACES_NETWORK`."""
+
+ICC_OPTION = "com.docker.network.bridge.enable_icc"
+"""The bridge driver option that, set to ``"false"``, drops traffic between its containers."""
 
 SECRET_TMPFS = posixpath.dirname(SECRET_FILE)
 """``/run/moorage``: a small tmpfs (never on disk, gone with the container)."""
@@ -45,34 +75,60 @@ SECRET_TMPFS = posixpath.dirname(SECRET_FILE)
 TMPFS_OPTIONS = "rw,nosuid,nodev,noexec,size=64k,mode=1777"
 
 
-def isolation_config(spec: WorkspaceSpec) -> dict[str, Any]:
-    """The parts of a ``ContainerConfig`` that isolate ``spec``'s container:
+def isolation_config(spec: WorkspaceSpec, network_id: str) -> dict[str, Any]:
+    """The parts of a ``ContainerConfig`` that isolate ``spec``'s container on the
+    workspaces bridge ``network_id`` (see :func:`ensure_workspaces_network`):
     ``Env`` additions and ``HostConfig`` additions (``NetworkMode``, ``Tmpfs``)."""
     env = [f"{key}={value}" for key, value in spec.env.items()]
-    host: dict[str, Any] = {"NetworkMode": spec.name}
+    host: dict[str, Any] = {"NetworkMode": network_id}
     if spec.secret is not None:
         env.append(f"MOORAGE_SECRET_FILE={SECRET_FILE}")
         host["Tmpfs"] = {SECRET_TMPFS: TMPFS_OPTIONS}
     return {"Env": env, "HostConfig": host}
 
 
-async def ensure_network(driver: DockerDriver, name: str, labels: dict[str, str]) -> str:
-    """The id of the bridge network ``name``, created with ``labels`` unless it exists
-    (idempotent: a retried launch reuses it)."""
-    config = {"Name": name, "Driver": "bridge", "Labels": labels, "CheckDuplicate": True}
+async def ensure_workspaces_network(driver: DockerDriver) -> str:
+    """The id of :data:`WORKSPACES_NETWORK`, created unless it exists.
+
+    Race-safe: when another launch (or another Moorage process) creates it first,
+    the 409 is answered by looking it up.
+
+    Raises:
+        RuntimeUnavailable: Docker fails, or the existing network of that name is
+            not a bridge with inter-container communication disabled (it would let
+            workspaces reach each other; remove it with ``docker network rm``).
+    """
+    config = {
+        "Name": WORKSPACES_NETWORK,
+        "Driver": "bridge",
+        "Labels": {WORKSPACES_LABEL: "1"},
+        "Options": {ICC_OPTION: "false"},
+        "CheckDuplicate": True,
+    }
     try:
-        async with translated(driver.endpoint, f"create the network {name}"):
+        async with translated(driver.endpoint, f"create the network {WORKSPACES_NETWORK}"):
             network = await driver.client.networks.create(config)
         return str(network.id)
     except Conflict:
-        async with translated(driver.endpoint, f"inspect the network {name}"):
-            raw = await DockerNetwork(driver.client, name).show()
-        return str(raw["Id"])
+        pass  # it exists (perhaps created a moment ago by a concurrent launch)
+    async with translated(driver.endpoint, f"inspect the network {WORKSPACES_NETWORK}"):
+        raw = await DockerNetwork(driver.client, WORKSPACES_NETWORK).show()
+    options = raw.get("Options") or {}
+    if raw.get("Driver") != "bridge" or options.get(ICC_OPTION) != "false":
+        raise RuntimeUnavailable(
+            f"the network {WORKSPACES_NETWORK} on Docker at {driver.endpoint} lets its "
+            f"containers reach each other (driver {raw.get('Driver')!r}, {ICC_OPTION}="
+            f"{options.get(ICC_OPTION)!r}); refusing to start workspaces on it. Remove it "
+            f"(`docker network rm {WORKSPACES_NETWORK}`) and Moorage recreates it with "
+            f"{ICC_OPTION}=false."
+        )
+    return str(raw["Id"])
 
 
 async def remove_network(driver: DockerDriver, ref: str) -> None:
     """Remove the network ``ref`` (id or name), disconnecting any container still
-    attached (force). Idempotent: a missing network is success."""
+    attached (force). Idempotent: a missing network is success. Used by the
+    reconciler's sweep of per-session bridges left by earlier versions."""
     network = DockerNetwork(driver.client, ref)
     try:
         async with translated(driver.endpoint, f"inspect the network {ref}"):
