@@ -63,7 +63,13 @@ def session_public(
         urls=SessionUrls(
             page=f"{root}/sessions/{session.id}",
             terminal=f"{ws_root}/api/v1/sessions/{session.id}/terminal",
-            app=f"{root}/s/{session.id}/" if template.kind == TemplateKind.HTTP.value else None,
+            app=(
+                context.settings.workspace_app_url(root, session.id)
+                if context
+                else f"{root}/s/{session.id}/"
+            )
+            if template.kind == TemplateKind.HTTP.value
+            else None,
             desktop=f"{ws_root}/api/v1/sessions/{session.id}/vnc"
             if template.kind == TemplateKind.VNC.value
             else None,
