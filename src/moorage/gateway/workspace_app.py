@@ -154,7 +154,8 @@ async def proxy_websocket(websocket: WebSocket) -> None:
     """A web app's websocket on the workspace origin: the same origin and a valid
     workspace cookie, else closed 4403 / 4404 / 4409."""
     session_id: str = websocket.path_params["session_id"]
-    own = normalise_origin(f"{websocket.url.scheme}://{websocket.headers.get('host', '')}")
+    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    own = normalise_origin(f"{scheme}://{websocket.headers.get('host', '')}")
     claimed = normalise_origin(websocket.headers.get("origin", ""))
     if claimed is None or claimed != own:
         await websocket.close(code=4403)

@@ -102,18 +102,30 @@ async def test_single_origin_mode_sandboxes_the_app_and_drops_its_cookies(
 
 async def test_single_origin_websocket_refuses_another_origin(tmp_path, upstream, monkeypatch):
     from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
 
-    async with moorage(tmp_path, upstream, monkeypatch) as (admin, session, app):
-        client = TestClient(app, base_url=MOORAGE)
-        client.cookies.update(dict(admin.cookies))
-        # A sandboxed page's sockets say Origin: null; other sites their own origin.
+    async with moorage(tmp_path, upstream, monkeypatch) as (_admin, session, app):
+        # Without the login cookie, so the CSRF guard stays out of it: the /s/
+        # socket itself checks Origin (a sandboxed page says null).
+        client = TestClient(app, base_url="ws://testserver")
         for origin in ("null", "http://evil.test"):
-            with client.websocket_connect(
-                f"/s/{session['id']}/api/kernels/x/channels", headers={"Origin": origin}
-            ) as ws:
-                message = ws.receive()
-                assert message["type"] == "websocket.close"
-                assert message["code"] == 4403
+            with (
+                pytest.raises(WebSocketDisconnect) as refused,
+                client.websocket_connect(
+                    f"/s/{session['id']}/api/kernels/x/channels", headers={"Origin": origin}
+                ),
+            ):
+                pass
+            assert refused.value.code == 4403
+        with (
+            pytest.raises(WebSocketDisconnect) as unknown,
+            client.websocket_connect(
+                f"/s/{session['id']}/api/kernels/x/channels",
+                headers={"Origin": "http://testserver"},
+            ),
+        ):
+            pass
+        assert unknown.value.code == 4404  # same origin, but not logged in
 
 
 def ticket_of(response: httpx.Response) -> tuple[str, str]:
@@ -176,6 +188,28 @@ async def test_port_mode_ticket_flow_and_cookie_separation(tmp_path, upstream, m
         assert any(c.startswith("_xsrf=") for c in cookies)
         assert not any(c.startswith("moorage_login=") for c in cookies)
         assert page.text == "cookies:"  # neither Moorage cookie reaches the app
+
+        # Websockets: only from the workspace origin itself, and only with its cookie.
+        from starlette.testclient import TestClient
+        from starlette.websockets import WebSocketDisconnect
+
+        sockets = TestClient(ws_app, base_url=WORKSPACES.replace("http", "ws"))
+        path = f"/s/{sid}/api/kernels/k/channels"
+        for origin, cookies, code in [
+            (MOORAGE, {f"moorage_ws_{sid}": cookie}, 4403),
+            ("null", {f"moorage_ws_{sid}": cookie}, 4403),
+            (WORKSPACES, {"moorage_login": login}, 4401),
+        ]:
+            sockets.cookies.clear()
+            sockets.cookies.update(cookies)
+            with (
+                pytest.raises(WebSocketDisconnect) as closed,
+                sockets.websocket_connect(
+                    path, headers={"Origin": origin, "Host": "moorage.test:9000"}
+                ),
+            ):
+                pass
+            assert closed.value.code == code, origin
 
         # The workspace cookie is not a login on Moorage's API.
         api = httpx.AsyncClient(transport=admin._transport, base_url=MOORAGE)
