@@ -17,11 +17,7 @@ if [ -n "${MOORAGE_SECRET_FILE:-}" ]; then
   export JUPYTER_TOKEN="$secret"
   unset secret
 fi
-token=()
-if [ -z "${JUPYTER_TOKEN:-}" ]; then
-  # No secret file: started by a Moorage older than per-session tokens, which sends
-  # none (the notebook would make one up and refuse it). Remove with that support.
-  token=(--NotebookApp.token=)
-fi
+# Without a secret file (started by hand) the notebook makes up a token of its own
+# and prints it: it never runs open.
 exec jupyter-notebook --no-browser --ip=0.0.0.0 --port=8888 --NotebookApp.password= \
-  "${token[@]}" --NotebookApp.base_url="${MOORAGE_BASE_URL:-/}"
+  --NotebookApp.base_url="${MOORAGE_BASE_URL:-/}"

@@ -18,6 +18,7 @@ from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory
 from moorage.gateway.router import router as gateway_router
+from moorage.gateway.workspace_app import WorkspaceHosts
 from moorage.runtime import open_context
 from moorage.security.csrf import CsrfGuard
 from moorage.security.headers import SecurityHeaders
@@ -69,6 +70,8 @@ def create_app(
     app.add_middleware(AgentReportFastPath)
     app.add_middleware(CsrfGuard, trusted_origins=settings.trusted_origin_list)
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
+    if settings.workspace_domain:
+        app.add_middleware(WorkspaceHosts, settings=settings, main=lambda: app)
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(api_router)
     app.include_router(gateway_router)

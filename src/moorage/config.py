@@ -119,12 +119,34 @@ class Settings(BaseSettings):
             "https://moorage.example.org when a proxy rewrites Host."
         ),
     )
+    workspace_domain: str | None = Field(
+        None,
+        description=(
+            "Serve workspace web apps (kind http) from their own origin, one host per session: "
+            "https://<session-id>.<workspace_domain>/s/<session-id>/ (needs a wildcard DNS record "
+            "and TLS certificate for *.<workspace_domain> pointing at Moorage), e.g. "
+            "ws.example.org. Unset, and no workspace_port: apps share Moorage's origin, sandboxed."
+        ),
+    )
+    workspace_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description=(
+            "Serve workspace web apps from a second port of `moorage serve` (same host, another "
+            "origin), for machines without wildcard DNS. One server process only."
+        ),
+    )
     run_reconciler: bool = Field(
         True, description="Run the reconciler inside `moorage serve` (the embedded default)."
     )
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
+        if self.workspace_domain and self.workspace_port:
+            raise ValueError("set MOORAGE_WORKSPACE_DOMAIN or MOORAGE_WORKSPACE_PORT, not both")
+        if self.workspace_domain is not None:
+            self.workspace_domain = self.workspace_domain.strip().strip(".").lower() or None
         if self.mode == "production":
             if self.secret_key is None:
                 raise ValueError("MOORAGE_SECRET_KEY must be set when MOORAGE_MODE=production")
@@ -143,6 +165,33 @@ class Settings(BaseSettings):
     def trusted_origin_list(self) -> list[str]:
         """``trusted_origins`` split on commas, blanks dropped."""
         return [origin.strip() for origin in self.trusted_origins.split(",") if origin.strip()]
+
+    @property
+    def workspace_origin_mode(self) -> bool:
+        """True when web apps get their own origin (a workspace domain or port)."""
+        return bool(self.workspace_domain or self.workspace_port)
+
+    def workspace_origin(self, scheme: str, host: str, session_id: str) -> str | None:
+        """The origin (``scheme://host[:port]``) serving session ``session_id``'s web app,
+        given the ``scheme`` and ``Host`` header (``name[:port]``) Moorage was reached at;
+        None when apps share Moorage's origin (neither setting)."""
+        scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        if not name or not port.isdigit():
+            name, port = host, ""
+        if self.workspace_domain:
+            return f"{scheme}://{session_id}.{self.workspace_domain}" + (f":{port}" if port else "")
+        if self.workspace_port:
+            return f"{scheme}://{name}:{self.workspace_port}"
+        return None
+
+    def workspace_app_url(self, moorage_url: str, session_id: str) -> str:
+        """The URL of session ``session_id``'s web app, given Moorage's root URL
+        (``scheme://host[:port]``): ``<workspace origin>/s/<id>/``, or
+        ``<moorage_url>/s/<id>/`` when apps share Moorage's origin."""
+        scheme, _, rest = moorage_url.rstrip("/").partition("://")
+        origin = self.workspace_origin(scheme, rest.split("/", 1)[0], session_id)
+        return f"{origin or moorage_url.rstrip('/')}/s/{session_id}/"
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 
 from moorage.cli._common import DataDirOption, run_with_db, settings_for
 from moorage.cli.agent import app as agent_app
 from moorage.cli.machines import app as machines_app
+from moorage.config import Settings
 from moorage.models.user import Role
 
 app = typer.Typer(
@@ -66,6 +67,13 @@ def serve(
     def announce(message: str) -> None:
         typer.echo(message)
 
+    if workers > 1 and settings.workspace_port:
+        typer.echo(
+            "error: MOORAGE_WORKSPACE_PORT needs one server process; "
+            "use MOORAGE_WORKSPACE_DOMAIN with several workers",
+            err=True,
+        )
+        raise typer.Exit(2)
     if workers > 1:
         if settings.is_sqlite:
             typer.echo("error: several workers need PostgreSQL or MariaDB", err=True)
@@ -92,15 +100,54 @@ def serve(
             proxy_headers=False,
         )
         return
-    uvicorn.run(
-        create_app(settings, announce=announce),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=access_log,
-        ws="websockets-sansio",
-        proxy_headers=False,
-    )
+    main = create_app(settings, announce=announce)
+    if not settings.workspace_port:
+        uvicorn.run(
+            main,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            ws="websockets-sansio",
+            proxy_headers=False,
+        )
+        return
+    asyncio.run(_serve_with_workspace_port(main, settings, host, port, log_level, access_log))
+
+
+async def _serve_with_workspace_port(
+    main: Any, settings: Settings, host: str, port: int, log_level: str, access_log: bool
+) -> None:
+    """Moorage on ``port`` and the workspace origin (web apps only) on
+    ``MOORAGE_WORKSPACE_PORT``: two uvicorn servers in one event loop, sharing
+    Moorage's context. Either one stopping stops both."""
+    import uvicorn
+
+    from moorage.gateway.workspace_app import workspace_app
+
+    def config(app: Any, listen_port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,
+            host=host,
+            port=listen_port,
+            log_level=log_level,
+            access_log=access_log,
+            ws="websockets-sansio",
+            proxy_headers=False,
+            lifespan=lifespan,
+        )
+
+    assert settings.workspace_port is not None
+    workspaces = workspace_app(main, settings, moorage_origin=f"http://{{host}}:{port}")
+    servers = [
+        uvicorn.Server(config(main, port, "on")),
+        uvicorn.Server(config(workspaces, settings.workspace_port, "off")),
+    ]
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @app.command()

@@ -1,8 +1,17 @@
 """Reverse proxy for workspaces of kind ``http``: ``/s/<session-id>/…`` → the
 container's web app, through the port it publishes on the publish address.
 
-* Only the session's owner or an admin gets through (the login cookie or a
-  bearer token); anyone else gets 404, as if the session did not exist.
+* Only the session's owner or an admin gets through; anyone else gets 404, as
+  if the session did not exist.
+* Where: with ``MOORAGE_WORKSPACE_DOMAIN`` or ``MOORAGE_WORKSPACE_PORT`` the app
+  is served from its own origin (:mod:`moorage.gateway.workspace_app`) and
+  ``/s/<id>/`` on Moorage only checks the login and redirects there with a
+  one-time ticket (:mod:`moorage.gateway.workspace_origin`). Without them
+  (single-origin mode) Moorage proxies the app on its own origin, and every
+  response gets ``Content-Security-Policy: sandbox …`` without
+  ``allow-same-origin`` (the app's scripts run in an opaque origin, so they
+  cannot read Moorage's API with the viewer's cookie) and loses its
+  ``Set-Cookie`` headers.
 * The path and the ``Host`` header are passed on unchanged (the app is started
   with ``MOORAGE_BASE_URL=/s/<session-id>/`` and serves under it, and apps that
   compare ``Origin`` with ``Host``, like Jupyter, see the browser's view);
@@ -22,24 +31,28 @@ import logging
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import aiohttp
 from fastapi import APIRouter, Request, WebSocket
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
+from moorage.gateway.workspace_origin import COOKIE_PREFIX, TICKET_PARAM, issue_ticket
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
+from moorage.models.user import User
 from moorage.security.access import GatewayOwner
 from moorage.security.auth import COOKIE_NAME, user_from_connection
+from moorage.security.origin import cross_site
 
 if TYPE_CHECKING:
     from moorage.context import Context
 
-__all__ = ["router"]
+__all__ = ["SANDBOX_CSP", "bridge_websocket", "forward", "router", "session_upstream"]
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +71,23 @@ HOP_BY_HOP = {
     "content-length",
 }
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+SANDBOX_CSP = "sandbox allow-scripts allow-forms allow-popups allow-downloads"
+"""Added to every response proxied on Moorage's own origin (no ``allow-same-origin``)."""
 
 
-async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context, str]:
-    """The upstream base ``http://host:port`` of a session the caller may reach.
+async def session_upstream(
+    context: Context, user: User, session_id: str, connection: HTTPConnection | None = None
+) -> str:
+    """The upstream base ``http://host:port`` of a session ``user`` may reach.
+
+    With ``connection``, the app's per-session token (the session's sealed secret)
+    is kept on ``connection.state.app_token`` for :func:`_forward_headers`.
 
     Raises:
-        NotFound: not authenticated as its owner or an admin, no such session, or not http.
+        NotFound: not its owner or an admin, no such session, not http, or ended.
         Conflict: the session is not ready.
     """
-    context: Context = connection.app.state.context
     try:
-        user = await user_from_connection(connection, context)
         session: WorkspaceSession = await context.sessions.get(user, session_id)
     except MoorageError as exc:
         raise NotFound(f"no session {session_id}", code="session_not_found") from exc
@@ -80,8 +98,30 @@ async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context,
     if session.state != LeaseState.READY.value:
         raise Conflict(f"the session is {session.state}", code="session_not_ready")
     port = next(iter(session.ports.values()))
-    connection.state.app_token = context.sessions.secret_of(session)  # see _forward_headers
-    return context, f"http://{context.settings.publish_address}:{port}"
+    if connection is not None:
+        connection.state.app_token = context.sessions.secret_of(session)
+    return f"http://{context.settings.publish_address}:{port}"
+
+
+async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context, User, str]:
+    """The caller (login cookie or bearer token) and the upstream base of a session
+    they may reach.
+
+    Raises:
+        NotFound: not authenticated as its owner or an admin (see :func:`session_upstream`).
+        Conflict: the session is not ready.
+    """
+    context: Context = connection.app.state.context
+    try:
+        user = await user_from_connection(connection, context)
+    except MoorageError as exc:
+        raise NotFound(f"no session {session_id}", code="session_not_found") from exc
+    return context, user, await session_upstream(context, user, session_id, connection)
+
+
+def _moorage_cookie(name: str) -> bool:
+    """Moorage's own cookies (login, workspace) never reach an app, nor come from one."""
+    return name == COOKIE_NAME or name.startswith(COOKIE_PREFIX)
 
 
 def _forward_headers(connection: HTTPConnection) -> dict[str, str]:
@@ -94,7 +134,7 @@ def _forward_headers(connection: HTTPConnection) -> dict[str, str]:
     if cookie is not None:
         jar = SimpleCookie()
         jar.load(cookie)
-        kept = "; ".join(f"{k}={m.coded_value}" for k, m in jar.items() if k != COOKIE_NAME)
+        kept = "; ".join(f"{k}={m.coded_value}" for k, m in jar.items() if not _moorage_cookie(k))
         headers.pop("cookie", None)
         if kept:
             headers["cookie"] = kept
@@ -108,11 +148,38 @@ def _forward_headers(connection: HTTPConnection) -> dict[str, str]:
     return headers
 
 
-@router.api_route("/s/{session_id}/{path:path}", methods=METHODS, dependencies=[GatewayOwner])
-async def proxy_http(session_id: str, path: str, request: Request) -> Response:
-    """Forward one request, streaming the body both ways."""
-    context, base = await _target(request, session_id)
-    url = f"{base}{request.url.path}"
+def _response_headers(upstream: aiohttp.ClientResponse, *, sandbox: bool) -> list[tuple[str, str]]:
+    headers = []
+    for key, value in upstream.headers.items():
+        name = key.lower()
+        if name in HOP_BY_HOP:
+            continue
+        if name == "set-cookie":
+            cookie = SimpleCookie()
+            with contextlib.suppress(Exception):
+                cookie.load(value)
+            if sandbox or not cookie or any(_moorage_cookie(k) for k in cookie):
+                continue
+        headers.append((name, value))
+    if "Content-Length" in upstream.headers and not upstream.headers.get("Transfer-Encoding"):
+        headers.append(("content-length", upstream.headers["Content-Length"]))
+    if sandbox:
+        headers.append(("content-security-policy", SANDBOX_CSP))
+    return headers
+
+
+async def forward(
+    request: Request, context: Context, base: str, *, sandbox: bool, path: str | None = None
+) -> Response:
+    """Forward one request to ``base`` (``http://host:port``), streaming the body
+    both ways. ``path`` defaults to the request's. ``sandbox``: add
+    :data:`SANDBOX_CSP` and drop every ``Set-Cookie``; otherwise only cookies
+    named like Moorage's are dropped.
+
+    Raises:
+        RuntimeUnavailable: the app does not answer.
+    """
+    url = f"{base}{path or request.url.path}"
     if request.url.query:
         url += f"?{request.url.query}"
 
@@ -132,26 +199,55 @@ async def proxy_http(session_id: str, path: str, request: Request) -> Response:
         )
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise RuntimeUnavailable(f"the workspace's web app does not answer: {exc}") from exc
-    headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
-    if "Content-Length" in upstream.headers and not upstream.headers.get("Transfer-Encoding"):
-        headers.append(("content-length", upstream.headers["Content-Length"]))
+    headers = _response_headers(upstream, sandbox=sandbox)
     response = StreamingResponse(
         upstream.content.iter_any(),
         status_code=upstream.status,
         background=BackgroundTask(upstream.release),
     )
-    response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     return response
+
+
+@router.api_route("/s/{session_id}/{path:path}", methods=METHODS, dependencies=[GatewayOwner])
+async def proxy_http(session_id: str, path: str, request: Request) -> Response:
+    """Single-origin mode: forward one request, sandboxed. Workspace-origin mode:
+    a GET redirects to the workspace origin with a one-time ticket (303); other
+    methods get 404."""
+    context, user, base = await _target(request, session_id)
+    settings = context.settings
+    if not settings.workspace_origin_mode:
+        return await forward(request, context, base, sandbox=True)
+    if request.method not in ("GET", "HEAD"):
+        raise NotFound("the web app is served from its workspace origin", code="not_found")
+    origin = settings.workspace_origin(
+        request.url.scheme, request.headers.get("host", ""), session_id
+    )
+    ticket = issue_ticket(context.keyring, session_id, user.id)
+    query = urlencode([*request.query_params.multi_items(), (TICKET_PARAM, ticket)])
+    return RedirectResponse(f"{origin}{request.url.path}?{query}", status_code=303)
 
 
 @router.websocket("/s/{session_id}/{path:path}", dependencies=[GatewayOwner])
 async def proxy_websocket(websocket: WebSocket, session_id: str, path: str) -> None:
-    """Bridge a websocket to the web app, frame by frame (text stays text)."""
+    """Single-origin mode: bridge a same-origin websocket to the web app (4403 when
+    cross-site). Workspace-origin mode: refused (4404), the app's sockets go to its origin."""
+    if cross_site(websocket):
+        await websocket.close(code=4403)
+        return
     try:
-        context, base = await _target(websocket, session_id)
+        context, _user, base = await _target(websocket, session_id)
+        if context.settings.workspace_origin_mode:
+            raise NotFound("the web app is served from its workspace origin")
     except MoorageError as exc:
         await websocket.close(code=4404 if isinstance(exc, NotFound) else 4409)
         return
+    await bridge_websocket(websocket, context, base)
+
+
+async def bridge_websocket(websocket: WebSocket, context: Context, base: str) -> None:
+    """Bridge ``websocket`` to the same path on ``base``, frame by frame (text
+    stays text); closes 1011 when the app refuses."""
     url = f"ws{base[4:]}{websocket.url.path}"
     if websocket.url.query:
         url += f"?{websocket.url.query}"

@@ -64,7 +64,13 @@ def session_public(
         urls=SessionUrls(
             page=f"{root}/sessions/{session.id}",
             terminal=f"{ws_root}/api/v1/sessions/{session.id}/terminal",
-            app=f"{root}{paths.app}" if paths.app else None,
+            app=(
+                context.settings.workspace_app_url(root, session.id)
+                if context
+                else f"{root}{paths.app}"
+            )
+            if paths.app
+            else None,
             desktop=f"{ws_root}{paths.desktop}" if paths.desktop else None,
         ),
     )

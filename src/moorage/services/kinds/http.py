@@ -1,7 +1,8 @@
 """The ``http`` kind: a web app on the template's port, behind Moorage's proxy.
 
 The app is started with ``MOORAGE_BASE_URL=/s/<session-id>/`` and served there
-by the reverse proxy (:mod:`moorage.gateway.http_proxy`); ready when that URL
+by the reverse proxy (:mod:`moorage.gateway.http_proxy`), on the workspace
+origin when one is configured; ready when that URL
 answers 200 (redirects followed) through the published port.
 
 The app requires a per-session token (the session's secret, delivered as the file
@@ -66,7 +67,10 @@ class HttpKind(WorkspaceKind):
         await wait_for_http_ok(url + base_url(started.session_id), timeout_seconds, headers)
 
     def paths(self, session_id: str) -> KindPaths:
-        """The app at ``/s/<session-id>/``."""
+        """The app at ``/s/<session-id>/``: the same path on Moorage's origin
+        (single-origin mode, sandboxed) and on the workspace origin
+        (``Settings.workspace_origin``; ``Settings.workspace_app_url`` gives
+        the whole URL), so the app's base URL never depends on the mode."""
         return KindPaths(app=base_url(session_id))
 
 
