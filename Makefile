@@ -1,10 +1,15 @@
 # The two commands of the README. Both install what is missing first.
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Workspace web apps get their own origin on this port unless MOORAGE_WORKSPACE_DOMAIN
+# or MOORAGE_WORKSPACE_PORT is set (README, "Workspace origin").
+WORKSPACE_PORT ?= 8001
 
 .PHONY: run test setup lint bench
 
 run: setup
+	@if [ -z "$$MOORAGE_WORKSPACE_DOMAIN$$MOORAGE_WORKSPACE_PORT" ]; then \
+		export MOORAGE_WORKSPACE_PORT=$(WORKSPACE_PORT); fi; \
 	uv run --frozen moorage serve --host $(HOST) --port $(PORT)
 
 test:
