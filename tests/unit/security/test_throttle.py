@@ -82,3 +82,21 @@ async def test_api_sign_in_is_429_with_retry_after_then_unlocked_by_an_admin(app
 
 async def test_members_cannot_unlock(app, member):
     assert (await member.delete("/api/v1/users/admin/sign-in-lock")).status_code == 403
+
+
+async def test_enrolment_token_guessing_is_throttled_per_address(app):
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    app.client._transport.app.state.sign_in_throttle.sleep = sleep
+    guess = {"token": "moorage_enrol_not-a-real-token", "hostname": "probe"}
+    statuses = [
+        (await app.client.post("/api/v1/agents/enroll", json=guess)).status_code for _ in range(10)
+    ]
+    assert statuses == [401] * 10
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0]
+    locked = await app.client.post("/api/v1/agents/enroll", json=guess)
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) >= 1

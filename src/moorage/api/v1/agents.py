@@ -17,6 +17,7 @@ from moorage.db.engine import write_session
 from moorage.errors import MoorageError, PayloadTooLarge
 from moorage.schemas.fleet import MAX_REPORT_BYTES, ActionResult, EnrollRequest, Report
 from moorage.security.access import Agent
+from moorage.security.throttle import throttled
 from moorage.services.fleet.actions import record_result
 from moorage.services.fleet.enrolment import enroll_node
 
@@ -66,9 +67,15 @@ async def enroll(request: Request, context: ContextDep) -> dict[str, str]:
     """``{"token", "hostname", "os"?}`` → ``{"node_id", "name", "credential"}``. The
     credential is shown once; the agent keeps it in its config file.
 
-    401 for an unknown, expired or used-up token (the message says which)."""
+    401 for an unknown, expired or used-up token (the message says which). Guessing
+    is throttled like sign-ins, per client address (``enrolment@<address>``): after
+    5 failures, growing delays, then 429 ``too_many_attempts`` with ``Retry-After``."""
     body: EnrollRequest = await read_body(request, EnrollRequest, 4096)
-    async with write_session(context.sessionmaker) as db:
+    address = request.client.host if request.client else "unknown"
+    async with (
+        throttled(request, f"enrolment@{address}"),
+        write_session(context.sessionmaker) as db,
+    ):
         node, credential = await enroll_node(db, body.token, body.hostname, body.os)
         answer = {"node_id": node.id, "name": node.name, "credential": credential}
     await context.ingest.bump()
