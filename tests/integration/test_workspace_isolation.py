@@ -43,10 +43,14 @@ async def session_networks(docker, session_id: str) -> list[dict]:
 
 
 async def test_a_workspace_cannot_connect_to_another_on_the_shared_bridge(server, admin, docker):
-    await admin.post("/api/v1/users", json={"username": "mallory", "password": "mallory-pass1"})
-    await admin.post("/api/v1/users", json={"username": "victim", "password": "victim-pass12"})
-    mallory = await server.login("mallory", "mallory-pass1")
-    victim = await server.login("victim", "victim-pass12")
+    # Names of their own: the live server is shared with the other integration tests.
+    for username in ("iso-mallory", "iso-victim"):
+        created = await admin.post(
+            "/api/v1/users", json={"username": username, "password": f"{username}-pass"}
+        )
+        assert created.status_code == 201, created.text
+    mallory = await server.login("iso-mallory", "iso-mallory-pass")
+    victim = await server.login("iso-victim", "iso-victim-pass")
     try:
         first = await mallory.post("/api/v1/sessions", json={"template": "debian-shell"})
         second = await victim.post("/api/v1/sessions", json={"template": "debian-shell"})
