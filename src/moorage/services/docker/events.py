@@ -23,8 +23,9 @@ class EventService(DockerService):
         """An endless stream of ``(kind, data)``: ``("docker", {type, action, id, name,
         image, time})`` per engine event; ``("engine", {"status": "connected"})`` when
         the engine's stream opens and ``("engine", {"status": "disconnected",
-        "message"})`` when it closes or fails, after which it reconnects with backoff
-        (0.5 s doubling up to 10 s), resuming from the last event's time. Unbuffered;
+        "message"})`` when it closes or fails (once, not at every failed retry), after
+        which it reconnects with backoff (0.5 s doubling up to 10 s), resuming from
+        the last event's time. ``connected`` is said once the engine answered. Unbuffered;
         the reader stops it by closing the iterator."""
         target = await self.target(caller, env)
         target.driver  # noqa: B018 - build it now: RuntimeUnavailable before streaming
@@ -33,16 +34,23 @@ class EventService(DockerService):
     async def _follow(self, target: Target) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         since: int | None = None
         delay = 0.5
+        connected: bool | None = None  # the last status told; said once per change
         while True:
             try:
-                yield "engine", {"status": "connected"}
-                async for item in events.events(target.driver, since=since):
-                    since = item.get("time") or since
-                    delay = 0.5
-                    yield "docker", item
+                # "connected" only once the engine answered: an event that follows it
+                # (a container the reader creates next) is never missed.
+                async with events.open_events(target.driver, since=since) as stream:
+                    connected = True
+                    yield "engine", {"status": "connected"}
+                    async for item in stream:
+                        since = item.get("time") or since
+                        delay = 0.5
+                        yield "docker", item
                 message = "the engine closed the event stream"
             except MoorageError as exc:
                 message = exc.message
-            yield "engine", {"status": "disconnected", "message": message}
+            if connected is not False:
+                connected = False
+                yield "engine", {"status": "disconnected", "message": message}
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
