@@ -110,7 +110,13 @@ class MachineProber:
             row.last_probe_at = self._clock()
             if row.host_key is None and host_key:
                 row.host_key = host_key
-            if row.status in (MachineStatus.DIRTY.value, MachineStatus.MAINTENANCE.value):
+            if row.status == MachineStatus.DIRTY.value:
+                # last_error keeps saying why it is dirty (the failed clean-up), which
+                # is what an operator must act on; the clean-up retry clears it.
+                if error:
+                    log.info("dirty machine %s is still unreachable: %s", row.name, error)
+                return row.status
+            if row.status == MachineStatus.MAINTENANCE.value:
                 if error:
                     row.last_error = error
                 return row.status
