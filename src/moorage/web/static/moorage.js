@@ -252,8 +252,12 @@ function buildConfirmModal() {
 // Ask `question` in a modal; resolves true when confirmed. The first sentence is the
 // title, the rest the explanation; the buttons read `action` and `cancel`. Focus
 // starts on Cancel (the safe choice); Esc, the backdrop and Cancel all refuse.
+// Bootstrap's components, as Tabler's bundle exports them (window.tabler.bootstrap).
+const bootstrapOf = () => (window.tabler && window.tabler.bootstrap) || window.bootstrap || null;
+
 function moorageConfirm(question, { action = "Confirm", cancel = "Cancel" } = {}) {
-  if (!window.bootstrap || !window.bootstrap.Modal) return Promise.resolve(window.confirm(question));
+  const bootstrap = bootstrapOf();
+  if (!bootstrap || !bootstrap.Modal) return Promise.resolve(window.confirm(question));
   confirmModal = confirmModal || buildConfirmModal();
   const split = question.search(/[?.!]\s/);
   const title = split >= 0 ? question.slice(0, split + 1) : question;
@@ -265,7 +269,7 @@ function moorageConfirm(question, { action = "Confirm", cancel = "Cancel" } = {}
   ok.textContent = action;
   confirmModal.querySelector("#confirm-cancel").textContent = cancel;
   const returnFocus = document.activeElement;
-  const modal = window.bootstrap.Modal.getOrCreateInstance(confirmModal, { backdrop: true, keyboard: true, focus: true });
+  const modal = bootstrap.Modal.getOrCreateInstance(confirmModal, { backdrop: true, keyboard: true, focus: true });
   return new Promise((resolve) => {
     let confirmed = false;
     const onOk = () => { confirmed = true; modal.hide(); };
