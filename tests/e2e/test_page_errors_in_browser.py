@@ -228,7 +228,36 @@ async def test_the_confirm_modal_names_the_object_and_cancelling_does_nothing(
         notice = page.locator("#toasts [data-notice]", has_text=f"Machine {machine} removed.")
         await notice.wait_for()
         assert (await admin.get(f"/api/v1/machines/{machine}")).status_code == 404
+
+        # A plain form (no htmx) with data-confirm asks the same way before it posts.
+        registered = await admin.post(
+            "/api/v1/machines",
+            json={"name": f"{machine}-2", "host": "127.0.0.1", "port": 1, "password": "pw-e2e"},
+        )
+        assert registered.status_code == 201, registered.text
+        await page.evaluate(
+            """(name) => {
+              const form = Object.assign(document.createElement("form"),
+                                         { method: "post", action: `/ui/machines/${name}/delete` });
+              form.id = "plain-form";
+              form.dataset.confirm = `Remove machine ${name}?`;
+              form.innerHTML = "<button type=submit>Remove plainly</button>";
+              document.body.append(form);
+            }""",
+            f"{machine}-2",
+        )
+        await page.click("#plain-form button")
+        await modal.wait_for(state="visible")
+        assert f"{machine}-2" in await modal.inner_text()
+        await page.click("#confirm-cancel")
+        await modal.wait_for(state="hidden")
+        assert (await admin.get(f"/api/v1/machines/{machine}-2")).status_code == 200
+        await page.click("#plain-form button")
+        await page.click("#confirm-ok")
+        await page.wait_for_selector("#plain-form", state="detached")  # the page was left
+        assert (await admin.get(f"/api/v1/machines/{machine}-2")).status_code == 404
         assert popups == []  # no browser pop-up, ever
     finally:
         await page.close()
         await admin.delete(f"/api/v1/machines/{machine}")
+        await admin.delete(f"/api/v1/machines/{machine}-2")

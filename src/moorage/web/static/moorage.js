@@ -113,7 +113,7 @@ function showError(error, form = null) {
   text.append(strong);
   if (code) {
     const small = document.createElement("div");
-    small.className = "text-secondary small";
+    small.className = "small";
     small.textContent = `code: ${code}`;
     text.append(small);
   }
