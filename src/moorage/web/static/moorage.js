@@ -249,12 +249,12 @@ function buildConfirmModal() {
   return modal;
 }
 
-// Ask `question` in a modal; resolves true when confirmed. The first sentence is the
-// title, the rest the explanation; the buttons read `action` and `cancel`. Focus
-// starts on Cancel (the safe choice); Esc, the backdrop and Cancel all refuse.
 // Bootstrap's components, as Tabler's bundle exports them (window.tabler.bootstrap).
 const bootstrapOf = () => (window.tabler && window.tabler.bootstrap) || window.bootstrap || null;
 
+// Ask `question` in a modal; resolves true when confirmed. The first sentence is the
+// title, the rest the explanation; the buttons read `action` and `cancel`. Focus
+// starts on Cancel (the safe choice); Esc, the backdrop and Cancel all refuse.
 function moorageConfirm(question, { action = "Confirm", cancel = "Cancel" } = {}) {
   const bootstrap = bootstrapOf();
   if (!bootstrap || !bootstrap.Modal) return Promise.resolve(window.confirm(question));
@@ -434,23 +434,25 @@ function formatUtc(moment) {
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} UTC`;
 }
 
-// Every <time datetime> under `root`: local text, UTC on hover.
-function formatTimes(root = document) {
-  root.querySelectorAll("time[datetime]").forEach((element) => {
-    const value = element.getAttribute("datetime");
-    if (!value) return;
-    const date = new Date(value);
-    if (Number.isNaN(date.getTime())) return;
-    element.textContent = formatTime(date);
-    element.title = formatUtc(date);
-  });
+// A <time datetime> element: its text in the browser's zone, its UTC value on hover.
+function formatTimeElement(element) {
+  const date = new Date(element.getAttribute("datetime") || "");
+  if (Number.isNaN(date.getTime())) return;
+  element.textContent = formatTime(date);
+  element.title = formatUtc(date);
 }
 
-// A <time> element for `moment`, for pages that build rows in script.
+// Every <time datetime> under `root`.
+function formatTimes(root = document) {
+  root.querySelectorAll("time[datetime]").forEach(formatTimeElement);
+}
+
+// A <time> element for `moment` (a Date, ISO text or epoch milliseconds), for pages
+// that build rows in script.
 function timeElement(moment) {
   const element = document.createElement("time");
   element.dateTime = new Date(moment).toISOString();
-  formatTimes({ querySelectorAll: () => [element] });
+  formatTimeElement(element);
   return element;
 }
 
@@ -487,6 +489,8 @@ document.addEventListener("click", (event) => {
   if (event.target.closest && event.target.closest("[data-history-back]")) history.back();
 });
 htmx.onLoad((content) => { formatTimes(content); tickCountdowns(); });
+// Swaps by extensions (the SSE lists) settle here too.
+document.addEventListener("htmx:afterSettle", (event) => formatTimes(event.detail.elt || document));
 document.addEventListener("DOMContentLoaded", () => { formatTimes(); tickCountdowns(); showPendingNotice(); });
 
 window.moorage = {
