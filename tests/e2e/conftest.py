@@ -52,3 +52,13 @@ async def browser() -> AsyncIterator[object]:
         )
         yield browser
         await browser.close()
+
+
+async def confirm_in_modal(page, *, times: int = 1) -> None:
+    """Answer Moorage's confirmation modal (not a browser pop-up) with its confirm
+    button, ``times`` times in a row (an action may ask twice)."""
+    modal = page.locator("#confirm-modal")
+    for _ in range(times):
+        await modal.wait_for(state="visible")
+        await page.click("#confirm-ok")
+        await modal.wait_for(state="hidden")

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import POLL_MS
+from tests.e2e.conftest import POLL_MS, confirm_in_modal
 from tests.live_server import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -76,8 +76,8 @@ async def test_containers_page_live_logs_and_stop(server, browser, admin):
 
         await page.goto(f"{server.base_url}/environments/local/containers")
         row = page.locator(f"tr[data-container='{name}']")
-        page.once("dialog", lambda dialog: dialog.accept())
         await row.locator("button:text('Stop')").click()
+        await confirm_in_modal(page)
         await page.wait_for_function(
             f"() => document.querySelector(\"tr[data-container='{name}'] [data-state]\")"
             ".textContent === 'exited'",
@@ -103,7 +103,6 @@ async def test_networks_stacks_and_events_pages(server, browser, admin):
     assert created.status_code == 201, created.text
     page = await browser.new_page(viewport={"width": 1366, "height": 768})
     page.set_default_timeout(30_000)
-    page.on("dialog", lambda dialog: dialog.accept())
     try:
         await page.goto(f"{server.base_url}/login?next=/environments/local/events")
         await page.fill("#username", "admin")
@@ -115,7 +114,8 @@ async def test_networks_stacks_and_events_pages(server, browser, admin):
         await page.fill("#env-url", "ssh://127.0.0.1")
         assert await page.is_visible("#env-ssh-key") and not await page.is_visible("#env-tls_ca")
         await page.click("#add-form button[type=submit]")
-        await page.wait_for_selector("#page-error:text('ssh://user@host')")
+        # The API's 422 names the field: its message shows under the endpoint input.
+        await page.wait_for_selector("#env-url ~ .invalid-feedback:has-text('ssh://user@host')")
         await page.goto(f"{server.base_url}/environments/local/events")
         await page.wait_for_selector("#engine-status:text('engine connected')")
         # A live event shows up without a reload.
@@ -132,8 +132,10 @@ async def test_networks_stacks_and_events_pages(server, browser, admin):
         await page.click("#connect-form button[type=submit]")
         await page.wait_for_selector(f"#attached-table td:text('{box}')")
         await page.click(f"[data-disconnect='{box}']")
+        await confirm_in_modal(page)
         await page.wait_for_selector("#attached-table td:text('None.')")
         await page.click(f"[data-remove='{network}']")
+        await confirm_in_modal(page)
         await page.wait_for_selector(f"#networks-table a:text('{network}')", state="detached")
 
         await page.goto(f"{server.base_url}/environments/local/stacks?new=1")
@@ -145,8 +147,10 @@ async def test_networks_stacks_and_events_pages(server, browser, admin):
         await page.click("[data-logs=web]")
         await page.wait_for_selector("#logs:not(.d-none)")
         await page.click("[data-action=down]")
+        await confirm_in_modal(page, times=2)  # take it down; remove its volumes too
         await page.wait_for_selector("#services-table td:text('Not deployed.')", timeout=60_000)
         await page.click("#forget")
+        await confirm_in_modal(page)
         await page.wait_for_selector(f"#stack-list a:text('{stack}')", state="detached")
     finally:
         await page.close()

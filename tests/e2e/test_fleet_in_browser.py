@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -75,9 +76,18 @@ async def test_fleet_pages(server, browser, admin, tmp_path):
         await page.select_option("#filters select[name=tag]", "ui")
         await page.locator(f"tr[data-node='{name}']").wait_for()
 
+        # Times: the browser's zone in one format, the UTC value on hover.
+        seen = page.locator(f"tr[data-node='{name}'] time")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", await seen.inner_text())
+        assert (await seen.get_attribute("title") or "").endswith(" UTC")
+
         await page.click(f"tr[data-node='{name}'] a")
         await page.wait_for_selector("#chart-percent canvas")
         await page.wait_for_selector("#chart-io canvas")
+        # Byte rates read in units (B/s, KB/s, MB/s), not as "10,000,000".
+        await page.hover("#chart-io .u-over", position={"x": 200, "y": 60})
+        legend = await page.inner_text("#chart-io .u-legend")
+        assert re.search(r"\d (B|KB|MB|GB)/s", legend), legend
         assert await page.locator("#current").inner_text()
         await page.click("a.btn:text-is('24h')")
         await page.wait_for_selector("#chart-load canvas")
@@ -93,6 +103,11 @@ async def test_fleet_pages(server, browser, admin, tmp_path):
         await page.wait_for_selector("#command-box:not(.d-none)")
         command = await page.input_value("#install-command")
         assert command.startswith("curl -fsSL ") and command.endswith("| sudo sh")
+        # A new enrolment token joins the list at once.
+        await page.fill("#token-name", "e2e-room-2")
+        await page.click("#token-form button[type=submit]")
+        await page.wait_for_selector("#tokens-table tr[data-token] td:text('e2e-room-2')")
+        assert not await page.is_visible("#no-token")
     finally:
         await page.close()
         if agent is not None:

@@ -8,6 +8,7 @@ import signal
 
 import pytest
 
+from tests.e2e.conftest import confirm_in_modal
 from tests.integration.pool_machines import remove_machines, start_machines
 from tests.live_server import ADMIN_PASSWORD, Server
 
@@ -60,8 +61,8 @@ async def test_import_reserve_and_release_in_the_browser(pool_server, docker, br
         assert re.search(r"\d+:\d\d", await card.locator(".countdown").inner_text())
         await page.screenshot(path=str(tmp_path / "reservations.png"))
 
-        page.once("dialog", lambda dialog: dialog.accept())
         await card.locator("text=Release").click()
+        await confirm_in_modal(page)
         await card.wait_for(state="detached")
         code, _ = await machines[0].run("id", "-u", "ui-student")
         assert code != 0

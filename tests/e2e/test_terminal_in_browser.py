@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import POLL_MS
+from tests.e2e.conftest import POLL_MS, confirm_in_modal
 from tests.integration.conftest import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -44,8 +44,8 @@ async def test_login_launch_type_and_end(server, browser, admin, tmp_path):
         )
         await page.screenshot(path=str(tmp_path / "terminal.png"))
 
-        page.once("dialog", lambda dialog: dialog.accept())
         await page.click("#end-session")
+        await confirm_in_modal(page)
         await page.wait_for_url(f"{server.base_url}/")
         session_id = None
         rows = (await admin.get("/api/v1/sessions")).json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -38,6 +38,7 @@ from moorage.services import templates as template_service
 from moorage.services.audit import client_address
 from moorage.services.templates import visible_templates
 from moorage.services.users import revoke_token, sign_in
+from moorage.web.formatting import add_formatting_filters
 
 __all__ = ["PageUser", "render_error_page", "router"]
 
@@ -45,6 +46,7 @@ templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
 templates.env.globals["Role"] = Role
 add_script_nonces(templates.env)
+add_formatting_filters(templates.env)
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,19 +54,16 @@ DURATION_CHOICES_MINUTES = (15, 30, 60, 120, 240, 480)
 
 
 def render_error_page(request: Request, error: MoorageError) -> Response:
-    """An error as a page, or as an alert fragment for htmx requests."""
+    """An error as a page, or as an alert fragment for htmx requests (htmx swaps no
+    4xx/5xx body: moorage.js reads the fragment's message, code and field and shows
+    it in the page's alert area, or next to the form field it names)."""
     name = "_alert.html" if request.headers.get("hx-request") else "error.html"
-    response = templates.TemplateResponse(
+    return templates.TemplateResponse(
         request,
         name,
         {"error": error, "user": getattr(request.state, "user", None)},
         status_code=error.status_code,
     )
-    if request.headers.get("hx-request"):
-        # htmx ignores 4xx bodies by default; retarget the alert into the page's alert slot.
-        response.headers["HX-Retarget"] = "#alerts"
-        response.headers["HX-Reswap"] = "innerHTML"
-    return response
 
 
 PageUser = CurrentUser
@@ -298,10 +297,16 @@ def _form_fields(form) -> dict[str, object]:
     return fields
 
 
-def _invalid(exc: ValidationError) -> InvalidInput:
+def _invalid(exc: ValidationError, fields: Iterable[str]) -> InvalidInput:
+    """The first error of a form's validation, naming its field. A check across
+    fields (no location) names the field its message starts with, if one of ``fields``."""
     error = exc.errors()[0]
-    field = ".".join(str(p) for p in error["loc"]) or "form"
-    return InvalidInput(f"{field}: {error['msg']}", field=field)
+    field = ".".join(str(p) for p in error["loc"])
+    if field:
+        return InvalidInput(f"{field}: {error['msg']}", field=field)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    named = message.split(" ", 1)[0]
+    return InvalidInput(message, field=named if named in fields else "form")
 
 
 @router.post("/admin/templates", dependencies=[Allow(Role.ADMIN)])
@@ -311,7 +316,7 @@ async def template_create_submit(request: Request, user: AdminUser, db: WriteDbD
     try:
         body = TemplateCreate.model_validate(_form_fields(await request.form()))
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise _invalid(exc, TemplateCreate.model_fields) from exc
     await template_service.create_template(db, user, body)
     await db.commit()
     return _redirect(request, "/admin/templates")
@@ -326,7 +331,7 @@ async def template_update_submit(
     try:
         body = TemplateUpdate.model_validate(_form_fields(await request.form()))
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise _invalid(exc, TemplateUpdate.model_fields) from exc
     await template_service.update_template(db, user, ref, body)
     await db.commit()
     return _redirect(request, "/admin/templates")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.db.base import utcnow
+from moorage.errors import InvalidInput
 from moorage.models.provision import ProvisionRun
 from moorage.models.user import Role
 from moorage.security.access import Allow, Owner
@@ -133,15 +134,20 @@ async def machines_import_submit(
 ) -> Response:
     """Operators: import a ``machines.txt`` pasted in the form (audited)."""
     _same_origin(request)
-    await import_machines(
-        db,
-        context.keyring,
-        user.org_id,
-        text,
-        pool=pool or "default",
-        skip_invalid=skip_invalid == "on",
-        by=user,
-    )
+    try:
+        await import_machines(
+            db,
+            context.keyring,
+            user.org_id,
+            text,
+            pool=pool or "default",
+            skip_invalid=skip_invalid == "on",
+            by=user,
+        )
+    except InvalidInput as exc:
+        if exc.details.get("field") == "body":
+            exc.details["field"] = "text"  # the form's textarea, where the page shows it
+        raise
     await db.commit()
     return _redirect(request, "/machines")
 

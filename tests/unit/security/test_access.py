@@ -26,6 +26,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/docs"): "public",
     ("GET", "/docs/oauth2-redirect"): "public",
     ("GET", "/static"): "public",
+    ("GET", "/favicon.ico"): "public",
     ("POST", "/api/v1/auth/login"): "public",
     ("POST", "/api/v1/auth/logout"): "viewer",
     ("GET", "/api/v1/auth/me"): "viewer",

@@ -79,3 +79,15 @@ async def test_a_cross_site_form_post_is_refused_even_for_an_operator(machine, l
     )
     assert response.status_code == 403
     assert await machine_names(machine) == ["m1"]
+
+
+async def test_a_bad_import_line_names_the_forms_textarea_and_imports_nothing(app):
+    response = await app.client.post(
+        "/ui/machines/import",
+        data={"text": "ok-1 127.0.0.1 22 root pw\nbroken-line", "pool": "default"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 422
+    assert 'data-error-field="text"' in response.text
+    assert "line 2" in response.text
+    assert await machine_names(app) == []

@@ -21,8 +21,8 @@ router = APIRouter(tags=["fleet"])
 async def create_token(
     body: EnrollmentTokenCreate, db: WriteDbDep, user: User = Operator
 ) -> dict[str, Any]:
-    """A token to enrol agents: ``{id, name, token, expires_at, max_uses, tags}``;
-    ``token`` is shown once. 422 names a bad field."""
+    """A token to enrol agents: ``{id, name, prefix, token, uses, expires_at, max_uses,
+    tags}``; ``token`` is shown once. 422 names a bad field."""
     return await enrolment.issue_enrollment_token(db, user, body)
 
 

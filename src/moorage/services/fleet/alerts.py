@@ -31,6 +31,7 @@ from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
 from moorage.security.rbac import require_role
 from moorage.services.fleet.channels import CHANNEL_CONTEXT
+from moorage.units import readable_metric
 
 __all__ = ["COVER_SLACK", "AlertEvaluator", "list_alerts"]
 
@@ -221,7 +222,8 @@ def _message(rule: AlertRule, node: str, value: float) -> str:
     if rule.metric == "offline":
         return f"{node} has not reported for {value:.0f} s"
     window = f" for {rule.duration_seconds} s" if rule.duration_seconds else ""
-    return f"{node}: {rule.metric} {value:.1f} ≥ {rule.threshold:g}{window} ({rule.name})"
+    now, limit = readable_metric(rule.metric, value), readable_metric(rule.metric, rule.threshold)
+    return f"{node}: {rule.metric} {now} ≥ {limit}{window} ({rule.name})"
 
 
 def _summary(changes: list[tuple[str, Alert]], nodes: dict[str, Node]) -> tuple[str, str, Any]:

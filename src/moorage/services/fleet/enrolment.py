@@ -128,7 +128,8 @@ async def issue_enrollment_token(
     db: AsyncSession, user: User, body: EnrollmentTokenCreate
 ) -> dict[str, Any]:
     """Create, audit and commit a token for ``user``'s org (operators only):
-    ``{id, name, token, expires_at, max_uses, tags}``; ``token`` is shown once.
+    ``{id, name, prefix, token, uses, expires_at, max_uses, tags}`` (the listing's
+    fields, so a page can add the row, and the token); ``token`` is shown once.
 
     Raises:
         Forbidden: ``user`` is not an operator.
@@ -148,7 +149,9 @@ async def issue_enrollment_token(
     return {
         "id": row.id,
         "name": row.name,
+        "prefix": row.prefix,
         "token": token.plaintext,
+        "uses": 0,
         "expires_at": row.expires_at.isoformat(),
         "max_uses": row.max_uses,
         "tags": row.tags,
