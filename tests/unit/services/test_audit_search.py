@@ -20,9 +20,7 @@ def test_a_time_without_offset_is_read_in_the_browsers_zone_else_utc():
     assert paris == datetime(2025, 7, 1, 12, 5, tzinfo=UTC)  # summer time, UTC+2
     offset = parse_time("2025-03-01T14:05:00+01:00", field="from", tz="Asia/Tokyo")
     assert offset == datetime(2025, 3, 1, 13, 5, tzinfo=UTC)
-    assert parse_time("2025-03-01T14:05:00Z", field="to") == datetime(
-        2025, 3, 1, 14, 5, tzinfo=UTC
-    )
+    assert parse_time("2025-03-01T14:05:00Z", field="to") == datetime(2025, 3, 1, 14, 5, tzinfo=UTC)
     assert parse_time("  ", field="from") is None
 
 
@@ -52,7 +50,7 @@ def test_a_bad_filter_names_its_field(kwargs, field):
 def test_csv_has_a_header_utc_times_and_defuses_formulas():
     event = AuditEvent(
         at=datetime(2025, 3, 1, 14, 5, 9, tzinfo=UTC),
-        username="=HYPERLINK(\"http://x\")",
+        username='=HYPERLINK("http://x")',
         action="user.sign_in_failed",
         object_type="user",
         object_id="-2+3",
@@ -66,7 +64,7 @@ def test_csv_has_a_header_utc_times_and_defuses_formulas():
     assert tuple(header) == CSV_COLUMNS
     assert row == [
         "2025-03-01T14:05:09Z",
-        "'=HYPERLINK(\"http://x\")",
+        '\'=HYPERLINK("http://x")',
         "user.sign_in_failed",
         "user",
         "'-2+3",

@@ -112,7 +112,8 @@ async def test_api_tokens_users_and_sign_in_locks_are_audited(app):
     assert created.status_code == 201
     assert (await app.client.delete("/api/v1/users/bob/sign-in-lock")).status_code == 204
     assert (await app.client.delete("/api/v1/users/nobody/sign-in-lock")).status_code == 404
-    assert await events(app, "token.") == [("token.create", "admin", prefix, CLIENT, "ci for admin")]
+    token = ("token.create", "admin", prefix, CLIENT, "ci for admin")
+    assert await events(app, "token.") == [token]
     assert (await events(app))[1:] == [
         ("user.create", "admin", "bob", CLIENT, "member"),
         ("user.unlock_sign_in", "admin", "bob", CLIENT, None),
