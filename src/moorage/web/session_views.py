@@ -72,7 +72,7 @@ def workspace_confirmation(
         owner = labels.get("moorage.user", "someone")
         return (
             f"{verb.capitalize()} {name}, a Moorage workspace of {owner} "
-            f"(session {short}, not found)? {consequence}"
+            f"(session {short}, unknown to this Moorage)? {consequence}"
         )
     owner = session.user.username
     template = session.template.display_name

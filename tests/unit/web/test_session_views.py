@@ -40,7 +40,8 @@ def test_a_workspace_containers_confirmation_names_owner_session_and_time_left()
     )
     labelled = {**container, "labels": {**container["labels"], "moorage.user": "bob"}}
     assert workspace_confirmation("restart", labelled, None).startswith(
-        "Restart moorage-0123, a Moorage workspace of bob (session 01234567, not found)?"
+        "Restart moorage-0123, a Moorage workspace of bob (session 01234567, unknown to this "
+        "Moorage)?"
     )
 
 
