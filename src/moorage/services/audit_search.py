@@ -93,10 +93,10 @@ class AuditFilter:
         if start and end and start > end:
             raise InvalidInput("from must be before to", field="from")
         return cls(
-            username=(username or "").strip() or None,
-            action=(action or "").strip() or None,
-            object_type=(object_type or "").strip() or None,
-            object_id=(object_id or "").strip() or None,
+            username=_text(username, "username"),
+            action=_text(action, "action"),
+            object_type=_text(object_type, "object_type"),
+            object_id=_text(object_id, "object_id"),
             since=start,
             until=end,
         )
@@ -118,6 +118,15 @@ class AuditFilter:
         return query
 
 
+def _text(value: str | None, field: str) -> str | None:
+    """A text filter stripped, None when blank. Refuses NUL (PostgreSQL rejects it in
+    text, which would otherwise end as a server error)."""
+    value = (value or "").strip()
+    if "\x00" in value:
+        raise InvalidInput(f"{field} must not contain a NUL character", field=field)
+    return value or None
+
+
 def parse_time(
     value: str | None, *, field: str, tz: str | None = None, end_of_day: bool = False
 ) -> datetime | None:
@@ -129,9 +138,9 @@ def parse_time(
     Raises:
         InvalidInput: not such a time (names ``field``), or an unknown ``tz``.
     """
-    if value is None or not value.strip():
+    text = _text(value, field)
+    if text is None:
         return None
-    text = value.strip()
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
@@ -157,7 +166,7 @@ def _zone(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"unknown time zone {name!r}", field="tz") from exc
+        raise InvalidInput(f"unknown time zone {name[:64]!r}", field="tz") from exc
 
 
 async def search(

@@ -78,7 +78,12 @@ async def search_sessions(
     Raises:
         Forbidden: everyone's sessions asked by a user the session visibility does
             not let list them all (below admin).
+        InvalidInput: a NUL character in ``owner`` or ``template`` (PostgreSQL
+            refuses it in text).
     """
+    for field, value in (("owner", owner), ("template", template)):
+        if value and "\x00" in value:
+            raise InvalidInput(f"{field} must not contain a NUL character", field=field)
     query = select(WorkspaceSession).where(WorkspaceSession.org_id == user.org_id)
     if everyone or (owner and owner != user.username):
         SessionService.visibility.check_list_all(user)

@@ -138,7 +138,12 @@ async def _check_password(
     """``(user, "")`` for good credentials of an active user, else ``(None, why)``:
     ``unknown user``, ``wrong password`` or ``account disabled``. The reason is for
     the audit log only: callers answer the same to all three."""
-    user = await db.scalar(select(User).where(User.username == username))
+    # PostgreSQL refuses NUL in text: such a name is nobody's, without asking it.
+    user = (
+        None
+        if "\x00" in username
+        else await db.scalar(select(User).where(User.username == username))
+    )
     if user is None:
         await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
         return None, "unknown user"
@@ -246,19 +251,20 @@ async def sign_in(
     Raises:
         Unauthenticated: as :func:`authenticate_password`.
     """
+    tried = username.replace("\x00", "\\0")  # storable in any database's text
     async with sessionmaker() as db:
         user, reason = await _check_password(db, username, password)
-        org_id = await _org_of_attempt(db, username)
+        org_id = await _org_of_attempt(db, tried)
     if user is None:
         if org_id is not None:
             async with write_session(sessionmaker) as db:
                 record(
                     db,
                     org_id,
-                    username,
+                    tried,
                     "user.sign_in_failed",
                     "user",
-                    username,
+                    tried,
                     detail=reason,
                     source=source,
                 )

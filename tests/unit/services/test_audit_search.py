@@ -39,6 +39,7 @@ def test_a_bare_date_is_the_start_of_the_day_or_with_to_its_end():
         ({"since": "2025-03-01", "tz": "Mars/Olympus"}, "tz"),
         ({"since": "2025-03-02", "until": "2025-03-01"}, "from"),
         ({"since": "0001-01-01T00:00", "tz": "Asia/Tokyo"}, "from"),
+        ({"username": "ad\x00min"}, "username"),
     ],
 )
 def test_a_bad_filter_names_its_field(kwargs, field):

@@ -69,6 +69,17 @@ async def test_a_failed_api_sign_in_records_the_username_tried_and_why_not_the_p
     assert {r.org_id for r in rows} == {default_org}
 
 
+async def test_a_username_with_a_nul_is_refused_and_recorded_storably(app):
+    async with anonymous(app) as client:
+        refused = await client.post(
+            "/login", data={"username": "ad\x00min", "password": "whatever1", "next": "/"}
+        )
+    assert refused.status_code == 401
+    assert await events(app, "user.sign_in_failed") == [
+        ("user.sign_in_failed", "ad\\0min", "ad\\0min", CLIENT, "unknown user")
+    ]
+
+
 async def test_the_login_page_audits_sign_in_failure_and_sign_out_like_the_api(app):
     async with anonymous(app) as client:
         failed = await client.post(
