@@ -33,6 +33,7 @@ def token_create(
     from sqlalchemy import select
 
     from moorage.models.org import Org
+    from moorage.services.audit import COMMAND_LINE, record
     from moorage.services.fleet.enrolment import create_enrollment_token
 
     if ttl_seconds < 60 or max_uses < 1:
@@ -51,6 +52,7 @@ def token_create(
             created_by="cli",
         )
         db.add(row)
+        record(db, org.id, COMMAND_LINE, "enrollment_token.create", "enrollment_token", row.prefix)
         return token.plaintext
 
     typer.echo(run_with_db(settings_for(data_dir), create))

@@ -56,6 +56,7 @@ def import_file(
 ) -> None:
     """Register machines from FILE. Bad lines are listed with their numbers; nothing is
     imported unless --skip-invalid. The server probes them on its next pass."""
+    from moorage.services.audit import COMMAND_LINE
     from moorage.services.machine_import import import_machines
 
     settings = settings_for(data_dir)
@@ -64,7 +65,13 @@ def import_file(
 
     async def work(db):
         return await import_machines(
-            db, keyring, await _default_org(db), text, pool=pool, skip_invalid=skip_invalid
+            db,
+            keyring,
+            await _default_org(db),
+            text,
+            pool=pool,
+            skip_invalid=skip_invalid,
+            actor=COMMAND_LINE,
         )
 
     try:

@@ -189,10 +189,12 @@ def token_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Print a new API token for USER (shown once; use as `Authorization: Bearer …`)."""
-    from moorage.services.users import create_token, find_user
+    from moorage.services.audit import COMMAND_LINE
+    from moorage.services.users import create_api_token, find_user
 
     async def work(db):
-        return await create_token(db, await find_user(db, user), name=name or "cli")
+        owner = await find_user(db, user)
+        return await create_api_token(db, owner, name=name or "cli", actor=COMMAND_LINE)
 
     typer.echo(run_with_db(settings_for(data_dir), work))
 
@@ -217,6 +219,7 @@ def user_create(
     from sqlalchemy import select
 
     from moorage.models.org import DEFAULT_ORG, Org
+    from moorage.services.audit import COMMAND_LINE
     from moorage.services.users import create_user
 
     async def work(db):
@@ -226,7 +229,14 @@ def user_create(
                 "error: start `moorage serve` once first to create the default org", err=True
             )
             raise typer.Exit(1)
-        return await create_user(db, org_id=org.id, username=username, password=password, role=role)
+        return await create_user(
+            db,
+            org_id=org.id,
+            username=username,
+            password=password,
+            role=role,
+            actor=COMMAND_LINE,
+        )
 
     created = run_with_db(settings_for(data_dir), work)
     typer.echo(f"created {created.username} ({created.role})")

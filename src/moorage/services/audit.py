@@ -9,7 +9,11 @@ from moorage.db.engine import write_session
 from moorage.models.audit import AuditEvent
 from moorage.models.user import User
 
-__all__ = ["audit", "audit_in", "client_address"]
+__all__ = ["COMMAND_LINE", "audit", "audit_in", "client_address", "record"]
+
+COMMAND_LINE = "(command line)"
+"""The actor recorded for changes made with ``moorage`` commands on the server's host,
+which act as no signed-in user."""
 
 
 def client_address(connection: HTTPConnection | None) -> str | None:
@@ -60,17 +64,46 @@ def audit_in(
     detail: str | None = None,
     source: str | None = None,
 ) -> None:
-    """Add an event to ``db``'s transaction: it is kept only if the action commits.
-    ``source`` is the client's address, when the caller knows it."""
+    """Add an event by ``user`` to ``db``'s transaction: it is kept only if the action
+    commits. ``source`` is the client's address, when the caller knows it."""
+    record(
+        db,
+        user.org_id,
+        user.username,
+        action,
+        object_type,
+        object_id,
+        environment=environment,
+        detail=detail,
+        source=source,
+    )
+
+
+def record(
+    db: AsyncSession,
+    org_id: str,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    *,
+    environment: str | None = None,
+    detail: str | None = None,
+    source: str | None = None,
+) -> None:
+    """Add an event to ``db``'s transaction for an actor that is not a signed-in user
+    (:func:`audit_in` is this with the user's org and name): :data:`COMMAND_LINE`, or
+    the username tried by a failed sign-in. Values are cut to their columns' sizes
+    (``actor`` 64 characters, ``object_id`` 255, ``detail`` 2000)."""
     db.add(
         AuditEvent(
-            org_id=user.org_id,
-            username=user.username,
+            org_id=org_id,
+            username=actor[:64],
             action=action,
             object_type=object_type,
             object_id=object_id[:255],
             environment=environment,
-            source=source,
+            source=source and source[:64],
             detail=(detail or None) and detail[:2000],
         )
     )

@@ -16,7 +16,7 @@ from moorage.models.machine import Machine
 from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
 from moorage.security.rbac import require_role
-from moorage.services.audit import audit_in
+from moorage.services.audit import audit_in, record
 from moorage.services.machines import MachineSpec, check_machine_spec, register
 
 __all__ = ["ImportLineError", "import_machines", "parse_machines_txt"]
@@ -90,13 +90,15 @@ async def import_machines(
     pool: str = "default",
     skip_invalid: bool = False,
     by: User | None = None,
+    actor: str | None = None,
 ) -> tuple[list[str], list[ImportLineError]]:
     """Register the machines of a ``machines.txt`` in org ``org_id`` (not committed).
 
     A name already registered is a bad line too. Returns the imported names and
     the lines left out. ``by`` is the operator acting (role checked, and
     ``machine.import`` written to the audit log in the same transaction); None
-    for the host's command line, which has no user.
+    for the host's command line, which has no user and is recorded as ``actor``
+    (:data:`~moorage.services.audit.COMMAND_LINE`) when given.
 
     Raises:
         Forbidden: ``by`` is below operator.
@@ -128,6 +130,9 @@ async def import_machines(
         if number not in bad:
             await register(db, keyring, org_id, spec)
             imported.append(spec.name)
+    names = ",".join(imported)[:255] or "-"
     if by is not None:
-        audit_in(db, by, "machine.import", "machine", ",".join(imported)[:255] or "-")
+        audit_in(db, by, "machine.import", "machine", names)
+    elif actor is not None:
+        record(db, org_id, actor, "machine.import", "machine", names)
     return imported, errors

@@ -16,22 +16,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from moorage.models.org import DEFAULT_ORG, Org
 from moorage.models.token import ApiToken, TokenKind
 from moorage.models.user import Role, User
 from moorage.security.auth import authenticate_token
 from moorage.security.passwords import hash_password, verify_password
 from moorage.security.rbac import require_role
+from moorage.security.throttle import SignInThrottle
 from moorage.security.tokens import generate_token, parse_prefix, token_matches
-from moorage.services.audit import audit_in
+from moorage.services.audit import audit, audit_in, record
 
 __all__ = [
     "authenticate_password",
     "authenticate_token",
+    "create_api_token",
     "create_token",
     "create_user",
     "find_user",
+    "lift_sign_in_lock",
     "revoke_token",
     "sign_in",
+    "sign_out",
+    "users_of",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
@@ -56,12 +62,16 @@ async def create_user(
     role: Role = Role.MEMBER,
     display_name: str = "",
     by: User | None = None,
+    actor: str | None = None,
+    source: str | None = None,
 ) -> User:
     """Add a user (not committed).
 
     ``by`` is the admin acting (checked, and written to the audit log in the same
     transaction as ``user.create``); None for the first start and the host's
-    command line, which have no user.
+    command line, which have no user. ``actor`` is the name recorded instead when
+    there is no ``by`` (:data:`~moorage.services.audit.COMMAND_LINE`); with neither
+    (the first start) nothing is recorded. ``source``: the client's address.
 
     Raises:
         Forbidden: ``by`` is not an admin.
@@ -91,8 +101,21 @@ async def create_user(
     db.add(user)
     await db.flush()
     if by is not None:
-        audit_in(db, by, "user.create", "user", username, detail=role.value)
+        audit_in(db, by, "user.create", "user", username, detail=role.value, source=source)
+    elif actor is not None:
+        record(db, org_id, actor, "user.create", "user", username, detail=role.value)
     return user
+
+
+async def users_of(db: AsyncSession, admin: User) -> list[User]:
+    """The users of ``admin``'s org, by username.
+
+    Raises:
+        Forbidden: ``admin`` is not an admin.
+    """
+    require_role(admin, Role.ADMIN)
+    query = select(User).where(User.org_id == admin.org_id).order_by(User.username)
+    return list(await db.scalars(query))
 
 
 async def authenticate_password(db: AsyncSession, username: str, password: str) -> User:
@@ -103,14 +126,32 @@ async def authenticate_password(db: AsyncSession, username: str, password: str) 
         Unauthenticated: unknown user, wrong password or disabled account (one
             message for all three, so usernames cannot be probed).
     """
-    user = await db.scalar(select(User).where(User.username == username))
+    user, _ = await _check_password(db, username, password)
     if user is None:
-        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
-        raise Unauthenticated("wrong username or password", code="bad_credentials")
-    matches = await asyncio.to_thread(verify_password, user.password_hash, password)
-    if not matches or not user.is_active:
         raise Unauthenticated("wrong username or password", code="bad_credentials")
     return user
+
+
+async def _check_password(
+    db: AsyncSession, username: str, password: str
+) -> tuple[User | None, str]:
+    """``(user, "")`` for good credentials of an active user, else ``(None, why)``:
+    ``unknown user``, ``wrong password`` or ``account disabled``. The reason is for
+    the audit log only: callers answer the same to all three."""
+    # PostgreSQL refuses NUL in text: such a name is nobody's, without asking it.
+    user = (
+        None
+        if "\x00" in username
+        else await db.scalar(select(User).where(User.username == username))
+    )
+    if user is None:
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
+        return None, "unknown user"
+    if not await asyncio.to_thread(verify_password, user.password_hash, password):
+        return None, "wrong password"
+    if not user.is_active:
+        return None, "account disabled"
+    return user, ""
 
 
 async def create_token(
@@ -140,6 +181,33 @@ async def create_token(
     return token.plaintext
 
 
+async def create_api_token(
+    db: AsyncSession,
+    user: User,
+    *,
+    name: str = "",
+    source: str | None = None,
+    actor: str | None = None,
+) -> str:
+    """A new API token for ``user`` (not committed), audited ``token.create`` (object:
+    the token's prefix, detail: its name) as done by ``user`` from client address
+    ``source``, or by ``actor`` when given (the host's command line making a token
+    for a user). Returns the plaintext, shown once."""
+    plaintext = await create_token(db, user, name=name)
+    prefix = parse_prefix(plaintext) or "-"
+    record(
+        db,
+        user.org_id,
+        actor or user.username,
+        "token.create",
+        "token",
+        prefix,
+        detail=f"{name or 'unnamed'} for {user.username}",
+        source=source,
+    )
+    return plaintext
+
+
 async def revoke_token(db: AsyncSession, plaintext: str) -> bool:
     """Delete the token whose whole hash matches ``plaintext`` (not committed).
 
@@ -164,12 +232,18 @@ async def sign_in(
     password: str,
     *,
     ttl: timedelta,
+    source: str | None = None,
 ) -> tuple[User, str]:
-    """Check a password and store a new login token valid for ``ttl``.
+    """Check a password and store a new login token valid for ``ttl``; audited as
+    ``user.sign_in`` or ``user.sign_in_failed`` (the username tried, never the
+    password; the detail says ``unknown user``, ``wrong password`` or ``account
+    disabled``), from the client address ``source``.
 
-    The password is checked in a read-only transaction, so a failed sign-in
-    writes nothing and never waits for (or holds) SQLite's write lock; only a
-    correct one opens a write transaction for the token.
+    The password is checked in a read-only transaction, so the Argon2 work never
+    holds (or waits for) SQLite's write lock; the token, or the failure's audit
+    event, is written afterwards in a short transaction of its own. A failure is
+    recorded in the org of the user tried, or the default org for an unknown name.
+    Attempts refused by the throttle before any check are not recorded here.
 
     Returns:
         The user and the login token's plaintext (for the cookie).
@@ -177,8 +251,66 @@ async def sign_in(
     Raises:
         Unauthenticated: as :func:`authenticate_password`.
     """
+    tried = username.replace("\x00", "\\0")  # storable in any database's text
     async with sessionmaker() as db:
-        user = await authenticate_password(db, username, password)
+        user, reason = await _check_password(db, username, password)
+        org_id = await _org_of_attempt(db, tried)
+    if user is None:
+        if org_id is not None:
+            async with write_session(sessionmaker) as db:
+                record(
+                    db,
+                    org_id,
+                    tried,
+                    "user.sign_in_failed",
+                    "user",
+                    tried,
+                    detail=reason,
+                    source=source,
+                )
+        raise Unauthenticated("wrong username or password", code="bad_credentials")
     async with write_session(sessionmaker) as db:
         token = await create_token(db, user, name="login", kind=TokenKind.LOGIN, ttl=ttl)
+        audit_in(db, user, "user.sign_in", "user", user.username, source=source)
     return user, token
+
+
+async def _org_of_attempt(db: AsyncSession, username: str) -> str | None:
+    """The org a sign-in attempt is recorded in: the tried user's, or the default org."""
+    org_id = await db.scalar(select(User.org_id).where(User.username == username))
+    return org_id or await db.scalar(select(Org.id).where(Org.name == DEFAULT_ORG))
+
+
+async def sign_out(
+    db: AsyncSession, user: User, credential: str | None, *, source: str | None = None
+) -> None:
+    """End ``user``'s login: revoke the token they authenticated with (``credential``,
+    the login cookie's or a bearer token; nothing for None) and record
+    ``user.sign_out`` from the client address ``source`` (not committed)."""
+    if credential:
+        await revoke_token(db, credential)
+    audit_in(db, user, "user.sign_out", "user", user.username, source=source)
+
+
+async def lift_sign_in_lock(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    admin: User,
+    username: str,
+    throttle: SignInThrottle,
+    *,
+    source: str | None = None,
+) -> None:
+    """Forget the failed sign-ins of ``username`` in ``throttle`` (admins; see
+    :meth:`SignInThrottle.unlock`), audited ``user.unlock_sign_in``.
+
+    Raises:
+        Forbidden: ``admin`` is not an admin.
+        NotFound: no such user in ``admin``'s org (code ``user_not_found``).
+    """
+    require_role(admin, Role.ADMIN)
+    async with sessionmaker() as db:
+        user = await find_user(db, username)
+    if user.org_id != admin.org_id:
+        raise NotFound(f"no user named {username!r}", code="user_not_found")
+    await throttle.unlock(user.username)
+    await audit(sessionmaker, None, admin, "user.unlock_sign_in", "user", username, source=source)

@@ -1,19 +1,18 @@
 """UI for Docker management (operators): environments, containers, logs, images,
-volumes, networks, stacks, events; the audit log (admins)."""
+volumes, networks, stacks, events."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, DbDep
-from moorage.models.audit import AuditEvent
 from moorage.models.user import Role
 from moorage.security.access import Allow
-from moorage.security.rbac import require_role
 from moorage.services.docker import SHELLS, Caller
 from moorage.services.docker.volumes import clean_path
+from moorage.services.session_lists import workspaces_by_id
+from moorage.services.sessions import SESSION_LABEL
 from moorage.web.pages import PageUser, _redirect, _same_origin, templates
 
 __all__ = ["router"]
@@ -39,16 +38,21 @@ async def containers_page(
     env: str,
     request: Request,
     user: PageUser,
+    db: DbDep,
     context: ContextDep,
     state: str | None = None,
     name: str | None = None,
 ) -> Response:
-    """The containers of an environment; htmx refreshes the table fragment."""
+    """The containers of an environment; htmx refreshes the table fragment. A Moorage
+    workspace (label ``moorage.session``) shows its owner and session, and its
+    buttons' confirmations name them."""
     caller = Caller(user, request)
     environment = await context.docker.environments.get(user, env)
     containers = await context.docker.containers.list_containers(
         caller, env, state=state, name=name
     )
+    session_ids = [(c.get("labels") or {}).get(SESSION_LABEL, "") for c in containers]
+    workspaces = await workspaces_by_id(db, user, session_ids)
     page = "_containers.html" if request.headers.get("hx-request") else "containers.html"
     return templates.TemplateResponse(
         request,
@@ -57,6 +61,7 @@ async def containers_page(
             "user": user,
             "environment": environment,
             "containers": containers,
+            "workspaces": workspaces,
             "state": state or "",
             "name": name or "",
         },
@@ -268,18 +273,3 @@ async def events_page(env: str, request: Request, user: PageUser, context: Conte
         "events.html",
         {"user": user, "environment": environment, "max_events": MAX_EVENTS},
     )
-
-
-@router.get("/admin/audit", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
-async def audit_page(request: Request, user: PageUser, db: DbDep) -> Response:
-    """The newest 500 audit events of the org (admins)."""
-    require_role(user, Role.ADMIN)
-    events = list(
-        await db.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.org_id == user.org_id)
-            .order_by(AuditEvent.at.desc())
-            .limit(500)
-        )
-    )
-    return templates.TemplateResponse(request, "audit.html", {"user": user, "events": events})

@@ -36,15 +36,18 @@ from moorage.security.rbac import has_role
 from moorage.security.throttle import throttled
 from moorage.services import templates as template_service
 from moorage.services.audit import client_address
+from moorage.services.session_lists import live_count_of_others
 from moorage.services.templates import visible_templates
-from moorage.services.users import revoke_token, sign_in
+from moorage.services.users import sign_in, sign_out
 from moorage.web.formatting import add_formatting_filters
+from moorage.web.session_views import GLOBALS as SESSION_VIEWS
 
 __all__ = ["PageUser", "render_error_page", "router"]
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
 templates.env.globals["Role"] = Role
+templates.env.globals.update(SESSION_VIEWS)
 add_script_nonces(templates.env)
 add_formatting_filters(templates.env)
 
@@ -104,12 +107,14 @@ async def login_submit(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Check the password, set the login cookie and go to ``next``; the form again
-    with 401 when wrong."""
+    with 401 when wrong. Both are audited by the service."""
     _same_origin(request)
     ttl = timedelta(hours=context.settings.login_ttl_hours)
     try:
         async with throttled(request, username):
-            _, token = await sign_in(context.sessionmaker, username, password, ttl=ttl)
+            _, token = await sign_in(
+                context.sessionmaker, username, password, ttl=ttl, source=client_address(request)
+            )
     except Unauthenticated as exc:
         return templates.TemplateResponse(
             request,
@@ -129,12 +134,11 @@ async def login_submit(
 
 @router.post("/logout", dependencies=[Allow(Role.VIEWER)])
 async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Response:
-    """Revoke the login cookie's token, clear the cookie and go to /login."""
+    """Revoke the login cookie's token (audited ``user.sign_out``), clear the cookie and
+    go to /login."""
     _same_origin(request)
-    credential = credential_of(request)
-    if credential:
-        await revoke_token(db, credential)
-        await db.commit()
+    await sign_out(db, user, credential_of(request), source=client_address(request))
+    await db.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
@@ -145,7 +149,8 @@ async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Res
 
 @router.get("/", response_class=HTMLResponse, dependencies=[Allow(Role.VIEWER)])
 async def dashboard(request: Request, user: PageUser, db: DbDep, context: ContextDep) -> Response:
-    """The catalog the user may launch from and their live sessions."""
+    """The catalog the user may launch from and their live sessions (for admins, with
+    how many others hold, linking the Sessions overview)."""
     catalog = await visible_templates(db, user)
     sessions = await context.sessions.list(user, live_only=True)
     return templates.TemplateResponse(
@@ -155,6 +160,7 @@ async def dashboard(request: Request, user: PageUser, db: DbDep, context: Contex
             "user": user,
             "catalog": [t for t in catalog if t.enabled],
             "sessions": sessions,
+            "others": await live_count_of_others(db, user),
             "durations": DURATION_CHOICES_MINUTES,
         },
     )
@@ -162,12 +168,16 @@ async def dashboard(request: Request, user: PageUser, db: DbDep, context: Contex
 
 @router.get("/ui/sessions", response_class=HTMLResponse, dependencies=[Allow(Role.VIEWER)])
 async def sessions_fragment(
-    request: Request, user: PageUser, context: ContextDep, all: bool = False
+    request: Request, user: PageUser, db: DbDep, context: ContextDep, all: bool = False
 ) -> Response:
     """The "my sessions" table, refreshed by htmx."""
-    sessions = await context.sessions.list(user, all_users=all and user.is_admin, live_only=True)
+    everyone = all and user.is_admin
+    sessions = await context.sessions.list(user, all_users=everyone, live_only=True)
+    others = 0 if everyone else await live_count_of_others(db, user)
     return templates.TemplateResponse(
-        request, "_sessions.html", {"user": user, "sessions": sessions, "show_owner": all}
+        request,
+        "_sessions.html",
+        {"user": user, "sessions": sessions, "show_owner": everyone, "others": others},
     )
 
 
@@ -183,7 +193,9 @@ async def sessions_events(
 
     async def render() -> str:
         sessions = await context.sessions.list(user, all_users=everyone, live_only=True)
-        return fragment.render(user=user, sessions=sessions, show_owner=everyone)
+        async with context.sessionmaker() as db:
+            others = 0 if everyone else await live_count_of_others(db, user)
+        return fragment.render(user=user, sessions=sessions, show_owner=everyone, others=others)
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         last = None
@@ -266,12 +278,17 @@ async def extend_submit(
 
 @router.post("/ui/sessions/{session_id}/end", dependencies=[Owner])
 async def end_submit(
-    session_id: str, request: Request, user: PageUser, context: ContextDep
+    session_id: str,
+    request: Request,
+    user: PageUser,
+    context: ContextDep,
+    next: Annotated[str | None, Form()] = None,
 ) -> Response:
-    """End a session now and go back to the dashboard."""
+    """End a session now and go to ``next`` (a local path: the admins' Sessions page
+    sends its own), else back to the dashboard."""
     _same_origin(request)
     await context.sessions.release(user, session_id, source=client_address(request))
-    return _redirect(request, "/")
+    return _redirect(request, _safe_next(next))
 
 
 # -- admin: templates -------------------------------------------------------

@@ -187,6 +187,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/environments/{env}/stacks"): "operator",
     ("GET", "/environments/{env}/events"): "operator",
     ("GET", "/admin/audit"): "admin",
+    ("GET", "/admin/sessions"): "admin",
     ("GET", "/fleet"): "operator",
     ("GET", "/fleet/nodes/{ref}"): "operator",
     ("GET", "/fleet/alerts"): "operator",

@@ -6,6 +6,7 @@ from moorage.api.v1 import (
     actions,
     agents,
     alerts,
+    audit,
     auth,
     containers,
     docker_objects,
@@ -35,6 +36,7 @@ router.include_router(sign_in_locks.router)
 router.include_router(machines.router)
 router.include_router(reservations.router)
 router.include_router(environments.router)
+router.include_router(audit.router)
 router.include_router(containers.router)
 router.include_router(docker_objects.router)
 router.include_router(networks.router)

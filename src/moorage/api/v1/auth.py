@@ -12,7 +12,8 @@ from moorage.schemas.user import LoginRequest, UserPublic
 from moorage.security.access import Allow, Public
 from moorage.security.auth import set_login_cookie
 from moorage.security.throttle import throttled
-from moorage.services.users import revoke_token, sign_in
+from moorage.services.audit import client_address
+from moorage.services.users import sign_in, sign_out
 
 __all__ = ["router", "set_login_cookie"]
 
@@ -26,10 +27,17 @@ async def login(body: LoginRequest, request: Request, response: Response, contex
     401 ``bad_credentials`` for a wrong username or password. Repeated failures
     for one account or from one address are slowed down, then refused with 429
     ``too_many_attempts`` and ``Retry-After`` (see :mod:`moorage.security.throttle`).
+    Sign-ins and failed ones are audited (``user.sign_in``, ``user.sign_in_failed``).
     """
     ttl = timedelta(hours=context.settings.login_ttl_hours)
     async with throttled(request, body.username):
-        user, token = await sign_in(context.sessionmaker, body.username, body.password, ttl=ttl)
+        user, token = await sign_in(
+            context.sessionmaker,
+            body.username,
+            body.password,
+            ttl=ttl,
+            source=client_address(request),
+        )
     set_login_cookie(
         response,
         token,
@@ -42,11 +50,10 @@ async def login(body: LoginRequest, request: Request, response: Response, contex
 @router.post("/logout", status_code=204, dependencies=[Allow(Role.VIEWER)])
 async def logout(request: Request, db: WriteDbDep, user: CurrentUser) -> Response:
     """End the caller's login: revoke the token it authenticated with (the login
-    cookie or the bearer token) and clear the cookie. 401 without a valid one."""
-    credential = credential_of(request)
-    if credential:
-        await revoke_token(db, credential)
-        await db.commit()
+    cookie or the bearer token) and clear the cookie; audited ``user.sign_out``. 401
+    without a valid one."""
+    await sign_out(db, user, credential_of(request), source=client_address(request))
+    await db.commit()
     response = Response(status_code=204)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response

@@ -1,18 +1,13 @@
-"""Docker environments (operators and admins) and the audit log (admins).
+"""Docker environments (operators and admins).
 
-Every mutating call is written to the audit log.
+Every mutating call is written to the audit log (by the environment service).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
-from moorage.api.deps import AdminUser, DbDep
 from moorage.api.v1._docker import DockerDep, OperatorCaller
-from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
 from moorage.models.user import Role
 from moorage.schemas.environment import (
@@ -83,40 +78,3 @@ async def remove_environment(env: str, docker: DockerDep, caller: OperatorCaller
     """Forget an environment (its containers are left alone). 409 while sessions ran there."""
     await docker.environments.remove(caller, env)
     return Response(status_code=204)
-
-
-# -- audit -----------------------------------------------------------------------------
-
-
-@router.get("/audit", dependencies=[Allow(Role.ADMIN)])
-async def list_audit(
-    db: DbDep,
-    admin: AdminUser,
-    limit: int = 200,
-    action: str | None = None,
-    username: str | None = None,
-) -> list[dict[str, Any]]:
-    """Admins: the newest audit events first (``limit`` ≤ 1000), filtered by ``action``
-    prefix and ``username``."""
-    query = select(AuditEvent).where(AuditEvent.org_id == admin.org_id)
-    if action:
-        query = query.where(AuditEvent.action.startswith(action))
-    if username:
-        query = query.where(AuditEvent.username == username)
-    rows = await db.scalars(query.order_by(AuditEvent.at.desc()).limit(max(1, min(limit, 1000))))
-    return [
-        {
-            "at": row.at,
-            "username": row.username,
-            "action": row.action,
-            "object_type": row.object_type,
-            "object_id": row.object_id,
-            "environment": row.environment,
-            "source": row.source,
-            "detail": row.detail,
-        }
-        for row in rows
-    ]
-
-
-__all__ = ["router"]

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from starlette.datastructures import URL
 
-from moorage.api.deps import ContextDep, CurrentUser, SessionServiceDep
+from moorage.api.deps import ContextDep, CurrentUser, DbDep, SessionServiceDep
 from moorage.context import Context
 from moorage.errors import NotFound
 from moorage.models.session import WorkspaceSession
@@ -28,6 +28,7 @@ from moorage.schemas.session import (
 from moorage.security.access import Allow, Owner
 from moorage.services.audit import client_address
 from moorage.services.kinds import kind_for
+from moorage.services.session_lists import search_sessions, states_named
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -126,14 +127,23 @@ async def launch_session(
 async def list_sessions(
     request: Request,
     user: CurrentUser,
-    sessions: SessionServiceDep,
+    db: DbDep,
     context: ContextDep,
     all: bool = False,
     live: bool = False,
+    owner: str | None = None,
+    template: str | None = None,
+    state: str | None = None,
 ):
-    """The caller's sessions, newest first. ``?all=true``: everyone's (admins).
-    ``?live=true``: only sessions not yet released or failed."""
-    rows = await sessions.list(user, all_users=all, live_only=live)
+    """The caller's sessions, newest first (at most 500). ``?all=true``: everyone's in
+    the org (admins; 403 otherwise). ``?owner=alice``: that user's (another user's:
+    admins). ``?template=debian-shell``: of that template. ``?state=``: ``live``,
+    ``ended``, ``any`` or one state (``ready`` …; 422 otherwise); ``?live=true`` is
+    ``state=live``."""
+    states = states_named(state) if state else (states_named("live") if live else None)
+    rows = await search_sessions(
+        db, user, everyone=all, owner=owner, template=template, states=states
+    )
     return [session_public(row, request.base_url, user, context) for row in rows]
 
 

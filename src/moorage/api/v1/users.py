@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from moorage.api.deps import AdminUser, CurrentUser, DbDep, WriteDbDep
 from moorage.models.user import Role, User
 from moorage.schemas.user import TokenCreate, TokenCreated, UserCreate, UserPublic
 from moorage.security.access import Allow
-from moorage.services.users import create_token, create_user
+from moorage.services.audit import client_address
+from moorage.services.users import create_api_token, create_user
 
 router = APIRouter(tags=["users"])
 
@@ -23,7 +24,7 @@ async def list_users(db: DbDep, admin: AdminUser):
 
 
 @router.post("/users", status_code=201, response_model=UserPublic, dependencies=[Allow(Role.ADMIN)])
-async def add_user(body: UserCreate, db: WriteDbDep, admin: AdminUser):
+async def add_user(body: UserCreate, request: Request, db: WriteDbDep, admin: AdminUser):
     """Admins: add a user in the admin's org (audited ``user.create``). 422 for a bad
     username or a short password; 409 when the username is taken."""
     user = await create_user(
@@ -34,6 +35,7 @@ async def add_user(body: UserCreate, db: WriteDbDep, admin: AdminUser):
         role=body.role,
         display_name=body.display_name,
         by=admin,
+        source=client_address(request),
     )
     await db.commit()
     return user
@@ -42,8 +44,8 @@ async def add_user(body: UserCreate, db: WriteDbDep, admin: AdminUser):
 @router.post(
     "/tokens", status_code=201, response_model=TokenCreated, dependencies=[Allow(Role.VIEWER)]
 )
-async def add_token(body: TokenCreate, db: WriteDbDep, user: CurrentUser):
-    """A new API token for the caller, shown once."""
-    token = await create_token(db, user, name=body.name)
+async def add_token(body: TokenCreate, request: Request, db: WriteDbDep, user: CurrentUser):
+    """A new API token for the caller, shown once (audited ``token.create``)."""
+    token = await create_api_token(db, user, name=body.name, source=client_address(request))
     await db.commit()
     return TokenCreated(token=token, name=body.name)

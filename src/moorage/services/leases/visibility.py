@@ -53,6 +53,11 @@ class Visibility:
             return False
         return lease.user_id == user.id or has_role(user, self.sees_all)
 
+    def may_list_all(self, user: User) -> bool:
+        """True when ``user`` may list everyone's leases of the kind in their org (pages
+        ask this to offer an overview; :meth:`check_list_all` enforces it)."""
+        return has_role(user, self.sees_all)
+
     def check_list_all(self, user: User) -> None:
         """Allow listing everyone's leases of the org, or raise.
 
