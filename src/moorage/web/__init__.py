@@ -27,3 +27,6 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.fleet_pages import router as fleet_router
 
     app.include_router(fleet_router)
+    from moorage.web.session_pages import router as session_router
+
+    app.include_router(session_router)

@@ -38,6 +38,7 @@ from moorage.services import templates as template_service
 from moorage.services.audit import client_address
 from moorage.services.templates import visible_templates
 from moorage.services.users import revoke_token, sign_in
+from moorage.web.session_view import session_view
 
 __all__ = ["PageUser", "render_error_page", "router"]
 
@@ -233,9 +234,9 @@ async def launch_submit(
 async def session_page(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
-    """One session: its terminal, desktop or app, deadline and connection details."""
+    """One session: its terminal, desktop or app, deadline and connection details;
+    once ended, when and why, and a form to launch its template again."""
     session = await context.sessions.get(user, session_id)
-    max_expires_at = session.starts_at + timedelta(minutes=session.template.max_duration_minutes)
     host = context.settings.public_host
     return templates.TemplateResponse(
         request,
@@ -246,7 +247,7 @@ async def session_page(
             "connection": context.sessions.connection_of(session, user, host),
             "guacd": bool(context.settings.guacd_address),
             "live": session.state in LIVE_STATES,
-            "max_expires_at": max_expires_at,
+            **await session_view(request, context, user, session),
         },
     )
 
@@ -269,10 +270,11 @@ async def extend_submit(
 async def end_submit(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
-    """End a session now and go back to the dashboard."""
+    """End a session now and show the page it was ended from again (the session's
+    own page then says it ended)."""
     _same_origin(request)
     await context.sessions.release(user, session_id, source=client_address(request))
-    return _redirect(request, "/")
+    return _redirect(request, request.headers.get("hx-current-url") or "/")
 
 
 # -- admin: templates -------------------------------------------------------
