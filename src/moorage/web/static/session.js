@@ -69,6 +69,7 @@
     alert.setAttribute("role", kind === "danger" ? "alert" : "status");
     alert.dataset.sessionMessage = kind;
     const body = document.createElement("span");
+    body.className = "text-body";  // the alert's own tint is too faint to read
     body.textContent = text;
     const close = document.createElement("button");
     close.type = "button";
@@ -184,6 +185,7 @@
     if (!el.dataset.built) {
       el.dataset.built = "1";
       const text = document.createElement("span");
+      text.className = "text-body fw-medium";  // the alert's own tint is too faint to read
       text.dataset.warningText = "";
       const more = document.createElement("button");
       more.type = "button";
@@ -222,7 +224,10 @@
     });
     const level = levelOf(left);
     document.querySelectorAll("[data-expiry-warning]").forEach((el) => drawWarning(el, left, level));
-    document.querySelectorAll("#notify-me").forEach((el) => el.classList.toggle("d-none", !canAsk()));
+    // The banner asks for notifications once it shows; before, a link in the actions does.
+    document.querySelectorAll("#notify-me").forEach((el) => {
+      el.classList.toggle("d-none", !canAsk() || level !== 0);
+    });
     // Notify when a threshold is crossed while the page is open (not at load).
     if (session.level !== null && level !== 0 && (session.level === 0 || level < session.level)) {
       notify(`${templateName} ends in ${level === 1 ? "1 minute" : level + " minutes"}`,
