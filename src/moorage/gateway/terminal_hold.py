@@ -12,7 +12,8 @@ second tab attaches to the *same* shell and sees its screen again.
   shell back; one that falls :data:`MAX_QUEUED_BYTES` behind is detached (it
   reconnects and gets the replay).
 * Output bytes are numbered from 0 for the life of the shell. The last
-  :data:`BUFFER_BYTES` are kept (:class:`RingBuffer`); an attachment gets them
+  :data:`BUFFER_BYTES` are kept (:class:`~moorage.gateway.terminal_buffer.RingBuffer`);
+  an attachment gets them
   first, from the byte a resuming client names or from the oldest kept.
 * The TTY takes the size of the latest attachment still attached.
 * A held terminal ends when its shell exits (attachments close 1000), when its
@@ -39,27 +40,22 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from moorage.drivers.base import TerminalStream
+from moorage.gateway.terminal_buffer import BUFFER_BYTES, RingBuffer
 
 __all__ = [
-    "BUFFER_BYTES",
     "CLOSE_SESSION_ENDED",
     "CLOSE_SHELL_EXITED",
     "CLOSE_TOO_SLOW",
     "MAX_QUEUED_BYTES",
     "Attachment",
     "HeldTerminal",
-    "RingBuffer",
     "TerminalHolds",
 ]
 
 log = logging.getLogger(__name__)
 
-BUFFER_BYTES = 256 * 1024
-"""Output kept for replay, per held terminal."""
 MAX_QUEUED_BYTES = 4 * BUFFER_BYTES
 """Output an attachment may fall behind by before it is detached."""
-LINE_SEARCH_BYTES = 4096
-"""How far a replay that starts at the oldest kept byte looks for a line start."""
 RECHECK_SECONDS = 5.0
 """Past its deadline, how often a terminal whose session still reads as ready asks
 again (the reconciler's release may come a little late, or from another process)."""
@@ -68,57 +64,6 @@ CLOSE_SHELL_EXITED = (1000, "the shell exited")
 CLOSE_SESSION_ENDED = (4409, "the session ended")
 CLOSE_TOO_SLOW = (1013, "the terminal's output outran this connection; reconnect")
 CLOSE_SERVER_STOPPING = (1001, "the server is stopping")
-
-
-class RingBuffer:
-    """The last ``capacity`` bytes of a stream whose bytes are numbered from 0.
-
-    ``start`` is the number of the oldest byte kept, ``end`` the number the next
-    byte written will get (the count of bytes ever written).
-    """
-
-    def __init__(self, capacity: int = BUFFER_BYTES) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1 byte")
-        self.capacity = capacity
-        self._data = bytearray()
-        self._dropped = 0  # bytes discarded from the front so far
-
-    @property
-    def start(self) -> int:
-        return self.end - min(len(self._data), self.capacity)
-
-    @property
-    def end(self) -> int:
-        return self._dropped + len(self._data)
-
-    def write(self, chunk: bytes) -> None:
-        """Append ``chunk``, forgetting what falls out of the last ``capacity`` bytes."""
-        self._data += chunk
-        # Trim in batches (up to twice the capacity is held) so a stream of small
-        # chunks does not move the whole buffer on every write.
-        if len(self._data) > 2 * self.capacity:
-            excess = len(self._data) - self.capacity
-            del self._data[:excess]
-            self._dropped += excess
-
-    def since(self, offset: int | None = None) -> tuple[int, bytes]:
-        """``(first, data)``: the kept bytes from number ``offset`` on, or, when
-        ``offset`` is None, before :attr:`start` or after :attr:`end`, from the oldest
-        kept (from the line after it once bytes were forgotten, when a line starts in
-        the next :data:`LINE_SEARCH_BYTES`). ``first`` is the number of ``data``'s
-        first byte."""
-        first = self.start
-        if offset is not None and first <= offset <= self.end:
-            first = offset
-        elif first > 0:
-            # Bytes were forgotten: start on a line, not inside an escape sequence
-            # or a character cut in half.
-            head = self._data[first - self._dropped : first - self._dropped + LINE_SEARCH_BYTES]
-            newline = head.find(b"\n")
-            if newline >= 0:
-                first += newline + 1
-        return first, bytes(self._data[first - self._dropped :])
 
 
 class Attachment:

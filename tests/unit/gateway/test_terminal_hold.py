@@ -9,12 +9,12 @@ import pytest
 
 from moorage.drivers.fake import FakeTerminal
 from moorage.gateway import terminal_hold
+from moorage.gateway.terminal_buffer import RingBuffer
 from moorage.gateway.terminal_hold import (
     CLOSE_SESSION_ENDED,
     CLOSE_SHELL_EXITED,
     CLOSE_TOO_SLOW,
     HeldTerminal,
-    RingBuffer,
     TerminalHolds,
 )
 
