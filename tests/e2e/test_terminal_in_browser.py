@@ -48,10 +48,14 @@ async def test_login_launch_type_and_end(server, browser, admin, tmp_path):
         session_id = page.url.rsplit("/", 1)[1]
         page.once("dialog", lambda dialog: dialog.accept())
         await page.click("#end-session")
-        # The page says how it ended and offers to launch the template again.
-        ended = page.locator("#session-ended-card")
-        await ended.wait_for(state="visible")
-        assert re.search(r"ended at \d\d:\d\d \(ended by you\)", await ended.inner_text())
+        # The page says how it ended ("ending…" first, while the container goes) and
+        # offers to launch the template again.
+        await page.wait_for_function(
+            "() => /ended at \\d\\d:\\d\\d \\(ended by you\\)/.test("
+            "((document.getElementById('session-ended-text') || {}).textContent || '')"
+            ".replace(/\\s+/g, ' '))",
+            polling=POLL_MS,
+        )
         assert await page.locator("#launch-again").is_visible()
         assert await page.locator("#end-session").count() == 0
         row = (await admin.get(f"/api/v1/sessions/{session_id}")).json()
