@@ -18,6 +18,7 @@ from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory
 from moorage.gateway.router import router as gateway_router
+from moorage.gateway.terminal_hold import TerminalHolds
 from moorage.gateway.workspace_app import WorkspaceHosts
 from moorage.runtime import open_context
 from moorage.security.csrf import CsrfGuard
@@ -56,7 +57,14 @@ def create_app(
             announce=announce,
         ) as context:
             app.state.context = context
-            yield
+            # Shells held across reconnects (this process's); a session's end closes its own.
+            holds = TerminalHolds()
+            context.sessions.add_deadline_listener(holds.deadline_changed)
+            app.state.terminal_holds = holds
+            try:
+                yield
+            finally:
+                await holds.close_all()
 
     app = FastAPI(
         title="Moorage",

@@ -12,6 +12,10 @@ container's web app, through the port it publishes on the publish address.
   ``allow-same-origin`` (the app's scripts run in an opaque origin, so they
   cannot read Moorage's API with the viewer's cookie) and loses its
   ``Set-Cookie`` headers.
+* Framing: only Moorage's app page (``/sessions/<id>/app``) may frame an app.
+  Every answer gets ``Content-Security-Policy: frame-ancestors`` naming Moorage's
+  origin (``'self'`` on Moorage's own origin); the app's own ``frame-ancestors``
+  directive and ``X-Frame-Options`` are dropped.
 * The path and the ``Host`` header are passed on unchanged (the app is started
   with ``MOORAGE_BASE_URL=/s/<session-id>/`` and serves under it, and apps that
   compare ``Origin`` with ``Host``, like Jupyter, see the browser's view);
@@ -52,7 +56,14 @@ from moorage.security.origin import cross_site
 if TYPE_CHECKING:
     from moorage.context import Context
 
-__all__ = ["SANDBOX_CSP", "bridge_websocket", "forward", "router", "session_upstream"]
+__all__ = [
+    "SAME_ORIGIN_FRAMING",
+    "SANDBOX_CSP",
+    "bridge_websocket",
+    "forward",
+    "router",
+    "session_upstream",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +84,8 @@ HOP_BY_HOP = {
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 SANDBOX_CSP = "sandbox allow-scripts allow-forms allow-popups allow-downloads"
 """Added to every response proxied on Moorage's own origin (no ``allow-same-origin``)."""
+SAME_ORIGIN_FRAMING = "'self'"
+"""Who may frame an app proxied on Moorage's own origin: Moorage's pages (its app page)."""
 
 
 async def session_upstream(
@@ -148,12 +161,29 @@ def _forward_headers(connection: HTTPConnection) -> dict[str, str]:
     return headers
 
 
-def _response_headers(upstream: aiohttp.ClientResponse, *, sandbox: bool) -> list[tuple[str, str]]:
+def _without_frame_ancestors(policy: str) -> str:
+    """``policy`` (a Content-Security-Policy value) without its ``frame-ancestors``
+    directive: who may frame a workspace app is Moorage's decision."""
+    kept = [
+        directive.strip()
+        for directive in policy.split(";")
+        if directive.strip() and directive.split()[0].lower() != "frame-ancestors"
+    ]
+    return "; ".join(kept)
+
+
+def _response_headers(
+    upstream: aiohttp.ClientResponse, *, sandbox: bool, frame_ancestors: str
+) -> list[tuple[str, str]]:
     headers = []
     for key, value in upstream.headers.items():
         name = key.lower()
-        if name in HOP_BY_HOP:
+        if name in HOP_BY_HOP or name == "x-frame-options":
             continue
+        if name == "content-security-policy":
+            value = _without_frame_ancestors(value)
+            if not value:
+                continue
         if name == "set-cookie":
             cookie = SimpleCookie()
             with contextlib.suppress(Exception):
@@ -165,16 +195,25 @@ def _response_headers(upstream: aiohttp.ClientResponse, *, sandbox: bool) -> lis
         headers.append(("content-length", upstream.headers["Content-Length"]))
     if sandbox:
         headers.append(("content-security-policy", SANDBOX_CSP))
+    headers.append(("content-security-policy", f"frame-ancestors {frame_ancestors}"))
     return headers
 
 
 async def forward(
-    request: Request, context: Context, base: str, *, sandbox: bool, path: str | None = None
+    request: Request,
+    context: Context,
+    base: str,
+    *,
+    sandbox: bool,
+    frame_ancestors: str,
+    path: str | None = None,
 ) -> Response:
     """Forward one request to ``base`` (``http://host:port``), streaming the body
     both ways. ``path`` defaults to the request's. ``sandbox``: add
     :data:`SANDBOX_CSP` and drop every ``Set-Cookie``; otherwise only cookies
-    named like Moorage's are dropped.
+    named like Moorage's are dropped. ``frame_ancestors`` (CSP source list) says
+    who may frame the answer, in place of the app's own ``frame-ancestors`` and
+    ``X-Frame-Options``: Moorage's app page, and nothing else.
 
     Raises:
         RuntimeUnavailable: the app does not answer.
@@ -199,7 +238,7 @@ async def forward(
         )
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise RuntimeUnavailable(f"the workspace's web app does not answer: {exc}") from exc
-    headers = _response_headers(upstream, sandbox=sandbox)
+    headers = _response_headers(upstream, sandbox=sandbox, frame_ancestors=frame_ancestors)
     response = StreamingResponse(
         upstream.content.iter_any(),
         status_code=upstream.status,
@@ -217,7 +256,9 @@ async def proxy_http(session_id: str, path: str, request: Request) -> Response:
     context, user, base = await _target(request, session_id)
     settings = context.settings
     if not settings.workspace_origin_mode:
-        return await forward(request, context, base, sandbox=True)
+        return await forward(
+            request, context, base, sandbox=True, frame_ancestors=SAME_ORIGIN_FRAMING
+        )
     if request.method not in ("GET", "HEAD"):
         raise NotFound("the web app is served from its workspace origin", code="not_found")
     origin = settings.workspace_origin(

@@ -41,14 +41,18 @@ async def session_desktop(websocket: WebSocket, session_id: str) -> None:
 
 @sessions.websocket("/{session_id}/terminal", dependencies=[GatewayOwner])
 async def session_terminal(websocket: WebSocket, session_id: str) -> None:
-    """A shell with a TTY in the session's container.
+    """The session's shell with a TTY, held by the server across reconnects.
 
-    Binary frames carry terminal bytes both ways; a text frame from the client
-    is a JSON control message ``{"type": "resize", "cols": C, "rows": R}``.
-    Close codes: 4401 not authenticated, 4403 cross-site, 4404 no such session
-    (or not yours), 4409 session not ready, 1011 runtime failure.
+    Binary frames carry terminal bytes both ways (the shell's recent output is
+    replayed first); a text frame from the client is a JSON control message
+    ``{"type": "resize", "cols": C, "rows": R}``. Query: ``cols``, ``rows``, and
+    ``offset``/``shell`` to resume (see :mod:`moorage.gateway.terminal`). Close
+    codes: 4401 not authenticated, 4403 cross-site, 4404 no such session (or not
+    yours), 4409 session not ready or ended, 1011 runtime failure, 1000 the shell
+    exited.
     """
-    await serve_terminal(websocket, websocket.app.state.context, session_id)
+    state = websocket.app.state
+    await serve_terminal(websocket, state.context, state.terminal_holds, session_id)
 
 
 router.include_router(sessions)

@@ -1,14 +1,30 @@
-"""Terminal gateway: a websocket bridged to a Docker exec with a TTY, or to an SSH
-login for workspaces of kind ``ssh``.
+"""Terminal gateway: a websocket attached to the session's held shell (a Docker
+exec with a TTY, or an SSH login for workspaces of kind ``ssh``), which outlives
+the websocket (:mod:`moorage.gateway.terminal_hold`).
 
 Protocol (the client is xterm.js in the session page, or any websocket client):
 
-* binary frames, both ways: raw terminal bytes;
+* query: ``cols`` and ``rows`` (1–1000, default 80×24), the client's size; the
+  shell takes the size of the latest client attached. Optional ``offset`` (a byte
+  number, ≥ 0) and ``shell`` (an id from an earlier ``attached`` message): the
+  client resumes and wants to be told where it stands;
+* with ``offset``, the server's first frame is text:
+  ``{"type": "attached", "shell": "<id>", "offset": N}``. ``shell`` names the shell
+  (a new id means a new shell: clear the screen); ``N`` is the number of the next
+  output byte sent, counted from the shell's first. When ``shell`` and ``offset``
+  name this shell and a byte still kept, ``N`` is that offset and the client
+  misses nothing; otherwise ``N`` is where the replay starts;
+* then binary frames, both ways: raw terminal bytes. The server first replays the
+  shell's recent output (at most the last 256 KiB; from ``offset`` when resuming),
+  then sends what follows. Several clients of one session share its shell;
 * text frames from the client: JSON control messages; the one defined is
   ``{"type": "resize", "cols": C, "rows": R}`` (1–1000 each);
 * the server closes with 4401 (not authenticated), 4403 (cross-site origin),
-  4404 (no such session, or not the caller's), 4409 (session not ready),
-  1011 (the runtime failed), 1000 when the shell exits.
+  4404 (no such session, or not the caller's), 4409 (session not ready, or it
+  ended while attached), 1011 (the runtime failed), 1013 (the client fell too
+  far behind the output: reconnect), 1001 (the server is stopping), 1000 when
+  the shell exits. A client that goes away leaves the shell running until its
+  session ends; reconnecting attaches to it again.
 """
 
 from __future__ import annotations
@@ -24,12 +40,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from moorage.drivers.base import TerminalStream
 from moorage.drivers.ssh.terminal import open_ssh_terminal
 from moorage.errors import Conflict, MoorageError, NotFound, Unauthenticated
+from moorage.gateway.terminal_hold import Attachment, HeldTerminal, TerminalHolds
 from moorage.models.lease import LeaseState
+from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
 from moorage.security.auth import credential_of, user_from_connection
 from moorage.security.origin import cross_site
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from moorage.context import Context
 
 __all__ = ["bridge", "cross_site", "parse_control", "serve_terminal"]
@@ -38,6 +58,8 @@ log = logging.getLogger(__name__)
 
 SHELL = ["/bin/bash", "-l"]
 DEFAULT_SIZE = (80, 24)
+SEND_BATCH_BYTES = 64 * 1024
+"""Queued output chunks are joined into frames of up to this size."""
 
 
 def parse_control(text: str) -> tuple[int, int] | None:
@@ -56,42 +78,90 @@ def parse_control(text: str) -> tuple[int, int] | None:
     return cols, rows
 
 
-async def serve_terminal(websocket: WebSocket, context: Context, session_id: str) -> None:
-    """Authenticate, check the session, then bridge until either side ends."""
+def _size(websocket: WebSocket) -> tuple[int, int]:
+    cols, rows = DEFAULT_SIZE
+    with contextlib.suppress(ValueError):
+        cols = int(websocket.query_params.get("cols", cols))
+        rows = int(websocket.query_params.get("rows", rows))
+    return max(1, min(cols, 1000)), max(1, min(rows, 1000))
+
+
+def _resume(websocket: WebSocket) -> tuple[bool, str | None, int | None]:
+    """``(hello, shell, offset)`` from the query: ``hello`` when ``offset`` is given."""
+    raw = websocket.query_params.get("offset")
+    if raw is None:
+        return False, None, None
+    try:
+        offset: int | None = max(0, int(raw))
+    except ValueError:
+        offset = None
+    return True, websocket.query_params.get("shell") or None, offset
+
+
+async def _open_shell(
+    context: Context, session: WorkspaceSession, cols: int, rows: int
+) -> TerminalStream:
+    """A new shell in ``session``'s workspace with a TTY of ``cols`` × ``rows``."""
+    if session.template.kind == TemplateKind.SSH.value:
+        # An SSH workspace: the browser terminal is an SSH login like any other.
+        password = context.sessions.secret_of(session)
+        return await open_ssh_terminal(
+            context.settings.publish_address,
+            int((session.ports or {})["22"]),
+            session.account or session.template.shell_user,
+            password or "",
+            cols=cols,
+            rows=rows,
+        )
+    assert session.container_id is not None
+    driver = context.drivers.get(session.environment)
+    return await driver.open_terminal(
+        session.container_id,
+        user=session.template.shell_user,
+        command=SHELL,
+        cols=cols,
+        rows=rows,
+    )
+
+
+async def serve_terminal(
+    websocket: WebSocket, context: Context, holds: TerminalHolds, session_id: str
+) -> None:
+    """Authenticate, check the session, attach to its held shell (opening one when
+    none is held) and serve the protocol of the module docstring until the client
+    goes or the shell ends."""
     if cross_site(websocket) and credential_of(websocket):
         await websocket.accept()
         await websocket.close(code=4403, reason="cross-site websocket refused")
         return
+    cols, rows = _size(websocket)
+    hello, shell, offset = _resume(websocket)
     try:
         user = await user_from_connection(websocket, context)
         session = await context.sessions.get(user, session_id)
         if session.state != LeaseState.READY.value or not session.container_id:
             raise Conflict(f"the session is {session.state}", code="session_not_ready")
-        cols, rows = DEFAULT_SIZE
-        with contextlib.suppress(ValueError):
-            cols = int(websocket.query_params.get("cols", cols))
-            rows = int(websocket.query_params.get("rows", rows))
-        cols, rows = max(1, min(cols, 1000)), max(1, min(rows, 1000))
-        if session.template.kind == TemplateKind.SSH.value:
-            # An SSH workspace: the browser terminal is an SSH login like any other.
-            password = context.sessions.secret_of(session)
-            terminal: TerminalStream = await open_ssh_terminal(
-                context.settings.publish_address,
-                int((session.ports or {})["22"]),
-                session.account or session.template.shell_user,
-                password or "",
-                cols=cols,
-                rows=rows,
-            )
-        else:
-            driver = context.drivers.get(session.environment)
-            terminal = await driver.open_terminal(
-                session.container_id,
-                user=session.template.shell_user,
-                command=SHELL,
-                cols=cols,
-                rows=rows,
-            )
+
+        async def open_shell(cols: int, rows: int) -> TerminalStream:
+            return await _open_shell(context, session, cols, rows)
+
+        async def still_live() -> datetime | None:
+            try:
+                now = await context.sessions.get(user, session_id)
+            except NotFound:
+                return None
+            return now.expires_at if now.state == LeaseState.READY.value else None
+
+        held = await holds.hold(
+            session_id,
+            open_shell=open_shell,
+            cols=cols,
+            rows=rows,
+            expires_at=session.expires_at,
+            still_live=still_live,
+        )
+        # No await between hold() and attach(): the held terminal cannot end in between.
+        attachment, first, replay = held.attach(cols, rows, shell=shell, offset=offset)
     except MoorageError as exc:
         # Accept, then close with a code: a refused handshake shows the browser only
         # "failed", while a close frame carries the reason to the page.
@@ -99,15 +169,69 @@ async def serve_terminal(websocket: WebSocket, context: Context, session_id: str
         await websocket.accept()
         await websocket.close(code=code, reason=exc.message[:120])
         return
-    await websocket.accept()
     try:
-        await bridge(websocket, terminal)
+        await websocket.accept()
+        await held.apply_size()
+        if hello:
+            message = {"type": "attached", "shell": held.shell_id, "offset": first}
+            await websocket.send_text(json.dumps(message))
+        if replay:
+            await websocket.send_bytes(replay)
+        await _serve_attachment(websocket, held, attachment)
+    except WebSocketDisconnect:
+        pass
     finally:
-        await terminal.close()
+        await held.detach(attachment)
+
+
+async def _serve_attachment(
+    websocket: WebSocket, held: HeldTerminal, attachment: Attachment
+) -> None:
+    """Pump the attachment's output down and the client's keys and sizes up until the
+    client goes (the shell stays) or the attachment is ended (closed with its code)."""
+
+    async def downstream() -> None:
+        while (chunk := await attachment.queue.get()) is not None:
+            attachment.taken(chunk)
+            # Join what else is queued, so a burst of output is a few frames, not thousands.
+            while len(chunk) < SEND_BATCH_BYTES and not attachment.queue.empty():
+                more = attachment.queue.get_nowait()
+                if more is None:
+                    attachment.queue.put_nowait(None)
+                    break
+                attachment.taken(more)
+                chunk += more
+            await websocket.send_bytes(chunk)
+        with contextlib.suppress(Exception):
+            await websocket.close(code=attachment.close_code, reason=attachment.close_reason)
+
+    async def upstream() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                await held.write(message["bytes"])
+            elif message.get("text") is not None:
+                size = parse_control(message["text"])
+                if size is not None:
+                    await held.resize(attachment, *size)
+
+    tasks = [asyncio.create_task(downstream()), asyncio.create_task(upstream())]
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+    for task in done:
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, WebSocketDisconnect):
+            log.warning("terminal attachment ended: %r", exc)
 
 
 async def bridge(websocket: WebSocket, terminal: TerminalStream) -> None:
-    """Pump terminal bytes both ways and apply resize messages until either side ends."""
+    """Pump terminal bytes both ways and apply resize messages until either side ends
+    (the exec terminal of operators, which is not held: it ends with its websocket)."""
 
     async def downstream() -> None:
         while (chunk := await terminal.read()) is not None:

@@ -16,7 +16,10 @@ see :func:`workspace_app`) or, with ``MOORAGE_WORKSPACE_DOMAIN``, on the hosts
 * websockets must come from this origin (``Origin`` equal to its own; else 4403).
 
 The app's own cookies and headers pass through unchanged (they belong to this
-origin), except cookies named like Moorage's.
+origin), except cookies named like Moorage's and the app's framing rules: only the
+app itself and Moorage's origin (its app page, ``/sessions/<id>/app``) may frame
+it (``Content-Security-Policy: frame-ancestors``). Moorage's origin is the first of
+``MOORAGE_TRUSTED_ORIGINS``, else the one ``moorage serve`` gives in port mode.
 """
 
 from __future__ import annotations
@@ -103,8 +106,8 @@ def _set_cookie(
     )
 
 
-def _moorage_entry(connection: HTTPConnection) -> str | None:
-    """Moorage's ``/s/<id>/…`` URL for the same path, when Moorage's origin is known."""
+def _moorage_origin(connection: HTTPConnection) -> str | None:
+    """Moorage's own origin (``scheme://host[:port]``), when known."""
     settings = _settings_of(connection)
     trusted = settings.trusted_origin_list
     origin = trusted[0].rstrip("/") if trusted else connection.app.state.moorage_origin
@@ -112,7 +115,20 @@ def _moorage_entry(connection: HTTPConnection) -> str | None:
         return None
     if "{host}" in origin:
         origin = origin.format(host=connection.url.hostname or "")
-    return f"{origin}{connection.url.path}"
+    return str(origin)
+
+
+def _moorage_entry(connection: HTTPConnection) -> str | None:
+    """Moorage's ``/s/<id>/…`` URL for the same path, when Moorage's origin is known."""
+    origin = _moorage_origin(connection)
+    return f"{origin}{connection.url.path}" if origin else None
+
+
+def _framers(connection: HTTPConnection) -> str:
+    """Who may frame an app here (CSP ``frame-ancestors``): the app itself and
+    Moorage's app page; only the app itself while Moorage's origin is unknown."""
+    origin = _moorage_origin(connection)
+    return f"'self' {origin}" if origin else "'self'"
 
 
 async def proxy(request: Request) -> Response:
@@ -142,7 +158,9 @@ async def proxy(request: Request) -> Response:
             return RedirectResponse(entry, status_code=303)
         raise
     base = await session_upstream(context, await _user_of(context, grant), session_id, request)
-    response = await forward(request, context, base, sandbox=False)
+    response = await forward(
+        request, context, base, sandbox=False, frame_ancestors=_framers(request)
+    )
     if grant.expires - time.time() < COOKIE_TTL_SECONDS / 2:
         _set_cookie(
             response, request, session_id, issue_cookie(context.keyring, session_id, grant.user_id)

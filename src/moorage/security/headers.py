@@ -29,7 +29,13 @@ from jinja2.ext import Extension
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["NONCE_SCOPE_KEY", "SecurityHeaders", "add_script_nonces", "csp_nonce"]
+__all__ = [
+    "NONCE_SCOPE_KEY",
+    "SecurityHeaders",
+    "add_script_nonces",
+    "content_security_policy",
+    "csp_nonce",
+]
 
 NONCE_SCOPE_KEY = "moorage.csp_nonce"
 """Where the middleware leaves the response's script nonce in the ASGI scope."""
@@ -43,12 +49,15 @@ DOCS_POLICY = (
 HSTS = "max-age=31536000"
 
 
-def content_security_policy(nonce: str) -> str:
-    """The policy of Moorage's own responses, allowing inline scripts with ``nonce``."""
-    return (
+def content_security_policy(nonce: str, *, frame_src: str | None = None) -> str:
+    """The policy of Moorage's own responses, allowing inline scripts with ``nonce``;
+    with ``frame_src`` (a CSP source list), the page may frame only those sources
+    (a session's app page frames its web app)."""
+    policy = (
         f"script-src 'self' 'nonce-{nonce}'; object-src 'none'; base-uri 'self'; "
         "frame-ancestors 'self'"
     )
+    return f"{policy}; frame-src {frame_src}" if frame_src else policy
 
 
 class SecurityHeaders:

@@ -30,7 +30,9 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.assets import router as assets_router
 
     app.include_router(assets_router)
-
     from moorage.web.admin_pages import router as admin_router
 
     app.include_router(admin_router)
+    from moorage.web.session_pages import router as session_router
+
+    app.include_router(session_router)

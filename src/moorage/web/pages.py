@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -40,6 +41,7 @@ from moorage.services.session_lists import live_count_of_others
 from moorage.services.templates import visible_templates
 from moorage.services.users import sign_in, sign_out
 from moorage.web.formatting import add_formatting_filters
+from moorage.web.session_view import session_view
 from moorage.web.session_views import GLOBALS as SESSION_VIEWS
 
 __all__ = ["PageUser", "render_error_page", "router"]
@@ -244,9 +246,9 @@ async def launch_submit(
 async def session_page(
     session_id: str, request: Request, user: PageUser, context: ContextDep
 ) -> Response:
-    """One session: its terminal, desktop or app, deadline and connection details."""
+    """One session: its terminal, desktop or app, deadline and connection details;
+    once ended, when and why, and a form to launch its template again."""
     session = await context.sessions.get(user, session_id)
-    max_expires_at = session.starts_at + timedelta(minutes=session.template.max_duration_minutes)
     host = context.settings.public_host
     return templates.TemplateResponse(
         request,
@@ -257,7 +259,7 @@ async def session_page(
             "connection": context.sessions.connection_of(session, user, host),
             "guacd": bool(context.settings.guacd_address),
             "live": session.state in LIVE_STATES,
-            "max_expires_at": max_expires_at,
+            **await session_view(request, context, user, session),
         },
     )
 
@@ -285,9 +287,13 @@ async def end_submit(
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
     """End a session now and go to ``next`` (a local path: the admins' Sessions page
-    sends its own), else back to the dashboard."""
+    sends its own), else show the page it was ended from again (the session's own
+    page then says it ended)."""
     _same_origin(request)
     await context.sessions.release(user, session_id, source=client_address(request))
+    if next is None:
+        current = urlsplit(request.headers.get("hx-current-url") or "/")
+        next = current.path + (f"?{current.query}" if current.query else "")
     return _redirect(request, _safe_next(next))
 
 

@@ -1,6 +1,7 @@
 """The terminal gateway's protocol on the fake driver (a TTY that echoes)."""
 
 import json
+import time
 
 import pytest
 from pydantic import SecretStr
@@ -30,16 +31,30 @@ def test_parse_control_accepts_only_valid_resize_messages(text, expected):
     assert parse_control(text) == expected
 
 
-def test_bytes_go_both_ways_and_resize_reaches_the_tty(tmp_path):
-    driver = FakeDriver()
+def _app(tmp_path, driver):
     settings = Settings(
         data_dir=tmp_path,
         admin_password=SecretStr("gateway-test-pw"),
         reconcile_interval_seconds=3600,
     )
-    app = create_app(settings, driver_factory=lambda env: driver, announce=lambda m: None)
-    with TestClient(app, headers={"Origin": "http://testserver"}) as client:
-        client.post("/api/v1/auth/login", json={"username": "admin", "password": "gateway-test-pw"})
+    return create_app(settings, driver_factory=lambda env: driver, announce=lambda m: None)
+
+
+def _login(client):
+    client.post("/api/v1/auth/login", json={"username": "admin", "password": "gateway-test-pw"})
+
+
+def _wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_bytes_go_both_ways_and_resize_reaches_the_tty(tmp_path):
+    driver = FakeDriver()
+    with TestClient(_app(tmp_path, driver), headers={"Origin": "http://testserver"}) as client:
+        _login(client)
         session = client.post("/api/v1/sessions", json={"template": "debian-shell"}).json()
         path = f"/api/v1/sessions/{session['id']}/terminal?cols=90&rows=20"
         with client.websocket_connect(path) as ws:
@@ -51,7 +66,6 @@ def test_bytes_go_both_ways_and_resize_reaches_the_tty(tmp_path):
             assert ws.receive_bytes() == b"x"
         (terminal,) = driver.terminals
         assert terminal.sizes[0] == (90, 20) and (132, 43) in terminal.sizes
-        assert terminal.closed
 
         client.delete(f"/api/v1/sessions/{session['id']}")
         with client.websocket_connect(path) as ws, pytest.raises(WebSocketDisconnect) as ended:
@@ -62,3 +76,80 @@ def test_bytes_go_both_ways_and_resize_reaches_the_tty(tmp_path):
         with client.websocket_connect(path) as ws, pytest.raises(WebSocketDisconnect) as anon:
             ws.receive_bytes()
         assert anon.value.code == 4401
+
+
+def test_a_reconnect_attaches_to_the_same_shell_and_replays_its_output(tmp_path):
+    driver = FakeDriver()
+    with TestClient(_app(tmp_path, driver), headers={"Origin": "http://testserver"}) as client:
+        _login(client)
+        session = client.post("/api/v1/sessions", json={"template": "debian-shell"}).json()
+        path = f"/api/v1/sessions/{session['id']}/terminal"
+        with client.websocket_connect(f"{path}?cols=90&rows=20&offset=0") as ws:
+            hello = json.loads(ws.receive_text())
+            assert hello == {"type": "attached", "shell": hello["shell"], "offset": 0}
+            ws.send_bytes(b"export MOORAGE_T=42\r")
+            assert ws.receive_bytes() == b"export MOORAGE_T=42\r"
+        (terminal,) = driver.terminals
+        assert not terminal.closed  # the shell outlives its websocket
+
+        # A plain client gets the shell's recent output, then what follows.
+        with client.websocket_connect(f"{path}?cols=100&rows=30") as ws:
+            assert ws.receive_bytes() == b"export MOORAGE_T=42\r"
+            ws.send_bytes(b"echo\r")
+            assert ws.receive_bytes() == b"echo\r"
+        assert len(driver.terminals) == 1 and terminal.sizes[-1] == (100, 30)
+
+        # A resuming client that saw the first 20 bytes of this shell gets only the rest.
+        resume = f"{path}?offset=20&shell={hello['shell']}"
+        with client.websocket_connect(resume) as ws:
+            assert json.loads(ws.receive_text())["offset"] == 20
+            assert ws.receive_bytes() == b"echo\r"
+        # One naming another shell is told where the replay starts (and clears its screen).
+        with client.websocket_connect(f"{path}?offset=20&shell=elsewhere") as ws:
+            assert json.loads(ws.receive_text()) == {
+                "type": "attached",
+                "shell": hello["shell"],
+                "offset": 0,
+            }
+            assert ws.receive_bytes() == b"export MOORAGE_T=42\recho\r"
+
+
+def test_two_clients_share_the_shell_and_the_session_end_closes_it(tmp_path):
+    driver = FakeDriver()
+    with TestClient(_app(tmp_path, driver), headers={"Origin": "http://testserver"}) as client:
+        _login(client)
+        session = client.post("/api/v1/sessions", json={"template": "debian-shell"}).json()
+        path = f"/api/v1/sessions/{session['id']}/terminal"
+        with (
+            client.websocket_connect(f"{path}?cols=80&rows=24") as first,
+            client.websocket_connect(f"{path}?cols=120&rows=40") as second,
+        ):
+            first.send_bytes(b"date\r")
+            assert first.receive_bytes() == b"date\r"
+            assert second.receive_bytes() == b"date\r"
+            (terminal,) = driver.terminals
+            assert terminal.sizes[-1] == (120, 40)  # the latest client's size
+
+            client.delete(f"/api/v1/sessions/{session['id']}")
+            for ws in (first, second):
+                with pytest.raises(WebSocketDisconnect) as ended:
+                    ws.receive_bytes()
+                assert (ended.value.code, ended.value.reason) == (4409, "the session ended")
+        _wait_until(lambda: terminal.closed)
+
+
+def test_the_shell_exiting_closes_its_clients_and_the_next_one_gets_a_new_shell(tmp_path):
+    driver = FakeDriver()
+    with TestClient(_app(tmp_path, driver), headers={"Origin": "http://testserver"}) as client:
+        _login(client)
+        session = client.post("/api/v1/sessions", json={"template": "debian-shell"}).json()
+        path = f"/api/v1/sessions/{session['id']}/terminal?offset=0"
+        with client.websocket_connect(path) as ws:
+            shell = json.loads(ws.receive_text())["shell"]
+            client.portal.call(driver.terminals[0].close)  # the shell ends (``exit``)
+            with pytest.raises(WebSocketDisconnect) as exited:
+                ws.receive_bytes()
+            assert exited.value.code == 1000
+        with client.websocket_connect(path) as ws:
+            assert json.loads(ws.receive_text())["shell"] != shell
+        assert len(driver.terminals) == 2

@@ -30,13 +30,16 @@ WORKSPACES = "http://moorage.test:9000"
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[int]:
-    """A web app that sets cookies (its own and one named like Moorage's login)
-    and echoes the cookies it receives."""
+    """A web app that sets cookies (its own and one named like Moorage's login),
+    forbids framing, and echoes the cookies it receives."""
 
     async def page(request: web.Request) -> web.Response:
         response = web.Response(text=f"cookies:{request.headers.get('Cookie', '')}")
         response.set_cookie("_xsrf", "app-token", path="/")
         response.set_cookie("moorage_login", "planted", path="/")
+        # Its own framing rules, which Moorage replaces with its own.
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'; img-src 'self'"
+        response.headers["X-Frame-Options"] = "DENY"
         return response
 
     app = web.Application()
@@ -94,8 +97,11 @@ async def test_single_origin_mode_sandboxes_the_app_and_drops_its_cookies(
         assert session["urls"]["app"] == f"{MOORAGE}/s/{session['id']}/"
         page = await admin.get(f"/s/{session['id']}/tree")
         assert page.status_code == 200
-        assert page.headers["content-security-policy"] == SANDBOX_CSP
-        assert "allow-same-origin" not in page.headers["content-security-policy"]
+        policies = page.headers.get_list("content-security-policy")
+        # The app's policy stays without its framing rule; only Moorage's page frames it.
+        assert policies == ["img-src 'self'", SANDBOX_CSP, "frame-ancestors 'self'"]
+        assert "x-frame-options" not in page.headers
+        assert "allow-same-origin" not in SANDBOX_CSP
         assert "set-cookie" not in page.headers
         assert page.text == "cookies:"  # the login cookie is not forwarded
 
@@ -183,7 +189,12 @@ async def test_port_mode_ticket_flow_and_cookie_separation(tmp_path, upstream, m
         both = f"moorage_ws_{sid}={cookie}; moorage_login={login}"
         page = await workspace.get(f"/s/{sid}/tree", headers={"Cookie": both})
         assert page.status_code == 200
-        assert "content-security-policy" not in page.headers
+        # No sandbox; Moorage's app page (and the app itself) may frame it, nobody else.
+        assert page.headers.get_list("content-security-policy") == [
+            "img-src 'self'",
+            f"frame-ancestors 'self' {MOORAGE}",
+        ]
+        assert "x-frame-options" not in page.headers
         cookies = page.headers.get_list("set-cookie")
         assert any(c.startswith("_xsrf=") for c in cookies)
         assert not any(c.startswith("moorage_login=") for c in cookies)

@@ -159,6 +159,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/ui/sessions/events"): "viewer",
     ("POST", "/ui/sessions"): "member",
     ("GET", "/sessions/{session_id}"): "owner",
+    ("GET", "/sessions/{session_id}/app"): "owner",
+    ("GET", "/ui/sessions/{session_id}/ended"): "owner",
     ("POST", "/ui/sessions/{session_id}/extend"): "owner",
     ("POST", "/ui/sessions/{session_id}/end"): "owner",
     ("GET", "/admin/templates"): "admin",

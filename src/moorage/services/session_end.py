@@ -1,0 +1,121 @@
+"""How a session ended, for the people looking at it: when, and why.
+
+A session's row says when it ended (``released_at``) and, when it failed, why
+(``error``); who ended it early is in the audit log (``session.end`` on the
+session, or ``session.release_all`` by an admin). :func:`session_ending` puts
+them together for the session page ("ended at 14:02 (its time was up)").
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from moorage.models.audit import AuditEvent
+from moorage.models.lease import LeaseState
+from moorage.models.session import WorkspaceSession
+from moorage.models.user import User
+
+__all__ = ["EndCause", "SessionEnding", "session_ending"]
+
+RELEASE_ALL_WINDOW = timedelta(minutes=2)
+"""How close to a session's end an admin's "release all" must be to be its cause."""
+ON_TIME_SLACK = timedelta(seconds=1)
+"""A release this close before the deadline still counts as the time being up."""
+
+
+class EndCause(enum.StrEnum):
+    """Why a session ended."""
+
+    ENDING = "ending"
+    """Still ``releasing`` (its container is being removed, or Docker is unreachable)."""
+    TIME = "time"
+    YOU = "you"
+    OWNER = "owner"
+    ADMIN = "admin"
+    FAILED = "failed"
+    ENDED = "ended"
+    """Ended early, by whom is not recorded."""
+
+
+@dataclass(frozen=True)
+class SessionEnding:
+    """The end of a session: when (``at``, UTC; None while ``ENDING``), why
+    (``cause``), who (``by``, a username, for ``YOU``/``OWNER``/``ADMIN``) and the
+    failure (``error``, for ``FAILED``)."""
+
+    at: datetime | None
+    cause: EndCause
+    by: str | None = None
+    error: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """The cause in words: "its time was up", "ended by an admin (alice)" …"""
+        return {
+            EndCause.ENDING: "it is being ended",
+            EndCause.TIME: "its time was up",
+            EndCause.YOU: "ended by you",
+            EndCause.OWNER: f"ended by its owner ({self.by})",
+            EndCause.ADMIN: f"ended by an admin ({self.by})",
+            EndCause.FAILED: f"it failed: {self.error}" if self.error else "it failed",
+            EndCause.ENDED: "ended early",
+        }[self.cause]
+
+
+async def session_ending(
+    sessionmaker: async_sessionmaker[AsyncSession], session: WorkspaceSession, viewer: User
+) -> SessionEnding | None:
+    """How ``session`` ended, as ``viewer`` should read it; None while it lives
+    (pending, provisioning, ready). ``viewer`` must be allowed to see the session
+    (the caller has checked, e.g. with ``SessionService.get``)."""
+    state = LeaseState(session.state)
+    if state == LeaseState.RELEASING:
+        return SessionEnding(None, EndCause.ENDING)
+    if not state.is_terminal:
+        return None
+    if state == LeaseState.FAILED:
+        return SessionEnding(session.released_at, EndCause.FAILED, error=session.error)
+    early = (
+        session.released_at is not None and session.released_at < session.expires_at - ON_TIME_SLACK
+    )
+    async with sessionmaker() as db:
+        by = await _ended_by(db, session, early=early)
+    if by is not None:
+        if by == viewer.username:
+            return SessionEnding(session.released_at, EndCause.YOU, by)
+        if by == session.user.username:
+            return SessionEnding(session.released_at, EndCause.OWNER, by)
+        return SessionEnding(session.released_at, EndCause.ADMIN, by)
+    return SessionEnding(session.released_at, EndCause.ENDED if early else EndCause.TIME)
+
+
+async def _ended_by(db: AsyncSession, session: WorkspaceSession, *, early: bool) -> str | None:
+    """Who ended ``session``, from the audit log: its own ``session.end``, or, when
+    it ended ``early``, an admin's ``session.release_all`` around that time."""
+    username = await db.scalar(
+        select(AuditEvent.username)
+        .where(
+            AuditEvent.org_id == session.org_id,
+            AuditEvent.action == "session.end",
+            AuditEvent.object_id == session.id,
+        )
+        .order_by(AuditEvent.at)
+        .limit(1)
+    )
+    if username is not None or not early or session.released_at is None:
+        return username
+    return await db.scalar(
+        select(AuditEvent.username)
+        .where(
+            AuditEvent.org_id == session.org_id,
+            AuditEvent.action == "session.release_all",
+            AuditEvent.at >= session.released_at - RELEASE_ALL_WINDOW,
+            AuditEvent.at <= session.released_at + RELEASE_ALL_WINDOW,
+        )
+        .limit(1)
+    )
