@@ -41,15 +41,15 @@ from moorage.services.session_lists import live_count_of_others
 from moorage.services.templates import visible_templates
 from moorage.services.users import sign_in, sign_out
 from moorage.web.formatting import add_formatting_filters
+from moorage.web.session_confirmations import GLOBALS as SESSION_CONFIRMATIONS
 from moorage.web.session_view import session_view
-from moorage.web.session_views import GLOBALS as SESSION_VIEWS
 
 __all__ = ["PageUser", "render_error_page", "router"]
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
 templates.env.globals["Role"] = Role
-templates.env.globals.update(SESSION_VIEWS)
+templates.env.globals.update(SESSION_CONFIRMATIONS)
 add_script_nonces(templates.env)
 add_formatting_filters(templates.env)
 

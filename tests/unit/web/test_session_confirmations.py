@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import User
-from moorage.web.session_views import ending_in, workspace_confirmation
+from moorage.web.session_confirmations import ending_in, workspace_confirmation
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
