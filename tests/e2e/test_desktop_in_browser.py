@@ -89,6 +89,18 @@ async def test_novnc_shows_the_desktop_and_typing_works(server, browser, admin, 
                 break
             await asyncio.sleep(0.2)
         assert (await exec_.inspect())["ExitCode"] == 0
+
+        # A dropped connection (its websocket closed under noVNC) is opened again by
+        # the page, onto the same desktop.
+        await page.evaluate("() => { window.__firstRfb = window.moorageRfb; }")
+        await page.evaluate("() => window.moorageRfb._sock.close()")
+        await page.wait_for_function(
+            "() => window.moorageRfb !== window.__firstRfb"
+            " && document.getElementById('desktop-status').textContent === 'connected'",
+            polling=POLL_MS,
+        )
+        history = await page.evaluate("() => window.__statusHistory.map((h) => h[1])")
+        assert any(h.startswith("disconnected; reconnecting in") for h in history), history
         await admin.delete(f"/api/v1/sessions/{session_id}")
     finally:
         await page.close()

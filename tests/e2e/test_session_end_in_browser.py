@@ -65,7 +65,8 @@ async def test_a_70_second_session_warns_in_its_last_minute_then_says_it_ended(
 
         # "ending…" while its container is removed, then when and why.
         await page.wait_for_function(
-            "() => /ended at \\d\\d:\\d\\d \\(its time was up\\)/.test("
+            "() => /ended at (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d(:\\d\\d)?"
+            " \\(its time was up\\)/.test("
             "((document.getElementById('session-ended-text') || {}).textContent || '')"
             ".replace(/\\s+/g, ' '))",
             polling=POLL_MS,
@@ -177,7 +178,8 @@ async def test_a_web_app_opens_framed_under_the_countdown_and_says_when_it_ended
         # Ended elsewhere: the page says so in place of the app.
         assert (await admin.delete(f"/api/v1/sessions/{session_id}")).status_code == 200
         await page.wait_for_function(
-            "() => /ended at \\d\\d:\\d\\d \\(ended by you\\)/.test("  # the same admin
+            "() => /ended at (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d(:\\d\\d)?"
+            " \\(ended by you\\)/.test("
             "((document.getElementById('session-ended-text') || {}).textContent || '')"
             ".replace(/\\s+/g, ' '))",
             polling=POLL_MS,

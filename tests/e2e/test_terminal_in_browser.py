@@ -51,7 +51,8 @@ async def test_login_launch_type_and_end(server, browser, admin, tmp_path):
         # The page says how it ended ("ending…" first, while the container goes) and
         # offers to launch the template again.
         await page.wait_for_function(
-            "() => /ended at \\d\\d:\\d\\d \\(ended by you\\)/.test("
+            "() => /ended at (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d(:\\d\\d)?"
+            " \\(ended by you\\)/.test("
             "((document.getElementById('session-ended-text') || {}).textContent || '')"
             ".replace(/\\s+/g, ' '))",
             polling=POLL_MS,

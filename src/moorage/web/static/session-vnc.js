@@ -1,22 +1,59 @@
 // The desktop of a vnc session: noVNC on the session's websocket, the clipboard,
 // and full screen (the expiry warnings of session.js live inside #screen, so they
-// show in full screen too).
+// show in full screen too). A lost connection is opened again by itself after 1, 2,
+// 4 … 15 s (the desktop keeps running in its container), until the session ends
+// (session.js sends "moorage:session-ended").
 import RFB from "/static/vendor/novnc/core/rfb.js";
 
 const screen = document.getElementById("screen");
 const status = document.getElementById("desktop-status");
 const scheme = location.protocol === "https:" ? "wss" : "ws";
-const rfb = new RFB(screen, `${scheme}://${location.host}/api/v1/sessions/${screen.dataset.session}/vnc`,
-                    { wsProtocols: ["binary"] });
-rfb.resizeSession = true;   // the desktop follows the window (ExtendedDesktopSize)
-rfb.scaleViewport = true;
-rfb.addEventListener("connect", () => { status.textContent = "connected"; rfb.focus(); });
-rfb.addEventListener("disconnect", (ev) => {
-  status.textContent = ev.detail.clean ? "disconnected" : "connection lost";
+const url = `${scheme}://${location.host}/api/v1/sessions/${screen.dataset.session}/vnc`;
+let rfb = null;
+let attempt = 0;      // reconnections since the last successful connect
+let retry = null;     // the timers of a pending reconnection
+let ended = false;
+
+function clearRetry() {
+  if (retry) { clearTimeout(retry.timer); clearInterval(retry.countdown); }
+  retry = null;
+}
+
+function connect() {
+  clearRetry();
+  if (ended) return;
+  status.textContent = attempt ? "reconnecting…" : "connecting…";
+  rfb = new RFB(screen, url, { wsProtocols: ["binary"] });
+  rfb.resizeSession = true;   // the desktop follows the window (ExtendedDesktopSize)
+  rfb.scaleViewport = true;
+  rfb.addEventListener("connect", () => { attempt = 0; status.textContent = "connected"; rfb.focus(); });
+  rfb.addEventListener("disconnect", (ev) => {
+    rfb = null;
+    if (ended) { status.textContent = "the session has ended"; return; }
+    const why = ev.detail.clean ? "disconnected" : "connection lost";
+    const delay = Math.min(1000 * 2 ** attempt, 15000);
+    attempt += 1;
+    let left = Math.round(delay / 1000);
+    const show = () => { status.textContent = `${why}; reconnecting in ${left} s…`; };
+    show();
+    retry = {
+      timer: setTimeout(connect, delay),
+      countdown: setInterval(() => { left -= 1; if (left > 0) show(); }, 1000),
+    };
+  });
+  rfb.addEventListener("clipboard", (ev) => { document.getElementById("clipboard").value = ev.detail.text; });
+  window.moorageRfb = rfb;
+}
+
+document.addEventListener("moorage:session-ended", () => {
+  ended = true;
+  clearRetry();
+  if (rfb) rfb.disconnect();
+  status.textContent = "the session has ended";
 });
-rfb.addEventListener("clipboard", (ev) => { document.getElementById("clipboard").value = ev.detail.text; });
+window.addEventListener("online", () => { if (!rfb && !ended) { attempt = 0; connect(); } });
 document.getElementById("clipboard-send").addEventListener("click", () => {
-  rfb.clipboardPasteFrom(document.getElementById("clipboard").value);
+  if (rfb) rfb.clipboardPasteFrom(document.getElementById("clipboard").value);
 });
 document.getElementById("fullscreen").addEventListener("click", () => screen.requestFullscreen());
-window.moorageRfb = rfb;
+connect();

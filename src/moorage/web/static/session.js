@@ -62,6 +62,10 @@
   // A short message in the page's alert area (#alerts); successes go away by themselves.
   function say(text, kind) {
     kind = kind || "success";
+    if (kind === "danger" && window.moorage) {  // errors look the same on every page
+      window.moorage.showError(text);
+      return;
+    }
     const box = document.getElementById("alerts");
     if (!box) return;
     const alert = document.createElement("div");
@@ -247,6 +251,7 @@
     const first = !session.ended;
     session.ended = true;
     if (terminal) terminal.stop();
+    if (first) document.dispatchEvent(new CustomEvent("moorage:session-ended"));  // the desktop stops
     root.querySelectorAll("#session-actions, [data-hide-when-ended], [data-notify-me]")
       .forEach((el) => el.classList.add("d-none"));
     document.querySelectorAll("[data-expiry-warning]").forEach((el) => {
