@@ -12,6 +12,7 @@ it; the four looks (1366x768 and 390x844, light and dark) each visit the six pag
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,14 @@ async def axe_source() -> str:
 @pytest.fixture(scope="module")
 async def signed_in(server, browser, docker):
     """A browser context signed in as the admin, and the id of a live terminal
-    session it launched (ended afterwards)."""
+    session it launched (ended afterwards); the fleet has a node to list."""
+    api = await server.login()
+    token = (await api.post("/api/v1/enrollment-tokens", json={"tags": ["a11y"]})).json()
+    enrolled = await api.post(
+        "/api/v1/agents/enroll",
+        json={"token": token["token"], "hostname": f"a11y-{uuid.uuid4().hex[:6]}", "os": "Debian"},
+    )
+    assert enrolled.status_code == 201, enrolled.text
     context = await browser.new_context(viewport=DESKTOP)
     context.set_default_timeout(30_000)
     page = await context.new_page()
@@ -66,8 +74,9 @@ async def signed_in(server, browser, docker):
     try:
         yield page, session_id
     finally:
-        await page.request.post(f"{server.base_url}/ui/sessions/{session_id}/end")
         await context.close()
+        await api.delete(f"/api/v1/sessions/{session_id}")
+        await api.aclose()
 
 
 def _describe(violations: list[dict]) -> str:
@@ -92,9 +101,7 @@ async def _settle(page, name: str) -> None:
             polling=POLL_MS,
         )
     # Rows that arrive by htmx or SSE after the first paint.
-    await page.wait_for_function(
-        "() => !document.querySelector('.htmx-request')", polling=POLL_MS
-    )
+    await page.wait_for_function("() => !document.querySelector('.htmx-request')", polling=POLL_MS)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -111,7 +118,9 @@ async def test_pages_have_no_serious_accessibility_violation_and_fit_a_phone(
         await _settle(page, name)
         theme = await page.evaluate("() => document.documentElement.dataset.bsTheme || 'light'")
         assert theme == scheme, f"{name}: the page's theme is {theme}, the system's {scheme}"
-        await page.screenshot(path=str(tmp_path / f"{name}-{viewport['width']}-{scheme}.png"))
+        await page.screenshot(
+            path=str(tmp_path / f"{name}-{viewport['width']}-{scheme}.png"), full_page=True
+        )
         await page.evaluate(axe_source)
         result = await page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
         bad = [v for v in result["violations"] if v["impact"] in FAILING_IMPACTS]
@@ -144,3 +153,27 @@ async def test_the_theme_toggle_overrides_the_system_and_is_remembered(server, s
     await page.reload()
     assert await page.evaluate("() => document.documentElement.dataset.bsTheme") == "dark"
     await page.evaluate("() => localStorage.removeItem('moorage-theme')")
+
+
+async def test_the_menu_folds_on_a_phone_and_marks_the_current_page(server, signed_in, tmp_path):
+    page, session_id = signed_in
+    await page.set_viewport_size(PHONE)
+    await page.emulate_media(color_scheme="light")
+    await page.goto(f"{server.base_url}/admin/audit")
+    menu = page.locator("#navbar-menu")
+    assert not await menu.is_visible()
+    await page.click(".navbar-toggler")
+    await menu.wait_for(state="visible")
+    await page.wait_for_function(
+        "() => !document.querySelector('#navbar-menu.collapsing')", polling=POLL_MS
+    )
+    await page.screenshot(path=str(tmp_path / "menu-390.png"))
+    current = menu.locator("[aria-current=page]")
+    assert await current.count() == 1
+    assert (await current.inner_text()).strip() == "Audit"
+    assert await page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    # A session's page belongs to the dashboard's entry.
+    await page.set_viewport_size(DESKTOP)
+    await page.goto(f"{server.base_url}/sessions/{session_id}")
+    current = page.locator("#navbar-menu [aria-current=page]")
+    assert (await current.inner_text()).strip() == "Dashboard"
