@@ -143,9 +143,13 @@ async def test_the_theme_toggle_overrides_the_system_and_is_remembered(server, s
     assert await page.evaluate("() => document.documentElement.dataset.bsTheme") == "light"
     await page.click("#theme-toggle")
     assert await page.evaluate("() => document.documentElement.dataset.bsTheme") == "dark"
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text))
     await page.goto(f"{server.base_url}/fleet")
-    # Set before the first paint, from localStorage, on the next page too.
+    # Set before the first paint (the head's script, allowed by its CSP nonce), from
+    # localStorage, on the next page too.
     assert await page.evaluate("() => document.documentElement.dataset.bsTheme") == "dark"
+    assert not [text for text in refused if "Content Security Policy" in text], refused
     await page.click("#theme-toggle")
     assert await page.evaluate("() => document.documentElement.dataset.bsTheme") == "light"
     await page.evaluate("() => localStorage.removeItem('moorage-theme')")
