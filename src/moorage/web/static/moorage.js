@@ -239,8 +239,8 @@ function buildConfirmModal() {
         </div>
         <div class="modal-footer">
           <div class="w-100"><div class="row g-2">
-            <div class="col"><button type="button" class="btn w-100" id="confirm-cancel" data-bs-dismiss="modal">Cancel</button></div>
-            <div class="col"><button type="button" class="btn btn-danger w-100" id="confirm-ok"></button></div>
+            <div class="col"><button type="button" class="btn w-100 h-100 text-wrap" id="confirm-cancel" data-bs-dismiss="modal">Cancel</button></div>
+            <div class="col"><button type="button" class="btn btn-danger w-100 h-100 text-wrap" id="confirm-ok"></button></div>
           </div></div>
         </div>
       </div>
