@@ -7,6 +7,7 @@ run; elsewhere these tests are skipped with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -59,7 +60,42 @@ async def server(docker, database_url, tmp_path_factory) -> AsyncIterator[Server
     instance = Server(tmp_path_factory.mktemp("data"), database_url)
     instance.start()
     yield instance
+    await remove_workspaces_of(instance, docker)
     instance.stop()
+
+
+async def remove_workspaces_of(instance: Server, docker: aiodocker.Docker) -> None:
+    """Leave no container behind: end the server's live sessions, give the releases a
+    few seconds, then force-remove whatever container of its sessions is left (a
+    release still under way when the server stops would otherwise leak one)."""
+    client = await instance.login()
+    try:
+        rows = (await client.get("/api/v1/sessions?all=true&state=any")).json()
+        ids = {row["id"] for row in rows}
+        for row in rows:
+            if row["state"] not in ("released", "failed"):
+                await client.delete(f"/api/v1/sessions/{row['id']}")
+    finally:
+        await client.aclose()
+
+    async def left() -> list:
+        # The org label is the server's own (a fresh database); the session ids reach
+        # what the listing (at most 500 rows) names.
+        containers = await session_containers(docker)
+        labels = [c._container["Labels"] for c in containers]
+        orgs = {label.get("moorage.org") for label in labels if label["moorage.session"] in ids}
+        return [
+            c
+            for c, label in zip(containers, labels, strict=True)
+            if label["moorage.session"] in ids or label.get("moorage.org") in orgs
+        ]
+
+    for _ in range(50):
+        if not await left():
+            return
+        await asyncio.sleep(0.2)
+    for container in await left():
+        await container.delete(force=True)
 
 
 @pytest.fixture
