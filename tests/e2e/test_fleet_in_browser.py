@@ -77,6 +77,12 @@ async def test_fleet_pages(server, browser, admin, tmp_path):
         await page.locator(f"tr[data-node='{name}']").wait_for()
 
         # Times: the browser's zone in one format, the UTC value on hover.
+        # (a row swapped in is formatted once htmx settles it: wait for that)
+        await page.wait_for_function(
+            f"() => /^\\d{{4}}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d$/.test("
+            f"(document.querySelector(\"tr[data-node='{name}'] time\") || {{}}).textContent)",
+            polling=POLL_MS,
+        )
         seen = page.locator(f"tr[data-node='{name}'] time")
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", await seen.inner_text())
         assert (await seen.get_attribute("title") or "").endswith(" UTC")
