@@ -17,8 +17,11 @@ cp node_modules/@xterm/xterm/lib/xterm.js "$out/"
 cp node_modules/@xterm/xterm/css/xterm.css "$out/"
 cp node_modules/@xterm/addon-fit/lib/addon-fit.js "$out/"
 cp node_modules/guacamole-common-js/dist/esm/guacamole-common.min.js "$out/guacamole-common.js"
-mkdir -p "$out/novnc"
-cp -r node_modules/@novnc/novnc/core node_modules/@novnc/novnc/vendor "$out/novnc/"
+# noVNC ships some 55 ES modules, which a page fetched one by one (a desktop page
+# was once seen to stall with ten of them never requested): bundle them into one
+# module that exports RFB (esbuild, a devDependency, only here at build time).
+node_modules/.bin/esbuild node_modules/@novnc/novnc/core/rfb.js --bundle --format=esm \
+  --target=es2022 --minify --legal-comments=eof --log-level=warning --outfile="$out/novnc-rfb.js"
 cp node_modules/uplot/dist/uPlot.iife.min.js "$out/uplot.min.js"
 cp node_modules/uplot/dist/uPlot.min.css "$out/uplot.min.css"
 echo "static assets copied to $out"

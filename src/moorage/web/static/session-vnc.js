@@ -3,7 +3,7 @@
 // show in full screen too). A lost connection is opened again by itself after 1, 2,
 // 4 … 15 s (the desktop keeps running in its container), until the session ends
 // (session.js sends "moorage:session-ended").
-import RFB from "/static/vendor/novnc/core/rfb.js";
+import RFB from "/static/vendor/novnc-rfb.js";  // noVNC bundled by scripts/build-static.sh
 
 const screen = document.getElementById("screen");
 const status = document.getElementById("desktop-status");
