@@ -62,3 +62,33 @@ async def confirm_in_modal(page, *, times: int = 1) -> None:
         await modal.wait_for(state="visible")
         await page.click("#confirm-ok")
         await modal.wait_for(state="hidden")
+
+
+DESKTOP_STATUS_HISTORY = """document.addEventListener('DOMContentLoaded', () => {
+    const el = document.getElementById('desktop-status');
+    if (!el) return;
+    window.__statusHistory = [[Math.round(performance.now()), el.textContent]];
+    new MutationObserver(() => window.__statusHistory.push(
+        [Math.round(performance.now()), el.textContent])).observe(
+        el, {childList: true, characterData: true, subtree: true});
+});"""
+
+
+async def record_desktop_status(page) -> None:
+    """Keep every change of the page's ``#desktop-status`` with its time (ms since
+    navigation) in ``window.__statusHistory``; call before going to the page."""
+    await page.add_init_script(DESKTOP_STATUS_HISTORY)
+
+
+async def wait_for_desktop(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the desktop reads ``connected`` (the page reconnects by itself after
+    a failed attempt); on a timeout, fail with what the status went through."""
+    try:
+        await page.wait_for_function(
+            "() => (document.getElementById('desktop-status') || {}).textContent === 'connected'",
+            polling=POLL_MS,
+            timeout=timeout_ms,
+        )
+    except Exception as exc:
+        history = await page.evaluate("() => window.__statusHistory || []")
+        raise AssertionError(f"the desktop never connected; status history {history}") from exc

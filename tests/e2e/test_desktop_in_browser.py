@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import POLL_MS
+from tests.e2e.conftest import POLL_MS, record_desktop_status, wait_for_desktop
 from tests.integration.conftest import session_containers
 from tests.live_server import ADMIN_PASSWORD
 
@@ -27,17 +27,7 @@ async def test_novnc_shows_the_desktop_and_typing_works(server, browser, admin, 
     )
     page = await browser.new_page(viewport={"width": 1366, "height": 768})
     page.set_default_timeout(30_000)
-    # Record every change of the desktop status with its time (ms since navigation).
-    await page.add_init_script(
-        """document.addEventListener('DOMContentLoaded', () => {
-            const el = document.getElementById('desktop-status');
-            if (!el) return;
-            window.__statusHistory = [[performance.now(), el.textContent]];
-            new MutationObserver(() => window.__statusHistory.push(
-                [Math.round(performance.now()), el.textContent])).observe(
-                el, {childList: true, characterData: true, subtree: true});
-        });"""
-    )
+    await record_desktop_status(page)
     try:
         await page.goto(f"{server.base_url}/login")
         await page.fill("#username", "admin")
@@ -46,16 +36,7 @@ async def test_novnc_shows_the_desktop_and_typing_works(server, browser, admin, 
         await page.click("[data-template=desktop-ui] button[type=submit]")
         await page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
         session_id = page.url.rsplit("/", 1)[1]
-        # Wait for the first outcome, not only success, so that a failure says what
-        # the page showed (and the status history says when), instead of timing out.
-        await page.wait_for_function(
-            "() => document.getElementById('desktop-status').textContent !== 'connecting…'",
-            polling=POLL_MS,
-            timeout=60_000,
-        )
-        history = await page.evaluate("() => window.__statusHistory || []")
-        status = await page.text_content("#desktop-status")
-        assert status == "connected", f"desktop status {status!r}; history {history}"
+        await wait_for_desktop(page)
         canvas = page.locator("#screen canvas")
         await canvas.wait_for()
         # Wait until the canvas shows more than the background (the terminal window).

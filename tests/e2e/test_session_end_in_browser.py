@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import POLL_MS
+from tests.e2e.conftest import POLL_MS, record_desktop_status, wait_for_desktop
 from tests.integration.conftest import fresh_server  # noqa: F401
 from tests.live_server import ADMIN_PASSWORD, free_port
 
@@ -104,12 +104,10 @@ async def test_a_full_screen_desktop_shows_the_expiry_warning(server, browser, a
     page = await browser.new_page(viewport={"width": 1366, "height": 768})
     page.set_default_timeout(30_000)
     try:
+        await record_desktop_status(page)
         await sign_in(page, server.base_url)
         await page.goto(f"{server.base_url}/sessions/{launched.json()['id']}")
-        await page.wait_for_function(
-            "() => document.getElementById('desktop-status').textContent === 'connected'",
-            polling=POLL_MS,
-        )
+        await wait_for_desktop(page)
         await page.click("#fullscreen")
         await page.wait_for_function(
             "() => document.fullscreenElement && document.fullscreenElement.id === 'screen'",
