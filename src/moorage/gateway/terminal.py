@@ -33,7 +33,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -205,28 +206,13 @@ async def _serve_attachment(
         with contextlib.suppress(Exception):
             await websocket.close(code=attachment.close_code, reason=attachment.close_reason)
 
-    async def upstream() -> None:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if message.get("bytes") is not None:
-                await held.write(message["bytes"])
-            elif message.get("text") is not None:
-                size = parse_control(message["text"])
-                if size is not None:
-                    await held.resize(attachment, *size)
-
-    tasks = [asyncio.create_task(downstream()), asyncio.create_task(upstream())]
-    try:
-        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-    for task in done:
-        exc = task.exception()
-        if exc is not None and not isinstance(exc, WebSocketDisconnect):
-            log.warning("terminal attachment ended: %r", exc)
+    await _pump(
+        websocket,
+        downstream(),
+        write=held.write,
+        resize=lambda cols, rows: held.resize(attachment, cols, rows),
+        what="terminal attachment",
+    )
 
 
 async def bridge(websocket: WebSocket, terminal: TerminalStream) -> None:
@@ -237,19 +223,43 @@ async def bridge(websocket: WebSocket, terminal: TerminalStream) -> None:
         while (chunk := await terminal.read()) is not None:
             await websocket.send_bytes(chunk)
 
+    await _pump(
+        websocket,
+        downstream(),
+        write=terminal.write,
+        resize=terminal.resize,
+        what="terminal bridge",
+    )
+    with contextlib.suppress(Exception):
+        await websocket.close(code=1000, reason="the shell exited")
+
+
+async def _pump(
+    websocket: WebSocket,
+    downstream: Coroutine[Any, Any, None],
+    *,
+    write: Callable[[bytes], Awaitable[None]],
+    resize: Callable[[int, int], Awaitable[None]],
+    what: str,
+) -> None:
+    """Run ``downstream`` (output to the client) beside the client's side of the
+    protocol (binary frames are keys for ``write``; a valid resize message calls
+    ``resize(cols, rows)``) until either ends; an error other than the client
+    leaving is logged as ``<what> ended``."""
+
     async def upstream() -> None:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("bytes") is not None:
-                await terminal.write(message["bytes"])
+                await write(message["bytes"])
             elif message.get("text") is not None:
                 size = parse_control(message["text"])
                 if size is not None:
-                    await terminal.resize(*size)
+                    await resize(*size)
 
-    tasks = [asyncio.create_task(downstream()), asyncio.create_task(upstream())]
+    tasks = [asyncio.create_task(downstream), asyncio.create_task(upstream())]
     try:
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -258,6 +268,4 @@ async def bridge(websocket: WebSocket, terminal: TerminalStream) -> None:
     for task in done:
         exc = task.exception()
         if exc is not None and not isinstance(exc, WebSocketDisconnect):
-            log.warning("terminal bridge ended: %r", exc)
-    with contextlib.suppress(Exception):
-        await websocket.close(code=1000, reason="the shell exited")
+            log.warning("%s ended: %r", what, exc)
