@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from moorage.api.compat import include_compat_routers
 from moorage.api.errors import install_error_handlers
 from moorage.api.fast_path import AgentReportFastPath
 from moorage.api.v1 import router as api_router
@@ -83,5 +84,8 @@ def create_app(
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(api_router)
     app.include_router(gateway_router)
+    # Before the pages: a seed path that is also a page (Projet-IAC's /machines) is
+    # tried first and answers API clients only (api.compat.ApiClientRoute).
+    include_compat_routers(app, settings)
     mount_web(app)
     return app

@@ -6,13 +6,21 @@ durations carry their unit in the field name.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["COMPAT_ROUTERS", "Settings"]
+
+COMPAT_ROUTERS = ("winux", "iac", "flowcase", "dashfleet")
+"""The seed systems whose APIs Moorage can serve (``MOORAGE_COMPAT``)."""
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):
@@ -140,6 +148,59 @@ class Settings(BaseSettings):
     run_reconciler: bool = Field(
         True, description="Run the reconciler inside `moorage serve` (the embedded default)."
     )
+    # The seed systems' own APIs (README, "Coming from Winux / Projet-IAC / Flowcase /
+    # DashFleet"); each router is a thin translation onto the services.
+    compat: str = Field(
+        "",
+        description=(
+            "Seed APIs to serve at their own paths, comma-separated: winux, iac, flowcase, "
+            "dashfleet (or `all`). Off by default."
+        ),
+    )
+    compat_anonymous_users: str = Field(
+        "",
+        description=(
+            "Opt-in, per router: `router=username` pairs, comma-separated (e.g. "
+            "`winux=kiosk,iac=lab`). Callers of that router with no credential act as that "
+            "user, for deployments whose reverse proxy authenticates. Refused at start-up "
+            "unless Moorage listens on loopback or MOORAGE_TRUSTED_PROXIES is set."
+        ),
+    )
+    trusted_proxies: str = Field(
+        "",
+        description=(
+            "Addresses or networks (CIDR) of reverse proxies in front of Moorage, "
+            "comma-separated, e.g. 127.0.0.1,10.0.0.0/24."
+        ),
+    )
+    compat_cors_origins: str = Field(
+        "",
+        description=(
+            "Origins (scheme://host[:port]), comma-separated, whose pages may call the seed "
+            "APIs from a browser (CORS), e.g. the Winux static web client's."
+        ),
+    )
+    compat_winux_template: str = Field(
+        "rdp-desktop", description="Template the Winux API launches (`POST /api/winux/sessions`)."
+    )
+    compat_iac_pool: str | None = Field(
+        None,
+        description="Machine pool of the Projet-IAC API; default: the org's only or first pool.",
+    )
+    compat_fleet_token: SecretStr | None = Field(
+        None,
+        description=(
+            "DashFleet's FLEET_TOKEN: the shared token its agents send to "
+            "`POST /api/fleet/report` (org API keys are accepted too)."
+        ),
+    )
+    compat_action_token: SecretStr | None = Field(
+        None,
+        description=(
+            "DashFleet's ACTION_TOKEN, accepted (besides an operator's token or an org API key) "
+            "by `POST /api/action` and `POST /api/agent/link`."
+        ),
+    )
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -147,6 +208,25 @@ class Settings(BaseSettings):
             raise ValueError("set MOORAGE_WORKSPACE_DOMAIN or MOORAGE_WORKSPACE_PORT, not both")
         if self.workspace_domain is not None:
             self.workspace_domain = self.workspace_domain.strip().strip(".").lower() or None
+        unknown = set(self.compat_router_list) - set(COMPAT_ROUTERS)
+        if unknown:
+            raise ValueError(
+                f"MOORAGE_COMPAT: unknown router(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(COMPAT_ROUTERS)}"
+            )
+        for router, username in self.compat_anonymous_user_map.items():
+            if router not in COMPAT_ROUTERS or not username:
+                raise ValueError(
+                    f"MOORAGE_COMPAT_ANONYMOUS_USERS: {router}={username} is not "
+                    f"router=username with router one of {', '.join(COMPAT_ROUTERS)}"
+                )
+        for entry in _split(self.trusted_proxies):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"MOORAGE_TRUSTED_PROXIES: {entry!r} is not an address or network"
+                ) from None
         if self.mode == "production":
             if self.secret_key is None:
                 raise ValueError("MOORAGE_SECRET_KEY must be set when MOORAGE_MODE=production")
@@ -165,6 +245,28 @@ class Settings(BaseSettings):
     def trusted_origin_list(self) -> list[str]:
         """``trusted_origins`` split on commas, blanks dropped."""
         return [origin.strip() for origin in self.trusted_origins.split(",") if origin.strip()]
+
+    @property
+    def compat_router_list(self) -> list[str]:
+        """The seed APIs switched on (``compat`` split on commas; ``all`` is every one)."""
+        names = [name.lower() for name in _split(self.compat)]
+        return list(COMPAT_ROUTERS) if "all" in names else names
+
+    @property
+    def compat_anonymous_user_map(self) -> dict[str, str]:
+        """``compat_anonymous_users`` as ``{router: username}``."""
+        pairs = (entry.partition("=") for entry in _split(self.compat_anonymous_users))
+        return {router.strip().lower(): username.strip() for router, _, username in pairs}
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``trusted_proxies`` parsed (a bare address is a /32 or /128 network)."""
+        return [ipaddress.ip_network(entry, strict=False) for entry in _split(self.trusted_proxies)]
+
+    @property
+    def compat_cors_origin_list(self) -> list[str]:
+        """``compat_cors_origins`` split on commas, blanks dropped."""
+        return _split(self.compat_cors_origins)
 
     @property
     def workspace_origin_mode(self) -> bool:

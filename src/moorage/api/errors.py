@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moorage.errors import InvalidInput, MoorageError, TooManyAttempts, Unauthenticated
 
-__all__ = ["ErrorPage", "install_error_handlers", "validation_error"]
+__all__ = ["API_SCOPE_KEY", "ErrorPage", "install_error_handlers", "validation_error"]
 
 ErrorPage = Callable[[Request, MoorageError], Response]
 """Renders an error as a UI page: ``(request, error) -> response`` with the error's status."""
@@ -25,8 +25,13 @@ ErrorPage = Callable[[Request, MoorageError], Response]
 log = logging.getLogger(__name__)
 
 
+API_SCOPE_KEY = "moorage.api"
+"""Set (True) in a request's ASGI scope by routes outside ``/api/`` that answer
+JSON, such as the seed APIs (:mod:`moorage.api.compat`): their errors are JSON too."""
+
+
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith("/api/") or bool(request.scope.get(API_SCOPE_KEY))
 
 
 def validation_error(exc: RequestValidationError) -> InvalidInput:

@@ -67,6 +67,12 @@ def serve(
     def announce(message: str) -> None:
         typer.echo(message)
 
+    from moorage.api.compat import exposure_error
+
+    refusal = exposure_error(settings, host)
+    if refusal:
+        typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(2)
     if workers > 1 and settings.workspace_port:
         typer.echo(
             "error: MOORAGE_WORKSPACE_PORT needs one server process; "

@@ -46,6 +46,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users"): "admin",
     ("POST", "/api/v1/users"): "admin",
     ("POST", "/api/v1/tokens"): "viewer",
+    ("POST", "/api/v1/orgs"): "admin",
+    ("POST", "/api/v1/orgs/{name}/api-keys"): "admin",
     ("DELETE", "/api/v1/users/{username}/sign-in-lock"): "admin",
     ("GET", "/api/v1/machines"): "operator",
     ("POST", "/api/v1/machines"): "operator",

@@ -18,6 +18,7 @@ from moorage.api.v1 import (
     networks,
     node_metrics,
     nodes,
+    orgs,
     reservations,
     sessions,
     sign_in_locks,
@@ -32,6 +33,7 @@ router.include_router(health.router)
 router.include_router(sessions.router)
 router.include_router(templates.router)
 router.include_router(users.router)
+router.include_router(orgs.router)
 router.include_router(sign_in_locks.router)
 router.include_router(machines.router)
 router.include_router(reservations.router)

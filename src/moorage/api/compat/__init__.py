@@ -1,0 +1,108 @@
+"""The seed systems' own APIs, served by Moorage (``MOORAGE_COMPAT``).
+
+People run the five seed systems (``../shared/seeds/``) with scripts, web clients
+and agents written against their APIs. Each module here is one router at the
+seed's own paths, methods, parameters and response fields, and nothing else: a
+thin translation onto Moorage's services, which check roles and write the audit
+log (no second implementation of anything).
+
+=============  =============================================  ================
+router         paths                                          seed
+=============  =============================================  ================
+``winux``      ``/api/winux/...``                             000 Winux
+``iac``        ``/healthz``, ``/available``, ``/machines`` …  002 Projet-IAC
+``flowcase``   ``/api/droplets``, ``/api/instance(s)/...``    001 Flowcase
+``dashfleet``  ``/api/fleet…``, ``/api/status``, ``/api/action`` …  004 DashFleet
+=============  =============================================  ================
+
+Each router is off until named in ``MOORAGE_COMPAT``. Callers authenticate as on
+``/api/v1`` (login cookie, ``Authorization: Bearer``) or with an org API key
+(:mod:`moorage.services.orgs`, also accepted as ``X-API-Key``); the seeds had no
+authentication, so a router can map anonymous callers to a named user
+(``MOORAGE_COMPAT_ANONYMOUS_USERS``), which :func:`exposure_error` refuses unless
+Moorage listens on loopback or sits behind trusted proxies. See
+:mod:`moorage.api.compat._auth`.
+
+Routes whose path is also a page of Moorage (Projet-IAC's ``GET /machines`` and
+``GET /reservations``) use :class:`ApiClientRoute`: they answer API clients,
+and a browser asking for HTML still gets the page.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
+
+from moorage.config import Settings
+
+__all__ = ["ApiClientRoute", "exposure_error", "include_compat_routers"]
+
+
+def include_compat_routers(app: FastAPI, settings: Settings) -> list[str]:
+    """Include the router of every seed API named in ``settings.compat``, in the
+    order of :data:`moorage.config.COMPAT_ROUTERS`; returns their names. Call it
+    before the pages are mounted, so a seed path shared with a page is tried first."""
+    enabled = settings.compat_router_list
+    for name in enabled:
+        module = importlib.import_module(f"moorage.api.compat.{name}")
+        app.include_router(module.router)
+    return enabled
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_error(settings: Settings, host: str) -> str | None:
+    """Why Moorage must not start listening on ``host`` with these settings, or None.
+
+    Anonymous callers mapped to a user (``MOORAGE_COMPAT_ANONYMOUS_USERS``) are only
+    safe when nobody but a reverse proxy that authenticates can reach Moorage: it
+    listens on loopback, or ``MOORAGE_TRUSTED_PROXIES`` names the proxies.
+    """
+    mapped = {
+        router: user
+        for router, user in settings.compat_anonymous_user_map.items()
+        if router in settings.compat_router_list
+    }
+    if not mapped or _is_loopback(host) or settings.trusted_proxy_networks:
+        return None
+    pairs = ", ".join(f"{router}={user}" for router, user in sorted(mapped.items()))
+    return (
+        f"MOORAGE_COMPAT_ANONYMOUS_USERS ({pairs}) lets anyone act as those users; "
+        f"listen on 127.0.0.1 behind an authenticating reverse proxy, or set "
+        f"MOORAGE_TRUSTED_PROXIES, instead of listening on {host}"
+    )
+
+
+def _wants_html(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"accept":
+            return b"text/html" in value
+    return False
+
+
+class ApiClientRoute(APIRoute):
+    """A route that matches only requests not asking for HTML.
+
+    For seed paths that are also Moorage pages: ``curl`` and scripts (``Accept``
+    absent, ``*/*`` or JSON) get the seed's JSON, and a browser, whose navigation
+    sends ``Accept: text/html…``, falls through to the page. Use it as a router's
+    ``route_class``.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and scope["type"] == "http" and _wants_html(scope):
+            return Match.NONE, {}
+        return match, child
