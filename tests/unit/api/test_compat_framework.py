@@ -89,8 +89,11 @@ async def test_callers_by_cookie_bearer_org_key_and_anonymous_mapping(app: App, 
     anonymous = httpx.AsyncClient(transport=app.client._transport, base_url=BASE_URL)
     # Cookie: accepted, except on routes that change something on GET.
     assert (await member.get("/compat-probe")).json() == {"user": "alice"}
-    refused = await member.get("/compat-probe/changes")
+    refused = await member.get("/compat-probe/changes", headers={"Sec-Fetch-Site": "cross-site"})
     assert refused.status_code == 401 and "X-API-Key" in refused.json()["error"]["message"]
+    assert (await member.get("/compat-probe/changes")).status_code == 401
+    own_page = await member.get("/compat-probe/changes", headers={"Sec-Fetch-Site": "same-origin"})
+    assert own_page.json() == {"user": "alice"}
     # A member is below an operator route.
     assert (await member.get("/compat-probe/operators")).status_code == 403
 

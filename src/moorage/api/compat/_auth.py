@@ -2,10 +2,11 @@
 
 A caller of a compatibility router is, in this order:
 
-1. the user of ``Authorization: Bearer <token>``, or of the login cookie (except
-   on routes that change something on ``GET``, as the seeds' ``/reserve`` and
-   ``/destroy`` do: a link on another site could make a browser follow them, so
-   those need a bearer token or key);
+1. the user of ``Authorization: Bearer <token>``, or of the login cookie (on
+   routes that change something on ``GET``, as the seeds' ``/reserve`` and
+   ``/destroy`` do, only from a page of Moorage's own origin, which browsers say
+   with ``Sec-Fetch-Site: same-origin`` (Fetch Metadata, W3C): a link on another
+   site could otherwise make a browser follow them with the cookie);
 2. the org's service user of an org API key sent as ``X-API-Key: <key>``
    (:mod:`moorage.services.orgs`; the key also works as a bearer token);
 3. with neither, the user ``MOORAGE_COMPAT_ANONYMOUS_USERS`` maps the router's
@@ -41,7 +42,8 @@ async def _caller(connection: HTTPConnection, router: str, *, cookie: bool) -> U
     scheme, _, bearer = header.partition(" ")
     credential = bearer.strip() if scheme.lower() == "bearer" and bearer.strip() else None
     credential = credential or connection.headers.get(API_KEY_HEADER, "").strip() or None
-    if credential is None and cookie:
+    same_origin = connection.headers.get("sec-fetch-site") == "same-origin"
+    if credential is None and (cookie or same_origin):
         credential = connection.cookies.get(COOKIE_NAME)
     context = connection.app.state.context
     async with context.sessionmaker() as db:
@@ -90,7 +92,7 @@ class CompatAccess(Access):
 def Compat(router: str, role: Role, *, cookie: bool = True) -> Any:
     """The declaration "``role`` or higher, as a caller of seed API ``router``", for
     a route's ``dependencies``. ``cookie=False`` for routes that change something
-    on ``GET`` (the login cookie is then not accepted)."""
+    on ``GET`` (the login cookie is then accepted from same-origin pages only)."""
     return Depends(CompatAccess("role", role, router=router, cookie=cookie))
 
 
