@@ -57,7 +57,10 @@ async def database_url(tmp_path_factory) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def server(docker, database_url, tmp_path_factory) -> AsyncIterator[Server]:
     """One server for the module's tests; the tests clean up their own sessions."""
-    instance = Server(tmp_path_factory.mktemp("data"), database_url)
+    # Every seed API on: their tests use this server too (tests/integration/test_compat_*).
+    instance = Server(
+        tmp_path_factory.mktemp("data"), database_url, extra_env={"MOORAGE_COMPAT": "all"}
+    )
     instance.start()
     yield instance
     await remove_workspaces_of(instance, docker)
