@@ -136,3 +136,16 @@ async def test_org_keys_are_for_admins_and_names_are_checked(app: App, member):
     assert me.json()["username"] == "default-api" and me.json()["role"] == "operator"
     audit = await app.client.get("/api/v1/audit", params={"action": "org.create"})
     assert [event["object_id"] for event in audit.json()] == ["lab"]
+
+
+def test_serve_refuses_an_anonymous_mapping_off_loopback(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from moorage.cli.main import app as cli
+
+    monkeypatch.setenv("MOORAGE_COMPAT", "winux")
+    monkeypatch.setenv("MOORAGE_COMPAT_ANONYMOUS_USERS", "winux=kiosk")
+    monkeypatch.delenv("MOORAGE_TRUSTED_PROXIES", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "MOORAGE_COMPAT_ANONYMOUS_USERS (winux=kiosk)" in result.output
