@@ -187,6 +187,38 @@ class ContainerDriver(ABC):
         """
 
     @abstractmethod
+    async def stop_workspace(self, container_id: str, *, grace_seconds: int = 10) -> None:
+        """Stop the container, keeping it and its disk (its writable layer and
+        volumes) for :meth:`start_workspace`: SIGTERM, then SIGKILL after
+        ``grace_seconds``. Idempotent: a container already stopped is success.
+
+        Raises:
+            NotFound: the container does not exist.
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+
+    @abstractmethod
+    async def start_workspace(
+        self, container_id: str, *, secret: str | None = None
+    ) -> WorkspaceContainer:
+        """Start a container stopped by :meth:`stop_workspace` again, with the same
+        configuration (image, limits, network, publish address). Its tmpfs at
+        ``/run/moorage`` is empty after a stop, so ``secret`` (the one the
+        container was created with) is written to :data:`SECRET_FILE` again
+        before this returns. Idempotent: a container already running is
+        returned as it is (its secret is not written twice).
+
+        Returns:
+            The running container; ``ports`` are its published ports now, which the
+            engine may have moved to other host ports.
+
+        Raises:
+            NotFound: the container does not exist.
+            RuntimeUnavailable: the endpoint cannot be reached, or the container could
+                not be started or given its secret (it is left stopped).
+        """
+
+    @abstractmethod
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         """Every container, running or not, that carries the label key ``label``.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 from moorage.drivers.base import (
     ContainerDriver,
@@ -66,6 +67,10 @@ class FakeDriver(ContainerDriver):
         self.joined: dict[str, str] = {}
         self.secrets: dict[str, str] = {}
         self.envs: dict[str, dict[str, str]] = {}
+        self.starts: list[str] = []
+        """Ids of the containers :meth:`start_workspace` started again, in order."""
+        self.port_shift = 0
+        """Added to a container's host ports when it is started again."""
 
     def _check(self) -> None:
         if not self.reachable:
@@ -111,6 +116,31 @@ class FakeDriver(ContainerDriver):
         if container is not None:
             self.removed.append(container_id)
             self.joined.pop(container_id, None)
+
+    async def stop_workspace(self, container_id: str, *, grace_seconds: int = 10) -> None:
+        self._check()
+        container = self.containers.get(container_id)
+        if container is None:
+            raise NotFound(f"no such container: {container_id}")
+        self.containers[container_id] = replace(container, state="exited")
+
+    async def start_workspace(
+        self, container_id: str, *, secret: str | None = None
+    ) -> WorkspaceContainer:
+        """Starts it again with its ports moved by :attr:`port_shift` (Docker may
+        publish a restarted container on other host ports) and records ``secret``."""
+        self._check()
+        container = self.containers.get(container_id)
+        if container is None:
+            raise NotFound(f"no such container: {container_id}")
+        if container.state != "running":
+            ports = {port: host + self.port_shift for port, host in container.ports.items()}
+            container = replace(container, state="running", ports=ports)
+            self.containers[container_id] = container
+            if secret is not None:
+                self.secrets[container_id] = secret
+            self.starts.append(container_id)
+        return container
 
     async def list_networks(self, label: str) -> list[WorkspaceNetwork]:
         self._check()

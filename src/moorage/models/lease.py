@@ -17,11 +17,14 @@ from moorage.db.base import UTCDateTime, utcnow
 
 class LeaseState(enum.StrEnum):
     """``pending → provisioning → ready → releasing → released``; ``failed`` from any
-    non-terminal state (DESIGN.md, "The one idea: leases")."""
+    non-terminal state (DESIGN.md, "The one idea: leases"). A session can also go
+    ``ready ⇄ stopped``: its container is stopped with its disk kept, and its
+    deadline still runs (``stopped → releasing`` at the deadline)."""
 
     PENDING = "pending"
     PROVISIONING = "provisioning"
     READY = "ready"
+    STOPPED = "stopped"
     RELEASING = "releasing"
     RELEASED = "released"
     FAILED = "failed"
@@ -35,8 +38,23 @@ LIVE_STATES = (
     LeaseState.PENDING.value,
     LeaseState.PROVISIONING.value,
     LeaseState.READY.value,
+    LeaseState.STOPPED.value,
     LeaseState.RELEASING.value,
 )
+"""States of a lease that holds something: it counts against quotas of leases
+(sessions per user), and its deadline is kept."""
+
+COMPUTE_STATES = (
+    LeaseState.PENDING.value,
+    LeaseState.PROVISIONING.value,
+    LeaseState.READY.value,
+    LeaseState.RELEASING.value,
+)
+"""Live states whose runtime may be running: what counts against CPU and memory
+(a ``stopped`` session holds its disk, not its CPU or memory)."""
+
+TIMED_STATES = (LeaseState.READY.value, LeaseState.STOPPED.value)
+"""States whose deadline the reconciler's queue keeps (the clock runs)."""
 
 
 class LeaseMixin:

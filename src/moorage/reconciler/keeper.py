@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
-from moorage.models.lease import LIVE_STATES, LeaseMixin, LeaseState
+from moorage.models.lease import LIVE_STATES, TIMED_STATES, LeaseMixin, LeaseState
 from moorage.reconciler.leader import alive_instances
 from moorage.services.leases import LeaseService
 
@@ -37,8 +37,8 @@ class LeaseKeeper(ABC):
 
     @abstractmethod
     async def expire(self, lease_id: str, deadline: datetime) -> bool | None:
-        """Called when ``deadline`` passed. Release the lease if it is still ready and
-        still due.
+        """Called when ``deadline`` passed. Release the lease if it is still ready (or
+        stopped) and still due.
 
         Returns:
             True when released now (its lateness is recorded), False when the release
@@ -116,7 +116,7 @@ class ServiceKeeper(LeaseKeeper, Generic[L]):
     async def expire(self, lease_id: str, deadline: datetime) -> bool | None:
         async with self._sessionmaker() as db:
             lease = await db.get(self._leases.model, lease_id, populate_existing=True)
-            if lease is None or lease.state != LeaseState.READY.value:
+            if lease is None or lease.state not in TIMED_STATES:
                 return None
             if lease.expires_at > self._clock():
                 return None  # extended by another replica; the next pass reschedules it
@@ -148,12 +148,13 @@ class ServiceKeeper(LeaseKeeper, Generic[L]):
         )
 
     async def keep(self, lease: L, schedule: Schedule, *, alive: set[str], now: datetime) -> None:
-        """Act on one live lease by its state: ``ready`` → schedule its deadline;
+        """Act on one live lease by its state: ``ready`` or ``stopped`` → schedule its
+        deadline;
         ``releasing`` → retry the release; pending or provisioning cut off by a
         crash → fail it with :attr:`interrupted_error` (which reclaims it)."""
         lease_id = self._leases.as_row(lease).id
         state = LeaseState(lease.state)
-        if state == LeaseState.READY:
+        if state.value in TIMED_STATES:
             schedule(lease_id, lease.expires_at)
         elif state == LeaseState.RELEASING:
             await self._leases.release_by_id(lease_id)

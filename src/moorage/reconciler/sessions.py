@@ -14,7 +14,7 @@ from moorage.drivers.base import ContainerDriver, WorkspaceContainer, WorkspaceN
 from moorage.drivers.pool import DriverPool
 from moorage.errors import MoorageError
 from moorage.models.environment import Environment
-from moorage.models.lease import LeaseState
+from moorage.models.lease import TIMED_STATES, LeaseState
 from moorage.models.org import Org
 from moorage.models.session import WorkspaceSession
 from moorage.reconciler.keeper import Schedule, ServiceKeeper
@@ -34,8 +34,10 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
     share one network per engine (labelled ``moorage.workspaces``, never swept);
     the networks swept are the per-session bridges earlier versions created, kept
     while their session lives and removed once it ends. Ready
-    sessions whose container vanished or stopped are failed; launches cut off by
-    a crash are failed and their container removed; refused releases are retried.
+    sessions whose container vanished or stopped are failed; a ``stopped``
+    session's container may be in any state (stopped, or running while a start
+    is under way) but must exist; launches cut off by a crash are failed and
+    their container removed; refused releases are retried.
     """
 
     kind = "session"
@@ -116,6 +118,10 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
                 if found.state not in RUNNING_STATES:
                     await self._leases.fail(session.id, f"the container {found.state}")
                     continue
+            elif session.state == LeaseState.STOPPED.value:
+                if found is None:  # its disk is gone: it cannot be started again
+                    await self._leases.fail(session.id, "the stopped container vanished")
+                    continue
             elif (
                 found is not None
                 and session.container_id is None
@@ -130,7 +136,7 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
             rows = await db.execute(
                 select(WorkspaceSession.id, WorkspaceSession.expires_at).where(
                     WorkspaceSession.environment_id == environment.id,
-                    WorkspaceSession.state == LeaseState.READY.value,
+                    WorkspaceSession.state.in_(TIMED_STATES),
                 )
             )
             for session_id, expires_at in rows:

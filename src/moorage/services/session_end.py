@@ -71,7 +71,7 @@ async def session_ending(
     sessionmaker: async_sessionmaker[AsyncSession], session: WorkspaceSession, viewer: User
 ) -> SessionEnding | None:
     """How ``session`` ended, as ``viewer`` should read it; None while it lives
-    (pending, provisioning, ready). ``viewer`` must be allowed to see the session
+    (pending, provisioning, ready, stopped). ``viewer`` must be allowed to see the session
     (the caller has checked, e.g. with ``SessionService.get``)."""
     state = LeaseState(session.state)
     if state == LeaseState.RELEASING:

@@ -2,7 +2,8 @@
 
 The lease lifecycle (reading, extending, releasing, failing) is
 :class:`~moorage.services.leases.LeaseService`'s; what a session adds is its
-container: how it is launched and how it is reclaimed (removed). What differs
+container: how it is launched, stopped and started again
+(:mod:`moorage.services.session_power`), and how it is reclaimed (removed). What differs
 between kinds of workspace is asked of the kind (:mod:`moorage.services.kinds`).
 
 Launching never holds a database transaction across a Docker call:
@@ -45,7 +46,8 @@ from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
 from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
-from moorage.services.leases import DeadlineListener, LeaseService, Visibility, requested_duration
+from moorage.services.leases import DeadlineListener, Visibility, requested_duration
+from moorage.services.session_power import SECRET_CONTEXT, SessionPower
 from moorage.services.templates import find_template
 
 __all__ = [
@@ -59,8 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SECRET_CONTEXT = "session.password"
-"""Keyring context of the sessions' secrets (workspace account or VNC password)."""
 SESSION_LABEL = "moorage.session"
 ORG_LABEL = "moorage.org"
 
@@ -78,9 +78,10 @@ def session_labels(session: WorkspaceSession, template: Template, user: User) ->
     }
 
 
-class SessionService(LeaseService[WorkspaceSession]):
+class SessionService(SessionPower):
     """Session operations for the API, the UI and the reconciler. Owners see their
-    sessions; admins see everyone's in their org.
+    sessions; admins see everyone's in their org. Stopping and starting a session
+    again are :class:`~moorage.services.session_power.SessionPower`'s.
 
     Args:
         sessionmaker: opens database sessions.

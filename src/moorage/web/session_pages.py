@@ -8,6 +8,9 @@
 * ``/ui/sessions/{id}/ended``: the "ended at 14:02 (its time was up)" card with a
   form to launch the same template again, which the session page swaps in when
   the session ends while it is open.
+* ``/ui/sessions/{id}/stop`` and ``/start``: the Stop and Start buttons of the
+  session page and of the sessions list (the service's rules and audit; a refusal
+  is shown where the button was pressed).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
 from moorage.security.access import Owner
 from moorage.security.headers import NONCE_SCOPE_KEY, content_security_policy
-from moorage.web.pages import PageUser, templates
+from moorage.services.audit import client_address
+from moorage.web.pages import PageUser, _redirect, _same_origin, templates
 from moorage.web.session_view import session_view
 
 __all__ = ["router"]
@@ -72,3 +76,25 @@ async def session_ended_fragment(
     return templates.TemplateResponse(
         request, "_session_ended.html", {"user": user, "session": session, **view}
     )
+
+
+@router.post("/ui/sessions/{session_id}/stop", dependencies=[Owner])
+async def stop_submit(
+    session_id: str, request: Request, user: PageUser, context: ContextDep
+) -> Response:
+    """Stop a session (its disk is kept, its deadline runs) and show the page it was
+    stopped from again; 409 when it is not ready."""
+    _same_origin(request)
+    await context.sessions.stop(user, session_id, source=client_address(request))
+    return _redirect(request, request.headers.get("hx-current-url") or f"/sessions/{session_id}")
+
+
+@router.post("/ui/sessions/{session_id}/start", dependencies=[Owner])
+async def start_submit(
+    session_id: str, request: Request, user: PageUser, context: ContextDep
+) -> Response:
+    """Start a stopped session again (answers once it is usable) and show the page it
+    was started from again; 409 when it is not stopped."""
+    _same_origin(request)
+    await context.sessions.start(user, session_id, source=client_address(request))
+    return _redirect(request, request.headers.get("hx-current-url") or f"/sessions/{session_id}")

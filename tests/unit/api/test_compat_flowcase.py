@@ -76,3 +76,26 @@ async def test_errors_come_back_the_way_flowcase_reads_them(app: App, member):
     refused = await anonymous.get("/api/droplets")
     assert refused.status_code == 401 and refused.json()["success"] is False
     await anonymous.aclose()
+
+
+async def test_stop_and_start_as_flowcase_does(app: App, member):
+    created = await member.post("/api/instance/request", json={"droplet_id": "debian-shell"})
+    instance_id = created.json()["instance_id"]
+    stopped = await member.post(f"/api/instances/{instance_id}/stop")
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["success"] is True
+    assert stopped.json()["instance"]["status"] == "stopped"
+    (instance,) = (await member.get("/api/instances")).json()["instances"]
+    assert instance["status"] == "stopped"
+    stats = (await member.get("/api/droplets/stats")).json()
+    assert stats["stopped"] == 1 and stats["running"] == 0 and stats["instances"] == 1
+
+    again = await member.post(f"/api/instances/{instance_id}/stop")
+    assert again.status_code == 409 and again.json()["success"] is False
+    assert "only a ready session can be stopped" in again.json()["error"]
+
+    started = await member.post(f"/api/instances/{instance_id}/start")
+    assert started.status_code == 200 and started.json()["instance"]["status"] == "running"
+    not_theirs = await app.client.post("/api/instance/request", json={"droplet_id": "debian-shell"})
+    theirs = not_theirs.json()["instance_id"]
+    assert (await member.post(f"/api/instances/{theirs}/stop")).status_code == 404

@@ -38,7 +38,7 @@ or ``stopping`` (Moorage's ``state`` is there too), ``url`` its page.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -76,7 +76,7 @@ STATUS_OF_STATE = {
 class FlowcaseRoute(APIRoute):
     """Answers errors the way Flowcase does: ``{"success": false, "error"}``."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""Sessions: launch, list, show, extend, end, the ``.rdp`` file.
+"""Sessions: launch, list, show, extend, stop, start, end, the ``.rdp`` file.
 
 The session's websockets (terminal, vnc, guacamole) are served by
 :mod:`moorage.gateway.router` under the same ``/api/v1/sessions/{id}/`` prefix.
@@ -170,6 +170,35 @@ async def extend_session(
 ):
     """Add ``minutes`` to the deadline; 422 past the template's maximum, naming what is left."""
     session = await sessions.extend(user, session_id, body.minutes, source=client_address(request))
+    return session_public(session, request.base_url, user, context)
+
+
+@router.post("/{session_id}/stop", response_model=SessionPublic, dependencies=[Owner])
+async def stop_session(
+    session_id: str,
+    request: Request,
+    user: CurrentUser,
+    sessions: SessionServiceDep,
+    context: ContextDep,
+):
+    """Stop the session's container, keeping its disk; the state becomes ``stopped`` and
+    the deadline still runs. 409 when it is not ``ready``; 503 Docker unreachable."""
+    session = await sessions.stop(user, session_id, source=client_address(request))
+    return session_public(session, request.base_url, user, context)
+
+
+@router.post("/{session_id}/start", response_model=SessionPublic, dependencies=[Owner])
+async def start_session(
+    session_id: str,
+    request: Request,
+    user: CurrentUser,
+    sessions: SessionServiceDep,
+    context: ContextDep,
+):
+    """Start a stopped session again; answers once it is usable (``ready``, same
+    account, secret and disk). 409 when it is not ``stopped``; 503 when Docker is
+    unreachable or it did not become usable (it stays ``stopped``)."""
+    session = await sessions.start(user, session_id, source=client_address(request))
     return session_public(session, request.base_url, user, context)
 
 

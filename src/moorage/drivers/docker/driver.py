@@ -21,7 +21,7 @@ from moorage.drivers.base import (
 )
 from moorage.drivers.docker import workspaces
 from moorage.drivers.docker._errors import translated
-from moorage.errors import Conflict, NotFound, RuntimeUnavailable
+from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
 
 __all__ = ["DockerDriver", "EngineInfo", "docker_client"]
 
@@ -284,6 +284,45 @@ class DockerDriver(ContainerDriver):
         raise RuntimeUnavailable(
             f"container {container_id[:12]} is still being removed after {wait_seconds:.0f} s"
         )
+
+    async def stop_workspace(self, container_id: str, *, grace_seconds: int = 10) -> None:
+        container = self._client.containers.container(container_id)
+        async with translated(self._endpoint, "stop the container"):
+            # Docker answers 304 for a container already stopped: success. The call
+            # lasts up to the grace period, so its HTTP timeout is lifted past it.
+            await container.stop(t=grace_seconds, timeout=grace_seconds + 30.0)
+
+    async def start_workspace(
+        self, container_id: str, *, secret: str | None = None
+    ) -> WorkspaceContainer:
+        container = self._client.containers.container(container_id)
+        async with translated(self._endpoint, "inspect the container"):
+            info = await container.show()
+        if not (info.get("State") or {}).get("Running"):
+            try:
+                async with translated(self._endpoint, "start the container"):
+                    await container.start()
+                if secret is not None:
+                    await workspaces.deliver_secret(self, container, secret)
+            except BaseException:
+                # Left stopped, as it was: a later start tries again from scratch.
+                await asyncio.shield(self._stop_quietly(container_id))
+                raise
+            async with translated(self._endpoint, "inspect the container"):
+                info = await container.show()
+        return WorkspaceContainer(
+            id=str(info["Id"]),
+            name=str(info.get("Name", "")).lstrip("/"),
+            labels=dict((info.get("Config") or {}).get("Labels") or {}),
+            state=str((info.get("State") or {}).get("Status", "running")),
+            ports=_published_ports(info),
+        )
+
+    async def _stop_quietly(self, container_id: str) -> None:
+        try:
+            await self.stop_workspace(container_id, grace_seconds=2)
+        except MoorageError:
+            pass  # the caller's own error says what failed
 
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         async with translated(self._endpoint, "list containers"):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from moorage.errors import Conflict, InvalidInput
-from moorage.models.lease import LeaseState
+from moorage.models.lease import TIMED_STATES, LeaseState
 
 __all__ = [
     "MIN_DURATION_SECONDS",
@@ -60,7 +60,8 @@ class LeaseRow(LeaseColumns, Protocol):
 _ALLOWED: dict[LeaseState, set[LeaseState]] = {
     LeaseState.PENDING: {LeaseState.PROVISIONING, LeaseState.RELEASING},
     LeaseState.PROVISIONING: {LeaseState.READY, LeaseState.RELEASING},
-    LeaseState.READY: {LeaseState.RELEASING},
+    LeaseState.READY: {LeaseState.RELEASING, LeaseState.STOPPED},
+    LeaseState.STOPPED: {LeaseState.READY, LeaseState.RELEASING},
     LeaseState.RELEASING: {LeaseState.RELEASED},
     LeaseState.RELEASED: set(),
     LeaseState.FAILED: set(),
@@ -73,7 +74,8 @@ def transition(
     """Move ``lease`` to state ``to``.
 
     ``failed`` is reachable from every non-terminal state; other moves follow
-    ``pending → provisioning → ready → releasing → released``. Reaching a
+    ``pending → provisioning → ready → releasing → released``, with ``ready ⇄
+    stopped`` and ``stopped → releasing`` for a stopped session. Reaching a
     terminal state stamps ``released_at``.
 
     Raises:
@@ -144,13 +146,14 @@ def extend_expiry(
     Raises:
         InvalidInput: ``minutes`` is not positive, or the result would pass the
             maximum (the message says how many minutes are still allowed).
-        Conflict: the lease is not ``ready``.
+        Conflict: the lease is not ``ready`` or ``stopped`` (its clock runs in both).
     """
     if minutes < 1:
         raise InvalidInput("minutes must be at least 1", field="minutes")
-    if lease.state != LeaseState.READY.value:
+    if lease.state not in TIMED_STATES:
         raise Conflict(
-            f"only a ready lease can be extended; this one is {lease.state}", code="invalid_state"
+            f"only a ready or stopped lease can be extended; this one is {lease.state}",
+            code="invalid_state",
         )
     limit = lease.starts_at + timedelta(minutes=max_minutes)
     new_expiry = lease.expires_at + timedelta(minutes=minutes)

@@ -13,7 +13,8 @@
   if (!root) return;
   const id = root.dataset.session;
   const templateName = root.dataset.template || "This session";
-  const LIVE = ["pending", "provisioning", "ready"];
+  const LIVE = ["pending", "provisioning", "ready", "stopped"];
+  const rendered = root.dataset.state;  // the state the page was drawn for
   const POLL_MS = 15000;          // how often the session is read while it lives
   const ENDING_POLL_MS = 2000;    // … once its time is up or it is being ended
   const MINUTE = 60000;
@@ -126,6 +127,9 @@
     session.deadline = Date.parse(data.expires_at);
     session.max = Date.parse(data.max_expires_at);
     if (!LIVE.includes(data.state)) { showEnd(); return; }
+    // Stopped or started again elsewhere (another tab, the API): draw the page anew.
+    if (data.state !== rendered && ["ready", "stopped"].includes(data.state)
+        && ["ready", "stopped"].includes(rendered)) { location.reload(); return; }
     if (session.deadline > Date.now()) session.late = false;
     tick();
   }
@@ -264,7 +268,7 @@
     });
     const badge = document.getElementById("session-state");
     if (badge) {
-      badge.textContent = session.state === "ready" ? "ended" : session.state;
+      badge.textContent = ["ready", "stopped"].includes(session.state) ? "ended" : session.state;
       badge.classList.remove("bg-green-lt");
       badge.classList.add("bg-secondary-lt");
     }
@@ -418,7 +422,7 @@
   // -- start ----------------------------------------------------------------------
 
   localTimes(document);
-  if (session.state === "ready") {
+  if (session.state === "ready" || session.state === "stopped") {
     const el = document.getElementById("terminal");
     if (el && window.Terminal) terminal = startTerminal(el);
     tick();
