@@ -112,6 +112,9 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
         for session in live:
             found = by_session.get(session.id)
             if session.state == LeaseState.READY.value:
+                if found is None or found.state not in RUNNING_STATES:
+                    # The listing may predate a launch or a start that made the row ready.
+                    found = await self._container_now(driver, session.id, found)
                 if found is None:
                     await self._leases.fail(session.id, "the container vanished")
                     continue
@@ -130,6 +133,17 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
                 # Not yet on the row, so failing the session would not remove it.
                 await self._remove_orphan(driver, found)
             await self.keep(session, schedule, alive=alive, now=now)
+
+    async def _container_now(
+        self, driver: ContainerDriver, session_id: str, listed: WorkspaceContainer | None
+    ) -> WorkspaceContainer | None:
+        """The session's container as listed now; None when Docker has none; ``listed``
+        (the pass's earlier listing) when Docker does not answer."""
+        try:
+            containers = await driver.list_workspaces(SESSION_LABEL)
+        except MoorageError:
+            return listed
+        return next((c for c in containers if c.labels.get(SESSION_LABEL) == session_id), None)
 
     async def _schedule_ready(self, environment: Environment, schedule: Schedule) -> None:
         async with self._sessionmaker() as db:
