@@ -21,6 +21,9 @@ printf '%s\n' "$VNC_PASSWORD" | vncpasswd -f > "$HOME/.vnc/passwd"
 chmod 0600 "$HOME/.vnc/passwd"
 unset VNC_PASSWORD
 geometry="${VNC_GEOMETRY:-1280x800}"
+# A session stopped and started again keeps its disk, with the lock and socket of
+# the display the last Xvnc held; Xvnc would take them for a live server and quit.
+rm -f /tmp/.X1-lock /tmp/.X11-unix/X1
 Xvnc :1 -rfbport 5901 -rfbauth "$HOME/.vnc/passwd" -SecurityTypes VncAuth \
   -geometry "$geometry" -depth 24 -AcceptSetDesktopSize=1 -AlwaysShared=1 \
   -desktop moorage >"$HOME/.vnc/xvnc.log" 2>&1 &

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.integration.conftest import session_containers
+from tests.integration.pool_machines import ssh_login
 from tests.integration.terminal_client import TerminalClient, terminal
 
 
@@ -93,3 +94,40 @@ async def test_a_stopped_session_is_reclaimed_at_its_deadline(fresh_server, dock
         assert await containers_of(docker, session_id) == []
     finally:
         await client.aclose()
+
+
+async def test_an_ssh_session_started_again_has_the_same_account_on_its_published_port(
+    admin, docker
+):
+    """Its secret is delivered again (its tmpfs is empty after the stop), and the port
+    the session names is the one Docker publishes now, wherever that is."""
+    created = await admin.post(
+        "/api/v1/templates",
+        json={
+            "name": "ssh-stop-start",
+            "display_name": "SSH stop and start",
+            "image": "moorage/sshd:latest",
+            "kind": "ssh",
+            "shell_user": "student",
+        },
+    )
+    assert created.status_code == 201, created.text
+    session = (await admin.post("/api/v1/sessions", json={"template": "ssh-stop-start"})).json()
+    password = session["connection"]["password"]
+    code, output = await asyncio.to_thread(
+        ssh_login, session["connection"]["port"], "student", password, "echo disk > ~/kept"
+    )
+    assert code == 0, output
+
+    assert (await admin.post(f"/api/v1/sessions/{session['id']}/stop")).status_code == 200
+    started = await admin.post(f"/api/v1/sessions/{session['id']}/start")
+    assert started.status_code == 200, started.text
+    connection = started.json()["connection"]
+    assert connection["password"] == password and connection["username"] == "student"
+    (container,) = await containers_of(docker, session["id"])
+    published = (await container.show())["NetworkSettings"]["Ports"]["22/tcp"][0]["HostPort"]
+    assert connection["port"] == int(published)
+    code, output = await asyncio.to_thread(
+        ssh_login, connection["port"], "student", password, "cat ~/kept"
+    )
+    assert code == 0 and "disk" in output, output
