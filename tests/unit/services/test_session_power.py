@@ -221,3 +221,26 @@ async def test_the_page_forms_stop_and_start_and_show_the_state(app: App):
     started = await app.client.post(f"/ui/sessions/{launched['id']}/start", headers=hx)
     assert started.status_code == 204
     assert (await row_of(app, launched["id"])).state == "ready"
+
+
+async def test_a_pass_whose_listing_predates_a_start_does_not_fail_the_session(app: App):
+    """The reconciler lists containers before it reads rows: a start that finishes in
+    between leaves a ready row and a listing that says "exited". It looks again."""
+    launched = await launch(app.client)
+    await app.client.post(f"/api/v1/sessions/{launched['id']}/stop")
+    driver = app.driver
+    real_list = driver.list_workspaces
+    calls = 0
+
+    async def list_then_start(label: str):
+        nonlocal calls
+        calls += 1
+        listed = await real_list(label)
+        if calls == 1:  # the start completes right after this listing
+            await app.client.post(f"/api/v1/sessions/{launched['id']}/start")
+        return listed
+
+    driver.list_workspaces = list_then_start  # type: ignore[method-assign]
+    await app.context.reconciler.reconcile_once()
+    assert calls == 2  # listed again before judging the ready row
+    assert (await row_of(app, launched["id"])).state == "ready"
