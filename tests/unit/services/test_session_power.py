@@ -214,6 +214,9 @@ async def test_the_page_forms_stop_and_start_and_show_the_state(app: App):
     assert ">stopped</span>" in listing.text
     assert f'hx-post="/ui/sessions/{launched["id"]}/start"' in listing.text
 
+    overview = await app.client.get("/admin/sessions", params={"state": "stopped"})
+    assert f'hx-post="/ui/sessions/{launched["id"]}/start"' in overview.text
+
     refused = await app.client.post(f"/ui/sessions/{launched['id']}/stop", headers=hx)
     assert refused.status_code == 409
     assert "only a ready session can be stopped" in refused.text
