@@ -126,5 +126,6 @@ def enroll(
     try:
         save_config(config_path, config, system)
     except OSError as exc:
-        raise SystemExit(f"enrolled, but cannot write {config_path}: {exc}") from None
+        hint = " (run as Administrator)" if (system or this_platform()).is_windows else ""
+        raise SystemExit(f"enrolled, but cannot write {config_path}{hint}: {exc}") from None
     return config
