@@ -49,6 +49,13 @@ function Install-MoorageAgent {
     param([string]$Server, [string]$Token, [string]$Exe, [double]$Interval, [bool]$AllowActions)
     Set-StrictMode -Version 3
     $ErrorActionPreference = 'Stop'
+    # A native program's stderr (pip's notices) must not stop the script, as it would
+    # under 'Stop' in a remote session; its exit code decides.
+    function Invoke-Native([string]$Program, [string[]]$Arguments) {
+        $ErrorActionPreference = 'Continue'
+        & $Program @Arguments 2>&1 | ForEach-Object { "$_" }
+        if ($LASTEXITCODE -ne 0) { throw "$(Split-Path -Leaf $Program) failed ($LASTEXITCODE) on $env:COMPUTERNAME" }
+    }
     $principal = New-Object Security.Principal.WindowsPrincipal(
         [Security.Principal.WindowsIdentity]::GetCurrent())
     if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) {
@@ -59,8 +66,7 @@ function Install-MoorageAgent {
     $config = Join-Path $data 'agent.toml'
     New-Item -ItemType Directory -Force -Path $prefix, $data | Out-Null
     # Administrators (S-1-5-32-544) and SYSTEM (S-1-5-18) only, by SID: names are translated.
-    & icacls.exe $data /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)(F)' '*S-1-5-18:(OI)(CI)(F)' | Out-Null
-    if ($LASTEXITCODE -ne 0) { throw "icacls $data failed ($LASTEXITCODE)" }
+    Invoke-Native 'icacls.exe' @($data, '/inheritance:r', '/grant:r', '*S-1-5-32-544:(OI)(CI)(F)', '*S-1-5-18:(OI)(CI)(F)') | Out-Null
 
     if ($Exe) {
         $program = Join-Path $prefix 'moorage-agent.exe'
@@ -69,24 +75,23 @@ function Install-MoorageAgent {
     } else {
         $python = (Get-Command py.exe, python.exe -ErrorAction SilentlyContinue | Select-Object -First 1)
         if (-not $python) { throw 'no moorage-agent.exe (-Source) and no Python 3.11+ (py or python)' }
-        & $python.Source -m venv (Join-Path $prefix 'venv')
-        if ($LASTEXITCODE -ne 0) { throw 'python -m venv failed' }
+        Invoke-Native $python.Source @('-m', 'venv', (Join-Path $prefix 'venv'))
         $program = Join-Path $prefix 'venv\Scripts\python.exe'
-        & $program -m pip install -q 'psutil>=5.9' 'httpx>=0.27'
-        if ($LASTEXITCODE -ne 0) { throw 'pip install psutil httpx failed' }
+        Invoke-Native $program @('-m', 'pip', 'install', '-q', 'psutil>=5.9', 'httpx>=0.27')
         $script = Join-Path $prefix 'moorage_agent.py'
+        # Windows PowerShell 5.1 offers TLS 1.0 only unless told.
+        [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
         Invoke-RestMethod -Uri "$Server/api/v1/agent.py" -OutFile $script
         $first = @($script)
     }
-    & $program @first enroll --server $Server --token $Token --config $config
-    if ($LASTEXITCODE -ne 0) { throw "enrolment of $env:COMPUTERNAME failed ($LASTEXITCODE)" }
+    Invoke-Native $program (@($first) + @('enroll', '--server', $Server, '--token', $Token, '--config', $config))
 
     $arguments = @($first) + @('run', '--config', $config, '--interval', "$Interval")
     if ($AllowActions) { $arguments += '--allow-actions' }
     $quoted = ($arguments | ForEach-Object { '"' + $_ + '"' }) -join ' '
     $action = New-ScheduledTaskAction -Execute $program -Argument $quoted -WorkingDirectory $prefix
     $trigger = New-ScheduledTaskTrigger -AtStartup
-    $account = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest
+    $account = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
     $settings = New-ScheduledTaskSettingsSet -StartWhenAvailable -RestartCount 999 `
         -RestartInterval (New-TimeSpan -Minutes 1) -ExecutionTimeLimit ([TimeSpan]::Zero)
     Register-ScheduledTask -TaskName 'Moorage agent' -Action $action -Trigger $trigger `
