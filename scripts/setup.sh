@@ -40,4 +40,7 @@ if $with_test; then
   # registry on loopback for image pulls.
   # wrk: the load generator of bench/fleet_ingest.py.
   apt_install chromium openssh-client freerdp2-x11 xvfb docker-registry wrk
+  # binutils: objcopy and objdump, which PyInstaller needs to build the agent's binary
+  # (tests/integration/test_agent_binary.py).
+  apt_install binutils
 fi

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import httpx
 
+from moorage.agent.platforms import this_platform
+
 __all__ = ["AGENT_VERSION", "DEFAULT_CONFIG", "DEFAULT_INTERVAL", "hub_message", "log"]
 
 AGENT_VERSION = "1"
-DEFAULT_CONFIG = Path("/etc/moorage-agent.json")
+# /etc/moorage-agent.json; %ProgramData%\Moorage\agent.toml on Windows
+DEFAULT_CONFIG = Path(this_platform().config_path())
 DEFAULT_INTERVAL = 10.0
 
 log = logging.getLogger("moorage.agent")

@@ -21,6 +21,7 @@ __all__ = ["MODULES", "single_file"]
 
 HERE = Path(__file__).resolve().parent
 MODULES = (
+    "platforms.py",
     "_common.py",
     "collector.py",
     "enrolment.py",

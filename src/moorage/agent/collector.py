@@ -14,13 +14,13 @@ through it, extra fields forbidden)::
      "disks": [{"mount": "/", "percent": 52.1, "used_bytes": 1, "total_bytes": 2}]}
 
 Percents are 0–100, rates bytes per second over the last interval, ``load1`` the
-1-minute load average, ``collected_at`` RFC 3339 UTC. Container counts are absent
-when no Docker socket is readable.
+1-minute load average (emulated by psutil on Windows), ``collected_at`` RFC 3339 UTC.
+Container counts are absent when the Docker engine (its Unix socket, or its named pipe
+on Windows) cannot be read. Platform differences live in :mod:`moorage.agent.platforms`.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import socket
 import time
@@ -31,8 +31,9 @@ import httpx
 import psutil
 
 from moorage.agent._common import AGENT_VERSION
+from moorage.agent.platforms import Platform, this_platform
 
-__all__ = ["MAX_DISKS", "Collector"]
+__all__ = ["MAX_DISKS", "Collector", "os_name"]
 
 MAX_DISKS = 32
 SKIP_FSTYPES = {"squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "nsfs"}
@@ -42,37 +43,46 @@ def _utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def os_name(system: Platform) -> str:
+    """This machine's OS as the report's ``os``: ``Linux 6.1.0 (Debian GNU/Linux 12
+    (bookworm))``, ``Windows 10 (10.0.19045)``, ``Darwin 23.1.0``."""
+    name = f"{platform.system()} {platform.release()}"
+    if system.is_windows:
+        return f"{name} ({platform.version()})"
+    try:  # /etc/os-release: Linux only; absent elsewhere and in some containers
+        pretty = platform.freedesktop_os_release().get("PRETTY_NAME")
+    except OSError:
+        pretty = None
+    return f"{name} ({pretty})" if pretty else name
+
+
 class Collector:
     """Reads the machine's metrics; rates are over the time since the previous call.
 
     Args:
-        docker_socket: the engine's socket, for container counts (skipped when it
-            cannot be read).
+        docker_socket: the engine's endpoint, for container counts (skipped when it
+            cannot be read); default :meth:`Platform.docker_endpoint`.
+        system: the platform (default this machine's); injected for tests.
     """
 
-    def __init__(self, docker_socket: str = "/var/run/docker.sock") -> None:
+    def __init__(self, docker_socket: str | None = None, system: Platform | None = None) -> None:
+        self.system = system or this_platform()
         psutil.cpu_percent(None)  # the first call primes the counter
         self._last = time.monotonic()
         self._disk = psutil.disk_io_counters()
         self._net = psutil.net_io_counters()
         self._docker: httpx.Client | None = None
-        if os.access(docker_socket, os.R_OK | os.W_OK):
-            self._docker = httpx.Client(
-                transport=httpx.HTTPTransport(uds=docker_socket), timeout=2.0
-            )
-        release = (
-            platform.freedesktop_os_release() if hasattr(platform, "freedesktop_os_release") else {}
-        )
-        self.os = f"{platform.system()} {platform.release()}"
-        if release.get("PRETTY_NAME"):
-            self.os += f" ({release['PRETTY_NAME']})"
+        transport = self.system.docker_transport(docker_socket)
+        if transport is not None:
+            self._docker = httpx.Client(transport=transport, timeout=2.0)
+        self.os = os_name(self.system)
 
     def _containers(self) -> dict[str, int]:
         if self._docker is None:
             return {}
         try:
             rows = self._docker.get("http://docker/containers/json", params={"all": "1"}).json()
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, OSError, ValueError):
             return {}
         return {
             "containers_running": sum(1 for row in rows if row.get("State") == "running"),
@@ -124,7 +134,7 @@ class Collector:
         memory, swap = psutil.virtual_memory(), psutil.swap_memory()
         metrics: dict[str, Any] = {
             "cpu_percent": psutil.cpu_percent(None),
-            "load1": os.getloadavg()[0],
+            "load1": self.system.load1(),
             "memory_percent": memory.percent,
             "swap_percent": swap.percent,
             "disk_read_bps": round(rate(disk, self._disk, "read_bytes"), 1),

@@ -8,17 +8,33 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from moorage.agent._common import DEFAULT_CONFIG, DEFAULT_INTERVAL
 from moorage.agent.enrolment import enroll, load_config
+from moorage.agent.platforms import Platform, this_platform
 from moorage.agent.reporter import Agent
 from moorage.agent.top import top
 
-__all__ = ["main"]
+__all__ = ["main", "stop_on_signals"]
+
+
+def _exit(*_: Any) -> None:
+    sys.exit(0)
+
+
+def stop_on_signals(system: Platform | None = None) -> list[signal.Signals]:
+    """Exit cleanly (``finally`` blocks run) on the platform's stop signals
+    (:meth:`Platform.stop_signals`); returns the signals handled."""
+    handled = (system or this_platform()).stop_signals()
+    for signum in handled:
+        signal.signal(signum, _exit)
+    return handled
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``moorage-agent enroll|run|top …`` (``argv`` defaults to ``sys.argv[1:]``)."""
+    """``moorage-agent enroll|run|top …`` (``argv`` defaults to ``sys.argv[1:]``). The
+    config's default path is the platform's (:data:`DEFAULT_CONFIG`)."""
     parser = argparse.ArgumentParser(
         prog="moorage-agent", description="The Moorage agent: metrics, health and actions."
     )
@@ -50,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             allow_actions=args.allow_actions,
             max_backoff=args.max_backoff,
         )
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        stop_on_signals()
         try:
             agent.run_forever()
         except KeyboardInterrupt:

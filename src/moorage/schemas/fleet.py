@@ -113,10 +113,13 @@ class EnrollmentTokenCreate(InputModel):
 
 
 class InstallLinkCreate(InputModel):
-    """``POST /api/v1/install-links``: the link's life (seconds) and the enrolled node's tags."""
+    """``POST /api/v1/install-links``: the link's life (seconds), the enrolled nodes' tags,
+    and how many machines its enrolment token may enrol (the link itself is fetched
+    once; a PowerShell push to several hosts enrols each with that token)."""
 
     ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
     tags: list[str] = Field(default_factory=list, max_length=16)
+    hosts: int = Field(1, ge=1, le=1000, description="Machines the link may enrol.")
 
 
 class NodeUpdate(InputModel):

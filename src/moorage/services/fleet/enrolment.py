@@ -205,10 +205,13 @@ async def create_install_link(
     *,
     ttl_seconds: int,
     tags: Sequence[str],
+    hosts: int = 1,
 ) -> tuple[str, datetime]:
-    """A one-time install link valid ``ttl_seconds``, holding a fresh single-use
-    enrolment token (sealed). Returns the link's token (plaintext, shown once; the
-    path segment of ``/api/v1/install/{token}``) and when it expires.
+    """A one-time install link valid ``ttl_seconds``, holding a fresh enrolment token
+    (sealed) that enrols up to ``hosts`` machines: the link is fetched once, and the
+    script it serves may be pushed to several hosts (``install-agent.ps1 -Targets``).
+    Returns the link's token (plaintext, shown once; the path segment of
+    ``/api/v1/install/{token}``) and when it expires.
 
     Raises:
         Forbidden: not an operator.
@@ -218,7 +221,7 @@ async def create_install_link(
         user.org_id,
         name="install link",
         ttl_seconds=ttl_seconds,
-        max_uses=1,
+        max_uses=hosts,
         tags=tags,
         created_by=user.username,
     )
