@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from moorage.api.compat import include_compat_routers
+from moorage.api.compat import compat_paths, include_compat_routers
+from moorage.api.compat._cors import CompatCors
 from moorage.api.errors import install_error_handlers
 from moorage.api.fast_path import AgentReportFastPath
 from moorage.api.v1 import router as api_router
@@ -77,10 +78,16 @@ def create_app(
     )
     install_error_handlers(app, error_page=render_error_page)
     app.add_middleware(AgentReportFastPath)
-    app.add_middleware(CsrfGuard, trusted_origins=settings.trusted_origin_list)
+    seed_paths = compat_paths(settings)
+    app.add_middleware(
+        CsrfGuard, trusted_origins=settings.trusted_origin_list, api_paths=seed_paths
+    )
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     if settings.workspace_domain:
         app.add_middleware(WorkspaceHosts, settings=settings, main=lambda: app)
+    if settings.compat_cors_origin_list and seed_paths:
+        # Outermost: a preflight (OPTIONS) is answered before any other check.
+        app.add_middleware(CompatCors, origins=settings.compat_cors_origin_list, paths=seed_paths)
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(api_router)
     app.include_router(gateway_router)

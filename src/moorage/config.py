@@ -19,6 +19,12 @@ COMPAT_ROUTERS = ("winux", "iac", "flowcase", "dashfleet")
 """The seed systems whose APIs Moorage can serve (``MOORAGE_COMPAT``)."""
 
 
+SYNC_MYSQL_SCHEMES = frozenset(
+    {"mysql", "mysql+pymysql", "mysql+mysqldb", "mariadb", "mariadb+pymysql", "mariadb+mysqldb"}
+)
+"""URL schemes of MySQL/MariaDB with a synchronous driver, read as ``mysql+asyncmy``."""
+
+
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
@@ -41,7 +47,8 @@ class Settings(BaseSettings):
         description=(
             "SQLAlchemy async URL. Default: SQLite (WAL) at <data_dir>/moorage.db. "
             "Examples: postgresql+asyncpg://u@127.0.0.1/moorage, "
-            "mysql+asyncmy://root@127.0.0.1/moorage."
+            "mysql+asyncmy://root@127.0.0.1/moorage (mysql+pymysql:// URLs, as Projet-IAC "
+            "writes them, are read as mysql+asyncmy)."
         ),
     )
     admin_password: SecretStr | None = Field(
@@ -166,6 +173,14 @@ class Settings(BaseSettings):
             "unless Moorage listens on loopback or MOORAGE_TRUSTED_PROXIES is set."
         ),
     )
+    root_path: str = Field(
+        "",
+        description=(
+            "Path prefix Moorage is served under behind a reverse proxy that strips it, "
+            "e.g. /winux for nginx's `location /winux/ { proxy_pass http://127.0.0.1:8000/; }`; "
+            "passed to uvicorn as its root_path. Empty: served at the root."
+        ),
+    )
     trusted_proxies: str = Field(
         "",
         description=(
@@ -220,6 +235,10 @@ class Settings(BaseSettings):
                     f"MOORAGE_COMPAT_ANONYMOUS_USERS: {router}={username} is not "
                     f"router=username with router one of {', '.join(COMPAT_ROUTERS)}"
                 )
+        root = self.root_path.strip()
+        if root and (not root.startswith("/") or any(c in root for c in "?#% \t")):
+            raise ValueError(f"MOORAGE_ROOT_PATH: {root!r} is not a path such as /winux")
+        self.root_path = root.rstrip("/")
         for entry in _split(self.trusted_proxies):
             try:
                 ipaddress.ip_network(entry, strict=False)
@@ -236,8 +255,14 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """The database URL, defaulting to SQLite inside the data directory."""
+        """The database URL, defaulting to SQLite inside the data directory. A MySQL or
+        MariaDB URL with a synchronous driver or none, as Projet-IAC writes its
+        ``DATABASE_URL`` (``mysql+pymysql://u:p@db:3306/containers?charset=utf8mb4``),
+        gets Moorage's async driver, ``mysql+asyncmy``; the rest is kept as written."""
         if self.database_url:
+            scheme, sep, rest = self.database_url.partition("://")
+            if sep and scheme.lower() in SYNC_MYSQL_SCHEMES:
+                return f"mysql+asyncmy://{rest}"
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'moorage.db'}"
 

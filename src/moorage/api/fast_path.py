@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from moorage.api.v1.agents import report_answer
 from moorage.errors import PayloadTooLarge
 from moorage.schemas.fleet import MAX_REPORT_BYTES
+from moorage.security.csrf import route_path
 
 __all__ = ["AgentReportFastPath"]
 
@@ -32,7 +33,7 @@ class AgentReportFastPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or route_path(scope) != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

@@ -104,6 +104,7 @@ def serve(
             access_log=access_log,
             ws="websockets-sansio",
             proxy_headers=False,
+            root_path=settings.root_path,
         )
         return
     main = create_app(settings, announce=announce)
@@ -116,6 +117,7 @@ def serve(
             access_log=access_log,
             ws="websockets-sansio",
             proxy_headers=False,
+            root_path=settings.root_path,
         )
         return
     asyncio.run(_serve_with_workspace_port(main, settings, host, port, log_level, access_log))
@@ -131,7 +133,9 @@ async def _serve_with_workspace_port(
 
     from moorage.gateway.workspace_app import workspace_app
 
-    def config(app: Any, listen_port: int, lifespan: Literal["on", "off"]) -> uvicorn.Config:
+    def config(
+        app: Any, listen_port: int, lifespan: Literal["on", "off"], root_path: str = ""
+    ) -> uvicorn.Config:
         return uvicorn.Config(
             app,
             host=host,
@@ -140,13 +144,14 @@ async def _serve_with_workspace_port(
             access_log=access_log,
             ws="websockets-sansio",
             proxy_headers=False,
+            root_path=root_path,
             lifespan=lifespan,
         )
 
     assert settings.workspace_port is not None
     workspaces = workspace_app(main, settings, moorage_origin=f"http://{{host}}:{port}")
     servers = [
-        uvicorn.Server(config(main, port, "on")),
+        uvicorn.Server(config(main, port, "on", settings.root_path)),
         uvicorn.Server(config(workspaces, settings.workspace_port, "off")),
     ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]

@@ -184,6 +184,26 @@ class Reconciler:
             except Exception:
                 log.exception("%s pass failed", kind)
 
+    async def pass_now(self) -> bool:
+        """One full pass now, then expire every lease already due and wait for it
+        (what the pass and deadline tasks would do next), for an operator who asks
+        (Winux's ``POST /api/winux/cleanup``).
+
+        Returns:
+            True when done; False when this process does not lead (the leader's
+            reconciler acts; nothing was done here).
+        """
+        if not self.is_leader:
+            return False
+        await self.reconcile_once()
+        for key, deadline in self.queue.pop_due():
+            if key not in self._expiring:
+                task = asyncio.create_task(self._expire(key, deadline))
+                self._expiring[key] = task
+                task.add_done_callback(functools.partial(self._expired, key))
+        await asyncio.gather(*self._expiring.values(), return_exceptions=True)
+        return True
+
     def _schedule(self, kind: str, lease_id: str, at: datetime) -> None:
         self.queue.schedule((kind, lease_id), at)
 

@@ -11,12 +11,18 @@ prove it comes from one of Moorage's own pages:
   (outside ``/api/`` and ``/s/``) with or without a cookie, so that the login
   form cannot be posted from elsewhere either;
 * not checked: GET, HEAD, OPTIONS, and requests with no login cookie that
-  are API calls (``Authorization: Bearer`` clients, the agent, the CLI) or
-  go to a workspace under ``/s/``;
+  are API calls (under ``/api/``, or at a seed API's own path such as
+  Projet-IAC's ``/machines``, or carrying ``Authorization`` or ``X-API-Key``,
+  headers no form can send: ``Authorization: Bearer`` clients, the agent, the
+  CLI, org API keys) or go to a workspace under ``/s/``;
 * proof: the ``Origin`` header equals the request's own origin (its scheme
   and ``Host``) or one of ``MOORAGE_TRUSTED_ORIGINS``; without ``Origin``,
   ``Sec-Fetch-Site: same-origin``. Neither header: refused (every browser of
   the last years sends at least one of them on these requests).
+
+Paths are read without the ``root_path`` Moorage may be served under
+(``MOORAGE_ROOT_PATH``, e.g. ``/winux`` behind nginx): uvicorn puts it in front
+of ``scope["path"]``.
 
 Refusals: 403 ``{"error": {"code": "csrf_refused", ...}}`` under ``/api/``, a
 small 403 page elsewhere, and a websocket accepted and closed at once with code
@@ -38,7 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from moorage.errors import Forbidden
 from moorage.security.tokens import LOGIN_COOKIE_NAME
 
-__all__ = ["UNSAFE_METHODS", "CsrfGuard", "normalise_origin"]
+__all__ = ["UNSAFE_METHODS", "CsrfGuard", "normalise_origin", "route_path"]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -61,6 +67,16 @@ def normalise_origin(origin: str) -> str | None:
     return f"{parts.scheme}://{host}"
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path inside the app: ``scope["path"]`` without the
+    ``root_path`` uvicorn puts in front of it (ASGI spec; Starlette routes the same way)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and (path == root or path.startswith(root.rstrip("/") + "/")):
+        return path[len(root.rstrip("/")) :] or "/"
+    return path
+
+
 def _own_origin(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
     scheme = scope.get("scheme", "http")
     scheme = _WEBSOCKET_SCHEMES.get(scheme, scheme)
@@ -78,11 +94,16 @@ class CsrfGuard:
         app: the wrapped application.
         trusted_origins: origins accepted besides the request's own, e.g.
             ``["https://moorage.example.org"]``.
+        api_paths: paths outside ``/api/`` that are API calls, not pages (the seed
+            APIs switched on, e.g. ``/machines``; each also covers the paths below it).
     """
 
-    def __init__(self, app: ASGIApp, trusted_origins: Iterable[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, trusted_origins: Iterable[str] = (), api_paths: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.trusted = {o for o in map(normalise_origin, trusted_origins) if o is not None}
+        self.api_paths = tuple(path.rstrip("/") for path in api_paths if path.strip("/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" or scope["type"] == "websocket":
@@ -98,9 +119,14 @@ class CsrfGuard:
         cookie = headers.get(b"cookie")
         if cookie and cookie_parser(cookie.decode("latin-1")).get(LOGIN_COOKIE_NAME):
             return True
-        path: str = scope["path"]
-        is_page = not path.startswith("/api/") and not path.startswith("/s/")
+        if headers.get(b"authorization") or headers.get(b"x-api-key"):
+            return False  # an API client: no form or cross-site page sends these
+        path = route_path(scope)
+        is_page = not path.startswith(("/api/", "/s/")) and not self._is_api_path(path)
         return scope["type"] == "http" and is_page
+
+    def _is_api_path(self, path: str) -> bool:
+        return any(path == api or path.startswith(api + "/") for api in self.api_paths)
 
     def _proven(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
         origin = headers.get(b"origin")
@@ -124,7 +150,7 @@ async def _refuse(scope: Scope, send: Send) -> None:
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.close", "code": 4403, "reason": "csrf_refused"})
         return
-    if scope["path"].startswith("/api/"):
+    if route_path(scope).startswith("/api/"):
         body = json.dumps(error.to_dict()).encode()
         content_type = b"application/json"
     else:

@@ -29,6 +29,8 @@ from jinja2.ext import Extension
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from moorage.security.csrf import route_path
+
 __all__ = [
     "NONCE_SCOPE_KEY",
     "SecurityHeaders",
@@ -73,7 +75,7 @@ class SecurityHeaders:
         self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
+        path = route_path(scope)
         if scope["type"] != "http" or path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return

@@ -76,7 +76,10 @@ async def test_the_pages_offer_a_viewer_no_launch_or_reserve_form(pool, login_as
     assert 'hx-post="/ui/sessions"' in member_dashboard.text
     assert 'hx-post="/ui/sessions"' not in viewer_dashboard.text
     assert 'data-template="debian-shell"' in viewer_dashboard.text  # the catalog is still shown
-    viewer_page, member_page = await viewer.get("/reservations"), await member.get("/reservations")
+    # As a browser asks (Accept: text/html): Projet-IAC's GET /reservations answers API clients.
+    html = {"Accept": "text/html"}
+    viewer_page = await viewer.get("/reservations", headers=html)
+    member_page = await member.get("/reservations", headers=html)
     assert 'id="reserve-form"' in member_page.text
     assert 'id="reserve-form"' not in viewer_page.text
     assert "needs the member role" in viewer_page.text

@@ -40,7 +40,7 @@ from starlette.types import Scope
 
 from moorage.config import Settings
 
-__all__ = ["ApiClientRoute", "exposure_error", "include_compat_routers"]
+__all__ = ["ApiClientRoute", "compat_paths", "exposure_error", "include_compat_routers"]
 
 
 def include_compat_routers(app: FastAPI, settings: Settings) -> list[str]:
@@ -52,6 +52,17 @@ def include_compat_routers(app: FastAPI, settings: Settings) -> list[str]:
         module = importlib.import_module(f"moorage.api.compat.{name}")
         app.include_router(module.router)
     return enabled
+
+
+def compat_paths(settings: Settings) -> list[str]:
+    """The path prefixes of the seed APIs switched on, as their modules declare them
+    in ``PATHS`` (each prefix also covers the paths below it): where CORS applies
+    and, outside ``/api/``, which paths are API calls rather than pages."""
+    paths: list[str] = []
+    for name in settings.compat_router_list:
+        module = importlib.import_module(f"moorage.api.compat.{name}")
+        paths.extend(getattr(module, "PATHS", ()))
+    return paths
 
 
 def _is_loopback(host: str) -> bool:
