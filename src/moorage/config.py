@@ -323,3 +323,23 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    # DashFleet's webhook (seed 004: WEBHOOK_URL, WEBHOOK_MIN_SECONDS), kept here at
+    # the end of the class so that concurrent additions above do not collide.
+    webhook_url: SecretStr | None = Field(
+        None,
+        description=(
+            "DashFleet's WEBHOOK_URL: at start-up, a notification channel of the default "
+            "org bound to its 'health turned critical' rule. An http(s) URL receives the "
+            'seed\'s JSON payload `{"text": "…"}` (Slack/Teams compatible) by POST; any '
+            "other Apprise URL (slack://, mailto://, …) is used as is. Unset: the channel "
+            "is removed."
+        ),
+    )
+    webhook_min_seconds: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description="DashFleet's WEBHOOK_MIN_SECONDS: at most one webhook message per this "
+        "many seconds (the channel's cooldown).",
+    )

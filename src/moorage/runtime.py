@@ -36,6 +36,7 @@ from moorage.reconciler.sessions import SessionKeeper
 from moorage.security.crypto import Keyring, load_keyring
 from moorage.services.bootstrap import bootstrap
 from moorage.services.docker import DockerServices, EnvironmentStatus
+from moorage.services.fleet import defaults as fleet_defaults
 from moorage.services.fleet.actions import expire_action_runs
 from moorage.services.fleet.alerts import AlertEvaluator
 from moorage.services.fleet.ingest import Ingest
@@ -169,6 +170,7 @@ async def open_context(
             await bootstrap(sessionmaker, settings, local, announce=announce)
         finally:
             await local.close()
+        await fleet_defaults.apply_defaults(sessionmaker, settings, keyring)
 
         http_client = aiohttp.ClientSession(
             auto_decompress=False,

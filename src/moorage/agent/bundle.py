@@ -28,6 +28,8 @@ MODULES = (
     "actions.py",
     "reporter.py",
     "top.py",
+    "top_page.py",
+    "top_web.py",
     "main.py",
 )
 # A wrapped import ("import (") is not dropped, so the check in single_file refuses it.

@@ -15,6 +15,7 @@ from moorage.agent.enrolment import enroll, load_config
 from moorage.agent.platforms import Platform, this_platform
 from moorage.agent.reporter import Agent
 from moorage.agent.top import top
+from moorage.agent.top_web import DEFAULT_EXPORT_DIR, DEFAULT_PORT, serve
 
 __all__ = ["main", "stop_on_signals"]
 
@@ -51,9 +52,22 @@ def main(argv: list[str] | None = None) -> None:
     p_run.add_argument("--max-backoff", type=float, default=300.0, help="seconds")
     p_top = commands.add_parser("top", help="print this machine's metrics")
     p_top.add_argument("--interval", type=float, default=2.0)
-    p_top.add_argument("--export-csv", type=Path)
-    p_top.add_argument("--export-jsonl", type=Path)
+    p_top.add_argument("--export-csv", type=Path, help="append samples to this CSV file")
+    p_top.add_argument("--export-jsonl", type=Path, help="append samples as JSON lines")
+    p_top.add_argument(
+        "--web",
+        action="store_true",
+        help="serve a live page with history instead of printing (exports default to "
+        f"{DEFAULT_EXPORT_DIR}/metrics.csv and metrics.jsonl)",
+    )
+    p_top.add_argument("--host", default="127.0.0.1", help="with --web: address to listen on")
+    p_top.add_argument("--port", type=int, default=DEFAULT_PORT, help="with --web: port")
+    p_top.add_argument("--no-export", action="store_true", help="with --web: write no files")
     args = parser.parse_args(argv)
+    if args.command == "top" and args.interval <= 0:
+        parser.error("--interval must be more than 0 seconds")
+    if args.command == "top" and not args.web and (args.no_export or args.host != "127.0.0.1"):
+        parser.error("--host and --no-export go with --web")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "enroll":
@@ -71,8 +85,29 @@ def main(argv: list[str] | None = None) -> None:
             agent.run_forever()
         except KeyboardInterrupt:
             pass
+    elif args.web:
+        _serve_top(args)
     else:
         try:
             top(args.interval, export_csv=args.export_csv, export_jsonl=args.export_jsonl)
         except KeyboardInterrupt:
             pass
+
+
+def _serve_top(args: argparse.Namespace) -> None:
+    csv_path, jsonl_path = args.export_csv, args.export_jsonl
+    if not args.no_export and csv_path is None and jsonl_path is None:
+        csv_path = DEFAULT_EXPORT_DIR / "metrics.csv"
+        jsonl_path = DEFAULT_EXPORT_DIR / "metrics.jsonl"
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"warning: the page has no login; anyone reaching {args.host}:{args.port} "
+            "sees this machine's metrics",
+            file=sys.stderr,
+        )
+    try:
+        serve(args.host, args.port, args.interval, export_csv=csv_path, export_jsonl=jsonl_path)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        sys.exit(f"moorage top --web: {exc}")

@@ -347,8 +347,16 @@ def top(
     interval: Annotated[float, typer.Option(help="Seconds between samples.")] = 2.0,
     export_csv: Annotated[Path | None, typer.Option(help="Append samples to this CSV.")] = None,
     export_jsonl: Annotated[Path | None, typer.Option(help="Append samples as JSONL.")] = None,
+    web: Annotated[
+        bool,
+        typer.Option(help="Serve a live page with history (exports default to ~/moorage-top/)."),
+    ] = False,
+    host: Annotated[str, typer.Option(help="With --web: address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="With --web: port.")] = 8765,
+    no_export: Annotated[bool, typer.Option(help="With --web: write no files.")] = False,
 ) -> None:
-    """This machine's CPU, memory, disk, load and network, every interval (local mode)."""
+    """This machine's CPU, memory, disk, load and network, every interval (local mode),
+    printed or, with --web, served as a page with history."""
     # Dispatched to moorage.agent.top by moorage.cli.main before Typer loads.
 
 

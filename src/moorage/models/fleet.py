@@ -7,7 +7,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
@@ -27,6 +38,11 @@ METRICS = (
     "processes",
     "containers_running",
 )
+
+HEALTH_CRITICAL = "health_critical"
+"""The ``builtin`` key of every org's default rule, "health turned critical"."""
+WEBHOOK_CHANNEL = "webhook"
+"""The ``builtin`` key of the channel ``MOORAGE_WEBHOOK_URL`` manages."""
 
 RAW, MINUTE, HOUR = 0, 60, 3600
 """Sample resolutions (seconds): raw reports, 1-minute and 1-hour averages."""
@@ -117,10 +133,14 @@ class InstallLink(Base):
 
 class AlertRule(Base):
     """``metric`` ``>=`` ``threshold`` for ``duration_seconds`` (or ``metric`` =
-    ``offline``: the node stopped reporting), on nodes carrying ``tag`` (any when
-    empty)."""
+    ``offline``: the node stopped reporting; ``critical``: its health status is
+    critical), on nodes carrying ``tag`` (any when empty).
+
+    ``builtin`` names a rule Moorage creates for every org (:data:`HEALTH_CRITICAL`):
+    one per org, never removed, only disabled."""
 
     __tablename__ = "fleet_alert_rules"
+    __table_args__ = (UniqueConstraint("org_id", "builtin"),)
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
@@ -132,6 +152,7 @@ class AlertRule(Base):
     tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    builtin: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Alert(Base):
@@ -153,7 +174,11 @@ class Alert(Base):
 
 
 class NotificationChannel(Base):
-    """An Apprise URL (sealed: it often holds a secret) and its cooldown."""
+    """An Apprise URL (sealed: it often holds a secret) and its cooldown; with
+    ``rule_id``, only that rule's alerts go to it (all of the org's otherwise).
+
+    ``builtin`` names a channel a setting manages (:data:`WEBHOOK_CHANNEL`, from
+    ``MOORAGE_WEBHOOK_URL``): created, updated and removed at start-up with it."""
 
     __tablename__ = "fleet_channels"
 
@@ -165,6 +190,10 @@ class NotificationChannel(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rule_id: Mapped[str | None] = mapped_column(
+        ForeignKey("fleet_alert_rules.id", ondelete="CASCADE"), nullable=True
+    )
+    builtin: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ActionDefinition(Base):

@@ -21,6 +21,7 @@ from moorage.models.org import Org
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
 from moorage.services.audit import audit_in
+from moorage.services.fleet.defaults import add_default_rule
 from moorage.services.users import USERNAME_PATTERN, create_token, create_user
 
 __all__ = [
@@ -101,8 +102,8 @@ async def create_org(
     display_name: str = "",
     source: str | None = None,
 ) -> NewOrg:
-    """Add org ``name`` (not committed) with its service user and a first API key;
-    audited ``org.create``.
+    """Add org ``name`` (not committed) with its service user, a first API key and its
+    "health turned critical" alert rule; audited ``org.create``.
 
     Raises:
         Forbidden: ``by`` is not an admin.
@@ -122,6 +123,7 @@ async def create_org(
     org = Org(name=name, display_name=display_name or name)
     db.add(org)
     await db.flush()
+    add_default_rule(db, org.id)
     audit_in(db, by, "org.create", "org", name, source=source)
     key = await issue_org_api_key(db, by, org, source=source)
     return NewOrg(org=org, api_key=key)

@@ -99,14 +99,17 @@ async def node_page(
 
 @router.get("/fleet/alerts", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def alerts_page(request: Request, user: PageUser, db: DbDep) -> Response:
-    """Open alerts, the history, rules and notification channels. Operators only."""
+    """Open alerts, the history, rules (enable/disable; built-in ones cannot be removed)
+    and notification channels. Operators only."""
+    rules = await alert_rules.list_rules(db, user)
     return templates.TemplateResponse(
         request,
         "fleet_alerts.html",
         {
             "user": user,
             "alerts": await alerts.list_alerts(db, user, None, 300),
-            "rules": await alert_rules.list_rules(db, user),
+            "rules": rules,
+            "rule_names": {r["id"]: r["name"] for r in rules},
             "channels": await channels.list_channels(db, user),
             "metrics": RULE_METRICS,
         },

@@ -158,6 +158,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/alert-rules"): "operator",
     ("POST", "/api/v1/alert-rules"): "operator",
     ("PUT", "/api/v1/alert-rules/{rule_id}"): "operator",
+    ("PATCH", "/api/v1/alert-rules/{rule_id}"): "operator",
     ("DELETE", "/api/v1/alert-rules/{rule_id}"): "operator",
     ("GET", "/api/v1/alerts"): "operator",
     ("GET", "/api/v1/notification-channels"): "operator",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.api.v1._docker import Operator
 from moorage.models.user import Role, User
-from moorage.schemas.alert import ChannelBody, RuleBody
+from moorage.schemas.alert import ChannelBody, RuleBody, RuleSwitch
 from moorage.security.access import Allow
 from moorage.services.fleet import alert_rules, alerts, channels
 
@@ -32,13 +32,24 @@ async def create_rule(body: RuleBody, db: WriteDbDep, user: User = Operator) -> 
 async def update_rule(
     rule_id: str, body: RuleBody, db: WriteDbDep, user: User = Operator
 ) -> dict[str, Any]:
-    """Replace a rule's fields; 404 for another org's or an unknown rule."""
+    """Replace a rule's fields; 404 for another org's or an unknown rule; 422 when a
+    built-in rule's metric would change."""
     return await alert_rules.update_rule(db, user, rule_id, body)
+
+
+@router.patch("/alert-rules/{rule_id}", dependencies=[Allow(Role.OPERATOR)])
+async def switch_rule(
+    rule_id: str, body: RuleSwitch, db: WriteDbDep, user: User = Operator
+) -> dict[str, Any]:
+    """Enable or disable a rule (``{"enabled": bool}``), built-in ones included;
+    answers ``rule_public``; 404 when unknown."""
+    return await alert_rules.set_rule_enabled(db, user, rule_id, body)
 
 
 @router.delete("/alert-rules/{rule_id}", status_code=204, dependencies=[Allow(Role.OPERATOR)])
 async def remove_rule(rule_id: str, db: WriteDbDep, user: User = Operator) -> Response:
-    """Remove a rule with its alerts; 404 when unknown."""
+    """Remove a rule with its alerts; 404 when unknown; 409 for a built-in rule
+    (disable it instead)."""
     await alert_rules.remove_rule(db, user, rule_id)
     return Response(status_code=204)
 
@@ -62,7 +73,8 @@ async def list_channels(db: DbDep, user: User = Operator) -> list[dict[str, Any]
 async def create_channel(
     body: ChannelBody, db: WriteDbDep, context: ContextDep, user: User = Operator
 ) -> dict[str, Any]:
-    """Add a channel; 422 when Apprise does not know the URL's scheme."""
+    """Add a channel; 422 when Apprise does not know the URL's scheme or ``rule_id`` is
+    not one of the org's rules."""
     return await channels.create_channel(db, context.keyring, user, body)
 
 
@@ -70,7 +82,8 @@ async def create_channel(
     "/notification-channels/{channel_id}", status_code=204, dependencies=[Allow(Role.OPERATOR)]
 )
 async def remove_channel(channel_id: str, db: WriteDbDep, user: User = Operator) -> Response:
-    """Remove a channel; 404 when unknown."""
+    """Remove a channel; 404 when unknown; 409 for the channel of
+    ``MOORAGE_WEBHOOK_URL``."""
     await channels.remove_channel(db, user, channel_id)
     return Response(status_code=204)
 

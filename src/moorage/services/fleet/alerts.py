@@ -5,10 +5,15 @@ A metric rule fires on a node when every raw sample of the last
 ``duration_seconds`` is at or over ``threshold`` and those samples cover the
 window (the oldest is within :data:`COVER_SLACK` of its start); with a duration
 of 0 the node's latest report decides. An ``offline`` rule fires when the node
-has not reported for the fleet TTL plus ``duration_seconds``. An alert resolves
-when its rule stops firing (or is disabled or removed).
+has not reported for the fleet TTL plus ``duration_seconds``. A ``critical``
+rule (every org's built-in "health turned critical") fires on a node whose health
+status (:func:`moorage.services.fleet.health.assess`) is ``critical``: at its
+latest report with a duration of 0, else on every raw sample of the window, which
+they cover as above. An alert resolves when its rule stops firing (or is
+disabled or removed).
 
-Each channel sends at most once per ``cooldown_seconds`` (the seed's
+Each channel gets the changes of every rule of its org, or of its one rule
+(``rule_id``), and sends at most once per ``cooldown_seconds`` (the seed's
 ``WEBHOOK_MIN_SECONDS``, default 300); what falls inside the cooldown is not
 sent but stays in the alert history.
 """
@@ -26,11 +31,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
-from moorage.models.fleet import RAW, Alert, AlertRule, Node, NotificationChannel, Sample
+from moorage.models.fleet import (
+    METRICS,
+    RAW,
+    Alert,
+    AlertRule,
+    Node,
+    NotificationChannel,
+    Sample,
+)
 from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
 from moorage.security.rbac import require_role
 from moorage.services.fleet.channels import CHANNEL_CONTEXT
+from moorage.services.fleet.health import assess
 from moorage.units import readable_metric
 
 __all__ = ["COVER_SLACK", "AlertEvaluator", "list_alerts"]
@@ -115,6 +129,8 @@ class AlertEvaluator:
                 for node_id, node in nodes.items()
                 if node.last_seen_at is not None and node.last_seen_at < limit
             }
+        if rule.metric == "critical":
+            return await self._critical(db, rule, nodes, now)
         if rule.duration_seconds <= 0:
             fired = {}
             for node_id, node in nodes.items():
@@ -140,6 +156,34 @@ class AlertEvaluator:
             if low is not None and low >= rule.threshold and oldest <= start + COVER_SLACK
         }
 
+    async def _critical(
+        self, db: AsyncSession, rule: AlertRule, nodes: dict[str, Node], now: datetime
+    ) -> dict[str, float]:
+        """``{node_id: health score}`` of the nodes whose health is critical (for the
+        rule's whole window when it has one)."""
+        online = {
+            node_id: node
+            for node_id, node in nodes.items()
+            if node.status == "critical" and node.last_seen_at is not None
+        }
+        if rule.duration_seconds <= 0 or not online:
+            return {node_id: float(node.health or 0) for node_id, node in online.items()}
+        start = now - timedelta(seconds=rule.duration_seconds)
+        rows = await db.scalars(
+            select(Sample)
+            .where(Sample.resolution == RAW, Sample.at >= start, Sample.node_id.in_(list(online)))
+            .order_by(Sample.at)
+        )
+        samples: dict[str, list[Sample]] = {}
+        for sample in rows:
+            samples.setdefault(sample.node_id, []).append(sample)
+        fired = {}
+        for node_id, mine in samples.items():
+            assessed = [assess({m: getattr(s, m) for m in METRICS}) for s in mine]
+            if mine[0].at <= start + COVER_SLACK and all(st == "critical" for _, st in assessed):
+                fired[node_id] = float(max(score for score, _ in assessed))
+        return fired
+
     async def _notify(
         self, changes: list[tuple[str, Alert]], nodes: dict[str, Node], now: datetime
     ) -> None:
@@ -153,7 +197,12 @@ class AlertEvaluator:
                 )
             )
             for channel in channels:
-                mine = [(kind, a) for kind, a in changes if a.org_id == channel.org_id]
+                mine = [
+                    (kind, a)
+                    for kind, a in changes
+                    if a.org_id == channel.org_id
+                    and (channel.rule_id is None or a.rule_id == channel.rule_id)
+                ]
                 if not mine:
                     continue
                 if channel.last_sent_at is not None and now - channel.last_sent_at < timedelta(
@@ -221,6 +270,9 @@ async def _resolve(db: AsyncSession, alert: Alert, now: datetime) -> Alert:
 def _message(rule: AlertRule, node: str, value: float) -> str:
     if rule.metric == "offline":
         return f"{node} has not reported for {value:.0f} s"
+    if rule.metric == "critical":
+        window = f" for {rule.duration_seconds} s" if rule.duration_seconds else ""
+        return f"{node}: health turned critical{window} (score {value:.0f}/100; {rule.name})"
     window = f" for {rule.duration_seconds} s" if rule.duration_seconds else ""
     now, limit = readable_metric(rule.metric, value), readable_metric(rule.metric, rule.threshold)
     return f"{node}: {rule.metric} {now} ≥ {limit}{window} ({rule.name})"

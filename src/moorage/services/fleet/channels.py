@@ -1,6 +1,9 @@
 """Notification channels: Apprise URLs (https://github.com/caronc/apprise/wiki:
 ``json://`` generic JSON webhook, ``slack://``, ``msteams://``/``workflows://``,
-``mailto://`` …) stored encrypted, never shown again. Changes are audited."""
+``mailto://`` …) stored encrypted, never shown again. Changes are audited. A channel
+may be bound to one rule (only its alerts go there). The channel a setting manages
+(``MOORAGE_WEBHOOK_URL``, :mod:`moorage.services.fleet.defaults`) cannot be removed
+here: unset the setting."""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ import apprise
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from moorage.errors import InvalidInput, NotFound, RuntimeUnavailable
-from moorage.models.fleet import NotificationChannel
+from moorage.errors import Conflict, InvalidInput, NotFound, RuntimeUnavailable
+from moorage.models.fleet import AlertRule, NotificationChannel
 from moorage.models.user import Role, User
 from moorage.schemas.alert import ChannelBody
 from moorage.security.crypto import Keyring
@@ -43,7 +46,9 @@ def check_apprise_url(url: str) -> str:
 
 
 def channel_public(channel: NotificationChannel) -> dict[str, Any]:
-    """``{id, name, cooldown_seconds, enabled, last_sent_at, last_error}`` (never the URL)."""
+    """``{id, name, cooldown_seconds, enabled, last_sent_at, last_error, rule_id,
+    builtin}`` (never the URL; ``rule_id`` null: every rule; ``builtin`` ``"webhook"``
+    for the channel of ``MOORAGE_WEBHOOK_URL``)."""
     return {
         "id": channel.id,
         "name": channel.name,
@@ -51,6 +56,8 @@ def channel_public(channel: NotificationChannel) -> dict[str, Any]:
         "enabled": channel.enabled,
         "last_sent_at": channel.last_sent_at.isoformat() if channel.last_sent_at else None,
         "last_error": channel.last_error,
+        "rule_id": channel.rule_id,
+        "builtin": channel.builtin,
     }
 
 
@@ -77,15 +84,21 @@ async def create_channel(
 
     Raises:
         Forbidden: not an operator.
-        InvalidInput: Apprise does not know the URL's scheme (field ``url``).
+        InvalidInput: Apprise does not know the URL's scheme (field ``url``); no rule
+            ``rule_id`` in the org (field ``rule_id``).
     """
     require_role(user, Role.OPERATOR)
+    if body.rule_id is not None:
+        rule = await db.get(AlertRule, body.rule_id)
+        if rule is None or rule.org_id != user.org_id:
+            raise InvalidInput(f"no alert rule {body.rule_id}", field="rule_id")
     channel = NotificationChannel(
         org_id=user.org_id,
         name=body.name,
         url_sealed=keyring.seal(check_apprise_url(body.url), CHANNEL_CONTEXT),
         cooldown_seconds=body.cooldown_seconds,
         enabled=body.enabled,
+        rule_id=body.rule_id,
     )
     db.add(channel)
     await db.flush()
@@ -95,9 +108,20 @@ async def create_channel(
 
 
 async def remove_channel(db: AsyncSession, user: User, channel_id: str) -> None:
-    """Remove a channel (audited, committed). Raises Forbidden, NotFound."""
+    """Remove a channel (audited, committed).
+
+    Raises:
+        Forbidden: not an operator.
+        NotFound: no such channel.
+        Conflict: a channel a setting manages (code ``builtin_channel``).
+    """
     require_role(user, Role.OPERATOR)
     channel = await _owned(db, user.org_id, channel_id)
+    if channel.builtin:
+        raise Conflict(
+            f"the channel {channel.name!r} comes from MOORAGE_WEBHOOK_URL: unset it and restart",
+            code="builtin_channel",
+        )
     await db.delete(channel)
     audit_in(db, user, "channel.remove", "channel", channel.name)
     await db.commit()
