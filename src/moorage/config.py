@@ -200,7 +200,10 @@ class Settings(BaseSettings):
     )
     compat_iac_pool: str | None = Field(
         None,
-        description="Machine pool of the Projet-IAC API; default: the org's only or first pool.",
+        description=(
+            "Machine pool of the Projet-IAC API; default: the org's `default` pool, or its "
+            "first pool by name when it has no `default`."
+        ),
     )
     compat_fleet_token: SecretStr | None = Field(
         None,

@@ -175,3 +175,18 @@ async def test_a_release_refused_by_docker_is_retried_by_the_next_pass(app):
     await app.context.reconciler.reconcile_once()
     assert (await state_of(app, launched["id"])).state == "released"
     assert not app.driver.containers
+
+
+async def test_pass_now_expires_what_is_due_at_once_and_only_where_it_leads(app):
+    launched = (await app.client.post("/api/v1/sessions", json={"template": "debian-shell"})).json()
+    async with write_session(app.context.sessionmaker) as db:
+        row = await db.get(WorkspaceSession, launched["id"])
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    reconciler = app.context.reconciler
+    reconciler.is_leader = False  # another process leads: nothing is done here
+    assert await reconciler.pass_now() is False
+    assert (await state_of(app, launched["id"])).state == "ready"
+    reconciler.is_leader = True
+    assert await reconciler.pass_now() is True
+    assert (await state_of(app, launched["id"])).state == "released"  # done when it returns
+    assert not app.driver.containers
