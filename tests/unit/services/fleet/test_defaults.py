@@ -22,6 +22,7 @@ from moorage.models.fleet import (
     AlertRule,
     Node,
     NotificationChannel,
+    Sample,
 )
 from moorage.models.org import Org
 from moorage.services.fleet.alerts import AlertEvaluator
@@ -242,3 +243,40 @@ async def test_the_webhook_posts_the_seeds_text_payload_at_most_once_per_min_sec
     await turn("ok", 300)
     assert len(receiver.requests) == 2
     assert "[RESOLVED]" in receiver.payloads()[1]["text"]
+
+
+async def test_a_critical_rule_with_a_window_needs_every_sample_critical(app, enrolled_node):
+    node = await enrolled_node(app)
+    created = await app.client.post(
+        "/api/v1/alert-rules",
+        json={"name": "critical a minute", "metric": "critical", "duration_seconds": 60},
+    )
+    assert created.status_code == 201, created.text
+    rule_id = created.json()["id"]
+    now = datetime.now(UTC)
+    await _critical(app, node.id, "critical", now)
+    evaluator = AlertEvaluator(
+        app.context.sessionmaker, app.context.keyring, ttl=timedelta(seconds=60), clock=lambda: now
+    )
+
+    async def samples(cpus: list[tuple[int, float]]) -> None:
+        async with app.context.sessionmaker() as db:
+            db.add_all(
+                Sample(node_id=node.id, at=now - timedelta(seconds=s), cpu_percent=cpu)
+                for s, cpu in cpus
+            )
+            await db.commit()
+
+    async def mine() -> list[Alert]:
+        async with app.context.sessionmaker() as db:
+            return list(await db.scalars(select(Alert).where(Alert.rule_id == rule_id)))
+
+    await samples([(20, 97.0), (10, 98.0)])  # critical, but not for the whole minute
+    await evaluator.run()
+    assert await mine() == []
+    await samples([(60, 99.0), (40, 96.0)])
+    await evaluator.run()
+    assert [a.state for a in await mine()] == ["open"]
+    await samples([(5, 50.0)])  # one sample that is not critical
+    await evaluator.run()
+    assert [a.state for a in await mine()] == ["resolved"]
