@@ -185,7 +185,9 @@ class Settings(BaseSettings):
         "",
         description=(
             "Addresses or networks (CIDR) of reverse proxies in front of Moorage, "
-            "comma-separated, e.g. 127.0.0.1,10.0.0.0/24."
+            "comma-separated, e.g. 127.0.0.1,10.0.0.0/24. Their X-Forwarded-For and "
+            "X-Forwarded-Proto headers are believed (uvicorn's proxy headers); nobody "
+            "else's are."
         ),
     )
     compat_cors_origins: str = Field(

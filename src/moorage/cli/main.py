@@ -103,7 +103,8 @@ def serve(
             log_level=log_level,
             access_log=access_log,
             ws="websockets-sansio",
-            proxy_headers=False,
+            proxy_headers=bool(settings.trusted_proxy_networks),
+            forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
             root_path=settings.root_path,
         )
         return
@@ -116,7 +117,8 @@ def serve(
             log_level=log_level,
             access_log=access_log,
             ws="websockets-sansio",
-            proxy_headers=False,
+            proxy_headers=bool(settings.trusted_proxy_networks),
+            forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
             root_path=settings.root_path,
         )
         return
@@ -143,7 +145,8 @@ async def _serve_with_workspace_port(
             log_level=log_level,
             access_log=access_log,
             ws="websockets-sansio",
-            proxy_headers=False,
+            proxy_headers=bool(settings.trusted_proxy_networks),
+            forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
             root_path=root_path,
             lifespan=lifespan,
         )

@@ -60,9 +60,11 @@ from moorage.services.audit import client_address
 from moorage.services.session_lists import search_sessions
 from moorage.services.templates import visible_templates
 
-__all__ = ["router"]
+__all__ = ["PATHS", "router"]
 
 ROUTER = "flowcase"
+PATHS = ("/api/droplets", "/api/instance", "/api/instances")
+"""Where CORS applies (:func:`moorage.api.compat.compat_paths`)."""
 
 STATUS_OF_STATE = {
     "pending": "starting",
