@@ -5,13 +5,16 @@ server error (5xx).
 Left out: routes that reach Docker or the network for real (environments and
 their objects, registries, notification channels, provisioning), the agent's
 routes (their own tokens, tested in tests/unit/agent), streams that never end,
-and logout (it would end the admin's cookie mid-run).
+and logout (it would end the admin's cookie mid-run). A launch of a template the
+run created with a made-up image answers 503 ``image_missing`` by design; that is
+not counted as a server error.
 """
 
 from __future__ import annotations
 
 import warnings
 
+import httpx
 import schemathesis
 from hypothesis.errors import NonInteractiveExampleWarning
 
@@ -29,6 +32,21 @@ LEFT_OUT = (
     "/api/v1/nodes/stream",
     "/api/v1/auth/logout",
 )
+
+
+def _image_missing(response: httpx.Response) -> bool:
+    """A launch of a template the run created with a made-up image (a template named
+    ``0`` launched as ``0``): the 503 ``image_missing`` is the answer Docker's refusal
+    deserves, not a server error."""
+    if response.status_code != 503:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else body.get("code")
+    return code == "image_missing"
 
 
 async def test_generated_requests_never_get_a_server_error(app: App):
@@ -59,7 +77,7 @@ async def test_generated_requests_never_get_a_server_error(app: App):
                 else None,
             )
             statuses.append(response.status_code)
-            if response.status_code >= 500:
+            if response.status_code >= 500 and not _image_missing(response):
                 failures.append(
                     f"{operation.label} -> {response.status_code}: {case.as_curl_command()}"
                 )
