@@ -161,17 +161,18 @@ class AlertEvaluator:
     ) -> dict[str, float]:
         """``{node_id: health score}`` of the nodes whose health is critical (for the
         rule's whole window when it has one)."""
-        online = {
+        # An offline node's status is "offline": its critical alert resolves.
+        critical = {
             node_id: node
             for node_id, node in nodes.items()
             if node.status == "critical" and node.last_seen_at is not None
         }
-        if rule.duration_seconds <= 0 or not online:
-            return {node_id: float(node.health or 0) for node_id, node in online.items()}
+        if rule.duration_seconds <= 0 or not critical:
+            return {node_id: float(node.health or 0) for node_id, node in critical.items()}
         start = now - timedelta(seconds=rule.duration_seconds)
         rows = await db.scalars(
             select(Sample)
-            .where(Sample.resolution == RAW, Sample.at >= start, Sample.node_id.in_(list(online)))
+            .where(Sample.resolution == RAW, Sample.at >= start, Sample.node_id.in_(list(critical)))
             .order_by(Sample.at)
         )
         samples: dict[str, list[Sample]] = {}
