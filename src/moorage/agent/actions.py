@@ -59,7 +59,7 @@ class Step:
     """One command: ``argv`` (templates: ``{temp}``, ``{windir}``, ``{systemdrive}``,
     ``{service}``), run without a shell. ``check``: a non-zero exit ends the action
     (a step that may fail harmlessly, like stopping a stopped service, sets it False).
-    ``capture``: for ``collect_logs``, the file name its output gets in the zip."""
+    ``capture``: ``collect_logs``' file name in the zip for its output."""
 
     argv: tuple[str, ...]
     check: bool = True
@@ -165,17 +165,20 @@ CATALOG: dict[str, Builtin] = {
                 "windows": (
                     Step(
                         ("wevtutil", "qe", "System", "/c:5000", "/rd:true", "/f:text"),
+                        check=False,
                         capture="system.txt",
                     ),
                     Step(
                         ("wevtutil", "qe", "Application", "/c:5000", "/rd:true", "/f:text"),
+                        check=False,
                         capture="application.txt",
                     ),
-                    Step(("ipconfig", "/all"), capture="ipconfig.txt"),
+                    Step(("ipconfig", "/all"), check=False, capture="ipconfig.txt"),
                 ),
                 "linux": (
                     Step(
                         ("journalctl", "--no-pager", "--quiet", "--lines=50000"),
+                        check=False,
                         capture="journal.txt",
                     ),
                     Step(
@@ -183,6 +186,7 @@ CATALOG: dict[str, Builtin] = {
                             *("tar", "--create", "--gzip", "--file=-", "--ignore-failed-read"),
                             *("--warning=none", "--exclude=/var/log/journal", "/var/log"),
                         ),
+                        check=False,
                         capture="var-log.tar.gz",
                     ),
                 ),
@@ -351,10 +355,6 @@ def _result(log: list[str], exit_code: int | None, state: str) -> dict[str, Any]
     return {"exit_code": exit_code, "output": output, "state": state}
 
 
-def _refused(why: str) -> dict[str, Any]:
-    return {"exit_code": None, "output": why, "state": "refused"}
-
-
 def execute(
     action: dict[str, Any],
     *,
@@ -374,7 +374,7 @@ def execute(
     or why it failed; ``platform`` and ``env`` are this machine's (injected in tests).
     """
     if not allowed:
-        return _refused("actions are not allowed on this agent")
+        return _result(["actions are not allowed on this agent"], None, "refused")
     timeout = action.get("timeout_seconds", 60)
     if action.get("builtin"):
         try:
@@ -382,11 +382,11 @@ def execute(
                 str(action.get("action")), action.get("params"), platform=platform, env=env
             )
         except ValueError as exc:
-            return _refused(str(exc))
+            return _result([str(exc)], None, "refused")
         return _run_builtin(action, steps, timeout, upload)
     argv = [str(a) for a in action.get("argv", [])]
     if not argv:
-        return _refused("the action has no command")
+        return _result(["the action has no command"], None, "refused")
     try:
         done = subprocess.run(
             argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL

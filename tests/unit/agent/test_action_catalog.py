@@ -188,3 +188,26 @@ def test_the_agent_uploads_the_file_then_reports_the_result(monkeypatch):
     assert seen[0] == ("POST", "/api/v1/agents/actions/r9/file?name=f.zip", b"PK")
     assert seen[1][1].startswith("/api/v1/agents/actions/r9/result")
     assert json.loads(seen[1][2])["output"] == "None"  # the upload succeeded
+
+
+def test_collect_logs_leaves_out_a_missing_log_source(monkeypatch):
+    steps = {
+        "linux": (
+            Step(("/nonexistent/journalctl",), check=False, capture="journal.txt"),
+            Step((sys.executable, "-c", "print('ok')"), check=False, capture="net.txt"),
+        )
+    }
+    monkeypatch.setitem(
+        agent_actions.CATALOG,
+        "collect_logs",
+        agent_actions.Builtin("collect_logs", "test", steps, collects=True),
+    )
+    uploads: list[bytes] = []
+    action = {"id": "r", "action": "collect_logs", "builtin": True, "argv": []}
+    result = execute(action, allowed=True, platform="linux", upload=lambda n, d: uploads.append(d))  # type: ignore[func-returns-value]
+    assert result["state"] == "succeeded", result
+    with zipfile.ZipFile(io.BytesIO(uploads[0])) as zipped:
+        assert zipped.namelist() == ["net.txt"]
+    # The real catalog's collection steps do not check either.
+    for steps_ in CATALOG["collect_logs"].steps.values():
+        assert all(isinstance(s, Step) and not s.check and s.capture for s in steps_)

@@ -58,8 +58,8 @@ class _Seed(BaseModel):
 
 class SeedReport(_Seed):
     """``report`` of ``fleet_agent.py``: percents 0–100, GiB, seconds. Its
-    ``timestamp`` (local time without offset) is kept as sent in nothing: the hub
-    stamps a report when it arrives, as DashFleet's server does (``ts``)."""
+    ``timestamp`` (local time, no offset) is not used: the hub stamps a report when it
+    arrives, as DashFleet's server does (``ts``)."""
 
     cpu_percent: float = Field(ge=0, le=100)
     ram_percent: float = Field(ge=0, le=100)

@@ -40,8 +40,9 @@ A node's values, DashFleet's names (``/api/stats``, and ``report`` in ``/api/fle
 "ram_total_gib", "disk_percent", "disk_used_gib", "disk_total_gib",
 "uptime_seconds", "uptime_hms", "alerts": {"cpu", "ram"}, "alert_active"}``
 (percents 0–100, GiB; ``ram_*_gib`` are null: Moorage keeps the percent only).
-Nodes other than ``machine_id`` questions: ``machine_id`` names the node (its name
-or id); without it, the org's only node, else the node named like the hub's host.
+Which node ``/api/stats``, ``/api/status``, ``/api/history`` and ``/api/action``
+mean: the one ``machine_id`` names (its name or id); without it, the org's only
+node, else the node named like the hub's host (422 otherwise).
 """
 
 from __future__ import annotations
