@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import random
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,7 @@ class Agent:
     Args:
         config: from :func:`moorage.agent.enrolment.load_config`.
         allow_actions: run the actions the hub hands back (otherwise never).
+        platform: ``sys.platform`` of this machine: which built-in actions exist here.
         clock, sleep, transport: injected for tests.
     """
 
@@ -43,10 +45,12 @@ class Agent:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        platform: str = sys.platform,
     ) -> None:
         self.server = config["server"]
         self.interval = interval
         self.allow_actions = allow_actions
+        self.platform = platform
         self.buffer: collections.deque[dict[str, Any]] = collections.deque(maxlen=buffer_size)
         self.max_backoff = max_backoff
         self.failures = 0
@@ -102,8 +106,23 @@ class Agent:
 
     def run_action(self, action: dict[str, Any]) -> None:
         """Run an action (:func:`moorage.agent.actions.execute`; refused unless
-        ``allow_actions``) and report its result to the hub."""
-        result = execute(action, allowed=self.allow_actions)
+        ``allow_actions``) and report its result to the hub; ``collect_logs``' zip is
+        uploaded first (``POST /api/v1/agents/actions/{id}/file?name=…``)."""
+
+        def upload(name: str, data: bytes) -> str | None:
+            try:
+                response = self._http.post(
+                    f"/api/v1/agents/actions/{action['id']}/file",
+                    params={"name": name},
+                    content=data,
+                    headers={"Content-Type": "application/zip"},
+                    timeout=120.0,
+                )
+            except httpx.HTTPError as exc:
+                return str(exc)
+            return None if response.status_code < 300 else hub_message(response)
+
+        result = execute(action, allowed=self.allow_actions, platform=self.platform, upload=upload)
         try:
             self._http.post(f"/api/v1/agents/actions/{action['id']}/result", json=result)
         except httpx.HTTPError as exc:

@@ -1,5 +1,6 @@
 """ORM models, one module per concept. Importing this package registers them all."""
 
+from moorage.models.action_catalog import ActionEnablement, ActionFile
 from moorage.models.audit import AuditEvent
 from moorage.models.environment import Environment
 from moorage.models.fleet import (
@@ -29,6 +30,8 @@ from moorage.models.user import Role, User
 __all__ = [
     "AccountState",
     "ActionDefinition",
+    "ActionEnablement",
+    "ActionFile",
     "ActionRun",
     "Alert",
     "AlertRule",

@@ -226,6 +226,10 @@ class ActionRun(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     output: Mapped[str | None] = mapped_column(Text, nullable=True)
     requested_by: Mapped[str] = mapped_column(String(64))
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A built-in of the agent's catalog: ``argv`` is empty, the agent builds it."""
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """A built-in's parameters (``{"service": …}`` for ``restart_service``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

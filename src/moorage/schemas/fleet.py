@@ -9,6 +9,7 @@ collector and validates its output here, extra fields forbidden, field for field
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,11 +20,13 @@ __all__ = [
     "ActionCreate",
     "ActionRequest",
     "ActionResult",
+    "CatalogEnable",
     "Disk",
     "EnrollRequest",
     "EnrollmentTokenCreate",
     "InstallLinkCreate",
     "Metrics",
+    "NodeEnable",
     "NodeUpdate",
     "Report",
 ]
@@ -137,7 +140,33 @@ class ActionCreate(InputModel):
     description: str = Field("", max_length=500)
 
 
+SERVICE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.@:-]{0,127}$"
+
+
 class ActionRequest(InputModel):
-    """``POST /api/v1/nodes/{id}/actions``: the allow-listed action's name."""
+    """``POST /api/v1/nodes/{id}/actions``: the allow-listed or built-in action's name
+    and, for ``restart_service``, the service."""
 
     action: str = Field(min_length=1, max_length=64)
+    service: str | None = Field(None, pattern=SERVICE_PATTERN)
+
+
+class CatalogEnable(InputModel):
+    """``PUT /api/v1/action-catalog/{name}``: the nodes (names or ids) and tags a
+    built-in is enabled for (replacing what was), and for ``restart_service`` the
+    services it may restart there."""
+
+    nodes: list[str] = Field(default_factory=list, max_length=1000)
+    tags: list[str] = Field(default_factory=list, max_length=64)
+    services: list[Annotated[str, Field(pattern=SERVICE_PATTERN)]] = Field(
+        default_factory=list, max_length=64
+    )
+
+
+class NodeEnable(InputModel):
+    """``POST /api/v1/nodes/{id}/action-catalog/{name}``: enable a built-in for this
+    node too; ``services`` for ``restart_service``."""
+
+    services: list[Annotated[str, Field(pattern=SERVICE_PATTERN)]] = Field(
+        default_factory=list, max_length=64
+    )

@@ -14,7 +14,15 @@ from moorage.api.deps import ContextDep, DbDep
 from moorage.models.user import Role
 from moorage.schemas.alert import RULE_METRICS
 from moorage.security.access import Allow
-from moorage.services.fleet import actions, alert_rules, alerts, channels, enrolment, nodes
+from moorage.services.fleet import (
+    actions,
+    alert_rules,
+    alerts,
+    catalog,
+    channels,
+    enrolment,
+    nodes,
+)
 from moorage.web.pages import PageUser, templates
 
 __all__ = ["router"]
@@ -74,6 +82,14 @@ async def fleet_page(
     )
 
 
+def _enabled_here(entry: dict, node: dict) -> bool:
+    """Whether a built-in's catalog entry is enabled for ``node`` or one of its tags."""
+    return any(
+        e["node"] == node["name"] or (e["tag"] and e["tag"] in node["tags"])
+        for e in entry["enabled"]
+    )
+
+
 @router.get("/fleet/nodes/{ref}", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def node_page(
     ref: str, request: Request, user: PageUser, db: DbDep, context: ContextDep, range: str = "1h"
@@ -83,6 +99,10 @@ async def node_page(
     node = await nodes.get_node(db, user, ref, context.settings.fleet_ttl_seconds)
     allowed = await actions.list_actions(db, user)
     runs = await actions.list_runs(db, user, ref)
+    builtins = [
+        {**entry, "here": _enabled_here(entry, node)}
+        for entry in await catalog.list_catalog(db, user)
+    ]
     return templates.TemplateResponse(
         request,
         "node.html",
@@ -92,6 +112,7 @@ async def node_page(
             "range": range if range in RANGES else "1h",
             "ranges": RANGES,
             "actions": allowed,
+            "builtins": builtins,
             "runs": runs[:20],
         },
     )

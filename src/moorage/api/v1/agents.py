@@ -4,6 +4,7 @@ their credential (``Authorization: Bearer …``), never with a user's."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,11 +15,12 @@ from moorage.api.deps import ContextDep
 from moorage.api.errors import validation_error
 from moorage.context import Context
 from moorage.db.engine import write_session
-from moorage.errors import MoorageError, PayloadTooLarge
+from moorage.errors import InvalidInput, MoorageError, PayloadTooLarge
 from moorage.schemas.fleet import MAX_REPORT_BYTES, ActionResult, EnrollRequest, Report
 from moorage.security.access import Agent
 from moorage.security.throttle import throttled
 from moorage.services.fleet.actions import record_result
+from moorage.services.fleet.catalog import MAX_FILE_BYTES, store_file
 from moorage.services.fleet.enrolment import enroll_node
 
 __all__ = ["read_body", "report_answer", "router"]
@@ -104,4 +106,26 @@ async def action_result(run_id: str, request: Request, context: ContextDep) -> R
     node = await context.ingest.authenticate(request.headers.get("authorization"))
     body: ActionResult = await read_body(request, ActionResult, 128 * 1024)
     await record_result(context.sessionmaker, node, run_id, body)
+    return Response(status_code=204)
+
+
+@router.post("/agents/actions/{run_id}/file", status_code=204, dependencies=[Agent])
+async def action_file(
+    run_id: str, request: Request, context: ContextDep, name: str = "logs.zip"
+) -> Response:
+    """The file a built-in run collected (``collect_logs``' zip), as the raw body
+    (at most 9 MiB), named ``name``; before the run's result. 401 bad credential; 404
+    not this node's run; 409 the run takes no file now; 413 too big; 422 bad name."""
+    node = await context.ingest.authenticate(request.headers.get("authorization"))
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", name):
+        raise InvalidInput("name: letters, digits, '_', '.', '-' (up to 128)", field="name")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_FILE_BYTES:
+        raise PayloadTooLarge(f"the file is {declared} bytes; at most {MAX_FILE_BYTES}")
+    content = b""
+    async for chunk in request.stream():
+        content += chunk
+        if len(content) > MAX_FILE_BYTES:
+            raise PayloadTooLarge(f"the file is over {MAX_FILE_BYTES} bytes")
+    await store_file(context.sessionmaker, node, run_id, name, content)
     return Response(status_code=204)

@@ -11,15 +11,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from moorage.agent.actions import CATALOG
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.errors import Conflict, InvalidInput, NotFound
 from moorage.models.audit import AuditEvent
-from moorage.models.fleet import ActionDefinition, ActionRun
+from moorage.models.fleet import ActionDefinition, ActionRun, Node
 from moorage.models.user import Role, User
 from moorage.schemas.fleet import ActionCreate, ActionResult
 from moorage.security.rbac import require_role
 from moorage.services.audit import audit_in
+from moorage.services.fleet.catalog import enabled_services, files_of
 from moorage.services.fleet.ingest import Ingest, NodeRef
 from moorage.services.fleet.nodes import find_node
 
@@ -38,13 +40,17 @@ __all__ = [
 ACTION_GRACE = timedelta(seconds=60)
 
 
-def run_public(run: ActionRun) -> dict[str, Any]:
-    """``{id, action, argv, state, exit_code, output, requested_by, created_at,
-    finished_at}``."""
+def run_public(run: ActionRun, file: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{id, action, argv, builtin, params, state, exit_code, output, requested_by,
+    created_at, finished_at, file}``; ``file`` is ``{"name", "size_bytes"}`` of what
+    the run collected, or None."""
     return {
         "id": run.id,
         "action": run.action,
         "argv": run.argv,
+        "builtin": bool(run.builtin),
+        "params": run.params,
+        "file": file,
         "state": run.state,
         "exit_code": run.exit_code,
         "output": run.output,
@@ -117,38 +123,93 @@ async def remove_action(db: AsyncSession, user: User, name: str) -> None:
 
 
 async def request_run(
-    db: AsyncSession, ingest: Ingest, user: User, ref: str, action: str
+    db: AsyncSession,
+    ingest: Ingest,
+    user: User,
+    ref: str,
+    action: str,
+    *,
+    service: str | None = None,
 ) -> dict[str, Any]:
-    """Queue the allow-listed ``action`` on node ``ref`` (audited, committed); the
-    agent picks it up with its next report. Returns :func:`run_public`.
+    """Queue ``action`` on node ``ref`` (audited, committed): an org's allow-listed
+    action, else a built-in of the catalog (:mod:`moorage.services.fleet.catalog`)
+    enabled for the node or one of its tags (``restart_service`` with ``service``
+    from the enablement's list). The agent picks it up with its next report.
+    Returns :func:`run_public`.
 
     Raises:
         Forbidden: not an operator.
         NotFound: no such node, or no such action (``action_not_found``).
-        Conflict: the node's agent runs without ``--allow-actions``.
+        Conflict: the built-in is not enabled for the node (``action_not_enabled``),
+            or the node's agent runs without ``--allow-actions``.
+        InvalidInput: a service missing, not allowed, or given to another action
+            (field ``service``).
     """
     require_role(user, Role.OPERATOR)
     node = await find_node(db, user.org_id, ref)
     definition = await _definition(db, user.org_id, action)
-    if definition is None:
-        raise NotFound(f"no action {action!r} in the allow-list", code="action_not_found")
+    if definition is not None:
+        if service is not None:
+            raise InvalidInput(f"{action} takes no service", field="service")
+        run = ActionRun(
+            node_id=node.id,
+            action=definition.name,
+            argv=list(definition.argv),
+            timeout_seconds=definition.timeout_seconds,
+            requested_by=user.username,
+        )
+    else:
+        run = await _builtin_run(db, user, node, action, service)
     if not node.allow_actions:
         raise Conflict(
             f"the agent on {node.name} was not started with --allow-actions",
             code="actions_not_allowed",
         )
-    run = ActionRun(
-        node_id=node.id,
-        action=definition.name,
-        argv=list(definition.argv),
-        timeout_seconds=definition.timeout_seconds,
-        requested_by=user.username,
-    )
     db.add(run)
-    audit_in(db, user, "action.run", "node", node.name, detail=definition.name)
+    audit_in(db, user, "action.run", "node", node.name, detail=_detail(run))
     await db.commit()
     ingest.actions_queued(node.id)
     return run_public(run)
+
+
+def _detail(run: ActionRun) -> str:
+    service = (run.params or {}).get("service")
+    return f"{run.action} {service}" if service else run.action
+
+
+async def _builtin_run(
+    db: AsyncSession, user: User, node: Node, action: str, service: str | None
+) -> ActionRun:
+    builtin = CATALOG.get(action)
+    if builtin is None:
+        raise NotFound(
+            f"no action {action!r} in the allow-list or the built-in catalog",
+            code="action_not_found",
+        )
+    allowed = await enabled_services(db, node, action)
+    if allowed is None:
+        raise Conflict(
+            f"{action} is not enabled for {node.name}; an operator enables it for the "
+            "node or one of its tags (PUT /api/v1/action-catalog/{name})",
+            code="action_not_enabled",
+        )
+    params: dict[str, str] | None = None
+    if "service" in builtin.params:
+        if service is None or service not in allowed:
+            listed = ", ".join(sorted(allowed)) or "none"
+            raise InvalidInput(f"service must be one of: {listed}", field="service")
+        params = {"service": service}
+    elif service is not None:
+        raise InvalidInput(f"{action} takes no service", field="service")
+    return ActionRun(
+        node_id=node.id,
+        action=action,
+        argv=[],
+        builtin=True,
+        params=params,
+        timeout_seconds=builtin.timeout_seconds,
+        requested_by=user.username,
+    )
 
 
 async def list_runs(db: AsyncSession, user: User, ref: str) -> list[dict[str, Any]]:
@@ -156,13 +217,16 @@ async def list_runs(db: AsyncSession, user: User, ref: str) -> list[dict[str, An
     Forbidden, NotFound."""
     require_role(user, Role.OPERATOR)
     node = await find_node(db, user.org_id, ref)
-    runs = await db.scalars(
-        select(ActionRun)
-        .where(ActionRun.node_id == node.id)
-        .order_by(ActionRun.created_at.desc())
-        .limit(100)
+    runs = list(
+        await db.scalars(
+            select(ActionRun)
+            .where(ActionRun.node_id == node.id)
+            .order_by(ActionRun.created_at.desc())
+            .limit(100)
+        )
     )
-    return [run_public(r) for r in runs]
+    files = await files_of(db, [r.id for r in runs])
+    return [run_public(r, files.get(r.id)) for r in runs]
 
 
 async def record_result(

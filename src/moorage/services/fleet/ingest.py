@@ -110,7 +110,9 @@ class Ingest:
 
     async def accept(self, node: NodeRef, report: Report) -> list[dict[str, Any]]:
         """Queue one report; returns the actions to hand to the agent
-        (``[{id, action, argv, timeout_seconds}]``).
+        (``[{id, action, argv, timeout_seconds, builtin?, params?}]``: built-ins of
+        the agent's catalog carry ``builtin: true`` and an empty ``argv``, which an
+        agent without the catalog refuses).
 
         Raises:
             InvalidInput: ``collected_at`` in the future or older than the raw retention.
@@ -171,7 +173,13 @@ class Ingest:
         if not allowed:
             return []
         return [
-            {"id": r.id, "action": r.action, "argv": r.argv, "timeout_seconds": r.timeout_seconds}
+            {
+                "id": r.id,
+                "action": r.action,
+                "argv": r.argv,
+                "timeout_seconds": r.timeout_seconds,
+                **({"builtin": True, "params": r.params or {}} if r.builtin else {}),
+            }
             for r in runs
         ]
 

@@ -28,6 +28,7 @@ __all__ = [
     "node_history",
     "parse_time",
     "pick_resolution",
+    "recent_samples",
     "retention_of",
 ]
 
@@ -178,3 +179,14 @@ async def history(
             round(sum(v) / len(v), 3) if (v := buckets[t].get(metric)) else None for t in times
         ]
     return result
+
+
+async def recent_samples(db: AsyncSession, node: Node, limit: int) -> list[Sample]:
+    """The node's last ``limit`` raw samples (one per report), oldest first."""
+    rows = await db.scalars(
+        select(Sample)
+        .where(Sample.node_id == node.id, Sample.resolution == RAW)
+        .order_by(Sample.at.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))

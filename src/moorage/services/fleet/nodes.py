@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
-from moorage.errors import InvalidInput, NotFound
+from moorage.errors import Conflict, InvalidInput, NotFound
+from moorage.models.audit import AuditEvent
 from moorage.models.fleet import Alert, Node
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
+from moorage.security.tokens import generate_token
 from moorage.services.audit import audit_in
-from moorage.services.fleet.ingest import Ingest
+from moorage.services.fleet.ingest import Ingest, NodeRef
 
 __all__ = [
     "SORTS",
@@ -27,7 +29,9 @@ __all__ = [
     "list_nodes",
     "mark_offline",
     "node_public",
+    "org_nodes",
     "remove_node",
+    "reporting_node",
     "set_tags",
 ]
 
@@ -74,6 +78,14 @@ async def list_nodes(db: AsyncSession, user: User, ttl: float) -> list[dict[str,
         node_public(n, ttl)
         for n in await db.scalars(select(Node).where(Node.org_id == user.org_id))
     ]
+
+
+async def org_nodes(db: AsyncSession, user: User) -> list[Node]:
+    """Every node of ``user``'s org, by name. Raises Forbidden (not an operator)."""
+    require_role(user, Role.OPERATOR)
+    return list(
+        await db.scalars(select(Node).where(Node.org_id == user.org_id).order_by(Node.name))
+    )
 
 
 def filter_nodes(
@@ -182,3 +194,56 @@ async def mark_offline(
             .values(status="offline", health=0)
         )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def reporting_node(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org_id: str,
+    name: str,
+    *,
+    actor: str,
+    tags: list[str] | None = None,
+) -> NodeRef:
+    """The node named ``name`` in ``org_id``, registered on first sight, for agents
+    that report without enrolling (the seed DashFleet's agents, which send a machine
+    id and a shared token: :mod:`moorage.api.compat.dashfleet`).
+
+    A registered node gets ``tags`` and a credential nobody holds (it never reports
+    through ``/api/v1/agents/report``); the registration is audited ``node.register``
+    by ``actor``. An existing node of that name must carry ``tags`` (it was
+    registered this way): a shared token cannot write into an enrolled agent's node.
+
+    Raises:
+        Conflict: a node of that name without ``tags`` exists (``node_name_taken``).
+    """
+    async with write_session(sessionmaker) as db:
+        node = await db.scalar(select(Node).where(Node.org_id == org_id, Node.name == name))
+        if node is not None and not set(tags or []) <= set(node.tags or []):
+            raise Conflict(
+                f"a node named {name!r} is enrolled with the Moorage agent; "
+                "give this machine another machine_id",
+                code="node_name_taken",
+            )
+        if node is None:
+            credential = generate_token()
+            node = Node(
+                org_id=org_id,
+                name=name,
+                credential_prefix=credential.prefix,
+                credential_hash=credential.hash,
+                tags=sorted(set(tags or [])),
+                status="unknown",
+            )
+            db.add(node)
+            await db.flush()
+            db.add(
+                AuditEvent(
+                    org_id=org_id,
+                    username=actor,
+                    action="node.register",
+                    object_type="node",
+                    object_id=node.id,
+                    detail=name,
+                )
+            )
+        return NodeRef(node.id, node.org_id, node.name, node.credential_hash)
