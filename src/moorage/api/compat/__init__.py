@@ -32,15 +32,27 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
+from moorage.api.errors import validation_error
 from moorage.config import Settings
+from moorage.errors import MoorageError
 
-__all__ = ["ApiClientRoute", "compat_paths", "exposure_error", "include_compat_routers"]
+__all__ = [
+    "ApiClientRoute",
+    "SeedErrorRoute",
+    "compat_paths",
+    "exposure_error",
+    "include_compat_routers",
+]
 
 
 def include_compat_routers(app: FastAPI, settings: Settings) -> list[str]:
@@ -117,3 +129,31 @@ class ApiClientRoute(APIRoute):
         if match is not Match.NONE and scope["type"] == "http" and _wants_html(scope):
             return Match.NONE, {}
         return match, child
+
+
+class SeedErrorRoute(APIRoute):
+    """A route that answers errors in a seed's own shape: a
+    :class:`~moorage.errors.MoorageError` (and a request that fails validation,
+    as :func:`~moorage.api.errors.validation_error` words it) becomes
+    ``error_body(error)`` as JSON, with Moorage's status code. Subclass it, define
+    :meth:`error_body`, and use the subclass as the router's ``route_class``."""
+
+    @staticmethod
+    def error_body(error: MoorageError) -> dict[str, Any]:
+        """The JSON body of ``error`` in the seed's shape."""
+        raise NotImplementedError
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        error_body = self.error_body
+
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                error: MoorageError = validation_error(exc)
+            except MoorageError as exc:
+                error = exc
+            return JSONResponse(error_body(error), status_code=error.status_code)
+
+        return run

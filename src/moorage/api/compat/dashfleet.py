@@ -48,18 +48,14 @@ node, else the node named like the hub's host (422 otherwise).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 
+from moorage.api.compat import SeedErrorRoute
 from moorage.api.compat import _dashfleet as df
 from moorage.api.compat._auth import Compat, compat_user
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
-from moorage.api.errors import validation_error
 from moorage.api.v1.agents import read_body
 from moorage.api.v1.install import install_script
 from moorage.db.base import utcnow
@@ -77,23 +73,12 @@ REGISTERED_TAG = "dashfleet"
 BODY_LIMIT = 64 * 1024
 
 
-class DashFleetRoute(APIRoute):
+class DashFleetRoute(SeedErrorRoute):
     """Answers errors the way DashFleet does: ``{"error": "<message>"}``."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def run(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                error: MoorageError = validation_error(exc)
-            except MoorageError as exc:
-                error = exc
-            body = {"error": error.message, "code": error.code, **error.details}
-            return JSONResponse(body, status_code=error.status_code)
-
-        return run
+    @staticmethod
+    def error_body(error: MoorageError) -> dict[str, Any]:
+        return {"error": error.message, "code": error.code, **error.details}
 
 
 router = APIRouter(tags=["compat: dashfleet"], route_class=DashFleetRoute)

@@ -38,18 +38,14 @@ or ``stopping`` (Moorage's ``state`` is there too), ``url`` its page.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Request
 from pydantic import Field
 
+from moorage.api.compat import SeedErrorRoute
 from moorage.api.compat._auth import Compat, compat_user
 from moorage.api.deps import ContextDep, DbDep, SessionServiceDep
-from moorage.api.errors import validation_error
 from moorage.errors import MoorageError
 from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
@@ -75,23 +71,12 @@ STATUS_OF_STATE = {
 }
 
 
-class FlowcaseRoute(APIRoute):
+class FlowcaseRoute(SeedErrorRoute):
     """Answers errors the way Flowcase does: ``{"success": false, "error"}``."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def run(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                error: MoorageError = validation_error(exc)
-            except MoorageError as exc:
-                error = exc
-            body = {"success": False, "error": error.message, "code": error.code, **error.details}
-            return JSONResponse(body, status_code=error.status_code)
-
-        return run
+    @staticmethod
+    def error_body(error: MoorageError) -> dict[str, Any]:
+        return {"success": False, "error": error.message, "code": error.code, **error.details}
 
 
 router = APIRouter(tags=["compat: flowcase"], route_class=FlowcaseRoute)
