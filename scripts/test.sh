@@ -10,7 +10,9 @@ bash scripts/setup.sh --test
 
 postgres_url="${MOORAGE_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres}"
 mariadb_url="${MOORAGE_TEST_MARIADB_URL:-mysql+asyncmy://root@127.0.0.1:3306/test}"
-db_suite=(tests/unit tests/integration/test_sessions_docker.py)
+# The agent and the Docker driver touch no database: SQLite only.
+db_suite=(tests/unit tests/integration/test_sessions_docker.py
+  --ignore=tests/unit/agent --ignore=tests/unit/drivers)
 
 echo "==> tests on SQLite"
 env -u MOORAGE_DATABASE_URL uv run --frozen pytest "$@"
