@@ -99,9 +99,13 @@ async def node_page(
     node = await nodes.get_node(db, user, ref, context.settings.fleet_ttl_seconds)
     allowed = await actions.list_actions(db, user)
     runs = await actions.list_runs(db, user, ref)
+    # Only the built-ins of the node's platform family ("Linux 6.1 …", "Windows 10 …",
+    # as the agent reports ``os``); all of them while it has not said.
+    family = (node.get("os") or "").split(" ", 1)[0].lower()
     builtins = [
         {**entry, "here": _enabled_here(entry, node)}
         for entry in await catalog.list_catalog(db, user)
+        if not family or family in entry["platforms"]
     ]
     return templates.TemplateResponse(
         request,
