@@ -44,15 +44,6 @@ LIVE_STATES = (
 """States of a lease that holds something: it counts against quotas of leases
 (sessions per user), and its deadline is kept."""
 
-COMPUTE_STATES = (
-    LeaseState.PENDING.value,
-    LeaseState.PROVISIONING.value,
-    LeaseState.READY.value,
-    LeaseState.RELEASING.value,
-)
-"""Live states whose runtime may be running: what counts against CPU and memory
-(a ``stopped`` session holds its disk, not its CPU or memory)."""
-
 TIMED_STATES = (LeaseState.READY.value, LeaseState.STOPPED.value)
 """States whose deadline the reconciler's queue keeps (the clock runs)."""
 

@@ -4,8 +4,8 @@
 writable layer), so what the user wrote is there when it starts again. The
 lease's deadline still runs: a stopped session is reclaimed at its deadline
 like a ready one (its container removed). A stopped session counts against
-quotas of sessions (:data:`~moorage.models.lease.LIVE_STATES`), not of CPU or
-memory (:data:`~moorage.models.lease.COMPUTE_STATES`).
+quotas of sessions (:data:`~moorage.models.lease.LIVE_STATES`); it holds no
+CPU or memory, so CPU and memory quotas, when they come, must not count it.
 
 ``stopped → ready``: the container is started again, given its secret again
 (its tmpfs is empty after a stop), and waited for exactly as at launch (its

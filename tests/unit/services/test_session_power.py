@@ -11,7 +11,7 @@ from sqlalchemy import select
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.models.audit import AuditEvent
-from moorage.models.lease import COMPUTE_STATES, LIVE_STATES
+from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.services.kinds.ssh import SshKind
 from tests.unit.conftest import App
@@ -151,7 +151,7 @@ async def test_a_start_that_never_becomes_usable_leaves_it_stopped(app: App):
 
 
 async def test_stopped_sessions_count_against_the_session_quota_not_compute(app: App):
-    assert "stopped" in LIVE_STATES and "stopped" not in COMPUTE_STATES
+    assert "stopped" in LIVE_STATES
     sessions = [await launch(app.client) for _ in range(3)]
     for session in sessions:
         await app.client.post(f"/api/v1/sessions/{session['id']}/stop")
