@@ -77,15 +77,19 @@ async def test_fleet_pages(server, browser, admin, tmp_path):
         await page.locator(f"tr[data-node='{name}']").wait_for()
 
         # Times: the browser's zone in one format, the UTC value on hover.
-        # (a row swapped in is formatted once htmx settles it: wait for that)
-        await page.wait_for_function(
-            f"() => /^\\d{{4}}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d$/.test("
-            f"(document.querySelector(\"tr[data-node='{name}'] time\") || {{}}).textContent)",
+        # (a row swapped in is formatted once htmx settles it, and the next SSE
+        # update may swap it again: read text and title in the same script run)
+        shown = await page.wait_for_function(
+            f"""() => {{
+                const t = document.querySelector("tr[data-node='{name}'] time");
+                return t && /^\\d{{4}}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d$/.test(t.textContent)
+                    ? [t.textContent, t.title] : null;
+            }}""",
             polling=POLL_MS,
         )
-        seen = page.locator(f"tr[data-node='{name}'] time")
-        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", await seen.inner_text())
-        assert (await seen.get_attribute("title") or "").endswith(" UTC")
+        text, title = await shown.json_value()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text)
+        assert title.endswith(" UTC"), title
 
         await page.click(f"tr[data-node='{name}'] a")
         await page.wait_for_selector("#chart-percent canvas")
