@@ -14,14 +14,14 @@ LABEL org.opencontainers.image.title="moorage" \
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8 \
     UV_PYTHON=/usr/bin/python3 UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy UV_NO_CACHE=1 \
-    PATH=/opt/moorage/.venv/bin:/usr/local/bin:/usr/bin:/bin \
+    PATH=/opt/moorage/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     MOORAGE_DATA_DIR=/var/lib/moorage
 
 # python3 (bookworm's 3.11) runs Moorage; sshpass and the OpenSSH client serve Ansible's
 # logins to pool machines; the PostgreSQL and MariaDB clients serve `moorage backup`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      python3 python3-venv python3-pip ca-certificates tini passwd \
+      python3 python3-venv python3-pip ca-certificates tini \
       openssh-client sshpass postgresql-client mariadb-client \
  && rm -rf /var/lib/apt/lists/*
 

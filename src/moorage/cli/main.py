@@ -103,8 +103,7 @@ def serve(
             log_level=log_level,
             access_log=access_log,
             ws="websockets-sansio",
-            proxy_headers=bool(settings.trusted_proxy_networks),
-            forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
+            proxy_headers=False,  # the app's ForwardedHeaders, with X-Forwarded-Host
             root_path=settings.root_path,
         )
         return
@@ -117,8 +116,7 @@ def serve(
             log_level=log_level,
             access_log=access_log,
             ws="websockets-sansio",
-            proxy_headers=bool(settings.trusted_proxy_networks),
-            forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
+            proxy_headers=False,  # the app's ForwardedHeaders, with X-Forwarded-Host
             root_path=settings.root_path,
         )
         return
