@@ -12,6 +12,7 @@ import typer
 
 from moorage.cli._common import DataDirOption, run_with_db, settings_for
 from moorage.cli.agent import app as agent_app
+from moorage.cli.backup import app as backup_app
 from moorage.cli.machines import app as machines_app
 from moorage.config import Settings
 from moorage.models.user import Role
@@ -33,6 +34,7 @@ app.add_typer(images_app, name="images")
 app.add_typer(db_app, name="db")
 app.add_typer(machines_app, name="machines")
 app.add_typer(agent_app, name="agent")
+app.add_typer(backup_app, name="backup")
 
 
 def _logging(level: str) -> None:
@@ -166,6 +168,9 @@ async def _serve_with_workspace_port(
 def worker(
     data_dir: DataDirOption = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    health_file: Annotated[
+        Path | None, typer.Option(help="Touched every 5 s while running (container health).")
+    ] = None,
 ) -> None:
     """Run the reconciler alone (deployments with several API replicas started with
     MOORAGE_RUN_RECONCILER=false). Replicas elect one acting reconciler through a
@@ -185,7 +190,13 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         async with open_context(settings, run_reconciler=True, announce=typer.echo):
             logging.getLogger("moorage.worker").info("reconciler worker running")
-            await stop.wait()
+            while not stop.is_set():
+                if health_file is not None:
+                    health_file.touch()
+                try:
+                    await asyncio.wait_for(stop.wait(), 5)
+                except TimeoutError:
+                    pass
 
     try:
         asyncio.run(run())
@@ -255,13 +266,23 @@ def user_create(
 
 
 @db_app.command("upgrade")
-def db_upgrade(data_dir: DataDirOption = None) -> None:
-    """Apply the database migrations."""
+def db_upgrade(
+    data_dir: DataDirOption = None,
+    setup: Annotated[
+        bool, typer.Option(help="Also do first-start set-up (org, admin, `local` environment).")
+    ] = False,
+) -> None:
+    """Apply the database migrations (a deployment's one-shot job, before its servers)."""
+    if setup:
+        from moorage.runtime import open_context
 
-    async def work(db):
-        return None
+        async def prepare() -> None:
+            async with open_context(settings_for(data_dir), run_reconciler=False):
+                pass
 
-    run_with_db(settings_for(data_dir), work)
+        asyncio.run(prepare())
+    else:
+        run_with_db(settings_for(data_dir), lambda db: asyncio.sleep(0))
     typer.echo("database is up to date")
 
 
