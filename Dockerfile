@@ -43,7 +43,7 @@ COPY src ./src
 COPY deploy/playbooks ./deploy/playbooks
 RUN if [ -f /tmp/build-ca/build-ca.crt ]; then export SSL_CERT_FILE=/tmp/build-ca/build-ca.crt; fi \
  && uv sync --frozen --no-dev && rm -rf /tmp/build-ca \
- && moorage --help >/dev/null
+ && python3 -m compileall -q src && moorage --help >/dev/null
 
 USER moorage
 VOLUME /var/lib/moorage

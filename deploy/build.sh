@@ -2,7 +2,7 @@
 # Build the images of deploy/compose.yaml from local bases only (no registry):
 # the Debian base by mmdebstrap (images/base/bootstrap.sh), then moorage/moorage,
 # moorage/postgres and moorage/caddy on it with `docker build`. Writes deploy/.env
-# with generated secrets when it does not exist.
+# (or $MOORAGE_DEPLOY_ENV) with generated secrets when it does not exist.
 #   deploy/build.sh
 # MOORAGE_BUILD_CA_BUNDLE: a CA bundle for the image builds' downloads (default: this
 # machine's /etc/ssl/certs/ca-certificates.crt, so a TLS-inspecting proxy the host
@@ -33,10 +33,11 @@ build moorage/caddy:latest deploy/caddy
 build moorage/moorage:latest . Dockerfile
 rm -f deploy/build-ca/build-ca.crt
 
-if [ ! -f deploy/.env ]; then
+env_file=${MOORAGE_DEPLOY_ENV:-deploy/.env}
+if [ ! -f "$env_file" ]; then
   secret() { head -c 32 /dev/urandom | base64 | tr -d '/+=' | cut -c1-"$1"; }
   umask 077
-  cat >deploy/.env <<ENV
+  cat >"$env_file" <<ENV
 # Written by deploy/build.sh on $(date -u +%Y-%m-%d). Keep MOORAGE_SECRET_KEY: it opens
 # the secrets sealed in the database (a backup restores only with it).
 MOORAGE_SECRET_KEY=$(secret 43)
@@ -49,5 +50,5 @@ MOORAGE_TLS=internal
 MOORAGE_WORKERS=2
 MOORAGE_DOCKER_GID=$(stat -c %g /var/run/docker.sock)
 ENV
-  echo "==> wrote deploy/.env (admin password: MOORAGE_ADMIN_PASSWORD in it)"
+  echo "==> wrote $env_file (admin password: MOORAGE_ADMIN_PASSWORD in it)"
 fi

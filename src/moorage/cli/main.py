@@ -37,6 +37,12 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(backup_app, name="backup")
 
 
+GRACE_SECONDS = 6
+"""On SIGTERM, connections still open after this long are closed (websockets with
+1012, Service Restart), so the process is gone well within systemd's and Docker's
+10 s; streams (SSE) end at once."""
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -107,6 +113,7 @@ def serve(
             ws="websockets-sansio",
             proxy_headers=False,  # the app's ForwardedHeaders, with X-Forwarded-Host
             root_path=settings.root_path,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
         return
     main = create_app(settings, announce=announce)
@@ -120,6 +127,7 @@ def serve(
             ws="websockets-sansio",
             proxy_headers=False,  # the app's ForwardedHeaders, with X-Forwarded-Host
             root_path=settings.root_path,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
         return
     asyncio.run(_serve_with_workspace_port(main, settings, host, port, log_level, access_log))
@@ -149,6 +157,7 @@ async def _serve_with_workspace_port(
             forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
             root_path=root_path,
             lifespan=lifespan,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
 
     assert settings.workspace_port is not None
