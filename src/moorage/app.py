@@ -24,6 +24,7 @@ from moorage.gateway.terminal_hold import TerminalHolds
 from moorage.gateway.workspace_app import WorkspaceHosts
 from moorage.runtime import open_context
 from moorage.security.csrf import CsrfGuard
+from moorage.security.forwarded import ForwardedHeaders
 from moorage.security.headers import SecurityHeaders
 from moorage.security.throttle import SignInThrottle
 from moorage.web import mount_web
@@ -88,6 +89,8 @@ def create_app(
     if settings.compat_cors_origin_list and seed_paths:
         # Outermost: a preflight (OPTIONS) is answered before any other check.
         app.add_middleware(CompatCors, origins=settings.compat_cors_origin_list, paths=seed_paths)
+    if settings.trusted_proxy_networks:  # outermost: every other layer sees the client's
+        app.add_middleware(ForwardedHeaders, networks=settings.trusted_proxy_networks)
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(api_router)
     app.include_router(gateway_router)

@@ -1,4 +1,5 @@
-"""Settings for every Moorage process, read from ``MOORAGE_*`` environment variables.
+"""Settings for every Moorage process, read from ``MOORAGE_*`` environment variables
+and from a ``.env`` file in the working directory (the environment wins).
 
 One pydantic-settings class. Paths are resolved against the data directory,
 durations carry their unit in the field name.
@@ -32,7 +33,9 @@ def _split(value: str) -> list[str]:
 class Settings(BaseSettings):
     """Process settings. Every field can be set as ``MOORAGE_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="MOORAGE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MOORAGE_", extra="ignore", env_file=".env", env_file_encoding="utf-8"
+    )
 
     mode: Literal["development", "production"] = Field(
         "development",
@@ -186,7 +189,7 @@ class Settings(BaseSettings):
         description=(
             "Addresses or networks (CIDR) of reverse proxies in front of Moorage, "
             "comma-separated, e.g. 127.0.0.1,10.0.0.0/24. Their X-Forwarded-For and "
-            "X-Forwarded-Proto headers are believed (uvicorn's proxy headers); nobody "
+            "X-Forwarded-Proto and X-Forwarded-Host headers are believed; nobody "
             "else's are."
         ),
     )

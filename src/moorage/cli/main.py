@@ -12,6 +12,7 @@ import typer
 
 from moorage.cli._common import DataDirOption, run_with_db, settings_for
 from moorage.cli.agent import app as agent_app
+from moorage.cli.backup import app as backup_app
 from moorage.cli.machines import app as machines_app
 from moorage.config import Settings
 from moorage.models.user import Role
@@ -33,6 +34,13 @@ app.add_typer(images_app, name="images")
 app.add_typer(db_app, name="db")
 app.add_typer(machines_app, name="machines")
 app.add_typer(agent_app, name="agent")
+app.add_typer(backup_app, name="backup")
+
+
+GRACE_SECONDS = 6
+"""On SIGTERM, connections still open after this long are closed (websockets with
+1012, Service Restart), so the process is gone well within systemd's and Docker's
+10 s; streams (SSE) end at once."""
 
 
 def _logging(level: str) -> None:
@@ -103,9 +111,9 @@ def serve(
             log_level=log_level,
             access_log=access_log,
             ws="websockets-sansio",
-            proxy_headers=bool(settings.trusted_proxy_networks),
-            forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
+            proxy_headers=False,  # the app's ForwardedHeaders, with X-Forwarded-Host
             root_path=settings.root_path,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
         return
     main = create_app(settings, announce=announce)
@@ -117,9 +125,9 @@ def serve(
             log_level=log_level,
             access_log=access_log,
             ws="websockets-sansio",
-            proxy_headers=bool(settings.trusted_proxy_networks),
-            forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
+            proxy_headers=False,  # the app's ForwardedHeaders, with X-Forwarded-Host
             root_path=settings.root_path,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
         return
     asyncio.run(_serve_with_workspace_port(main, settings, host, port, log_level, access_log))
@@ -149,6 +157,7 @@ async def _serve_with_workspace_port(
             forwarded_allow_ips=",".join(map(str, settings.trusted_proxy_networks)) or None,
             root_path=root_path,
             lifespan=lifespan,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
 
     assert settings.workspace_port is not None
@@ -168,6 +177,9 @@ async def _serve_with_workspace_port(
 def worker(
     data_dir: DataDirOption = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    health_file: Annotated[
+        Path | None, typer.Option(help="Touched every 5 s while running (container health).")
+    ] = None,
 ) -> None:
     """Run the reconciler alone (deployments with several API replicas started with
     MOORAGE_RUN_RECONCILER=false). Replicas elect one acting reconciler through a
@@ -187,7 +199,13 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         async with open_context(settings, run_reconciler=True, announce=typer.echo):
             logging.getLogger("moorage.worker").info("reconciler worker running")
-            await stop.wait()
+            while not stop.is_set():
+                if health_file is not None:
+                    health_file.touch()
+                try:
+                    await asyncio.wait_for(stop.wait(), 5)
+                except TimeoutError:
+                    pass
 
     try:
         asyncio.run(run())
@@ -257,13 +275,23 @@ def user_create(
 
 
 @db_app.command("upgrade")
-def db_upgrade(data_dir: DataDirOption = None) -> None:
-    """Apply the database migrations."""
+def db_upgrade(
+    data_dir: DataDirOption = None,
+    setup: Annotated[
+        bool, typer.Option(help="Also do first-start set-up (org, admin, `local` environment).")
+    ] = False,
+) -> None:
+    """Apply the database migrations (a deployment's one-shot job, before its servers)."""
+    if setup:
+        from moorage.runtime import open_context
 
-    async def work(db):
-        return None
+        async def prepare() -> None:
+            async with open_context(settings_for(data_dir), run_reconciler=False):
+                pass
 
-    run_with_db(settings_for(data_dir), work)
+        asyncio.run(prepare())
+    else:
+        run_with_db(settings_for(data_dir), lambda db: asyncio.sleep(0))
     typer.echo("database is up to date")
 
 

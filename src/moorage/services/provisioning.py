@@ -25,6 +25,7 @@ import os
 import shlex
 import shutil
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -203,7 +204,14 @@ class Provisioner:
             await self._update(run_id, status="running")
             import ansible_runner  # heavy: imported only when a run starts
 
+            # A cancel_callback keeps ansible-runner from installing its own SIGTERM and
+            # SIGINT handlers (it does when given none, on the calling thread, here the
+            # event loop's main thread): those only set a flag, and the server then
+            # ignored SIGTERM and Ctrl+C for good. The event also stops a run whose task
+            # is cancelled (shutdown).
+            cancelled = threading.Event()
             thread, runner = ansible_runner.run_async(
+                cancel_callback=cancelled.is_set,
                 private_data_dir=str(root),
                 playbook=playbook.name,
                 inventory=str(inventory),
@@ -224,9 +232,13 @@ class Provisioner:
                 suppress_env_files=True,
             )
             stdout = root / "artifacts" / run_id / "stdout"
-            while thread.is_alive():
-                await asyncio.sleep(1)
-                await self._update(run_id, output=await asyncio.to_thread(_read, stdout))
+            try:
+                while thread.is_alive():
+                    await asyncio.sleep(1)
+                    await self._update(run_id, output=await asyncio.to_thread(_read, stdout))
+            except asyncio.CancelledError:
+                cancelled.set()  # ansible-runner kills the playbook at its next check
+                raise
             await asyncio.to_thread(thread.join)
             status = "successful" if runner.status == "successful" else "failed"
             await self._update(
