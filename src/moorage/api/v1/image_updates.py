@@ -49,9 +49,10 @@ async def set_policy(
     docker: DockerDep,
     caller: OperatorCaller,
 ) -> dict[str, Any]:
-    """Opt container or managed stack ``name`` in (or change its policy); the first
-    check is due at once. 404 when there is no such container or managed stack; 422
-    naming the field for a bad cron expression or semver range."""
+    """Opt container or managed stack ``name`` in (or change its policy). 404 when
+    there is no such container or managed stack; 422 naming the field for a bad
+    cron expression or semver range. The first check is when ``schedule`` next
+    fires; ``…/check`` runs one at once."""
     return await docker.image_updates.set_policy(caller, env, kind, name, body)
 
 

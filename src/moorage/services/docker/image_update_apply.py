@@ -86,40 +86,44 @@ def split_image(reference: str) -> tuple[RepositoryRef, str]:
 
 async def running_images(
     driver: DockerDriver, environment: Environment, data_dir: Path, kind: str, name: str
-) -> list[str]:
-    """The image references container ``name`` runs, or the services of managed stack
-    ``name`` (its Compose file as ``docker-compose config`` resolves it) name.
+) -> list[tuple[str, str | None]]:
+    """``[(reference, image id)]``: the image container ``name`` was created from and
+    the id it runs (which the tag may no longer name here), or the image references
+    the services of managed stack ``name`` name (its Compose file as ``docker-compose
+    config`` resolves it; id None: whatever the tag names here).
 
     Raises:
         NotFound: no such container, or no managed stack of that name.
     """
     if kind == "container":
         info = await containers.inspect_container(driver, name)
-        return [info["Config"]["Image"]]
+        return [(info["Config"]["Image"], info["Image"])]
     files = stack_dir(data_dir, environment, name)
     if not files.compose_file.is_file():
         raise NotFound(f"no managed stack named {name!r}", code="stack_not_found")
     resolved = json.loads(await compose(environment, files, name, "config", "--format", "json"))
     found = {s["image"] for s in (resolved.get("services") or {}).values() if s.get("image")}
-    return sorted(found)
+    return [(reference, None) for reference in sorted(found)]
 
 
 async def find(
     driver: DockerDriver,
     registry: RegistryClient,
     reference: str,
+    image_id: str | None,
     login: RegistryLogin | None,
     semver_range: str | None,
 ) -> Finding:
-    """Compare image ``reference`` here with its registry (its tag, and with
-    ``semver_range`` the newest tag inside it).
+    """Compare image ``image_id`` (None: the one ``reference`` names here) with what
+    ``reference`` names at its registry (its tag, and with ``semver_range`` the newest
+    tag inside it).
 
     Raises:
         InvalidInput: see :func:`split_image`. NotFound: the registry has no such
             tag. RuntimeUnavailable: the registry or the engine failed.
     """
     repo, tag = split_image(reference)
-    image_id, repo_digests = await image_state(driver, reference)
+    image_id, repo_digests = await image_state(driver, image_id or reference)
     local = [d.partition("@")[2] for d in repo_digests if d.partition("@")[0] == repo_path(repo)]
     target, target_tag = reference, tag
     if semver_range:
