@@ -226,6 +226,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/environments"): "operator",
     ("GET", "/environments/{env}/containers"): "operator",
     ("POST", "/ui/environments/{env}/containers/{ref}/{action}"): "operator",
+    ("POST", "/ui/environments/{env}/image-updates/{kind}/{name}/check"): "operator",
     ("GET", "/environments/{env}/containers/{ref}/logs"): "operator",
     ("GET", "/environments/{env}/containers/{ref}/exec"): "operator",
     ("GET", "/environments/{env}/images"): "operator",
