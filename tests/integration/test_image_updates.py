@@ -163,3 +163,58 @@ async def test_new_digest_is_notified_applied_and_a_failing_one_rolled_back(
             f"moorage-imgupd:v1-{suffix}", f"moorage-imgupd:v2-{suffix}",
             f"moorage-imgupd:v3-{suffix}",
         )  # fmt: skip
+
+
+async def test_a_stack_is_updated_with_compose_and_rolled_back_to_its_old_images(
+    admin, registry, docker: aiodocker.Docker
+):
+    reference = f"{registry}/moorage-test/stackapp:1"
+    suffix = uuid.uuid4().hex[:8]
+    stack = f"imgupd-{suffix}"
+    v1 = await build(f"moorage-imgupd:s1-{suffix}", HEALTHY, "LABEL build=1")
+    v2 = await build(f"moorage-imgupd:s2-{suffix}", HEALTHY, "LABEL build=2")
+    broken = await build(
+        f"moorage-imgupd:s3-{suffix}",
+        "HEALTHCHECK --interval=1s --timeout=3s --retries=1 CMD false",
+        "LABEL build=3",
+    )
+    await docker_cli("tag", v1, reference)
+    await docker_cli("push", "-q", reference)
+    compose = f"services:\n  app:\n    image: {reference}\n    environment:\n      MODE: test\n"
+    created = await admin.post(
+        "/api/v1/environments/local/stacks", json={"name": stack, "compose": compose, "env": ""}
+    )
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/environments/local/image-updates/stack/{stack}"
+
+    async def app_image() -> str:
+        (container,) = await docker.containers.list(
+            filters={"label": [f"com.docker.compose.project={stack}"]}
+        )
+        return (await container.show())["Image"]
+
+    try:
+        deployed = await admin.post(f"/api/v1/environments/local/stacks/{stack}/deploy")
+        assert deployed.status_code == 200, deployed.text
+        body = {"policy": "update", "schedule": "0 0 1 1 *", "health_timeout_seconds": 30}
+        assert (await admin.put(url, json={**body, "semver_range": "^1"})).status_code == 422
+        assert (await admin.put(url, json=body)).status_code == 200
+        assert (await admin.post(f"{url}/check")).json()["status"] == "up_to_date"
+
+        await publish(v2, reference)
+        updated = (await admin.post(f"{url}/check")).json()
+        assert updated["status"] == "updated", updated
+        assert await app_image() == v2
+
+        await publish(broken, reference)
+        rolled = (await admin.post(f"{url}/check")).json()
+        assert rolled["status"] == "rolled_back", rolled
+        assert await app_image() == v2
+    finally:
+        await admin.delete(url)
+        await admin.post(f"/api/v1/environments/local/stacks/{stack}/down")
+        await admin.delete(f"/api/v1/environments/local/stacks/{stack}")
+        await docker_cli(
+            "rmi", "-f", reference, v1, v2, broken, f"moorage-imgupd:s1-{suffix}",
+            f"moorage-imgupd:s2-{suffix}", f"moorage-imgupd:s3-{suffix}",
+        )  # fmt: skip
