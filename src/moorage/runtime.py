@@ -204,6 +204,9 @@ async def open_context(
         )
         ingest.start()
         stack.push_async_callback(ingest.stop)
+        docker = DockerServices(
+            sessionmaker, drivers, keyring, settings.data_dir, environment_status
+        )
         reconciler = None
         if run_reconciler:
             reconciler = Reconciler(
@@ -237,6 +240,7 @@ async def open_context(
             reconciler.add_job("probe-machines", settings.probe_interval_seconds, prober.run)
             reconciler.add_job("environment-status", 15, environment_status.run)
             _add_fleet_jobs(reconciler, sessionmaker, settings, keyring, ingest)
+            reconciler.add_job("image-updates", 30, docker.image_updates.run_due)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         yield Context(
@@ -255,5 +259,5 @@ async def open_context(
             http_client,
             environment_status,
             ingest,
-            DockerServices(sessionmaker, drivers, keyring, settings.data_dir, environment_status),
+            docker,
         )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 
 import aiodocker
@@ -17,7 +19,7 @@ import httpx
 import pytest
 
 from tests.databases import fresh_database
-from tests.live_server import ADMIN_PASSWORD, Server
+from tests.live_server import ADMIN_PASSWORD, Server, free_port
 
 __all__ = ["ADMIN_PASSWORD", "Server"]
 IMAGE = "moorage/terminal:latest"
@@ -141,3 +143,31 @@ async def assert_secret_not_in_environment(
         while await stream.read_out() is not None:
             pass
     assert (await exec_.inspect())["ExitCode"] == 0, "the secret file was left behind"
+
+
+@pytest.fixture
+async def registry(tmp_path) -> AsyncIterator[str]:
+    """Debian's docker-registry on a free loopback port (plain HTTP, which Docker allows
+    on 127.0.0.0/8), storing under the test's temporary folder: ``127.0.0.1:PORT``."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail("docker-registry is missing; `make test` installs Debian's docker-registry")
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}/data\n"
+        f"http:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        binary, "serve", str(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(100):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    await asyncio.wait_for(process.wait(), 10)

@@ -4,38 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
-
-import pytest
-
-from tests.live_server import free_port
-
-
-@pytest.fixture
-async def registry(tmp_path):
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.fail("docker-registry is missing; `make test` installs Debian's docker-registry")
-    port = free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}/data\n"
-        f"http:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n"
-    )
-    process = await asyncio.create_subprocess_exec(
-        binary, "serve", str(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    for _ in range(100):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    await asyncio.wait_for(process.wait(), 10)
 
 
 async def docker_cli(*argv: str) -> None:

@@ -53,6 +53,7 @@ async def containers_page(
     )
     session_ids = [(c.get("labels") or {}).get(SESSION_LABEL, "") for c in containers]
     workspaces = await workspaces_by_id(db, user, session_ids)
+    updates = await context.docker.image_updates.badges(caller, env)
     page = "_containers.html" if request.headers.get("hx-request") else "containers.html"
     return templates.TemplateResponse(
         request,
@@ -62,10 +63,25 @@ async def containers_page(
             "environment": environment,
             "containers": containers,
             "workspaces": workspaces,
+            "updates": updates,
             "state": state or "",
             "name": name or "",
         },
     )
+
+
+@router.post(
+    "/ui/environments/{env}/image-updates/{kind}/{name}/check",
+    dependencies=[Allow(Role.OPERATOR)],
+)
+async def image_update_check_submit(
+    env: str, kind: str, name: str, request: Request, user: PageUser, context: ContextDep
+) -> Response:
+    """The containers page's "Check updates" button: check (and, by the policy, update)
+    now; the badge shows the outcome."""
+    _same_origin(request)
+    await context.docker.image_updates.check_now(Caller(user, request), env, kind, name)
+    return _redirect(request, f"/environments/{env}/containers")
 
 
 @router.post(

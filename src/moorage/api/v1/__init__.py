@@ -13,6 +13,7 @@ from moorage.api.v1 import (
     enrollment_tokens,
     environments,
     health,
+    image_updates,
     install,
     machines,
     networks,
@@ -43,6 +44,7 @@ router.include_router(containers.router)
 router.include_router(docker_objects.router)
 router.include_router(networks.router)
 router.include_router(stacks.router)
+router.include_router(image_updates.router)
 router.include_router(agents.router)
 router.include_router(install.router)
 router.include_router(enrollment_tokens.router)

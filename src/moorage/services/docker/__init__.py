@@ -20,6 +20,7 @@ from moorage.services.docker.environment_status import EnvironmentStatus
 from moorage.services.docker.environments import EnvironmentService
 from moorage.services.docker.events import EventService
 from moorage.services.docker.exec import SHELLS, ExecService
+from moorage.services.docker.image_updates import ImageUpdateService
 from moorage.services.docker.images import ImageService
 from moorage.services.docker.networks import NetworkService
 from moorage.services.docker.prune import PruneService
@@ -65,3 +66,6 @@ class DockerServices:
         self.prune = PruneService(sessionmaker, drivers)
         self.stacks = StackService(sessionmaker, drivers, data_dir)
         self.events = EventService(sessionmaker, drivers)
+        self.image_updates = ImageUpdateService(
+            sessionmaker, drivers, self.registries, keyring, data_dir
+        )

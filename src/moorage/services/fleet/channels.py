@@ -7,12 +7,14 @@ here: unset the setting."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import apprise
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from moorage.db.engine import write_session
 from moorage.errors import Conflict, InvalidInput, NotFound, RuntimeUnavailable
 from moorage.models.fleet import AlertRule, NotificationChannel
 from moorage.models.user import Role, User
@@ -23,6 +25,7 @@ from moorage.services.audit import audit_in
 
 __all__ = [
     "CHANNEL_CONTEXT",
+    "broadcast",
     "channel_public",
     "check_apprise_url",
     "create_channel",
@@ -30,6 +33,8 @@ __all__ = [
     "remove_channel",
     "send_test",
 ]
+
+log = logging.getLogger(__name__)
 
 CHANNEL_CONTEXT = "fleet.channel_url"
 
@@ -143,3 +148,40 @@ async def send_test(db: AsyncSession, keyring: Keyring, user: User, channel_id: 
         title="Moorage test notification", body=f"Sent by {user.username} from the alerts page."
     ):
         raise RuntimeUnavailable(f"the notification to {channel.name} failed")
+
+
+async def broadcast(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    org_id: str,
+    title: str,
+    body: str,
+    kind: apprise.NotifyType = apprise.NotifyType.INFO,
+) -> int:
+    """Send a notification that is not a fleet alert (an image update) to every enabled
+    channel of org ``org_id`` that is not bound to one alert rule. The channels'
+    cooldown is for alert bursts and does not apply; a failure is logged and kept as
+    the channel's ``last_error``. Returns how many channels took it."""
+    sent_to = 0
+    async with write_session(sessionmaker) as db:
+        channels = await db.scalars(
+            select(NotificationChannel).where(
+                NotificationChannel.org_id == org_id,
+                NotificationChannel.enabled,
+                NotificationChannel.rule_id.is_(None),
+            )
+        )
+        for channel in channels:
+            sender = apprise.Apprise()
+            sender.add(keyring.open(channel.url_sealed, CHANNEL_CONTEXT))
+            try:
+                sent = bool(await sender.async_notify(body=body, title=title, notify_type=kind))
+                detail = "the service refused or did not answer"
+            except Exception as exc:  # Apprise plugins raise their own errors
+                sent, detail = False, f"{type(exc).__name__}: {exc}"
+            if sent:
+                sent_to += 1
+            else:
+                channel.last_error = detail
+                log.warning("notification to %s failed: %s", channel.name, detail)
+    return sent_to
