@@ -5,6 +5,7 @@
 # Python packages come from uv.lock (uv sync --frozen, no dev group); the UI's browser
 # libraries must have been copied into src/moorage/web/static/vendor first
 # (scripts/build-static.sh, which deploy/build.sh runs).
+# The dependencies' layer is rebuilt only when uv.lock changes.
 ARG BASE=moorage/base:bookworm
 FROM ${BASE}
 
@@ -36,13 +37,16 @@ RUN if [ -f /tmp/build-ca/build-ca.crt ]; then \
 
 WORKDIR /opt/moorage
 # Dependencies first (their own layer, rebuilt only when the lock file changes).
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock ./
 RUN if [ -f /tmp/build-ca/build-ca.crt ]; then export SSL_CERT_FILE=/tmp/build-ca/build-ca.crt; fi \
- && uv sync --frozen --no-dev --no-install-project
-COPY src ./src
+ && uv sync --frozen --no-dev --no-install-project && rm -rf /tmp/build-ca
 COPY deploy/playbooks ./deploy/playbooks
-RUN if [ -f /tmp/build-ca/build-ca.crt ]; then export SSL_CERT_FILE=/tmp/build-ca/build-ca.crt; fi \
- && uv sync --frozen --no-dev && rm -rf /tmp/build-ca \
+COPY src ./src
+# Moorage itself runs from src/ (on the path through a .pth file, as an editable
+# install would), so a change of its sources rebuilds this layer only, offline.
+RUN echo /opt/moorage/src > .venv/lib/python3.11/site-packages/moorage-src.pth \
+ && printf '#!/opt/moorage/.venv/bin/python\nfrom moorage.cli import main\nmain()\n' \
+      > .venv/bin/moorage && chmod 755 .venv/bin/moorage \
  && python3 -m compileall -q src && moorage --help >/dev/null
 
 USER moorage

@@ -5,7 +5,7 @@ PORT ?= 8000
 # or MOORAGE_WORKSPACE_PORT is set (README, "Workspace origin").
 WORKSPACE_PORT ?= 8001
 
-.PHONY: run test setup lint bench
+.PHONY: run test setup lint bench deploy
 
 run: setup
 	@if [ -z "$$MOORAGE_WORKSPACE_DOMAIN$$MOORAGE_WORKSPACE_PORT" ]; then \
@@ -14,6 +14,12 @@ run: setup
 
 test:
 	bash scripts/test.sh
+
+# Production on this machine: Docker Compose with PostgreSQL and TLS (README,
+# "Running in production"). Builds the images from local bases, then starts the stack.
+deploy: setup
+	bash deploy/build.sh
+	bash deploy/compose.sh up -d --no-build --wait
 
 setup:
 	bash scripts/setup.sh

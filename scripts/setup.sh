@@ -43,4 +43,6 @@ if $with_test; then
   # binutils: objcopy and objdump, which PyInstaller needs to build the agent's binary
   # (tests/integration/test_agent_binary.py).
   apt_install binutils
+  # nginx: deploy/nginx/moorage.conf in front of a server (tests/integration/test_nginx_site.py).
+  apt_install nginx-light
 fi

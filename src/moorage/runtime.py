@@ -6,7 +6,10 @@ alone to run the reconciler for deployments with several API replicas.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.config import Settings
 from moorage.context import Context
-from moorage.db.base import new_id
+from moorage.db.base import new_id, utcnow
 from moorage.db.engine import create_engine, create_sessionmaker
 from moorage.db.migrate import upgrade
 from moorage.drivers.docker import DockerDriver, docker_client
@@ -30,6 +33,7 @@ from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.drivers.ssh import SSHConnector
 from moorage.errors import Conflict, RuntimeUnavailable
 from moorage.models.environment import Environment
+from moorage.reconciler.leader import heartbeat
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber, ReservationKeeper
 from moorage.reconciler.sessions import SessionKeeper
@@ -134,6 +138,26 @@ def _lock_data_dir(data_dir: Path) -> IO[str]:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+async def _heartbeats(
+    sessionmaker: async_sessionmaker[AsyncSession], instance_id: str, every_seconds: float
+) -> None:
+    """Keep this instance alive in the database when it runs no reconciler (whose
+    passes otherwise write the heartbeat): without it, a `moorage worker` took this
+    server's launches in progress for a dead instance's and removed their containers."""
+    while True:
+        try:
+            await heartbeat(sessionmaker, instance_id, utcnow())
+        except Exception:  # the database is away for a moment: try again next time
+            logging.getLogger(__name__).warning("heartbeat failed", exc_info=True)
+        await asyncio.sleep(every_seconds)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @asynccontextmanager
@@ -243,6 +267,11 @@ async def open_context(
             reconciler.add_job("image-updates", 30, docker.image_updates.run_due)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
+        else:
+            beat = asyncio.create_task(
+                _heartbeats(sessionmaker, instance_id, min(5.0, settings.instance_ttl_seconds / 3))
+            )
+            stack.push_async_callback(_stop, beat)
         yield Context(
             settings,
             engine,

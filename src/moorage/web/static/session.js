@@ -368,7 +368,8 @@
       socket = null;
       if (stopped) return;
       const code = event.code;
-      const why = `${code}${event.reason ? ": " + event.reason : ""}`;
+      // 1012 (Service Restart): the server is stopping or restarting (SIGTERM).
+      const why = code === 1012 ? "server restarting" : `${code}${event.reason ? ": " + event.reason : ""}`;
       if (code === 4401) {
         setStatus("signed out: sign in again, then reload this page");
         return;
