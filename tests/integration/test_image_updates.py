@@ -142,6 +142,17 @@ async def test_new_digest_is_notified_applied_and_a_failing_one_rolled_back(
         again = (await admin.post(f"{url}/check")).json()
         assert again["status"] == "rejected", again  # that digest is not tried twice
 
+        # A crash between the swap and the health verdict leaves the previous container
+        # renamed and stopped: the next check puts it back.
+        await docker_cli("stop", NAME)
+        await docker_cli("rename", NAME, f"{NAME}-moorage-previous")
+        await docker_cli("run", "-d", "--name", NAME, v1)
+        await admin.post(f"{url}/check")
+        info = await docker.containers.container(NAME).show()
+        assert info["Image"] == v2 and info["State"]["Running"]
+        left = await docker.containers.list(all=True, filters={"name": [f"{NAME}-moorage"]})
+        assert left == []
+
         audit = (await admin.get("/api/v1/audit", params={"object_id": NAME})).json()
         actions = [event["action"] for event in audit]
         assert "container.image_update" in actions and "container.image_rollback" in actions

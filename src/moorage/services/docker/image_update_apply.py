@@ -12,6 +12,8 @@ from pathlib import Path
 from moorage.drivers.docker import DockerDriver, containers, images
 from moorage.drivers.docker.compose import compose, stack_dir
 from moorage.drivers.docker.recreate import (
+    PREVIOUS_SUFFIX,
+    Replacement,
     image_state,
     replace_container,
     restore_container,
@@ -23,7 +25,15 @@ from moorage.errors import InvalidInput, MoorageError, NotFound
 from moorage.models.environment import Environment
 from moorage.services.docker.update_rules import newest_in_range
 
-__all__ = ["Finding", "Health", "apply_container", "apply_stack", "find", "running_images"]
+__all__ = [
+    "Finding",
+    "Health",
+    "apply_container",
+    "apply_stack",
+    "find",
+    "recover_interrupted",
+    "running_images",
+]
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,27 @@ async def find(
 def repo_path(repo: RepositoryRef) -> str:
     """``host/name``, as ``RepoDigests`` and ``RepoTags`` write a repository."""
     return f"{repo.host}/{repo.name}"
+
+
+async def recover_interrupted(driver: DockerDriver, name: str) -> str | None:
+    """Roll back an update of container ``name`` that a crash interrupted: when
+    ``<name>-moorage-previous`` is still there, remove the new ``name`` (its health was
+    never confirmed) and put the previous one back. Returns what was done, or None
+    when there was nothing to recover."""
+    try:
+        previous = await containers.inspect_container(driver, f"{name}{PREVIOUS_SUFFIX}")
+    except NotFound:
+        return None
+    try:
+        current = await containers.inspect_container(driver, name)
+        new_id = current["Id"]
+    except NotFound:
+        new_id = ""
+    await restore_container(
+        driver,
+        Replacement(new_id, previous["Id"], f"{name}{PREVIOUS_SUFFIX}", name, was_running=True),
+    )
+    return f"an interrupted update of {name} was rolled back to the previous container"
 
 
 async def _pull(driver: DockerDriver, reference: str, auth: dict[str, str] | None) -> None:

@@ -28,6 +28,7 @@ from moorage.services.docker.image_update_apply import (
     apply_container,
     apply_stack,
     find,
+    recover_interrupted,
     running_images,
 )
 from moorage.services.docker.registries import RegistryService
@@ -83,6 +84,11 @@ class PolicyCheck:
         """What a check found and did, as the policy's new field values."""
         try:
             driver = docker_of(self._drivers, environment)
+            if policy.target_kind == "container":
+                recovered = await recover_interrupted(driver, policy.target_name)
+                if recovered:
+                    verb = "image_rollback"
+                    await self._record(policy, environment, actor, source, verb, recovered)
             references = await running_images(
                 driver, environment, self._data_dir, policy.target_kind, policy.target_name
             )

@@ -181,6 +181,8 @@ class ImageUpdateService(DockerService):
                 "a stack's tags are in its Compose file: semver_range is for containers",
                 field="semver_range",
             )
+        if len(name) > 128:
+            raise InvalidInput("a name of at most 128 characters", field="name")
         target = await self.target(caller, env)
         await running_images(target.driver, target.environment, self._data_dir, kind, name)
         async with write_session(self._sessionmaker) as db:

@@ -54,6 +54,11 @@ def registry(monkeypatch) -> Registry:
         return 1
 
     monkeypatch.setattr(image_update_check, "docker_of", lambda drivers, env: object())
+
+    async def recover_interrupted(driver, name):
+        return None
+
+    monkeypatch.setattr(image_update_check, "recover_interrupted", recover_interrupted)
     monkeypatch.setattr(image_update_check, "running_images", running_images)
     monkeypatch.setattr(image_update_check, "find", find)
     monkeypatch.setattr(image_update_check, "apply_container", apply_container)
