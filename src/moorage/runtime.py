@@ -204,6 +204,15 @@ async def open_context(
         )
         ingest.start()
         stack.push_async_callback(ingest.stop)
+        docker = DockerServices(
+            sessionmaker,
+            drivers,
+            keyring,
+            settings.data_dir,
+            environment_status,
+            git_allow_file_urls=settings.git_allow_file_urls,
+        )
+        stack.push_async_callback(docker.git_stacks.close)
         reconciler = None
         if run_reconciler:
             reconciler = Reconciler(
@@ -237,6 +246,8 @@ async def open_context(
             reconciler.add_job("probe-machines", settings.probe_interval_seconds, prober.run)
             reconciler.add_job("environment-status", 15, environment_status.run)
             _add_fleet_jobs(reconciler, sessionmaker, settings, keyring, ingest)
+            # Each stack is due by its own poll_seconds (at least 60); this finds them.
+            reconciler.add_job("git-stacks", 10, docker.git_stacks.poll)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         yield Context(
@@ -255,5 +266,5 @@ async def open_context(
             http_client,
             environment_status,
             ingest,
-            DockerServices(sessionmaker, drivers, keyring, settings.data_dir, environment_status),
+            docker,
         )

@@ -14,6 +14,7 @@ from moorage.models.fleet import (
     NotificationChannel,
     Sample,
 )
+from moorage.models.git_stack import GitStack
 from moorage.models.instance import ReconcilerLease, ServerInstance
 from moorage.models.lease import LeaseMixin, LeaseState
 from moorage.models.machine import Machine, MachineStatus
@@ -39,6 +40,7 @@ __all__ = [
     "AuditEvent",
     "EnrollmentToken",
     "Environment",
+    "GitStack",
     "InstallLink",
     "LeaseMixin",
     "LeaseState",

@@ -20,6 +20,7 @@ from moorage.services.docker.environment_status import EnvironmentStatus
 from moorage.services.docker.environments import EnvironmentService
 from moorage.services.docker.events import EventService
 from moorage.services.docker.exec import SHELLS, ExecService
+from moorage.services.docker.git_stacks import GitStackService
 from moorage.services.docker.images import ImageService
 from moorage.services.docker.networks import NetworkService
 from moorage.services.docker.prune import PruneService
@@ -45,6 +46,7 @@ class DockerServices:
         keyring: seals environment secrets and registry passwords.
         data_dir: the data directory (stack files live under ``stacks/``).
         status: the environments' connection test.
+        git_allow_file_urls: whether Git stacks may come from ``file://`` repositories.
     """
 
     def __init__(
@@ -54,6 +56,8 @@ class DockerServices:
         keyring: Keyring,
         data_dir: Path,
         status: EnvironmentStatus,
+        *,
+        git_allow_file_urls: bool = False,
     ) -> None:
         self.environments = EnvironmentService(sessionmaker, drivers, keyring, status)
         self.containers = ContainerService(sessionmaker, drivers)
@@ -65,3 +69,6 @@ class DockerServices:
         self.prune = PruneService(sessionmaker, drivers)
         self.stacks = StackService(sessionmaker, drivers, data_dir)
         self.events = EventService(sessionmaker, drivers)
+        self.git_stacks = GitStackService(
+            sessionmaker, drivers, keyring, data_dir, allow_file_urls=git_allow_file_urls
+        )
