@@ -82,8 +82,14 @@ async def get_stack(
     (the last error, in full), rolled_back_commit, pending ({commit, compose_diff, env:
     {added, removed, missing}} or null), drift ([what differs]), …}``, and then
     ``webhook_url`` is set too."""
-    stack = await docker.stacks.get(caller, env, name)
     git = await docker.git_stacks.describe(caller, env, name)
+    try:
+        stack = await docker.stacks.get(caller, env, name)
+    except NotFound:
+        if git is None:
+            raise
+        # Its first deploy has not written the files yet (or failed before).
+        stack = {"name": name, "compose": "", "env": "", "services": []}
     stack["git"] = git
     if git is not None:
         stack["webhook_url"] = _absolute(request, git["webhook_path"])

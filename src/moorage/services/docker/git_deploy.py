@@ -14,8 +14,10 @@ that are not bound to one alert rule.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import shutil
 import time
 from datetime import datetime, timedelta
@@ -280,8 +282,7 @@ class GitDeployer:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        shutil.rmtree(files.root, ignore_errors=True)
-        staging.rename(files.root)
+        await asyncio.to_thread(_replace_contents, staging, files.root)
         await compose(environment, files, row.name, "up", "--detach", "--remove-orphans")
 
     async def _wait_healthy(self, row: GitStack, environment: Environment) -> None:
@@ -365,3 +366,24 @@ class GitDeployer:
 class _Missing(MoorageError):
     status_code = 422
     default_code = "git_path_missing"
+
+
+def _replace_contents(staging: Path, root: Path) -> None:
+    """Make ``root`` hold what ``staging`` holds, then remove ``staging``. The folder
+    itself stays (a ``docker-compose ps`` running in it meanwhile keeps its working
+    directory); each entry is replaced by a rename."""
+    if not root.is_dir():
+        staging.rename(root)
+        return
+    for entry in root.iterdir():
+        if not (staging / entry.name).exists() and not (staging / entry.name).is_symlink():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    for entry in staging.iterdir():
+        target = root / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+    staging.rmdir()
