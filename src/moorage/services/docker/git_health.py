@@ -54,14 +54,17 @@ class Unhealthy(MoorageError):
 
 
 def ps_rows(output: str) -> list[dict[str, Any]]:
-    """``docker-compose ps --format json`` output (one object a line, or an array)."""
-    output = output.strip()
-    if not output:
-        return []
-    if output.startswith("["):
-        rows: list[dict[str, Any]] = json.loads(output)
-        return rows
-    return [json.loads(line) for line in output.splitlines() if line.strip()]
+    """``docker-compose ps --format json`` output (one object a line, or an array);
+    Compose's warnings, merged into the output (``level=warning msg=…`` about an unset
+    variable), are skipped."""
+    rows: list[dict[str, Any]] = []
+    for line in output.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            rows.extend(json.loads(line))
+        elif line.startswith("{"):
+            rows.append(json.loads(line))
+    return rows
 
 
 def not_ready(
