@@ -262,7 +262,8 @@ class GitDeployer:
     ) -> None:
         """Write the commit's files into the stack's folder (checked first) and ``up``."""
         files = stack_dir(self._data_dir, environment, row.name)
-        staging = files.root.with_name(f".{row.name}.git")
+        # Staged beside the repository, not among the stacks (which would list it).
+        staging = repo.root / "files.new"
         shutil.rmtree(staging, ignore_errors=True)
         path = PurePosixPath(row.path)
         directory = str(path.parent) if str(path.parent) != "." else ""
@@ -373,6 +374,7 @@ def _replace_contents(staging: Path, root: Path) -> None:
     itself stays (a ``docker-compose ps`` running in it meanwhile keeps its working
     directory); each entry is replaced by a rename."""
     if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(root)
         return
     for entry in root.iterdir():
