@@ -41,7 +41,7 @@ __all__ = [
 FETCH_TIMEOUT_SECONDS = 120
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/+@-]{1,255}(?<![./])$")
-_SCP_LIKE = re.compile(r"^(?!-)[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!/?/)[^\s]+$")
+_SCP_LIKE = re.compile(r"^(?!-)[A-Za-z0-9._-]+@(?!-)[A-Za-z0-9.-]+:(?!/?/)(?!-)[^\s]+$")
 _ASKPASS = """#!/bin/sh
 case "$1" in
   Username*) printf '%s\\n' "$MOORAGE_GIT_USERNAME" ;;
@@ -187,14 +187,24 @@ class GitRepository:
     async def export(self, commit: str, directory: str, dest: Path) -> None:
         """Write the tree of ``directory`` (``""``: the root) at ``commit`` into ``dest``
         (created), with tarfile's ``data`` filter: no link or file leaves ``dest``, no
-        device, no set-user-ID bit."""
+        device, no set-user-ID bit.
+
+        Raises:
+            InvalidInput: the tree holds such a link (field ``git.path``).
+        """
         spec = f"{commit}:{directory}" if directory else commit
         data = await self._run("archive", "--format=tar", spec)
         if len(data) > MAX_ARCHIVE_BYTES:
             raise RuntimeUnavailable(
                 f"the directory {directory or '/'} is over {MAX_ARCHIVE_BYTES >> 20} MiB"
             )
-        await asyncio.to_thread(_extract, data, dest)
+        try:
+            await asyncio.to_thread(_extract, data, dest)
+        except tarfile.FilterError as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise InvalidInput(
+                f"the repository's files cannot be used here: {exc}", field="git.path"
+            ) from exc
 
     def remove(self) -> None:
         """Delete the repository (the stack is forgotten)."""
