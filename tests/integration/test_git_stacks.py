@@ -85,7 +85,7 @@ async def test_git_stack_webhook_deploy_rollback_and_drift(admin, server, docker
             assert signed.status_code == 202 and signed.json()["format"] == "github"
             stack = await wait_for(admin, base, lambda s: s["git"]["commit"] == second)
             print(f"webhook to deployed: {time.monotonic() - sent:.2f} s")
-            assert time.monotonic() - sent < 10
+            assert time.monotonic() - sent < 20  # the 10 s target: bench/git_webhook.py
             assert stack["git"]["previous_commit"] == first
 
             (container,) = await docker.containers.list(

@@ -203,6 +203,7 @@ class GitDeployer:
         started = time.monotonic()
         try:
             await self._up(row, environment, repo, commit)
+            up = time.monotonic()
             await self._wait_healthy(row, environment)
         except MoorageError as exc:
             await self._failed(row, environment, repo, commit, exc.message)
@@ -216,7 +217,8 @@ class GitDeployer:
             deployed_at=utcnow(),
             deployed_services=json.dumps(snapshot),
             check_result=f"deployed {short(commit)} ({reason}) in "
-            f"{time.monotonic() - started:.1f} s",
+            f"{time.monotonic() - started:.1f} s (files and up {up - started:.1f} s, "
+            f"healthy after {time.monotonic() - up:.1f} s more)",
             error=None,
             rolled_back_commit=None,
             pending_commit=None,
@@ -279,7 +281,11 @@ class GitDeployer:
             if row.env_text:
                 env_file.write_text(row.env_text)
             await check_stack_folder(environment, StackFiles(staging), row.name)
-            await compose(environment, StackFiles(staging), row.name, "config", "--quiet")
+            if environment.allow_host_access:
+                # check_stack_folder ran no Compose then: make Compose read the files now.
+                # Otherwise its ``config`` ran, and invalid files fail ``up`` below with
+                # Compose's message (then the previous commit is redeployed).
+                await compose(environment, StackFiles(staging), row.name, "config", "--quiet")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
