@@ -351,3 +351,8 @@ class Settings(BaseSettings):
         description="DashFleet's WEBHOOK_MIN_SECONDS: at most one webhook message per this "
         "many seconds (the channel's cooldown).",
     )
+    git_allow_file_urls: bool = Field(
+        False,
+        description="Let stacks come from file:// Git repositories on this server's "
+        "filesystem (tests, single-user set-ups); off: https, http and ssh only.",
+    )

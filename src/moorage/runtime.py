@@ -229,8 +229,14 @@ async def open_context(
         ingest.start()
         stack.push_async_callback(ingest.stop)
         docker = DockerServices(
-            sessionmaker, drivers, keyring, settings.data_dir, environment_status
+            sessionmaker,
+            drivers,
+            keyring,
+            settings.data_dir,
+            environment_status,
+            git_allow_file_urls=settings.git_allow_file_urls,
         )
+        stack.push_async_callback(docker.git_stacks.close)
         reconciler = None
         if run_reconciler:
             reconciler = Reconciler(
@@ -265,6 +271,8 @@ async def open_context(
             reconciler.add_job("environment-status", 15, environment_status.run)
             _add_fleet_jobs(reconciler, sessionmaker, settings, keyring, ingest)
             reconciler.add_job("image-updates", 30, docker.image_updates.run_due)
+            # Each stack is due by its own poll_seconds (at least 60); this finds them.
+            reconciler.add_job("git-stacks", 10, docker.git_stacks.poll)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         else:

@@ -60,8 +60,11 @@ async def database_url(tmp_path_factory) -> AsyncIterator[str]:
 async def server(docker, database_url, tmp_path_factory) -> AsyncIterator[Server]:
     """One server for the module's tests; the tests clean up their own sessions."""
     # Every seed API on: their tests use this server too (tests/integration/test_compat_*).
+    # Git stacks may come from the bare repositories the tests make (file://).
     instance = Server(
-        tmp_path_factory.mktemp("data"), database_url, extra_env={"MOORAGE_COMPAT": "all"}
+        tmp_path_factory.mktemp("data"),
+        database_url,
+        extra_env={"MOORAGE_COMPAT": "all", "MOORAGE_GIT_ALLOW_FILE_URLS": "true"},
     )
     instance.start()
     yield instance

@@ -14,6 +14,7 @@ from moorage.models.fleet import (
     NotificationChannel,
     Sample,
 )
+from moorage.models.git_stack import GitStack
 from moorage.models.image_update import ImageUpdatePolicy
 from moorage.models.instance import ReconcilerLease, ServerInstance
 from moorage.models.lease import LeaseMixin, LeaseState
@@ -40,6 +41,7 @@ __all__ = [
     "AuditEvent",
     "EnrollmentToken",
     "Environment",
+    "GitStack",
     "ImageUpdatePolicy",
     "InstallLink",
     "LeaseMixin",

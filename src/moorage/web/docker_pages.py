@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from moorage.api.deps import ContextDep, DbDep
+from moorage.errors import NotFound
 from moorage.models.user import Role
 from moorage.security.access import Allow
 from moorage.services.docker import SHELLS, Caller
@@ -256,11 +257,31 @@ async def stacks_page(
     stack: str = "",
     new: bool = False,
 ) -> Response:
-    """Stacks (managed and external); the chosen one in an editor with its services."""
+    """Stacks (managed and external); the chosen one in an editor with its services.
+    A stack from Git shows where it stands (deployed commit, last check, last error in
+    full, a commit waiting for approval with its diff, drift); htmx refreshes that card
+    (``#git-stack``) alone."""
     caller = Caller(user, request)
     environment = await context.docker.environments.get(user, env)
+    git_stacks = context.docker.git_stacks
+    git = await git_stacks.describe(caller, environment.name, stack) if stack else None
+    webhook_url = git and str(request.base_url).rstrip("/") + git["webhook_path"]
+    if git is not None and request.headers.get("hx-request"):
+        return templates.TemplateResponse(
+            request,
+            "_git_stack.html",
+            {"environment": environment, "name": stack, "git": git, "webhook_url": webhook_url},
+        )
     rows = await context.docker.stacks.list_stacks(caller, environment.name)
-    detail = await context.docker.stacks.get(caller, environment.name, stack) if stack else None
+    from_git = await context.docker.git_stacks.names(caller, environment.name)
+    detail = None
+    if stack:
+        try:
+            detail = await context.docker.stacks.get(caller, environment.name, stack)
+        except NotFound:
+            if git is None:
+                raise
+            detail = {"name": stack, "compose": "", "env": "", "services": []}
     return templates.TemplateResponse(
         request,
         "stacks.html",
@@ -268,8 +289,11 @@ async def stacks_page(
             "user": user,
             "environment": environment,
             "stacks": rows,
+            "from_git": from_git,
             "selected": stack,
             "stack": detail,
+            "git": git,
+            "webhook_url": webhook_url,
             "new": new and not stack,
         },
     )

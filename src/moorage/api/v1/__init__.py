@@ -12,6 +12,7 @@ from moorage.api.v1 import (
     docker_objects,
     enrollment_tokens,
     environments,
+    git_stacks,
     health,
     image_updates,
     install,
@@ -43,6 +44,7 @@ router.include_router(audit.router)
 router.include_router(containers.router)
 router.include_router(docker_objects.router)
 router.include_router(networks.router)
+router.include_router(git_stacks.router)
 router.include_router(stacks.router)
 router.include_router(image_updates.router)
 router.include_router(agents.router)

@@ -155,15 +155,16 @@ async def write_files(
 
 
 def services_of(output: str) -> list[dict[str, Any]]:
-    """``docker-compose ps --format json`` output (one JSON object a line, or an array)."""
-    output = output.strip()
-    if not output:
-        return []
-    rows = (
-        json.loads(output)
-        if output.startswith("[")
-        else [json.loads(line) for line in output.splitlines() if line.strip()]
-    )
+    """``docker-compose ps --format json`` output (one JSON object a line, or an array);
+    Compose's warnings merged into it (``level=warning msg=…``: an unset variable) are
+    skipped."""
+    rows: list[dict[str, Any]] = []
+    for line in output.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            rows.extend(json.loads(line))
+        elif line.startswith("{"):
+            rows.append(json.loads(line))
     return [
         {
             "service": r.get("Service"),

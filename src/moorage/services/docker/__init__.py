@@ -20,6 +20,7 @@ from moorage.services.docker.environment_status import EnvironmentStatus
 from moorage.services.docker.environments import EnvironmentService
 from moorage.services.docker.events import EventService
 from moorage.services.docker.exec import SHELLS, ExecService
+from moorage.services.docker.git_stacks import GitStackService
 from moorage.services.docker.image_updates import ImageUpdateService
 from moorage.services.docker.images import ImageService
 from moorage.services.docker.networks import NetworkService
@@ -46,6 +47,7 @@ class DockerServices:
         keyring: seals environment secrets and registry passwords.
         data_dir: the data directory (stack files live under ``stacks/``).
         status: the environments' connection test.
+        git_allow_file_urls: whether Git stacks may come from ``file://`` repositories.
     """
 
     def __init__(
@@ -55,6 +57,8 @@ class DockerServices:
         keyring: Keyring,
         data_dir: Path,
         status: EnvironmentStatus,
+        *,
+        git_allow_file_urls: bool = False,
     ) -> None:
         self.environments = EnvironmentService(sessionmaker, drivers, keyring, status)
         self.containers = ContainerService(sessionmaker, drivers)
@@ -68,4 +72,7 @@ class DockerServices:
         self.events = EventService(sessionmaker, drivers)
         self.image_updates = ImageUpdateService(
             sessionmaker, drivers, self.registries, keyring, data_dir
+        )
+        self.git_stacks = GitStackService(
+            sessionmaker, drivers, keyring, data_dir, allow_file_urls=git_allow_file_urls
         )

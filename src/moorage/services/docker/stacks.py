@@ -64,7 +64,9 @@ async def check_stack_folder(environment: Environment, files: StackFiles, name: 
         output = await compose(environment, files, name, "config", "--format", "json")
     except RuntimeUnavailable:
         return  # not valid Compose: write_files reports Compose's own message
-    refuse(compose_host_reach(json.loads(output), root))
+    # Compose's warnings (an unset variable) come first in the merged output.
+    start = output.find("\n{") + 1 if not output.startswith("{") else 0
+    refuse(compose_host_reach(json.loads(output[start:]), root))
 
 
 async def _check_new_files(

@@ -1,7 +1,7 @@
 """image update policies: containers and stacks an operator opted in to registry checks
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-06 23:55:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import moorage.db.base
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
