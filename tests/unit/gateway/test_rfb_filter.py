@@ -8,7 +8,9 @@ import pytest
 from moorage.gateway.rfb_filter import RfbFilter, RfbProtocolError
 
 CLIENT_INIT_EXCLUSIVE = b"\x00"
-SET_PIXEL_FORMAT = bytes([0, 0, 0, 0]) + bytes([32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0]) + b"\0\0\0"
+SET_PIXEL_FORMAT = (
+    bytes([0, 0, 0, 0]) + bytes([32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0]) + b"\0\0\0"
+)
 SET_ENCODINGS = struct.pack(">BxH3i", 2, 3, 0, 7, -223)
 SET_ENCODINGS_EXTENDED_MOUSE = struct.pack(">BxH2i", 2, 2, 0, -316)
 UPDATE_REQUEST = struct.pack(">BBHHHH", 3, 1, 0, 0, 1024, 768)
@@ -20,7 +22,9 @@ POINTER_EXTENDED = struct.pack(">BBHHB", 5, 0x81, 10, 20, 1)
 CUT_TEXT = struct.pack(">BxxxI", 6, 6) + b"secret"
 CUT_TEXT_EXTENDED = struct.pack(">Bxxxi", 6, -8) + b"\x10\x00\x00\x01zzzz"
 XVP_REBOOT = bytes([250, 0, 1, 3])
-SET_DESKTOP_SIZE = struct.pack(">BxHHBx", 251, 800, 600, 1) + struct.pack(">IHHHHI", 0, 0, 0, 800, 600, 0)
+SET_DESKTOP_SIZE = struct.pack(">BxHHBx", 251, 800, 600, 1) + struct.pack(
+    ">IHHHHI", 0, 0, 0, 800, 600, 0
+)
 QEMU_KEY = struct.pack(">BBHII", 255, 0, 1, ord("x"), 45)
 
 SAFE = [SET_PIXEL_FORMAT, SET_ENCODINGS, UPDATE_REQUEST, CONTINUOUS, FENCE]
@@ -34,7 +38,9 @@ def test_the_message_lengths_are_those_of_rfc_6143():
 
 def test_an_observer_gets_only_the_safe_messages_through_and_client_init_is_shared():
     rfb = RfbFilter(may_control=False)
-    stream = CLIENT_INIT_EXCLUSIVE + b"".join(m for pair in zip(SAFE, INPUT) for m in pair)
+    stream = CLIENT_INIT_EXCLUSIVE + b"".join(
+        m for pair in zip(SAFE, INPUT, strict=False) for m in pair
+    )
     stream += b"".join(INPUT[len(SAFE) :])
     assert rfb.feed(stream) == b"\x01" + b"".join(SAFE)
     assert rfb.dropped == len(INPUT)

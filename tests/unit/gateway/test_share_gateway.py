@@ -83,7 +83,7 @@ def test_an_observer_sees_the_shell_and_nothing_it_sends_reaches_it(world):
 
 
 def test_a_peer_types_and_revoking_closes_every_connection_of_the_link(world):
-    client, driver, owner, session_id, _ = world
+    client, _driver, owner, session_id, _ = world
     peer = _share(client, owner, session_id, "peer")
     observer = _share(client, owner, session_id, "observer")
     _, peer_cookies = _open_as_guest(client, peer["url"], "Pia")
@@ -102,9 +102,7 @@ def test_a_peer_types_and_revoking_closes_every_connection_of_the_link(world):
         assert first.receive_bytes() == b"echo peer\r"
         assert watching.receive_bytes() == b"echo peer\r"
         assert second.receive_bytes() == b"echo peer\r"
-        revoked = client.delete(
-            f"/api/v1/sessions/{session_id}/shares/{peer['id']}", headers=owner
-        )
+        revoked = client.delete(f"/api/v1/sessions/{session_id}/shares/{peer['id']}", headers=owner)
         assert revoked.status_code == 204
         for ws in (first, second):
             with pytest.raises(WebSocketDisconnect) as closed:
