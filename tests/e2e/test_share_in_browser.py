@@ -42,7 +42,8 @@ RAW_KEYS = """(text) => {
       for (const down of [1, 0])
         bytes.push(4, down, 0, 0, 0, 0, (keysym >> 8) & 255, keysym & 255);
     }
-    window.moorageRfb._sock.send(new Uint8Array(bytes));
+    window.moorageRfb._sock.sQpushBytes(new Uint8Array(bytes));
+    window.moorageRfb._sock.flush();
 }"""
 
 
@@ -144,6 +145,8 @@ async def test_an_owner_shares_a_desktop_read_only_a_peer_types_and_revoking_clo
         guests.append(observer_context)
         assert await observer.inner_text("#shared-role") == "observer"
         before = await observer.evaluate(CANVAS_SUM)
+        # Back in the desktop (the sharing form had the focus), the owner types.
+        await owner.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3)
         await owner.keyboard.type("echo the owner typed this line for everyone\n", delay=20)
         await observer.wait_for_function(f"() => ({CANVAS_SUM})() !== {before}", polling=POLL_MS)
 
