@@ -18,6 +18,7 @@ from moorage.services.fleet.ingest import Ingest
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
+from moorage.services.shares import ShareService
 
 __all__ = ["Context"]
 
@@ -45,3 +46,5 @@ class Context:
     """Agent reports of this process, written in batches."""
     docker: DockerServices
     """Docker management: environments, containers, images, volumes, networks, stacks."""
+    shares: ShareService
+    """Share links, their grants, and who is connected to each session now."""

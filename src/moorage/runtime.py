@@ -49,6 +49,7 @@ from moorage.services.fleet.rollup import Rollup
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
+from moorage.services.shares import ShareService
 
 __all__ = ["docker_factory", "open_context"]
 
@@ -219,6 +220,9 @@ async def open_context(
             connections_per_host=settings.ssh_connections_per_host,
         )
         reservations = ReservationService(sessionmaker, connector, keyring, instance_id=instance_id)
+        shares = ShareService(sessionmaker, keyring)
+        # A session that ends loses its live connections (owners' and guests') at once.
+        sessions.add_deadline_listener(shares.connections.deadline_changed)
         prober = MachineProber(sessionmaker, connector, keyring)
         environment_status = EnvironmentStatus(sessionmaker, drivers)
         ingest = Ingest(
@@ -297,4 +301,5 @@ async def open_context(
             environment_status,
             ingest,
             docker,
+            shares,
         )

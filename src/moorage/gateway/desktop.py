@@ -2,8 +2,12 @@
 
 Moorage completes VNC Authentication with the container (see
 :mod:`moorage.services.kinds.rfb`) and offers the browser security type None,
-so the session's VNC password never leaves the server. Close codes as for
-the terminal: 4401, 4403, 4404, 4409, 1011.
+so the session's VNC password never leaves the server. The session's owner (or an
+admin) and the holders of a share grant get in (:mod:`moorage.services.share_access`);
+the client's messages pass through :class:`~moorage.gateway.rfb_filter.RfbFilter`,
+which drops an observer's keys, pointer, clipboard and resizes. Close codes as for
+the terminal: 4401, 4403, 4404, 4409, 1011, and 4408 / 4410 (see
+:mod:`moorage.gateway.presence`).
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket
 
-from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
+from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
+from moorage.gateway.presence import close_code_of, present
+from moorage.gateway.rfb_filter import RfbFilter, RfbProtocolError
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
-from moorage.security.auth import credential_of, user_from_connection
+from moorage.security.auth import credential_of
 from moorage.security.origin import cross_site
+from moorage.services.connections import LiveConnection
 from moorage.services.kinds.rfb import RFB_VERSION, SECURITY_NONE, open_vnc
+from moorage.services.share_access import admit
 
 if TYPE_CHECKING:
     from moorage.context import Context
@@ -58,8 +66,8 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
     subprotocols = websocket.scope.get("subprotocols") or []
     subprotocol = "binary" if "binary" in subprotocols else None
     try:
-        user = await user_from_connection(websocket, context)
-        session = await context.sessions.get(user, session_id)
+        admission = await admit(context.shares, context.sessions, websocket, session_id)
+        session = admission.session
         if session.template.kind != TemplateKind.VNC.value:
             raise NotFound(f"session {session_id} has no desktop", code="session_not_found")
         if session.state != LeaseState.READY.value or not session.ports:
@@ -70,23 +78,16 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
             context.sessions.secret_of(session) or "",
         )
     except MoorageError as exc:
-        code = {Unauthenticated: 4401, NotFound: 4404, Conflict: 4409}.get(type(exc), 1011)
         await websocket.accept(subprotocol=subprotocol)
-        await websocket.close(code=code, reason=exc.message[:120])
+        await websocket.close(code=close_code_of(exc), reason=exc.message[:120])
         return
     await websocket.accept(subprotocol=subprotocol)
     try:
-        frames = _Frames(websocket)
-        # The browser's side of RFC 6143 7.1: version, then security type None.
-        await websocket.send_bytes(RFB_VERSION)
-        await frames.read(12)
-        await websocket.send_bytes(bytes([1, SECURITY_NONE]))
-        await frames.read(1)
-        await websocket.send_bytes(b"\0\0\0\0")  # SecurityResult: OK
-        if frames.buffer:
-            writer.write(frames.buffer)
-        await _bridge(websocket, reader, writer)
-    except (ConnectionError, RuntimeUnavailable) as exc:
+        async with present(websocket, context, admission, "desktop") as live:
+            await _serve(
+                websocket, reader, writer, RfbFilter(may_control=admission.may_control), live
+            )
+    except (ConnectionError, RuntimeUnavailable, RfbProtocolError) as exc:
         log.info("desktop of session %s closed: %s", session_id, exc)
     finally:
         writer.close()
@@ -94,8 +95,32 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
             await websocket.close()
 
 
+async def _serve(
+    websocket: WebSocket,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    rfb: RfbFilter,
+    live: LiveConnection,
+) -> None:
+    """The browser's side of the handshake, then the bridge through ``rfb``."""
+    frames = _Frames(websocket)
+    # The browser's side of RFC 6143 7.1: version, then security type None.
+    await websocket.send_bytes(RFB_VERSION)
+    await frames.read(12)
+    await websocket.send_bytes(bytes([1, SECURITY_NONE]))
+    await frames.read(1)
+    await websocket.send_bytes(b"\0\0\0\0")  # SecurityResult: OK
+    if frames.buffer:
+        writer.write(rfb.feed(frames.buffer))
+    await _bridge(websocket, reader, writer, rfb, live)
+
+
 async def _bridge(
-    websocket: WebSocket, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    websocket: WebSocket,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    rfb: RfbFilter,
+    live: LiveConnection,
 ) -> None:
     async def down() -> None:
         while data := await reader.read(65536):
@@ -107,13 +132,18 @@ async def _bridge(
             if message["type"] == "websocket.disconnect":
                 return
             data = message.get("bytes")
-            if data:
-                writer.write(data)
-                await writer.drain()
+            if data and live.open:
+                forward = rfb.feed(data)
+                if forward:
+                    writer.write(forward)
+                    await writer.drain()
 
     tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
+    for task in done:
+        if isinstance(task.exception(), RfbProtocolError):
+            raise task.exception()  # type: ignore[misc]

@@ -1,8 +1,11 @@
 """Reverse proxy for workspaces of kind ``http``: ``/s/<session-id>/…`` → the
 container's web app, through the port it publishes on the publish address.
 
-* Only the session's owner or an admin gets through; anyone else gets 404, as
-  if the session did not exist.
+* Only the session's owner or an admin, or the holder of a share grant to it
+  (:mod:`moorage.services.share_access`), gets through; anyone else gets 404, as
+  if the session did not exist. An observer's requests pass only with GET, HEAD
+  or OPTIONS (others get 403 ``read_only``), and its websocket frames are dropped
+  (the app's own frames still reach it).
 * Where: with ``MOORAGE_WORKSPACE_DOMAIN`` or ``MOORAGE_WORKSPACE_PORT`` the app
   is served from its own origin (:mod:`moorage.gateway.workspace_app`) and
   ``/s/<id>/`` on Moorage only checks the login and redirects there with a
@@ -32,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -43,15 +46,18 @@ from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
+from moorage.errors import Conflict, Forbidden, MoorageError, NotFound, RuntimeUnavailable
+from moorage.gateway.presence import present
 from moorage.gateway.workspace_origin import COOKIE_PREFIX, TICKET_PARAM, issue_ticket
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
 from moorage.models.user import User
-from moorage.security.access import GatewayOwner
-from moorage.security.auth import COOKIE_NAME, user_from_connection
+from moorage.security.access import GatewayShared
+from moorage.security.auth import COOKIE_NAME
 from moorage.security.origin import cross_site
+from moorage.services.share_access import SAFE_METHODS, Admission, admit
+from moorage.services.shares import SHARE_COOKIE_PREFIX
 
 if TYPE_CHECKING:
     from moorage.context import Context
@@ -61,8 +67,10 @@ __all__ = [
     "SANDBOX_CSP",
     "bridge_websocket",
     "forward",
+    "refuse_unsafe",
     "router",
     "session_upstream",
+    "upstream_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,6 +112,19 @@ async def session_upstream(
         session: WorkspaceSession = await context.sessions.get(user, session_id)
     except MoorageError as exc:
         raise NotFound(f"no session {session_id}", code="session_not_found") from exc
+    return upstream_of(context, session, connection)
+
+
+def upstream_of(
+    context: Context, session: WorkspaceSession, connection: HTTPConnection | None = None
+) -> str:
+    """The upstream base ``http://host:port`` of ``session``, already admitted (see
+    :func:`session_upstream`).
+
+    Raises:
+        NotFound: not http, or ended. Conflict: not ready.
+    """
+    session_id = session.id
     if session.template.kind != TemplateKind.HTTP.value or not session.ports:
         raise NotFound(f"session {session_id} serves no web app", code="session_not_found")
     if LeaseState(session.state).is_terminal:
@@ -116,25 +137,44 @@ async def session_upstream(
     return f"http://{context.settings.publish_address}:{port}"
 
 
-async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context, User, str]:
-    """The caller (login cookie or bearer token) and the upstream base of a session
-    they may reach.
+async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context, Admission, str]:
+    """Who the caller is in the session (owner, admin, or a share grant's holder) and
+    the upstream base of its app.
 
     Raises:
-        NotFound: not authenticated as its owner or an admin (see :func:`session_upstream`).
+        NotFound: no admission (a stranger, a revoked grant: as if there were no
+            session), not http, or ended.
+        Forbidden: a grant used cross-site.
         Conflict: the session is not ready.
     """
     context: Context = connection.app.state.context
     try:
-        user = await user_from_connection(connection, context)
+        admission = await admit(context.shares, context.sessions, connection, session_id)
+    except Forbidden:
+        raise
     except MoorageError as exc:
         raise NotFound(f"no session {session_id}", code="session_not_found") from exc
-    return context, user, await session_upstream(context, user, session_id, connection)
+    return context, admission, upstream_of(context, admission.session, connection)
+
+
+def refuse_unsafe(admission: Admission, method: str) -> None:
+    """Observers only look: anything but GET, HEAD and OPTIONS is refused (Forbidden
+    ``read_only``)."""
+    if not admission.may_control and method.upper() not in SAFE_METHODS:
+        raise Forbidden(
+            "you are observing this session: only GET, HEAD and OPTIONS pass",
+            code="read_only",
+        )
 
 
 def _moorage_cookie(name: str) -> bool:
-    """Moorage's own cookies (login, workspace) never reach an app, nor come from one."""
-    return name == COOKIE_NAME or name.startswith(COOKIE_PREFIX)
+    """Moorage's own cookies (login, workspace, share grants) never reach an app, nor
+    come from one."""
+    return (
+        name == COOKIE_NAME
+        or name.startswith(COOKIE_PREFIX)
+        or name.startswith(SHARE_COOKIE_PREFIX)
+    )
 
 
 def _forward_headers(connection: HTTPConnection) -> dict[str, str]:
@@ -248,12 +288,13 @@ async def forward(
     return response
 
 
-@router.api_route("/s/{session_id}/{path:path}", methods=METHODS, dependencies=[GatewayOwner])
+@router.api_route("/s/{session_id}/{path:path}", methods=METHODS, dependencies=[GatewayShared])
 async def proxy_http(session_id: str, path: str, request: Request) -> Response:
-    """Single-origin mode: forward one request, sandboxed. Workspace-origin mode:
-    a GET redirects to the workspace origin with a one-time ticket (303); other
-    methods get 404."""
-    context, user, base = await _target(request, session_id)
+    """Single-origin mode: forward one request, sandboxed (an observer's unsafe
+    methods get 403). Workspace-origin mode: a GET redirects to the workspace origin
+    with a one-time ticket (303); other methods get 404."""
+    context, admission, base = await _target(request, session_id)
+    refuse_unsafe(admission, request.method)
     settings = context.settings
     if not settings.workspace_origin_mode:
         return await forward(
@@ -264,12 +305,14 @@ async def proxy_http(session_id: str, path: str, request: Request) -> Response:
     origin = settings.workspace_origin(
         request.url.scheme, request.headers.get("host", ""), session_id
     )
-    ticket = issue_ticket(context.keyring, session_id, user.id)
+    user_id = admission.user.id if admission.user is not None else ""
+    grant_id = admission.guest.grant_id if admission.guest is not None else None
+    ticket = issue_ticket(context.keyring, session_id, user_id, grant_id=grant_id)
     query = urlencode([*request.query_params.multi_items(), (TICKET_PARAM, ticket)])
     return RedirectResponse(f"{origin}{request.url.path}?{query}", status_code=303)
 
 
-@router.websocket("/s/{session_id}/{path:path}", dependencies=[GatewayOwner])
+@router.websocket("/s/{session_id}/{path:path}", dependencies=[GatewayShared])
 async def proxy_websocket(websocket: WebSocket, session_id: str, path: str) -> None:
     """Single-origin mode: bridge a same-origin websocket to the web app (4403 when
     cross-site). Workspace-origin mode: refused (4404), the app's sockets go to its origin."""
@@ -277,18 +320,21 @@ async def proxy_websocket(websocket: WebSocket, session_id: str, path: str) -> N
         await websocket.close(code=4403)
         return
     try:
-        context, _user, base = await _target(websocket, session_id)
+        context, admission, base = await _target(websocket, session_id)
         if context.settings.workspace_origin_mode:
             raise NotFound("the web app is served from its workspace origin")
     except MoorageError as exc:
         await websocket.close(code=4404 if isinstance(exc, NotFound) else 4409)
         return
-    await bridge_websocket(websocket, context, base)
+    await bridge_websocket(websocket, context, base, admission)
 
 
-async def bridge_websocket(websocket: WebSocket, context: Context, base: str) -> None:
+async def bridge_websocket(
+    websocket: WebSocket, context: Context, base: str, admission: Admission
+) -> None:
     """Bridge ``websocket`` to the same path on ``base``, frame by frame (text
-    stays text); closes 1011 when the app refuses."""
+    stays text), tracked as ``admission``'s connection; an observer's frames are
+    dropped. Closes 1011 when the app refuses."""
     url = f"ws{base[4:]}{websocket.url.path}"
     if websocket.url.query:
         url += f"?{websocket.url.query}"
@@ -309,7 +355,16 @@ async def bridge_websocket(websocket: WebSocket, context: Context, base: str) ->
     except (aiohttp.ClientError, OSError, TimeoutError):
         await websocket.close(code=1011)
         return
-    await websocket.accept(subprotocol=upstream.protocol)
+    async with present(websocket, context, admission, "app") as live:
+        await websocket.accept(subprotocol=upstream.protocol)
+        await _bridge_frames(websocket, upstream, lambda: admission.may_control and live.open)
+
+
+async def _bridge_frames(
+    websocket: WebSocket, upstream: aiohttp.ClientWebSocketResponse, may_send: Callable[[], bool]
+) -> None:
+    """Pump frames both ways until either side ends; the client's are sent only while
+    ``may_send()``."""
 
     async def down() -> None:
         async for message in upstream:
@@ -325,6 +380,8 @@ async def bridge_websocket(websocket: WebSocket, context: Context, base: str) ->
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            if not may_send():
+                continue
             if message.get("text") is not None:
                 await upstream.send_str(message["text"])
             elif message.get("bytes") is not None:

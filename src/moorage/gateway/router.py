@@ -13,7 +13,7 @@ from moorage.gateway.desktop import serve_vnc
 from moorage.gateway.guacamole import serve_guacamole
 from moorage.gateway.http_proxy import router as proxy_router
 from moorage.gateway.terminal import serve_terminal
-from moorage.security.access import GatewayOwner
+from moorage.security.access import GatewayOwner, GatewayShared
 
 __all__ = ["router"]
 
@@ -30,16 +30,18 @@ async def session_guacamole(websocket: WebSocket, session_id: str) -> None:
     await serve_guacamole(websocket, websocket.app.state.context, session_id)
 
 
-@sessions.websocket("/{session_id}/vnc", dependencies=[GatewayOwner])
+@sessions.websocket("/{session_id}/vnc", dependencies=[GatewayShared])
 async def session_desktop(websocket: WebSocket, session_id: str) -> None:
     """The desktop of a vnc session for noVNC: RFB over binary frames (subprotocol
     ``binary``), security type None on this side; Moorage authenticates to the
     container's VNC server with the session's password, which never reaches the
-    browser. Close codes: 4401, 4403, 4404, 4409, 1011 (see the terminal)."""
+    browser. Share grants get in too; an observer's keys, pointer, clipboard and
+    resizes are dropped (:mod:`moorage.gateway.rfb_filter`). Close codes: 4401,
+    4403, 4404, 4408, 4409, 4410, 1011 (see the terminal)."""
     await serve_vnc(websocket, websocket.app.state.context, session_id)
 
 
-@sessions.websocket("/{session_id}/terminal", dependencies=[GatewayOwner])
+@sessions.websocket("/{session_id}/terminal", dependencies=[GatewayShared])
 async def session_terminal(websocket: WebSocket, session_id: str) -> None:
     """The session's shell with a TTY, held by the server across reconnects.
 
@@ -48,8 +50,10 @@ async def session_terminal(websocket: WebSocket, session_id: str) -> None:
     ``{"type": "resize", "cols": C, "rows": R}``. Query: ``cols``, ``rows``, and
     ``offset``/``shell`` to resume (see :mod:`moorage.gateway.terminal`). Close
     codes: 4401 not authenticated, 4403 cross-site, 4404 no such session (or not
-    yours), 4409 session not ready or ended, 1011 runtime failure, 1000 the shell
-    exited.
+    yours, and no share grant), 4408 disconnected by the owner, 4409 session not
+    ready or ended, 4410 share link revoked or expired, 1011 runtime failure, 1000
+    the shell exited. A share grant's observer sees the output; its keys and
+    resizes are dropped.
     """
     state = websocket.app.state
     await serve_terminal(websocket, state.context, state.terminal_holds, session_id)

@@ -23,8 +23,14 @@ Protocol (the client is xterm.js in the session page, or any websocket client):
   4404 (no such session, or not the caller's), 4409 (session not ready, or it
   ended while attached), 1011 (the runtime failed), 1013 (the client fell too
   far behind the output: reconnect), 1001 (the server is stopping), 1000 when
-  the shell exits. A client that goes away leaves the shell running until its
-  session ends; reconnecting attaches to it again.
+  the shell exits, 4408 / 4410 (disconnected by the owner; share link revoked or
+  expired: :mod:`moorage.gateway.presence`). A client that goes away leaves the
+  shell running until its session ends; reconnecting attaches to it again.
+
+Besides the owner (or an admin), holders of a share grant get in
+(:mod:`moorage.services.share_access`): a peer like the owner; an observer sees
+the same output, but its keys and resize messages are dropped here and its size
+(query) never reaches the TTY.
 """
 
 from __future__ import annotations
@@ -40,13 +46,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from moorage.drivers.base import TerminalStream
 from moorage.drivers.ssh.terminal import open_ssh_terminal
-from moorage.errors import Conflict, MoorageError, NotFound, Unauthenticated
+from moorage.errors import Conflict, MoorageError, NotFound
+from moorage.gateway.presence import close_code_of, present
 from moorage.gateway.terminal_hold import Attachment, HeldTerminal, TerminalHolds
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
-from moorage.security.auth import credential_of, user_from_connection
+from moorage.security.auth import credential_of
 from moorage.security.origin import cross_site
+from moorage.services.connections import LiveConnection
+from moorage.services.share_access import admit
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -138,8 +147,8 @@ async def serve_terminal(
     cols, rows = _size(websocket)
     hello, shell, offset = _resume(websocket)
     try:
-        user = await user_from_connection(websocket, context)
-        session = await context.sessions.get(user, session_id)
+        admission = await admit(context.shares, context.sessions, websocket, session_id)
+        session = admission.session
         if session.state != LeaseState.READY.value or not session.container_id:
             raise Conflict(f"the session is {session.state}", code="session_not_ready")
 
@@ -148,7 +157,7 @@ async def serve_terminal(
 
         async def still_live() -> datetime | None:
             try:
-                now = await context.sessions.get(user, session_id)
+                now = await context.sessions.get(session.user, session_id)
             except NotFound:
                 return None
             return now.expires_at if now.state == LeaseState.READY.value else None
@@ -162,23 +171,25 @@ async def serve_terminal(
             still_live=still_live,
         )
         # No await between hold() and attach(): the held terminal cannot end in between.
-        attachment, first, replay = held.attach(cols, rows, shell=shell, offset=offset)
+        attachment, first, replay = held.attach(
+            cols, rows, shell=shell, offset=offset, steers=admission.may_control
+        )
     except MoorageError as exc:
         # Accept, then close with a code: a refused handshake shows the browser only
         # "failed", while a close frame carries the reason to the page.
-        code = {Unauthenticated: 4401, NotFound: 4404, Conflict: 4409}.get(type(exc), 1011)
         await websocket.accept()
-        await websocket.close(code=code, reason=exc.message[:120])
+        await websocket.close(code=close_code_of(exc), reason=exc.message[:120])
         return
     try:
         await websocket.accept()
-        await held.apply_size()
-        if hello:
-            message = {"type": "attached", "shell": held.shell_id, "offset": first}
-            await websocket.send_text(json.dumps(message))
-        if replay:
-            await websocket.send_bytes(replay)
-        await _serve_attachment(websocket, held, attachment)
+        async with present(websocket, context, admission, "terminal") as live:
+            await held.apply_size()
+            if hello:
+                message = {"type": "attached", "shell": held.shell_id, "offset": first}
+                await websocket.send_text(json.dumps(message))
+            if replay:
+                await websocket.send_bytes(replay)
+            await _serve_attachment(websocket, held, attachment, live, admission.may_control)
     except WebSocketDisconnect:
         pass
     finally:
@@ -186,10 +197,23 @@ async def serve_terminal(
 
 
 async def _serve_attachment(
-    websocket: WebSocket, held: HeldTerminal, attachment: Attachment
+    websocket: WebSocket,
+    held: HeldTerminal,
+    attachment: Attachment,
+    live: LiveConnection,
+    may_control: bool,
 ) -> None:
     """Pump the attachment's output down and the client's keys and sizes up until the
-    client goes (the shell stays) or the attachment is ended (closed with its code)."""
+    client goes (the shell stays) or the attachment is ended (closed with its code).
+    Keys and sizes reach the shell only while ``may_control`` and ``live`` is open."""
+
+    async def write(data: bytes) -> None:
+        if may_control and live.open:
+            await held.write(data)
+
+    async def resize(cols: int, rows: int) -> None:
+        if may_control and live.open:
+            await held.resize(attachment, cols, rows)
 
     async def downstream() -> None:
         while (chunk := await attachment.queue.get()) is not None:
@@ -209,8 +233,8 @@ async def _serve_attachment(
     await _pump(
         websocket,
         downstream(),
-        write=held.write,
-        resize=lambda cols, rows: held.resize(attachment, cols, rows),
+        write=write,
+        resize=resize,
         what="terminal attachment",
     )
 

@@ -15,7 +15,8 @@ second tab attaches to the *same* shell and sees its screen again.
   :data:`BUFFER_BYTES` are kept (:class:`~moorage.gateway.terminal_buffer.RingBuffer`);
   an attachment gets them
   first, from the byte a resuming client names or from the oldest kept.
-* The TTY takes the size of the latest attachment still attached.
+* The TTY takes the size of the latest attachment still attached (observers'
+  attachments, which do not steer, aside).
 * A held terminal ends when its shell exits (attachments close 1000), when its
   session ends (4409: the session service's deadline listener tells
   :meth:`TerminalHolds.deadline_changed` in this process, and past the deadline the
@@ -74,9 +75,11 @@ class Attachment:
     :attr:`close_code` and :attr:`close_reason`.
     """
 
-    def __init__(self, cols: int, rows: int) -> None:
+    def __init__(self, cols: int, rows: int, *, steers: bool = True) -> None:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.size = (cols, rows)
+        self.steers = steers
+        """False for an observer's attachment: its size never reaches the TTY."""
         self.close_code, self.close_reason = CLOSE_SHELL_EXITED
         self._queued = 0
         self.ended = False
@@ -161,14 +164,21 @@ class HeldTerminal:
     # -- attaching ---------------------------------------------------------------
 
     def attach(
-        self, cols: int, rows: int, *, shell: str | None = None, offset: int | None = None
+        self,
+        cols: int,
+        rows: int,
+        *,
+        shell: str | None = None,
+        offset: int | None = None,
+        steers: bool = True,
     ) -> tuple[Attachment, int, bytes]:
         """Attach a client: ``(attachment, first, replay)``, where ``replay`` is the kept
         output from byte ``offset`` when ``shell`` names this shell and that byte is
         still kept, else from the oldest kept byte, and ``first`` is its first byte's
         number. Everything written after ``replay`` reaches the attachment's queue.
         Synchronous, so no output falls between the replay and the queue. Call
-        :meth:`apply_size` next.
+        :meth:`apply_size` next. An attachment that does not ``steer`` (an observer's)
+        never gives the TTY its size.
 
         Raises:
             RuntimeError: the held terminal has ended.
@@ -176,7 +186,7 @@ class HeldTerminal:
         if self.closed:
             raise RuntimeError("the held terminal has ended")
         first, replay = self.buffer.since(offset if shell == self.shell_id else None)
-        attachment = Attachment(cols, rows)
+        attachment = Attachment(cols, rows, steers=steers)
         self._attachments.append(attachment)
         return attachment, first, replay
 
@@ -185,21 +195,27 @@ class HeldTerminal:
         latest one left. The shell stays."""
         if attachment not in self._attachments:
             return
-        was_latest = attachment is self._attachments[-1]
+        was_latest = attachment is self._steering()
         self._attachments.remove(attachment)
-        if was_latest and self._attachments and not self.closed:
+        if was_latest and not self.closed:
             await self.apply_size()
 
     async def resize(self, attachment: Attachment, cols: int, rows: int) -> None:
-        """Record ``attachment``'s size; the TTY follows when it is the latest attached."""
+        """Record ``attachment``'s size; the TTY follows when it is the latest attached
+        (that steers)."""
         attachment.size = (cols, rows)
-        if self._attachments and attachment is self._attachments[-1]:
+        if attachment is self._steering():
             await self.apply_size()
 
     async def apply_size(self) -> None:
-        """Give the TTY the size of the latest attachment."""
-        if self._attachments and not self.closed:
-            await self._stream.resize(*self._attachments[-1].size)
+        """Give the TTY the size of the latest attachment that steers."""
+        latest = self._steering()
+        if latest is not None and not self.closed:
+            await self._stream.resize(*latest.size)
+
+    def _steering(self) -> Attachment | None:
+        """The latest attachment whose size the TTY takes, if any."""
+        return next((a for a in reversed(self._attachments) if a.steers), None)
 
     async def write(self, data: bytes) -> None:
         """Send ``data`` (keystrokes) to the shell."""

@@ -38,7 +38,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from moorage.errors import MoorageError, NotFound, Unauthenticated
-from moorage.gateway.http_proxy import METHODS, bridge_websocket, forward, session_upstream
+from moorage.gateway.http_proxy import (
+    METHODS,
+    bridge_websocket,
+    forward,
+    refuse_unsafe,
+    upstream_of,
+)
 from moorage.gateway.workspace_origin import (
     COOKIE_TTL_SECONDS,
     TICKET_PARAM,
@@ -50,6 +56,7 @@ from moorage.gateway.workspace_origin import (
 )
 from moorage.models.user import User
 from moorage.security.csrf import normalise_origin
+from moorage.services.share_access import Admission, admit_pass
 
 if TYPE_CHECKING:
     from moorage.config import Settings
@@ -90,6 +97,19 @@ async def _user_of(context: Context, grant: Pass) -> User:
     if user is None or not user.is_active:
         raise Unauthenticated("the workspace cookie's user is disabled", code="bad_token")
     return user
+
+
+async def _admission_of(context: Context, grant: Pass) -> Admission:
+    """Who the ticket or cookie lets in, checked now: its user as owner or admin, or
+    its share grant (revoked, expired or ended: Gone)."""
+    user = await _user_of(context, grant) if grant.user_id else None
+    return await admit_pass(
+        context.shares, context.sessions, grant.session_id, user, grant.grant_id
+    )
+
+
+def _cookie_of(context: Context, session_id: str, grant: Pass) -> str:
+    return issue_cookie(context.keyring, session_id, grant.user_id, grant_id=grant.grant_id)
 
 
 def _set_cookie(
@@ -139,13 +159,11 @@ async def proxy(request: Request) -> Response:
     ticket = request.query_params.get(TICKET_PARAM)
     if ticket is not None:
         grant = redeem_ticket(context.keyring, ticket, session_id)
-        await session_upstream(context, await _user_of(context, grant), session_id, request)
+        upstream_of(context, (await _admission_of(context, grant)).session, request)
         query = [(k, v) for k, v in request.query_params.multi_items() if k != TICKET_PARAM]
         clean = request.url.path + (f"?{urlencode(query)}" if query else "")
         response: Response = RedirectResponse(clean, status_code=303)
-        _set_cookie(
-            response, request, session_id, issue_cookie(context.keyring, session_id, grant.user_id)
-        )
+        _set_cookie(response, request, session_id, _cookie_of(context, session_id, grant))
         return response
     value = request.cookies.get(cookie_name(session_id))
     try:
@@ -157,14 +175,14 @@ async def proxy(request: Request) -> Response:
         if request.method in ("GET", "HEAD") and entry is not None:
             return RedirectResponse(entry, status_code=303)
         raise
-    base = await session_upstream(context, await _user_of(context, grant), session_id, request)
+    admission = await _admission_of(context, grant)
+    refuse_unsafe(admission, request.method)
+    base = upstream_of(context, admission.session, request)
     response = await forward(
         request, context, base, sandbox=False, frame_ancestors=_framers(request)
     )
     if grant.expires - time.time() < COOKIE_TTL_SECONDS / 2:
-        _set_cookie(
-            response, request, session_id, issue_cookie(context.keyring, session_id, grant.user_id)
-        )
+        _set_cookie(response, request, session_id, _cookie_of(context, session_id, grant))
     return response
 
 
@@ -185,14 +203,13 @@ async def proxy_websocket(websocket: WebSocket) -> None:
         if value is None:
             raise Unauthenticated("no workspace cookie")
         grant = read_cookie(context.keyring, value, session_id)
-        base = await session_upstream(
-            context, await _user_of(context, grant), session_id, websocket
-        )
+        admission = await _admission_of(context, grant)
+        base = upstream_of(context, admission.session, websocket)
     except MoorageError as exc:
-        codes = {401: 4401, 404: 4404, 409: 4409}
+        codes = {401: 4401, 404: 4404, 409: 4409, 410: 4410}
         await websocket.close(code=codes.get(exc.status_code, 4404))
         return
-    await bridge_websocket(websocket, context, base)
+    await bridge_websocket(websocket, context, base, admission)
 
 
 async def root(request: Request) -> Response:

@@ -57,11 +57,14 @@ _used_nonces: dict[str, float] = {}
 @dataclass(frozen=True)
 class Pass:
     """What a ticket or cookie grants: ``user_id`` may reach ``session_id``
-    until ``expires`` (Unix seconds)."""
+    until ``expires`` (Unix seconds); with ``grant_id``, through that share grant
+    (``user_id`` is then the signed-in user who holds it, or empty), checked again
+    on every request."""
 
     session_id: str
     user_id: str
     expires: float
+    grant_id: str | None = None
 
 
 def cookie_name(session_id: str) -> str:
@@ -71,7 +74,14 @@ def cookie_name(session_id: str) -> str:
 
 def _seal(keyring: Keyring, context: str, grant: Pass, **extra: str) -> str:
     payload = {"s": grant.session_id, "u": grant.user_id, "e": grant.expires, **extra}
+    if grant.grant_id is not None:
+        payload["g"] = grant.grant_id
     return keyring.seal(json.dumps(payload), context)
+
+
+def _grant_of(payload: dict) -> str | None:
+    grant = payload.get("g")
+    return grant if isinstance(grant, str) else None
 
 
 def _open(keyring: Keyring, context: str, sealed: str, session_id: str, now: float) -> dict:
@@ -88,11 +98,19 @@ def _open(keyring: Keyring, context: str, sealed: str, session_id: str, now: flo
     return payload
 
 
-def issue_ticket(keyring: Keyring, session_id: str, user_id: str, now: float | None = None) -> str:
-    """A one-time ticket letting ``user_id`` into ``session_id`` on the workspace
-    origin, valid :data:`TICKET_TTL_SECONDS` from ``now`` (Unix seconds)."""
+def issue_ticket(
+    keyring: Keyring,
+    session_id: str,
+    user_id: str,
+    now: float | None = None,
+    *,
+    grant_id: str | None = None,
+) -> str:
+    """A one-time ticket letting ``user_id`` (or the holder of the share grant
+    ``grant_id``) into ``session_id`` on the workspace origin, valid
+    :data:`TICKET_TTL_SECONDS` from ``now`` (Unix seconds)."""
     now = time.time() if now is None else now
-    grant = Pass(session_id, user_id, now + TICKET_TTL_SECONDS)
+    grant = Pass(session_id, user_id, now + TICKET_TTL_SECONDS, grant_id)
     return _seal(keyring, _TICKET_CONTEXT, grant, n=secrets.token_urlsafe(16))
 
 
@@ -112,14 +130,22 @@ def redeem_ticket(keyring: Keyring, ticket: str, session_id: str, now: float | N
     if not isinstance(nonce, str) or nonce in _used_nonces:
         raise Unauthenticated("the workspace ticket was already used", code="bad_token")
     _used_nonces[nonce] = payload["e"]
-    return Pass(session_id, payload["u"], payload["e"])
+    return Pass(session_id, payload["u"], payload["e"], _grant_of(payload))
 
 
-def issue_cookie(keyring: Keyring, session_id: str, user_id: str, now: float | None = None) -> str:
-    """The value of the workspace cookie for ``user_id`` in ``session_id``, valid
-    :data:`COOKIE_TTL_SECONDS` from ``now``."""
+def issue_cookie(
+    keyring: Keyring,
+    session_id: str,
+    user_id: str,
+    now: float | None = None,
+    *,
+    grant_id: str | None = None,
+) -> str:
+    """The value of the workspace cookie for ``user_id`` (or the share grant
+    ``grant_id``) in ``session_id``, valid :data:`COOKIE_TTL_SECONDS` from ``now``."""
     now = time.time() if now is None else now
-    return _seal(keyring, _COOKIE_CONTEXT, Pass(session_id, user_id, now + COOKIE_TTL_SECONDS))
+    grant = Pass(session_id, user_id, now + COOKIE_TTL_SECONDS, grant_id)
+    return _seal(keyring, _COOKIE_CONTEXT, grant)
 
 
 def read_cookie(keyring: Keyring, value: str, session_id: str, now: float | None = None) -> Pass:
@@ -130,4 +156,4 @@ def read_cookie(keyring: Keyring, value: str, session_id: str, now: float | None
     """
     now = time.time() if now is None else now
     payload = _open(keyring, _COOKIE_CONTEXT, value, session_id, now)
-    return Pass(session_id, payload["u"], payload["e"])
+    return Pass(session_id, payload["u"], payload["e"], _grant_of(payload))

@@ -25,6 +25,7 @@ from moorage.models.provision import ProvisionRun
 from moorage.models.registry import RegistryCredential
 from moorage.models.reservation import AccountState, Reservation, ReservationAccount
 from moorage.models.session import WorkspaceSession
+from moorage.models.share import ShareGrant, ShareLink, ShareRole
 from moorage.models.template import Template, TemplateKind
 from moorage.models.token import ApiToken, TokenKind
 from moorage.models.user import Role, User
@@ -60,6 +61,9 @@ __all__ = [
     "Role",
     "Sample",
     "ServerInstance",
+    "ShareGrant",
+    "ShareLink",
+    "ShareRole",
     "Template",
     "TemplateKind",
     "TokenKind",

@@ -17,6 +17,9 @@ The declarations, least to most demanding:
   theirs (or that they are an admin; 404 otherwise). :data:`GatewayOwner` is the
   same for the gateway's websockets and ``/s/`` proxy, whose handlers
   authenticate themselves (a stranger gets 404, not 401).
+* :data:`GatewayShared` — like :data:`GatewayOwner`, and also the holder of a
+  share grant to that one session (:mod:`moorage.services.share_access`), with
+  the grant's role enforced by the gateway; the shared session's page too.
 * ``Allow(role)`` — a user of ``role`` or a higher one (roles are ordered, see
   :mod:`moorage.security.rbac`).
 
@@ -50,12 +53,13 @@ __all__ = [
     "Agent",
     "Allow",
     "GatewayOwner",
+    "GatewayShared",
     "Owner",
     "Public",
     "declarations_of",
 ]
 
-Kind = Literal["public", "agent", "owner", "role"]
+Kind = Literal["public", "agent", "owner", "shared", "role"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class Access:
     stranger with 404 so a session's existence does not leak)."""
 
     async def __call__(self, connection: HTTPConnection) -> None:
-        if self.kind in ("public", "agent") or self.in_handler:
+        if self.kind in ("public", "agent", "shared") or self.in_handler:
             return
         if connection.scope["type"] != "http":
             return
@@ -106,6 +110,12 @@ Owner: Any = _declare(Access("owner"))
 GatewayOwner: Any = _declare(Access("owner", in_handler=True))
 """Any logged-in user who owns the session (or an admin), checked by the gateway
 during the request or websocket handshake (404 / close code 4404 otherwise)."""
+
+
+GatewayShared: Any = _declare(Access("shared", in_handler=True))
+"""The session's owner (or an admin), or the holder of a share grant to it: the
+handler admits the caller and enforces the grant's role (404 / close code 4404 to
+anyone else)."""
 
 
 def Allow(role: Role) -> Any:

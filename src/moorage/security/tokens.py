@@ -39,16 +39,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def generate_token() -> NewToken:
+def generate_token(mark: str = TOKEN_MARK) -> NewToken:
+    """A new ``<mark>_<prefix>_<secret>`` token. ``mark`` tells credentials of different
+    kinds apart (``mrg`` for API and login tokens; share links use their own), so one
+    can never be taken for the other."""
     prefix = secrets.token_hex(5)
-    plaintext = f"{TOKEN_MARK}_{prefix}_{secrets.token_urlsafe(32)}"
+    plaintext = f"{mark}_{prefix}_{secrets.token_urlsafe(32)}"
     return NewToken(plaintext, prefix, hash_token(plaintext))
 
 
-def parse_prefix(token: str) -> str | None:
-    """The lookup prefix of a well-formed token, else None."""
+def parse_prefix(token: str, mark: str = TOKEN_MARK) -> str | None:
+    """The lookup prefix of a well-formed token of kind ``mark``, else None."""
     parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_MARK or len(parts[1]) != 10:
+    if len(parts) != 3 or parts[0] != mark or len(parts[1]) != 10:
         return None
     return parts[1]
 

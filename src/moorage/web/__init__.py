@@ -36,3 +36,6 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.session_pages import router as session_router
 
     app.include_router(session_router)
+    from moorage.web.share_pages import router as share_router
+
+    app.include_router(share_router)

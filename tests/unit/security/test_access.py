@@ -20,7 +20,8 @@ from tests.unit.security.test_csrf import fill, flat_routes
 
 # (method, path) -> who may call it: "public", "agent" (the handler checks the
 # agent's token), "owner" (any user; the service or gateway checks the object is
-# theirs), or the least role. "WS" marks a websocket.
+# theirs), "shared" (the gateway admits the owner or a share grant's holder), or
+# the least role. "WS" marks a websocket.
 EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/openapi.json"): "public",
     ("GET", "/api/docs"): "public",
@@ -188,15 +189,28 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/notification-channels/{channel_id}"): "operator",
     ("POST", "/api/v1/notification-channels/{channel_id}/test"): "operator",
     ("WS", "/api/v1/sessions/{session_id}/guacamole"): "owner",
-    ("WS", "/api/v1/sessions/{session_id}/vnc"): "owner",
-    ("WS", "/api/v1/sessions/{session_id}/terminal"): "owner",
-    ("DELETE", "/s/{session_id}/{path:path}"): "owner",
-    ("GET", "/s/{session_id}/{path:path}"): "owner",
-    ("OPTIONS", "/s/{session_id}/{path:path}"): "owner",
-    ("PATCH", "/s/{session_id}/{path:path}"): "owner",
-    ("POST", "/s/{session_id}/{path:path}"): "owner",
-    ("PUT", "/s/{session_id}/{path:path}"): "owner",
-    ("WS", "/s/{session_id}/{path:path}"): "owner",
+    ("WS", "/api/v1/sessions/{session_id}/vnc"): "shared",
+    ("WS", "/api/v1/sessions/{session_id}/terminal"): "shared",
+    ("DELETE", "/s/{session_id}/{path:path}"): "shared",
+    ("GET", "/s/{session_id}/{path:path}"): "shared",
+    ("OPTIONS", "/s/{session_id}/{path:path}"): "shared",
+    ("PATCH", "/s/{session_id}/{path:path}"): "shared",
+    ("POST", "/s/{session_id}/{path:path}"): "shared",
+    ("PUT", "/s/{session_id}/{path:path}"): "shared",
+    ("WS", "/s/{session_id}/{path:path}"): "shared",
+    ("POST", "/api/v1/sessions/{session_id}/shares"): "owner",
+    ("GET", "/api/v1/sessions/{session_id}/shares"): "owner",
+    ("DELETE", "/api/v1/sessions/{session_id}/shares/{link_id}"): "owner",
+    ("GET", "/api/v1/sessions/{session_id}/connections"): "owner",
+    ("DELETE", "/api/v1/sessions/{session_id}/connections/{connection_id}"): "owner",
+    ("GET", "/share/{token}"): "public",
+    ("POST", "/share/{token}"): "public",
+    ("GET", "/shared/{session_id}"): "shared",
+    ("GET", "/ui/shared/{session_id}/state"): "shared",
+    ("GET", "/ui/sessions/{session_id}/sharing"): "owner",
+    ("POST", "/ui/sessions/{session_id}/shares"): "owner",
+    ("POST", "/ui/sessions/{session_id}/shares/{link_id}/revoke"): "owner",
+    ("POST", "/ui/sessions/{session_id}/connections/{connection_id}/disconnect"): "owner",
     ("GET", "/login"): "public",
     ("POST", "/login"): "public",
     ("POST", "/logout"): "viewer",
@@ -301,7 +315,7 @@ async def clients(app: App) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
 
 
 def may(role: str, required: str) -> bool:
-    if required in ("public", "agent"):
+    if required in ("public", "agent", "shared"):
         return True
     if role == "anonymous":
         return False
@@ -318,8 +332,9 @@ def refused(role: str, response: httpx.Response) -> bool:
 
 
 def enforced_by_route(method: str, path: str) -> bool:
-    """Websockets, the ``/s/`` proxy and framework routes are checked elsewhere."""
-    elsewhere = ("/s/", "/api/openapi", "/api/docs", "/docs", "/static")
+    """Websockets, the ``/s/`` proxy, the shared session's page and framework routes
+    are checked elsewhere (tests/unit/services/test_shares.py and the gateway's)."""
+    elsewhere = ("/s/", "/shared/", "/ui/shared/", "/api/openapi", "/api/docs", "/docs", "/static")
     return method != "WS" and not path.startswith(elsewhere)
 
 

@@ -23,6 +23,7 @@ from moorage.api.v1 import (
     orgs,
     reservations,
     sessions,
+    shares,
     sign_in_locks,
     stacks,
     templates,
@@ -33,6 +34,7 @@ router = APIRouter(prefix="/api/v1")
 router.include_router(auth.router)
 router.include_router(health.router)
 router.include_router(sessions.router)
+router.include_router(shares.router)
 router.include_router(templates.router)
 router.include_router(users.router)
 router.include_router(orgs.router)
