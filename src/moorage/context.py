@@ -16,6 +16,7 @@ from moorage.security.crypto import Keyring
 from moorage.services.docker import DockerServices, EnvironmentStatus
 from moorage.services.fleet.ingest import Ingest
 from moorage.services.provisioning import Provisioner
+from moorage.services.recordings import RecordingService
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 
@@ -45,3 +46,5 @@ class Context:
     """Agent reports of this process, written in batches."""
     docker: DockerServices
     """Docker management: environments, containers, images, volumes, networks, stacks."""
+    recordings: RecordingService
+    """Recordings of sessions: written by the gateway, read by their owner and admins."""

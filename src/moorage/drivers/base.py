@@ -218,6 +218,16 @@ class ContainerDriver(ABC):
                 not be started or given its secret (it is left stopped).
         """
 
+    async def cpu_percent(self, container_id: str) -> float | None:
+        """The container's CPU use now, in % of one core (200 = two cores busy), as
+        ``docker stats`` shows it; None when this driver cannot tell (the default) or
+        the container is gone. Takes about a second (two samples).
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+        return None
+
     @abstractmethod
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         """Every container, running or not, that carries the label key ``label``.

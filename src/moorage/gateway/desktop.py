@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket
 
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
+from moorage.gateway.session_tap import SessionTap, tap_desktop
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
 from moorage.security.auth import credential_of, user_from_connection
@@ -75,6 +76,7 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
         await websocket.close(code=code, reason=exc.message[:120])
         return
     await websocket.accept(subprotocol=subprotocol)
+    tap: SessionTap | None = None
     try:
         frames = _Frames(websocket)
         # The browser's side of RFC 6143 7.1: version, then security type None.
@@ -85,11 +87,16 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
         await websocket.send_bytes(b"\0\0\0\0")  # SecurityResult: OK
         if frames.buffer:
             writer.write(frames.buffer)
+        reader, writer, tap = await tap_desktop(
+            context, session, reader, writer, after_init=bool(frames.buffer)
+        )
         await _bridge(websocket, reader, writer)
     except (ConnectionError, RuntimeUnavailable) as exc:
         log.info("desktop of session %s closed: %s", session_id, exc)
     finally:
         writer.close()
+        if tap is not None:
+            await tap.close()
         with contextlib.suppress(Exception):
             await websocket.close()
 

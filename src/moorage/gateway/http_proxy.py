@@ -44,6 +44,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
+from moorage.gateway.app_activity import count_activity
 from moorage.gateway.workspace_origin import COOKIE_PREFIX, TICKET_PARAM, issue_ticket
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
@@ -113,6 +114,7 @@ async def session_upstream(
     port = next(iter(session.ports.values()))
     if connection is not None:
         connection.state.app_token = context.sessions.secret_of(session)
+        count_activity(context, session, connection)
     return f"http://{context.settings.publish_address}:{port}"
 
 
@@ -325,6 +327,9 @@ async def bridge_websocket(websocket: WebSocket, context: Context, base: str) ->
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            on_message = getattr(websocket.state, "on_message", None)
+            if on_message is not None:
+                on_message()  # the browser said something: activity (gateway.app_activity)
             if message.get("text") is not None:
                 await upstream.send_str(message["text"])
             elif message.get("bytes") is not None:

@@ -21,6 +21,7 @@ from moorage.drivers.base import (
 )
 from moorage.drivers.docker import workspaces
 from moorage.drivers.docker._errors import translated
+from moorage.drivers.docker.stats import container_stats
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
 
 __all__ = ["DockerDriver", "EngineInfo", "docker_client"]
@@ -323,6 +324,13 @@ class DockerDriver(ContainerDriver):
             await self.stop_workspace(container_id, grace_seconds=2)
         except MoorageError:
             pass  # the caller's own error says what failed
+
+    async def cpu_percent(self, container_id: str) -> float | None:
+        try:
+            stats = await container_stats(self, container_id)
+        except NotFound:
+            return None
+        return float(stats["cpu_percent"])
 
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         async with translated(self._endpoint, "list containers"):
