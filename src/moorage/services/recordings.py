@@ -29,14 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import new_id, utcnow
 from moorage.db.engine import write_session
-from moorage.errors import NotFound
+from moorage.errors import InvalidInput, NotFound
 from moorage.models.org import Org
 from moorage.models.recording import Recording
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import Role, User
-from moorage.security.rbac import has_role
-from moorage.services.audit import audit
+from moorage.security.rbac import has_role, require_role
+from moorage.services.audit import audit, audit_in
 from moorage.services.recording_files import AsciicastWriter, RecordingWriter, RfbWriter
 
 __all__ = [
@@ -258,6 +258,53 @@ class RecordingService:
             return None
         start = max(0, at - SNIPPET_CHARS)
         return " ".join(text[start : at + len(needle) + SNIPPET_CHARS].split())
+
+    # -- the org's policy ------------------------------------------------------------
+
+    async def policy(self, user: User) -> Org:
+        """The caller's org, whose ``recording_required`` and
+        ``recording_retention_days`` are the policy.
+
+        Raises:
+            Forbidden: ``user`` is not an admin.
+        """
+        require_role(user, Role.ADMIN)
+        async with self._sessionmaker() as db:
+            org = await db.get(Org, user.org_id)
+        if org is None:
+            raise NotFound("no org", code="org_not_found")
+        return org
+
+    async def set_policy(
+        self,
+        user: User,
+        *,
+        required: bool | None = None,
+        retention_days: int | None = None,
+        source: str | None = None,
+    ) -> Org:
+        """Change the org's policy (the values given); audited as ``org.recording``.
+
+        Raises:
+            Forbidden: ``user`` is not an admin.
+            InvalidInput: a retention under 1 day.
+        """
+        require_role(user, Role.ADMIN)
+        if retention_days is not None and retention_days < 1:
+            raise InvalidInput(
+                "recording_retention_days must be at least 1", field="recording_retention_days"
+            )
+        async with write_session(self._sessionmaker) as db:
+            org = await db.get(Org, user.org_id)
+            if org is None:
+                raise NotFound("no org", code="org_not_found")
+            if required is not None:
+                org.recording_required = required
+            if retention_days is not None:
+                org.recording_retention_days = retention_days
+            detail = f"required={org.recording_required}, days={org.recording_retention_days}"
+            audit_in(db, user, "org.recording", "org", org.name, detail=detail, source=source)
+        return org
 
     # -- retention -------------------------------------------------------------------
 

@@ -36,3 +36,6 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.session_pages import router as session_router
 
     app.include_router(session_router)
+    from moorage.web.recording_pages import router as recording_router
+
+    app.include_router(recording_router)
