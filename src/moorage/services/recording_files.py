@@ -60,7 +60,7 @@ _RFB_HEAD = struct.Struct(">QI")
 _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[@-Z\\-_]"
+    r"|\x1b[()*+].|\x1b[@-Z\\-_=>78c]"
     r"|[\x00-\x08\x0b-\x1f\x7f]"
 )
 
