@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 from moorage.drivers.base import (
     ContainerDriver,
@@ -73,6 +74,8 @@ class FakeDriver(ContainerDriver):
         """Added to a container's host ports when it is started again."""
         self.cpu: dict[str, float] = {}
         """CPU % of containers by id for :meth:`cpu_percent` (0 when absent)."""
+        self.tty_input: dict[str, datetime] = {}
+        """Last terminal input of containers by id for :meth:`tty_input_at`."""
 
     def _check(self) -> None:
         if not self.reachable:
@@ -159,6 +162,10 @@ class FakeDriver(ContainerDriver):
         if container_id not in self.containers:
             return None
         return self.cpu.get(container_id, 0.0)
+
+    async def tty_input_at(self, container_id: str) -> datetime | None:
+        self._check()
+        return self.tty_input.get(container_id)
 
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         self._check()

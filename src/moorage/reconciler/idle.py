@@ -7,7 +7,10 @@ half their timeout, or :data:`CPU_CHECK_AFTER_SECONDS`, whichever is shorter), s
 a busy fleet is not sampled on every pass:
 
 * the container's CPU (``docker stats``): above the template's ``idle_cpu_percent``
-  a long computation is running, which is activity.
+  a long computation is running, which is activity;
+* for ``ssh`` workspaces, whose native SSH clients reach the container directly,
+  the last input on its terminals (``/dev/pts`` access times): an SSH channel with
+  data is activity.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from moorage.drivers.pool import DriverPool
 from moorage.errors import MoorageError
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
-from moorage.models.template import Template
+from moorage.models.template import Template, TemplateKind
 from moorage.services.sessions import SessionService
 
 __all__ = ["CPU_CHECK_AFTER_SECONDS", "IdleSessions"]
@@ -93,11 +96,27 @@ class IdleSessions:
         if await self._busy(session):
             await self._sessions.activity.mark(session.id)
             return False
+        typed = await self._ssh_input(session)
+        if typed is not None and typed > self._sessions.activity.idle_since(session):
+            await self._sessions.activity.mark(session.id, typed)
+            idle_seconds = (self._clock() - typed).total_seconds()
         if idle_seconds < timeout:
             return False
         log.info("session %s idle for %.0f s (timeout %.0f s)", session.id, idle_seconds, timeout)
         await self._sessions.end_idle(session.id)
         return True
+
+    async def _ssh_input(self, session: WorkspaceSession) -> datetime | None:
+        """The last terminal input in an ``ssh`` workspace (None for other kinds)."""
+        if session.template.kind != TemplateKind.SSH.value or not session.container_id:
+            return None
+        async with self._limit:
+            try:
+                driver = self._drivers.get(session.environment)
+                return await driver.tty_input_at(session.container_id)
+            except MoorageError as exc:
+                log.warning("session %s: cannot read its terminals: %s", session.id, exc.message)
+                return None
 
     async def _busy(self, session: WorkspaceSession) -> bool:
         """True when the container's CPU is above the template's threshold. An

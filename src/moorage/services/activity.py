@@ -86,9 +86,11 @@ class Activity:
         self._pending: dict[str, datetime] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def touch(self, session_id: str) -> None:
-        """A person did something in ``session_id`` now. Synchronous and cheap."""
-        self._pending[session_id] = self._clock()
+    def touch(self, session_id: str, at: datetime | None = None) -> None:
+        """A person did something in ``session_id`` now (or ``at``). Synchronous and cheap."""
+        at = at or self._clock()
+        newer = self._pending.get(session_id)
+        self._pending[session_id] = max(at, newer) if newer else at
 
     def request(self, session: WorkspaceSession, path: str) -> None:
         """A request to the session's web app at ``path`` (with its query): activity
@@ -132,10 +134,10 @@ class Activity:
                 self._pending[session_id] = max(at, newer) if newer else at
             raise
 
-    async def mark(self, session_id: str) -> None:
-        """Record activity of ``session_id`` now, written at once (the reconciler's
-        CPU verdict, "keep it")."""
-        self.touch(session_id)
+    async def mark(self, session_id: str, at: datetime | None = None) -> None:
+        """Record activity of ``session_id`` now (or ``at``), written at once (the
+        reconciler's CPU and terminal verdicts, "keep it")."""
+        self.touch(session_id, at)
         await self.flush()
 
     # -- the flush loop ----------------------------------------------------------------
