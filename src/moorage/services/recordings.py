@@ -37,7 +37,12 @@ from moorage.models.template import Template
 from moorage.models.user import Role, User
 from moorage.security.rbac import has_role, require_role
 from moorage.services.audit import audit, audit_in
-from moorage.services.recording_files import AsciicastWriter, RecordingWriter, RfbWriter
+from moorage.services.recording_files import (
+    AsciicastWriter,
+    RecordingWriter,
+    RfbWriter,
+    cast_text,
+)
 
 __all__ = [
     "ActiveRecording",
@@ -248,9 +253,16 @@ class RecordingService:
         return hits
 
     def _find(self, recording: Recording, needle: str) -> str | None:
-        path = self.path_of(recording).with_suffix(".txt")
+        """In a thread: the snippet around ``needle`` in the recording's text, made
+        from its asciicast and kept beside it (``.txt``) once the recording has ended."""
+        cache = self.path_of(recording).with_suffix(".txt")
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            if cache.exists():
+                text = cache.read_text(encoding="utf-8", errors="replace")
+            else:
+                text = cast_text(self.path_of(recording))
+                if recording.ended_at is not None:
+                    cache.write_text(text, encoding="utf-8")
         except OSError:
             return None
         at = text.casefold().find(needle)

@@ -4,7 +4,13 @@ import json
 
 from moorage.models.template import Template
 from moorage.services.activity import ignored_path
-from moorage.services.recording_files import AsciicastWriter, RfbWriter, plain_text, read_rfb_frames
+from moorage.services.recording_files import (
+    AsciicastWriter,
+    RfbWriter,
+    cast_text,
+    plain_text,
+    read_rfb_frames,
+)
 
 
 async def test_asciicast_lines_keep_characters_cut_between_chunks(tmp_path):
@@ -25,7 +31,7 @@ async def test_asciicast_lines_keep_characters_cut_between_chunks(tmp_path):
         [1.0, "r", "100x40"],
         [2.0, "i", "ls\r"],
     ]
-    assert (tmp_path / "r.txt").read_text() == "ébold\n"
+    assert cast_text(tmp_path / "r.cast") == "ébold\n"
     assert writer.size_bytes == (tmp_path / "r.cast").stat().st_size
 
 
