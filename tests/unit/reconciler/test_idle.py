@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from moorage.db.base import utcnow
 from moorage.reconciler.idle import IdleSessions
+from moorage.services.kinds.ssh import SshKind
 
 
 async def _launch(app, idle_timeout_seconds: int = 30) -> dict:
@@ -91,3 +92,30 @@ async def test_idle_timeout_validation(app):
         "/api/v1/templates/debian-shell", json={"idle_ignore_paths": ["(unclosed"]}
     )
     assert bad.status_code == 422 and "regular expression" in bad.text
+
+
+async def test_input_on_an_ssh_workspaces_terminal_counts(app, monkeypatch):
+    async def ready(self, started, timeout_seconds):
+        return None
+
+    monkeypatch.setattr(SshKind, "wait_ready", ready)
+    created = await app.client.post(
+        "/api/v1/templates",
+        json={
+            "name": "ssh-idle",
+            "display_name": "SSH idle",
+            "image": "moorage/terminal:latest",
+            "kind": "ssh",
+            "idle_timeout_seconds": 30,
+        },
+    )
+    assert created.status_code == 201, created.text
+    session = (await app.client.post("/api/v1/sessions", json={"template": "ssh-idle"})).json()
+    (container_id,) = app.driver.containers
+    # A native SSH client typed 25 s after the start (seen in /dev/pts).
+    typed = utcnow() + timedelta(seconds=25)
+    app.driver.tty_input[container_id] = typed
+    assert await _idle_pass(app, 31).pass_once() == 0
+    now = (await app.client.get(f"/api/v1/sessions/{session['id']}")).json()
+    assert now["state"] == "ready" and now["idle_since"] > session["idle_since"]
+    assert await _idle_pass(app, 56).pass_once() == 1
