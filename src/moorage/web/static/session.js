@@ -32,7 +32,8 @@
     idleTimeout: root.dataset.idleTimeout ? Number(root.dataset.idleTimeout) * 1000 : null,
     idleWarned: false,  // the idle notification was sent for this idle spell
   };
-  const IDLE_WARNING_MS = 5 * 60000;  // "keep it" shows this long before an idle end
+  // "Keep it" shows this long before an idle end (half a timeout shorter than ten minutes).
+  const IDLE_WARNING_MS = Math.min(5 * 60000, (session.idleTimeout || Infinity) / 2);
   let pollTimer = null;
   let terminal = null;
 
