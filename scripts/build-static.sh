@@ -22,6 +22,9 @@ cp node_modules/guacamole-common-js/dist/esm/guacamole-common.min.js "$out/guaca
 # module that exports RFB (esbuild, a devDependency, only here at build time).
 node_modules/.bin/esbuild node_modules/@novnc/novnc/core/rfb.js --bundle --format=esm \
   --target=es2022 --minify --legal-comments=eof --log-level=warning --outfile="$out/novnc-rfb.js"
+# asciinema-player: the recording player (one IIFE that defines window.AsciinemaPlayer).
+cp node_modules/asciinema-player/dist/bundle/asciinema-player.min.js "$out/"
+cp node_modules/asciinema-player/dist/bundle/asciinema-player.css "$out/"
 cp node_modules/uplot/dist/uPlot.iife.min.js "$out/uplot.min.js"
 cp node_modules/uplot/dist/uPlot.min.css "$out/uplot.min.css"
 echo "static assets copied to $out"

@@ -16,6 +16,7 @@ from moorage.security.crypto import Keyring
 from moorage.services.docker import DockerServices, EnvironmentStatus
 from moorage.services.fleet.ingest import Ingest
 from moorage.services.provisioning import Provisioner
+from moorage.services.recordings import RecordingService
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 from moorage.services.shares import ShareService
@@ -48,3 +49,5 @@ class Context:
     """Docker management: environments, containers, images, volumes, networks, stacks."""
     shares: ShareService
     """Share links, their grants, and who is connected to each session now."""
+    recordings: RecordingService
+    """Recordings of sessions: written by the gateway, read by their owner and admins."""

@@ -33,6 +33,7 @@ from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.drivers.ssh import SSHConnector
 from moorage.errors import Conflict, RuntimeUnavailable
 from moorage.models.environment import Environment
+from moorage.reconciler.idle import IdleSessions
 from moorage.reconciler.leader import heartbeat
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber, ReservationKeeper
@@ -47,6 +48,7 @@ from moorage.services.fleet.ingest import Ingest
 from moorage.services.fleet.nodes import mark_offline
 from moorage.services.fleet.rollup import Rollup
 from moorage.services.provisioning import Provisioner
+from moorage.services.recordings import RecordingService
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 from moorage.services.shares import ShareService
@@ -214,6 +216,9 @@ async def open_context(
             launch_timeout_seconds=settings.launch_timeout_seconds,
             publish_address=settings.publish_address,
         )
+        sessions.activity.start(min(5.0, settings.reconcile_interval_seconds))
+        stack.push_async_callback(sessions.activity.stop)
+        recordings = RecordingService(sessionmaker, settings.data_dir)
         connector = connector or SSHConnector(
             connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
             command_timeout_seconds=settings.ssh_command_timeout_seconds,
@@ -273,6 +278,9 @@ async def open_context(
             reservations.add_deadline_listener(reconciler.deadline_listener(ReservationKeeper.kind))
             reconciler.add_job("probe-machines", settings.probe_interval_seconds, prober.run)
             reconciler.add_job("environment-status", 15, environment_status.run)
+            idle = IdleSessions(sessionmaker, drivers, sessions)
+            reconciler.add_job("idle-sessions", settings.reconcile_interval_seconds, idle.run)
+            reconciler.add_job("recording-retention", 3600, recordings.run_retention)
             _add_fleet_jobs(reconciler, sessionmaker, settings, keyring, ingest)
             reconciler.add_job("image-updates", 30, docker.image_updates.run_due)
             # Each stack is due by its own poll_seconds (at least 60); this finds them.
@@ -302,4 +310,5 @@ async def open_context(
             ingest,
             docker,
             shares,
+            recordings,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
 
 __all__ = [
     "SECRET_FILE",
@@ -217,6 +218,28 @@ class ContainerDriver(ABC):
             RuntimeUnavailable: the endpoint cannot be reached, or the container could
                 not be started or given its secret (it is left stopped).
         """
+
+    async def cpu_percent(self, container_id: str) -> float | None:
+        """The container's CPU use now, in % of one core (200 = two cores busy), as
+        ``docker stats`` shows it; None when this driver cannot tell (the default) or
+        the container is gone. Takes about a second (two samples).
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+        return None
+
+    async def tty_input_at(self, container_id: str) -> datetime | None:
+        """When a terminal in the container last read input: the latest access time
+        of its pseudo-terminals (``/dev/pts/N``; Linux updates it, at 8-second
+        granularity, when a key reaches the terminal: how ``w`` tells idle time). An
+        SSH login with data on its channel shows here. None when there is none or this
+        driver cannot tell (the default).
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+        return None
 
     @abstractmethod
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 from moorage.drivers.base import (
     ContainerDriver,
@@ -71,6 +72,10 @@ class FakeDriver(ContainerDriver):
         """Ids of the containers :meth:`start_workspace` started again, in order."""
         self.port_shift = 0
         """Added to a container's host ports when it is started again."""
+        self.cpu: dict[str, float] = {}
+        """CPU % of containers by id for :meth:`cpu_percent` (0 when absent)."""
+        self.tty_input: dict[str, datetime] = {}
+        """Last terminal input of containers by id for :meth:`tty_input_at`."""
 
     def _check(self) -> None:
         if not self.reachable:
@@ -151,6 +156,16 @@ class FakeDriver(ContainerDriver):
         for name, network in list(self.networks.items()):
             if network_id in (network.id, name):
                 del self.networks[name]
+
+    async def cpu_percent(self, container_id: str) -> float | None:
+        self._check()
+        if container_id not in self.containers:
+            return None
+        return self.cpu.get(container_id, 0.0)
+
+    async def tty_input_at(self, container_id: str) -> datetime | None:
+        self._check()
+        return self.tty_input.get(container_id)
 
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         self._check()

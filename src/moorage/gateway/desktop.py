@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
 from moorage.gateway.presence import close_code_of, present
 from moorage.gateway.rfb_filter import RfbFilter, RfbProtocolError
+from moorage.gateway.session_tap import tap_desktop
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
 from moorage.security.auth import credential_of
@@ -32,6 +33,7 @@ from moorage.services.share_access import admit
 
 if TYPE_CHECKING:
     from moorage.context import Context
+    from moorage.models.session import WorkspaceSession
 
 __all__ = ["VNC_PORT", "open_vnc", "serve_vnc"]
 
@@ -85,7 +87,13 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
     try:
         async with present(websocket, context, admission, "desktop") as live:
             await _serve(
-                websocket, reader, writer, RfbFilter(may_control=admission.may_control), live
+                websocket,
+                context,
+                session,
+                reader,
+                writer,
+                RfbFilter(may_control=admission.may_control),
+                live,
             )
     except (ConnectionError, RuntimeUnavailable, RfbProtocolError) as exc:
         log.info("desktop of session %s closed: %s", session_id, exc)
@@ -97,12 +105,16 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
 
 async def _serve(
     websocket: WebSocket,
+    context: Context,
+    session: WorkspaceSession,
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     rfb: RfbFilter,
     live: LiveConnection,
 ) -> None:
-    """The browser's side of the handshake, then the bridge through ``rfb``."""
+    """The browser's side of the handshake, then the bridge through ``rfb`` and the
+    session's tap (recording, activity: gateway.session_tap). What ``rfb`` drops
+    never reaches the tap, so an observer's input is not the owner's activity."""
     frames = _Frames(websocket)
     # The browser's side of RFC 6143 7.1: version, then security type None.
     await websocket.send_bytes(RFB_VERSION)
@@ -112,7 +124,13 @@ async def _serve(
     await websocket.send_bytes(b"\0\0\0\0")  # SecurityResult: OK
     if frames.buffer:
         writer.write(rfb.feed(frames.buffer))
-    await _bridge(websocket, reader, writer, rfb, live)
+    reader, writer, tap = await tap_desktop(
+        context, session, reader, writer, after_init=bool(frames.buffer)
+    )
+    try:
+        await _bridge(websocket, reader, writer, rfb, live)
+    finally:
+        await tap.close()
 
 
 async def _bridge(

@@ -47,6 +47,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from moorage.errors import Conflict, Forbidden, MoorageError, NotFound, RuntimeUnavailable
+from moorage.gateway.app_activity import count_activity
 from moorage.gateway.presence import present
 from moorage.gateway.workspace_origin import COOKIE_PREFIX, TICKET_PARAM, issue_ticket
 from moorage.models.lease import LeaseState
@@ -134,6 +135,7 @@ def upstream_of(
     port = next(iter(session.ports.values()))
     if connection is not None:
         connection.state.app_token = context.sessions.secret_of(session)
+        count_activity(context, session, connection)
     return f"http://{context.settings.publish_address}:{port}"
 
 
@@ -381,7 +383,10 @@ async def _bridge_frames(
             if message["type"] == "websocket.disconnect":
                 return
             if not may_send():
-                continue
+                continue  # an observer's frame: dropped, and not activity either
+            on_message = getattr(websocket.state, "on_message", None)
+            if on_message is not None:
+                on_message()  # the browser said something: activity (gateway.app_activity)
             if message.get("text") is not None:
                 await upstream.send_str(message["text"])
             elif message.get("bytes") is not None:

@@ -48,6 +48,7 @@ from moorage.drivers.base import TerminalStream
 from moorage.drivers.ssh.terminal import open_ssh_terminal
 from moorage.errors import Conflict, MoorageError, NotFound
 from moorage.gateway.presence import close_code_of, present
+from moorage.gateway.session_tap import SessionTap, open_terminal_tap
 from moorage.gateway.terminal_hold import Attachment, HeldTerminal, TerminalHolds
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
@@ -162,6 +163,9 @@ async def serve_terminal(
                 return None
             return now.expires_at if now.state == LeaseState.READY.value else None
 
+        async def open_tap(cols: int, rows: int) -> SessionTap:
+            return await open_terminal_tap(context, session, cols, rows)
+
         held = await holds.hold(
             session_id,
             open_shell=open_shell,
@@ -169,6 +173,7 @@ async def serve_terminal(
             rows=rows,
             expires_at=session.expires_at,
             still_live=still_live,
+            open_tap=open_tap,
         )
         # No await between hold() and attach(): the held terminal cannot end in between.
         attachment, first, replay = held.attach(

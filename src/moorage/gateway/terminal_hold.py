@@ -39,6 +39,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from moorage.drivers.base import TerminalStream
 from moorage.gateway.terminal_buffer import BUFFER_BYTES, RingBuffer
@@ -112,6 +113,16 @@ class Attachment:
         self.queue.put_nowait(None)
 
 
+class Tap(Protocol):
+    """What a held terminal tells of its traffic (:class:`~moorage.gateway.session_tap.SessionTap`:
+    activity and the recording). Called on the hot path: must not block."""
+
+    def output(self, data: bytes) -> None: ...
+    def input(self, data: bytes) -> None: ...
+    def resize(self, cols: int, rows: int) -> None: ...
+    async def close(self) -> None: ...
+
+
 StillLive = Callable[[], Awaitable[datetime | None]]
 """Asked past a held terminal's deadline: the session's ``expires_at`` (UTC) while
 it is ready, None once it is not (or is gone)."""
@@ -128,6 +139,7 @@ class HeldTerminal:
         on_end: called with the held terminal once it has ended.
         buffer_bytes: output kept for replay.
         clock: current UTC time; injected for tests.
+        tap: told of output, keys and sizes; closed with the terminal.
     """
 
     def __init__(
@@ -140,7 +152,9 @@ class HeldTerminal:
         on_end: Callable[[HeldTerminal], None] = lambda held: None,
         buffer_bytes: int = BUFFER_BYTES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tap: Tap | None = None,
     ) -> None:
+        self._tap = tap
         self.session_id = session_id
         self.shell_id = secrets.token_hex(8)
         """Names this shell to resuming clients (a new shell gets a new id)."""
@@ -212,6 +226,8 @@ class HeldTerminal:
         latest = self._steering()
         if latest is not None and not self.closed:
             await self._stream.resize(*latest.size)
+            if self._tap is not None:
+                self._tap.resize(*latest.size)
 
     def _steering(self) -> Attachment | None:
         """The latest attachment whose size the TTY takes, if any."""
@@ -220,6 +236,8 @@ class HeldTerminal:
     async def write(self, data: bytes) -> None:
         """Send ``data`` (keystrokes) to the shell."""
         if not self.closed:
+            if self._tap is not None:
+                self._tap.input(data)
             await self._stream.write(data)
 
     # -- the deadline --------------------------------------------------------------
@@ -258,6 +276,8 @@ class HeldTerminal:
         try:
             while (chunk := await self._stream.read()) is not None:
                 self.buffer.write(chunk)
+                if self._tap is not None:
+                    self._tap.output(chunk)
                 for attachment in list(self._attachments):
                     if not attachment.offer(chunk):
                         attachment.end(*CLOSE_TOO_SLOW, drop_pending=True)
@@ -283,11 +303,15 @@ class HeldTerminal:
             await self._stream.close()
         except Exception as exc:
             log.warning("terminal of session %s: closing failed: %r", self.session_id, exc)
+        if self._tap is not None:
+            await self._tap.close()
         self._on_end(self)
 
 
 Opener = Callable[[int, int], Awaitable[TerminalStream]]
 """Opens a new shell with a TTY of ``(cols, rows)``."""
+TapOpener = Callable[[int, int], Awaitable[Tap]]
+"""Opens the tap of a new shell with a TTY of ``(cols, rows)``."""
 
 
 class TerminalHolds:
@@ -324,9 +348,11 @@ class TerminalHolds:
         rows: int,
         expires_at: datetime,
         still_live: StillLive,
+        open_tap: TapOpener | None = None,
     ) -> HeldTerminal:
         """The session's held terminal, opening a shell with ``open_shell(cols, rows)``
-        when none is live. Two callers at once get the same one. The result is live
+        when none is live (and its tap with ``open_tap(cols, rows)``). Two callers at
+        once get the same one. The result is live
         when this returns: attach to it before awaiting anything else.
 
         Raises:
@@ -337,6 +363,11 @@ class TerminalHolds:
             held = self.get(session_id)
             if held is None:
                 stream = await open_shell(cols, rows)
+                try:
+                    tap = await open_tap(cols, rows) if open_tap is not None else None
+                except BaseException:
+                    await stream.close()
+                    raise
                 held = HeldTerminal(
                     session_id,
                     stream,
@@ -345,6 +376,7 @@ class TerminalHolds:
                     on_end=self._forget,
                     buffer_bytes=self._buffer_bytes,
                     clock=self._clock,
+                    tap=tap,
                 )
                 self._held[session_id] = held
             else:

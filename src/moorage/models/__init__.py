@@ -22,6 +22,7 @@ from moorage.models.machine import Machine, MachineStatus
 from moorage.models.org import Org
 from moorage.models.pool import Pool
 from moorage.models.provision import ProvisionRun
+from moorage.models.recording import Recording
 from moorage.models.registry import RegistryCredential
 from moorage.models.reservation import AccountState, Reservation, ReservationAccount
 from moorage.models.session import WorkspaceSession
@@ -55,6 +56,7 @@ __all__ = [
     "Pool",
     "ProvisionRun",
     "ReconcilerLease",
+    "Recording",
     "RegistryCredential",
     "Reservation",
     "ReservationAccount",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
@@ -19,3 +19,7 @@ class Org(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Every session of the org is recorded, whatever its template says.
+    recording_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Recordings older than this are deleted by the reconciler.
+    recording_retention_days: Mapped[int] = mapped_column(Integer, default=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
@@ -40,5 +40,15 @@ class Template(Base):
     max_duration_minutes: Mapped[int] = mapped_column(Integer, default=240)
     max_sessions_per_user: Mapped[int] = mapped_column(Integer, default=2)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Recording (moorage.services.recordings): sessions of this template are recorded;
+    # ``record_input`` adds the keystrokes of terminals to their asciicast.
+    recording: Mapped[bool] = mapped_column(Boolean, default=False)
+    record_input: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Idle timeout (moorage.services.activity): None = never ended for idleness.
+    idle_timeout_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Regular expressions of /s/<id>/ paths that are the app's own polling, not activity.
+    idle_ignore_paths: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # CPU use of the container (% of one core) above which it counts as busy, not idle.
+    idle_cpu_percent: Mapped[float] = mapped_column(Float, default=20.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -61,6 +61,22 @@ class SessionPublic(BaseModel):
     extensions: int
     max_expires_at: datetime = Field(description="The latest expires_at extensions may reach.")
     error: str | None
+    idle_since: datetime | None = Field(
+        None,
+        description="While it is ready: its last activity (input, a web-app request, busy "
+        "CPU), or its start when there was none.",
+    )
+    idle_timeout_seconds: int | None = Field(
+        None, description="The template's idle timeout; None: never ended for idleness."
+    )
+    idle_expires_at: datetime | None = Field(
+        None, description="When it ends unless something happens: idle_since + the timeout."
+    )
+    end_reason: str | None = Field(
+        None,
+        description="Once it has ended: deadline, idle, owner, admin, workshop_end or failed.",
+    )
+    recorded: bool = Field(False, description="Its terminal or desktop is recorded.")
     urls: SessionUrls
     connection: SessionConnection | None = Field(
         None, description="Native-client details (ssh workspaces)."

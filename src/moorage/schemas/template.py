@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from moorage.models.template import TemplateKind
 from moorage.schemas._input import InputModel
@@ -40,6 +42,44 @@ class _TemplateFields(InputModel):
     max_duration_minutes: int | None = Field(None, ge=1, le=60 * 24 * 30)
     max_sessions_per_user: int | None = Field(None, ge=1, le=1000)
     enabled: bool | None = None
+    recording: bool | None = Field(
+        None, description="Record its sessions (terminal: asciicast v2; desktop: the VNC stream)."
+    )
+    record_input: bool | None = Field(
+        None, description='Terminal recordings keep the keys typed too (asciicast "i" events).'
+    )
+    idle_timeout_seconds: int | None = Field(
+        None,
+        ge=0,
+        le=60 * 60 * 24 * 30,
+        description="End a session after this long without activity (at least 10); 0: never.",
+    )
+    idle_ignore_paths: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        None,
+        max_length=20,
+        description="Regular expressions of web-app paths (with query) that are the app's "
+        "own polling, not activity, e.g. `^/s/[^/]+/api/kernels`.",
+    )
+    idle_cpu_percent: float | None = Field(
+        None, ge=1, le=6400, description="CPU use (% of one core) that counts as activity."
+    )
+
+    @field_validator("idle_timeout_seconds")
+    @classmethod
+    def _idle_timeout(cls, value: int | None) -> int | None:
+        if value is not None and 0 < value < 10:
+            raise ValueError("idle_timeout_seconds must be 0 (never) or at least 10")
+        return value
+
+    @field_validator("idle_ignore_paths")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        for pattern in value or []:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+        return value
 
 
 class TemplateCreate(_TemplateFields):
@@ -55,6 +95,9 @@ class TemplateCreate(_TemplateFields):
     max_duration_minutes: int = Field(240, ge=1, le=60 * 24 * 30)
     max_sessions_per_user: int = Field(2, ge=1, le=1000)
     enabled: bool = True
+    recording: bool = False
+    record_input: bool = False
+    idle_cpu_percent: float = Field(20.0, ge=1, le=6400)
 
     @model_validator(mode="after")
     def _default_within_max(self) -> TemplateCreate:
@@ -86,5 +129,10 @@ class TemplatePublic(BaseModel):
     max_duration_minutes: int
     max_sessions_per_user: int
     enabled: bool
+    recording: bool
+    record_input: bool
+    idle_timeout_seconds: int | None
+    idle_ignore_paths: list[str] | None
+    idle_cpu_percent: float
     created_at: datetime
     updated_at: datetime

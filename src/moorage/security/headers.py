@@ -51,12 +51,14 @@ DOCS_POLICY = (
 HSTS = "max-age=31536000"
 
 
-def content_security_policy(nonce: str, *, frame_src: str | None = None) -> str:
+def content_security_policy(nonce: str, *, frame_src: str | None = None, wasm: bool = False) -> str:
     """The policy of Moorage's own responses, allowing inline scripts with ``nonce``;
     with ``frame_src`` (a CSP source list), the page may frame only those sources
-    (a session's app page frames its web app)."""
+    (a session's app page frames its web app); with ``wasm``, scripts may compile
+    WebAssembly (``'wasm-unsafe-eval'``: the recording player's terminal emulator)."""
+    wasm_source = " 'wasm-unsafe-eval'" if wasm else ""
     policy = (
-        f"script-src 'self' 'nonce-{nonce}'; object-src 'none'; base-uri 'self'; "
+        f"script-src 'self'{wasm_source} 'nonce-{nonce}'; object-src 'none'; base-uri 'self'; "
         "frame-ancestors 'self'"
     )
     return f"{policy}; frame-src {frame_src}" if frame_src else policy

@@ -1,8 +1,10 @@
 """How a session ended, for the people looking at it: when, and why.
 
-A session's row says when it ended (``released_at``) and, when it failed, why
-(``error``); who ended it early is in the audit log (``session.end`` on the
-session, or ``session.release_all`` by an admin). :func:`session_ending` puts
+A session's row says when it ended (``released_at``), why (``end_reason``: an
+:class:`~moorage.models.session.EndReason`, the API's ``end_reason``; rows ended
+before it existed have none, :func:`end_reason_of` infers it) and, when it failed,
+the error (``error``); who ended it early is in the audit log (``session.end`` on
+the session, or ``session.release_all`` by an admin). :func:`session_ending` puts
 them together for the session page ("ended at 14:02 (its time was up)").
 """
 
@@ -17,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.models.audit import AuditEvent
 from moorage.models.lease import LeaseState
-from moorage.models.session import WorkspaceSession
+from moorage.models.session import EndReason, WorkspaceSession
 from moorage.models.user import User
 
-__all__ = ["EndCause", "SessionEnding", "session_ending"]
+__all__ = ["EndCause", "SessionEnding", "end_reason_of", "session_ending"]
 
 RELEASE_ALL_WINDOW = timedelta(minutes=2)
 """How close to a session's end an admin's "release all" must be to be its cause."""
@@ -38,6 +40,9 @@ class EndCause(enum.StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
     FAILED = "failed"
+    IDLE = "idle"
+    """Ended by its idle timeout."""
+    WORKSHOP_END = "workshop_end"
     ENDED = "ended"
     """Ended early, by whom is not recorded."""
 
@@ -63,8 +68,27 @@ class SessionEnding:
             EndCause.OWNER: f"ended by its owner ({self.by})",
             EndCause.ADMIN: f"ended by an admin ({self.by})",
             EndCause.FAILED: f"it failed: {self.error}" if self.error else "it failed",
+            EndCause.IDLE: "it was idle for too long",
+            EndCause.WORKSHOP_END: "its workshop ended",
             EndCause.ENDED: "ended early",
         }[self.cause]
+
+
+def end_reason_of(session: WorkspaceSession) -> str | None:
+    """The session's ``end_reason`` once it is ending or has ended (None while it
+    lives): the recorded one, else, for rows ended before reasons were recorded,
+    ``failed`` or ``deadline`` when it ended at its deadline (None when unknown)."""
+    state = LeaseState(session.state)
+    if state not in (LeaseState.RELEASING, LeaseState.RELEASED, LeaseState.FAILED):
+        return None
+    if session.end_reason:
+        return session.end_reason
+    if state == LeaseState.FAILED:
+        return EndReason.FAILED.value
+    at = session.released_at
+    if at is not None and at >= session.expires_at - ON_TIME_SLACK:
+        return EndReason.DEADLINE.value
+    return None
 
 
 async def session_ending(
@@ -80,6 +104,8 @@ async def session_ending(
         return None
     if state == LeaseState.FAILED:
         return SessionEnding(session.released_at, EndCause.FAILED, error=session.error)
+    if session.end_reason in (EndReason.IDLE.value, EndReason.WORKSHOP_END.value):
+        return SessionEnding(session.released_at, EndCause(session.end_reason))
     early = (
         session.released_at is not None and session.released_at < session.expires_at - ON_TIME_SLACK
     )

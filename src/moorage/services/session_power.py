@@ -159,6 +159,7 @@ class SessionPower(LeaseService[WorkspaceSession]):
             if state == LeaseState.STOPPED.value:
                 transition(row, LeaseState.READY, now=self._clock())
                 row.ports = ports
+                row.last_activity_at = self._clock()  # starting it is using it
         if state not in (LeaseState.STOPPED.value, LeaseState.READY.value):
             raise Conflict("the session was ended while it was starting", code=f"{self.noun}_ended")
         self.changes.publish(owner_id)

@@ -35,18 +35,21 @@ from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.base import WorkspaceSpec
 from moorage.drivers.pool import DriverPool
-from moorage.errors import MoorageError, QuotaExceeded, RuntimeUnavailable
+from moorage.errors import Conflict, MoorageError, QuotaExceeded, RuntimeUnavailable
 from moorage.models.environment import Environment
-from moorage.models.lease import LIVE_STATES
-from moorage.models.session import WorkspaceSession
+from moorage.models.lease import LIVE_STATES, LeaseState
+from moorage.models.org import Org
+from moorage.models.session import EndReason, WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import Role, User
 from moorage.schemas.session import SessionConnection
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
+from moorage.services.activity import Activity
 from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
 from moorage.services.leases import DeadlineListener, Visibility, requested_duration
+from moorage.services.recordings import recording_required
 from moorage.services.session_power import SECRET_CONTEXT, SessionPower
 from moorage.services.templates import find_template
 
@@ -115,10 +118,34 @@ class SessionService(SessionPower):
         self._publish_address = publish_address
         self._drivers = drivers
         self._launch_timeout = launch_timeout_seconds
+        self.activity = Activity(sessionmaker, clock=clock)
+        """What people do in the sessions (their idle timeout)."""
 
     def limit_minutes(self, lease: WorkspaceSession) -> int:
         """The template's maximum duration."""
         return lease.template.max_duration_minutes
+
+    def _ending(self, lease: WorkspaceSession, end_reason: str) -> None:
+        lease.end_reason = end_reason
+
+    async def keep(self, user: User, session_id: str, *, source: str | None = None) -> None:
+        """ "Keep it": the owner (or an admin) is still there, so the idle clock starts
+        over. Audited as ``session.keep``.
+
+        Raises:
+            NotFound: no such session, or ``user`` may not see it.
+            Conflict: the session is not ready.
+        """
+        session = await self.get(user, session_id)
+        if session.state != LeaseState.READY.value:
+            raise Conflict(f"the session is {session.state}", code="session_not_ready")
+        await self.activity.mark(session_id)
+        await self._audit(user, "keep", session_id, source=source)
+
+    async def end_idle(self, session_id: str) -> bool:
+        """End a session whose idle timeout passed (the reconciler); see
+        :meth:`release_by_id`."""
+        return await self.release_by_id(session_id, end_reason=EndReason.IDLE.value)
 
     # -- launching ---------------------------------------------------------
 
@@ -283,10 +310,12 @@ class SessionService(SessionPower):
                     f"{template.max_sessions_per_user} per user",
                     limit=template.max_sessions_per_user,
                 )
+            org = await db.get(Org, user.org_id)
             session = WorkspaceSession(
                 **self._new_lease_columns(user, duration),
                 template_id=template.id,
                 environment_id=environment.id,
+                recorded=recording_required(template, org),
             )
             db.add(session)
         return session.id

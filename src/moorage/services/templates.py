@@ -63,6 +63,7 @@ async def create_template(db: AsyncSession, admin: User, body: TemplateCreate) -
         raise Conflict(f"a template named {body.name!r} exists", code="template_exists")
     template = Template(org_id=admin.org_id, **body.model_dump())
     template.kind = body.kind.value
+    template.idle_timeout_seconds = body.idle_timeout_seconds or None  # 0: never
     db.add(template)
     audit_in(db, admin, "template.create", "template", body.name)
     return template
@@ -84,6 +85,8 @@ async def update_template(
     for field, value in changes.items():
         if value is None:
             raise InvalidInput(f"{field} cannot be null", field=field)
+        if field == "idle_timeout_seconds":
+            value = value or None  # 0: never
         setattr(template, field, value.value if field == "kind" else value)
     if template.default_duration_minutes > template.max_duration_minutes:
         raise InvalidInput(

@@ -39,3 +39,6 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.share_pages import router as share_router
 
     app.include_router(share_router)
+    from moorage.web.recording_pages import router as recording_router
+
+    app.include_router(recording_router)

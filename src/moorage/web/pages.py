@@ -314,9 +314,16 @@ async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Respon
     )
 
 
+CHECKBOXES = ("enabled", "recording", "record_input")
+
+
 def _form_fields(form) -> dict[str, object]:
-    fields: dict[str, object] = {k: v for k, v in form.items() if v != "" and k != "enabled"}
-    fields["enabled"] = form.get("enabled") in ("on", "true", "1")
+    fields: dict[str, object] = {k: v for k, v in form.items() if v != "" and k not in CHECKBOXES}
+    for box in CHECKBOXES:
+        fields[box] = form.get(box) in ("on", "true", "1")
+    if "idle_ignore_paths" in fields:  # one regular expression a line
+        lines = str(fields["idle_ignore_paths"]).splitlines()
+        fields["idle_ignore_paths"] = [line.strip() for line in lines if line.strip()]
     return fields
 
 

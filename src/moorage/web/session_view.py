@@ -7,6 +7,7 @@ from datetime import timedelta
 from starlette.requests import Request
 
 from moorage.context import Context
+from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
 from moorage.models.user import Role, User
@@ -22,10 +23,18 @@ async def session_view(
     """What the session pages show besides the session: its latest possible end
     (``max_expires_at``), how it ended (``ending``, None while it lives), the app's
     URL (``app_url``, http kind) and whether ``user`` may launch its template again
-    (``can_launch``)."""
+    (``can_launch``); its recordings ``user`` may read (``recordings``) and, while it is
+    ready with an idle timeout, when it ends unless something happens
+    (``idle_expires_at``)."""
     template = session.template
     ending: SessionEnding | None = await session_ending(context.sessionmaker, session, user)
+    idle_expires_at = None
+    if session.state == LeaseState.READY.value and template.idle_timeout_seconds:
+        idle_since = context.sessions.activity.idle_since(session)
+        idle_expires_at = idle_since + timedelta(seconds=template.idle_timeout_seconds)
     return {
+        "recordings": await context.recordings.list(user, session_id=session.id),
+        "idle_expires_at": idle_expires_at,
         "max_expires_at": session.starts_at + timedelta(minutes=template.max_duration_minutes),
         "ending": ending,
         "app_url": context.settings.workspace_app_url(str(request.base_url), session.id)

@@ -21,6 +21,7 @@ from moorage.api.v1 import (
     node_metrics,
     nodes,
     orgs,
+    recordings,
     reservations,
     sessions,
     shares,
@@ -56,5 +57,6 @@ router.include_router(nodes.router)
 router.include_router(node_metrics.router)
 router.include_router(actions.router)
 router.include_router(alerts.router)
+router.include_router(recordings.router)
 
 __all__ = ["router"]

@@ -7,6 +7,7 @@ The session's websockets (terminal, vnc, guacamole) are served by
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
@@ -15,6 +16,7 @@ from starlette.datastructures import URL
 from moorage.api.deps import ContextDep, CurrentUser, DbDep, SessionServiceDep
 from moorage.context import Context
 from moorage.errors import NotFound
+from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
 from moorage.models.user import Role, User
@@ -28,6 +30,7 @@ from moorage.schemas.session import (
 from moorage.security.access import Allow, Owner
 from moorage.services.audit import client_address
 from moorage.services.kinds import kind_for
+from moorage.services.session_end import end_reason_of
 from moorage.services.session_lists import search_sessions, states_named
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
@@ -61,6 +64,8 @@ def session_public(
         extensions=session.extensions,
         max_expires_at=session.starts_at + timedelta(minutes=template.max_duration_minutes),
         error=session.error,
+        **_idle_and_end(session, context),
+        recorded=session.recorded,
         connection=_connection(session, viewer, context),
         urls=SessionUrls(
             page=f"{root}/sessions/{session.id}",
@@ -75,6 +80,26 @@ def session_public(
             desktop=f"{ws_root}{paths.desktop}" if paths.desktop else None,
         ),
     )
+
+
+def _idle_and_end(session: WorkspaceSession, context: Context | None) -> dict[str, Any]:
+    """``idle_since``, ``idle_timeout_seconds`` and ``idle_expires_at`` while the
+    session is ready; ``end_reason`` once it is ending or has ended."""
+    fields: dict[str, Any] = {"end_reason": end_reason_of(session)}
+    if session.state != LeaseState.READY.value:
+        return fields
+    since = (
+        context.sessions.activity.idle_since(session)
+        if context
+        else max(session.starts_at, session.last_activity_at or session.starts_at)
+    )
+    timeout = session.template.idle_timeout_seconds
+    fields.update(
+        idle_since=since,
+        idle_timeout_seconds=timeout,
+        idle_expires_at=since + timedelta(seconds=timeout) if timeout else None,
+    )
+    return fields
 
 
 def _connection(
@@ -214,6 +239,15 @@ async def end_session(
     (``releasing`` while Docker is unreachable; the reconciler retries)."""
     session = await sessions.release(user, session_id, source=client_address(request))
     return session_public(session, request.base_url, user, context)
+
+
+@router.post("/{session_id}/keep", status_code=204, dependencies=[Owner])
+async def keep_session(
+    session_id: str, request: Request, user: CurrentUser, sessions: SessionServiceDep
+) -> None:
+    """ "Keep it": count now as activity, so the idle timeout starts over. 404 not
+    yours, 409 not ready."""
+    await sessions.keep(user, session_id, source=client_address(request))
 
 
 @router.get("/{session_id}/rdp", response_class=PlainTextResponse, dependencies=[Owner])

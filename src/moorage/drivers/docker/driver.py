@@ -6,6 +6,7 @@ import asyncio
 import ssl
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiodocker
@@ -21,6 +22,7 @@ from moorage.drivers.base import (
 )
 from moorage.drivers.docker import workspaces
 from moorage.drivers.docker._errors import translated
+from moorage.drivers.docker.stats import container_stats
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
 
 __all__ = ["DockerDriver", "EngineInfo", "docker_client"]
@@ -323,6 +325,25 @@ class DockerDriver(ContainerDriver):
             await self.stop_workspace(container_id, grace_seconds=2)
         except MoorageError:
             pass  # the caller's own error says what failed
+
+    async def cpu_percent(self, container_id: str) -> float | None:
+        try:
+            stats = await container_stats(self, container_id)
+        except NotFound:
+            return None
+        return float(stats["cpu_percent"])
+
+    async def tty_input_at(self, container_id: str) -> datetime | None:
+        script = "stat -c %X /dev/pts/[0-9]* 2>/dev/null; true"
+        output = b""
+        async with translated(self._endpoint, f"read the terminals of {container_id}"):
+            container = self._client.containers.container(container_id)
+            exec_ = await container.exec(["sh", "-c", script], stdout=True, stderr=False)
+            async with exec_.start(detach=False) as stream:
+                while (message := await stream.read_out()) is not None:
+                    output += message.data
+        times = [int(word) for word in output.split() if word.isdigit()]
+        return datetime.fromtimestamp(max(times), UTC) if times else None
 
     async def list_workspaces(self, label: str) -> list[WorkspaceContainer]:
         async with translated(self._endpoint, "list containers"):

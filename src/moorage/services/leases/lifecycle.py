@@ -108,6 +108,10 @@ class LeaseService(ABC, Generic[L]):
                 kind counts extensions).
         """
 
+    def _ending(self, lease: L, end_reason: str) -> None:
+        """In the locked transaction where ``lease`` stops being live: why (``deadline``,
+        ``idle``, ``owner``, ``admin``, ``failed`` …). No I/O. The default keeps nothing."""
+
     def _reclaiming(self, lease: L) -> None:
         """Called inside the locked transaction where ``lease`` stops being live
         (``releasing``, ``failed``, or released while provisioning), before
@@ -305,8 +309,8 @@ class LeaseService(ABC, Generic[L]):
             NotFound: no such lease, or ``user`` may not see it.
         """
         async with self._sessionmaker() as db:
-            await self._visible(db, user, lease_id)
-        await self.release_by_id(lease_id)
+            owner = self.as_row(await self._visible(db, user, lease_id)).user_id == user.id
+        await self.release_by_id(lease_id, end_reason="owner" if owner else "admin")
         await self._audit(user, self.release_verb, lease_id, source=source)
         return await self._reload(lease_id)
 
@@ -327,13 +331,15 @@ class LeaseService(ABC, Generic[L]):
                     )
                 )
             )
-        await asyncio.gather(*(self.release_by_id(i) for i in ids))
+        await asyncio.gather(*(self.release_by_id(i, end_reason="admin") for i in ids))
         await self._audit(user, "release_all", "*", detail=str(len(ids)), source=source)
         return len(ids)
 
-    async def release_by_id(self, lease_id: str, *, reason: str | None = None) -> bool:
-        """Release a lease (the reconciler's entry point at a deadline); ``reason``,
-        when given, is kept in its ``error``.
+    async def release_by_id(
+        self, lease_id: str, *, reason: str | None = None, end_reason: str = "deadline"
+    ) -> bool:
+        """Release a lease (the reconciler's entry point at a deadline); ``reason`` is
+        kept in its ``error``; ``end_reason`` says why it ends (see :meth:`_ending`).
 
         A lease still provisioning only becomes ``releasing``: the provisioning
         coroutine finishes the release when it sees that state, or, if its server
@@ -351,6 +357,7 @@ class LeaseService(ABC, Generic[L]):
             was_provisioning = lease.state == LeaseState.PROVISIONING.value
             if lease.state != LeaseState.RELEASING.value:
                 transition(lease, LeaseState.RELEASING, now=self._clock())
+                self._ending(lease, end_reason)
                 if reason:
                     lease.error = reason
             if was_provisioning:
@@ -385,6 +392,7 @@ class LeaseService(ABC, Generic[L]):
             if lease is None or LeaseState(lease.state).is_terminal:
                 return
             transition(lease, LeaseState.FAILED, now=self._clock(), error=error)
+            self._ending(lease, "failed")
             self._reclaiming(lease)
             user_id = self.as_row(lease).user_id
         self._notify(lease_id, None)

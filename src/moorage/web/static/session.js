@@ -27,7 +27,13 @@
     final: false,       // … and the end is known (not "ending")
     level: null,        // warning shown: 0 none, else 10, 5 or 1 (minutes)
     late: false,        // the deadline has passed (the end is polled for closely)
+    // The idle timeout (null: none): when the session ends unless something happens.
+    idleDeadline: root.dataset.idleDeadline ? Date.parse(root.dataset.idleDeadline) : null,
+    idleTimeout: root.dataset.idleTimeout ? Number(root.dataset.idleTimeout) * 1000 : null,
+    idleWarned: false,  // the idle notification was sent for this idle spell
   };
+  // "Keep it" shows this long before an idle end (half a timeout shorter than ten minutes).
+  const IDLE_WARNING_MS = Math.min(5 * 60000, (session.idleTimeout || Infinity) / 2);
   let pollTimer = null;
   let terminal = null;
 
@@ -126,6 +132,9 @@
     session.state = data.state;
     session.deadline = Date.parse(data.expires_at);
     session.max = Date.parse(data.max_expires_at);
+    if (data.idle_expires_at) {  // keys typed here may not have reached the server's row yet
+      session.idleDeadline = Math.max(Date.parse(data.idle_expires_at), session.idleDeadline || 0);
+    }
     if (!LIVE.includes(data.state)) { showEnd(); return; }
     // Stopped or started again elsewhere (another tab, the API): draw the page anew.
     if (data.state !== rendered && ["ready", "stopped"].includes(data.state)
@@ -165,7 +174,41 @@
     }
   }
 
+  // "Keep it": the person is here; the idle clock starts over.
+  async function keep(button) {
+    if (button) button.disabled = true;
+    try {
+      const result = await api("POST", "/keep");
+      if (result.ok) {
+        seen();
+        say("Kept: the session stays while you use it.");
+        refresh();
+      } else {
+        say(messageOf(result), "danger");
+      }
+    } catch (_) {
+      say("Moorage could not be reached; try again.", "danger");
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  // Activity seen on this page (keys in its terminal, "keep it"): the server counts it
+  // too; move the idle deadline now rather than at the next poll.
+  function seen() {
+    if (session.idleTimeout === null) return;
+    session.idleDeadline = Date.now() + session.idleTimeout;
+    session.idleWarned = false;
+    tick();
+  }
+
   root.addEventListener("click", (event) => {
+    const kept = event.target.closest("[data-keep-session]");
+    if (kept) {
+      event.preventDefault();
+      keep(kept);
+      return;
+    }
     const button = event.target.closest("[data-extend-minutes]");
     if (button) {
       event.preventDefault();
@@ -223,6 +266,34 @@
 
   const canAsk = () => "Notification" in window && Notification.permission === "default";
 
+  // "No activity for a while: … ends in 4:59 unless you keep it." [Keep it]
+  function drawIdleWarning(left) {
+    const el = document.getElementById("idle-warning");
+    if (!el) return;
+    if (!el.dataset.built) {
+      el.dataset.built = "1";
+      const text = document.createElement("span");
+      text.className = "text-body fw-medium";
+      text.dataset.idleText = "";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-sm btn-primary ms-2";
+      button.dataset.keepSession = "";
+      button.id = "keep-session";
+      button.textContent = "Keep it";
+      el.append(text, button);
+    }
+    const show = left <= IDLE_WARNING_MS && left < session.deadline - Date.now();
+    el.classList.toggle("d-none", !show);
+    if (!show) return;
+    el.querySelector("[data-idle-text]").textContent =
+      `No activity for a while: ${templateName} ends in ${formatLeft(left)} unless you keep it.`;
+    if (!session.idleWarned) {
+      session.idleWarned = true;
+      notify(`${templateName} is idle`, `It ends in ${Math.max(1, Math.round(left / MINUTE))} min unless you keep it.`);
+    }
+  }
+
   function tick() {
     if (session.ended) return;
     const left = session.deadline - Date.now();
@@ -242,6 +313,9 @@
              `At ${clock(session.deadline)}. Save your work, or add time on its page.`);
     }
     session.level = level;
+    if (session.idleDeadline !== null && session.state === "ready") {
+      drawIdleWarning(session.idleDeadline - Date.now());
+    }
     if (left <= 0 && !session.late) {  // its time is up: watch for the end closely
       session.late = true;
       schedulePoll();
@@ -256,7 +330,7 @@
     session.ended = true;
     if (terminal) terminal.stop();
     if (first) document.dispatchEvent(new CustomEvent("moorage:session-ended"));  // the desktop stops
-    root.querySelectorAll("#session-actions, [data-hide-when-ended], [data-notify-me]")
+    root.querySelectorAll("#session-actions, [data-hide-when-ended], [data-notify-me], #idle-warning")
       .forEach((el) => el.classList.add("d-none"));
     document.querySelectorAll("[data-expiry-warning]").forEach((el) => {
       el.classList.add("d-none");
@@ -400,7 +474,10 @@
     again.addEventListener("click", () => { attempt = 0; connect(); });
     window.addEventListener("online", () => { if (!socket && !stopped) { attempt = 0; connect(); } });
     term.onData((data) => {
-      if (socket && socket.readyState === WebSocket.OPEN) socket.send(encoder.encode(data));
+      if (socket && socket.readyState === WebSocket.OPEN) {
+        socket.send(encoder.encode(data));
+        seen();
+      }
     });
     term.onResize(sendSize);
     new ResizeObserver(() => fit.fit()).observe(el);
