@@ -43,4 +43,6 @@ if $with_test; then
   # binutils: objcopy and objdump, which PyInstaller needs to build the agent's binary
   # (tests/integration/test_agent_binary.py).
   apt_install binutils
+  # prometheus: its promtool checks GET /metrics (tests/unit/api/test_metrics.py).
+  apt_install prometheus
 fi

@@ -348,3 +348,25 @@ class Settings(BaseSettings):
         description="DashFleet's WEBHOOK_MIN_SECONDS: at most one webhook message per this "
         "many seconds (the channel's cooldown).",
     )
+
+    # Metrics (README, "Metrics and logs"), kept at the end like the webhook above.
+    metrics_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token a Prometheus scraper sends to `GET /metrics` (besides any admin's "
+            "API token). Unset: only admins' tokens are accepted."
+        ),
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description=(
+            "Also serve `GET /metrics` on this port of 127.0.0.1, without a token (for a "
+            "scraper on the same host). Unset: only the main port serves it."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: log lines as JSON objects, each with the request's `request_id`.",
+    )

@@ -15,6 +15,7 @@ from moorage.cli.agent import app as agent_app
 from moorage.cli.machines import app as machines_app
 from moorage.config import Settings
 from moorage.models.user import Role
+from moorage.observability.logs import configure_logging
 
 app = typer.Typer(
     help="Moorage: workspaces in the browser, leases that end on time.",
@@ -36,9 +37,8 @@ app.add_typer(agent_app, name="agent")
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # MOORAGE_LOG_FORMAT=json: JSON lines with the request id (Settings.log_format).
+    configure_logging(level, os.environ.get("MOORAGE_LOG_FORMAT", "text").strip().lower())
 
 
 @app.command()

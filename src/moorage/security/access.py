@@ -47,6 +47,7 @@ from moorage.security.rbac import require_role
 __all__ = [
     "FRAMEWORK_ROUTES",
     "Access",
+    "AdminOrMetricsToken",
     "Agent",
     "Allow",
     "GatewayOwner",
@@ -106,6 +107,11 @@ Owner: Any = _declare(Access("owner"))
 GatewayOwner: Any = _declare(Access("owner", in_handler=True))
 """Any logged-in user who owns the session (or an admin), checked by the gateway
 during the request or websocket handshake (404 / close code 4404 otherwise)."""
+
+
+AdminOrMetricsToken: Any = _declare(Access("role", Role.ADMIN, in_handler=True))
+"""An admin, or a scraper sending ``MOORAGE_METRICS_TOKEN`` as its bearer token,
+checked by the handler (``GET /metrics``)."""
 
 
 def Allow(role: Role) -> Any:

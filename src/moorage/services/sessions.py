@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -41,6 +42,7 @@ from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import Role, User
+from moorage.observability.metrics import LAUNCH_SECONDS
 from moorage.schemas.session import SessionConnection
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
@@ -132,7 +134,9 @@ class SessionService(SessionPower):
         source: str | None = None,
     ) -> WorkspaceSession:
         """Start a session from a template and return it once it is ``ready``; audited
-        as ``session.launch`` (from the client address ``source``) once it is.
+        as ``session.launch`` (from the client address ``source``) once it is. Timed into
+        ``moorage_session_launch_seconds`` (labels: the workspace kind, ``unknown`` before
+        the template is found; outcome ``ready``, ``refused`` for a 4xx, ``failed``).
 
         Raises:
             Forbidden: ``user`` is below the member role (403).
@@ -144,6 +148,35 @@ class SessionService(SessionPower):
             RuntimeUnavailable: Docker cannot be reached or the container did not
                 become usable (503); no container is left behind.
         """
+        started = time.perf_counter()
+        outcome, kind = "failed", "unknown"
+        try:
+            session = await self._launch(
+                user,
+                template_ref,
+                duration_minutes=duration_minutes,
+                duration_seconds=duration_seconds,
+                source=source,
+            )
+            outcome, kind = "ready", session.template.kind
+            return session
+        except MoorageError as exc:
+            if exc.status_code < 500:
+                outcome = "refused"
+            raise
+        finally:
+            LAUNCH_SECONDS.labels(kind, outcome).observe(time.perf_counter() - started)
+
+    async def _launch(
+        self,
+        user: User,
+        template_ref: str,
+        *,
+        duration_minutes: int | None = None,
+        duration_seconds: int | None = None,
+        source: str | None = None,
+    ) -> WorkspaceSession:
+        """What :meth:`launch` does, untimed."""
         require_role(user, Role.MEMBER)
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)

@@ -44,7 +44,8 @@ async def list_audit(
     ``tz``, else UTC; a bare ``to`` date includes that day).
 
     ``format=json`` (default): ``[{at, username, action, object_type, object_id,
-    environment, source, detail}]``, at most ``limit`` (default 200, ≤ 1000) from
+    environment, source, detail, request_id}]`` (``request_id``: the ``X-Request-ID`` of
+    the request that caused it, also in its log lines), at most ``limit`` (default 200, ≤ 1000) from
     ``offset``. ``format=csv``: the same columns as a ``text/csv`` download, at most
     ``limit`` (default and maximum 100000). 422 names a bad filter or limit.
     """
@@ -82,6 +83,7 @@ async def list_audit(
             "environment": row.environment,
             "source": row.source,
             "detail": row.detail,
+            "request_id": row.request_id,
         }
         for row in rows
     ]
