@@ -357,15 +357,6 @@ class Settings(BaseSettings):
             "API token). Unset: only admins' tokens are accepted."
         ),
     )
-    metrics_port: int | None = Field(
-        None,
-        ge=1,
-        le=65535,
-        description=(
-            "Also serve `GET /metrics` on this port of 127.0.0.1, without a token (for a "
-            "scraper on the same host). Unset: only the main port serves it."
-        ),
-    )
     log_format: Literal["text", "json"] = Field(
         "text",
         description="`json`: log lines as JSON objects, each with the request's `request_id`.",

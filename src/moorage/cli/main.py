@@ -94,6 +94,10 @@ def serve(
 
         asyncio.run(prepare())
         os.environ["MOORAGE_DATA_DIR"] = str(settings.data_dir)
+        # Every worker's counters in files there, summed by GET /metrics (multiprocess mode).
+        from moorage.observability.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir / "prometheus")
         uvicorn.run(
             "moorage.app:create_app",
             factory=True,
