@@ -22,7 +22,6 @@ import types
 import typing
 from typing import Annotated, Any, ClassVar
 
-import asyncssh
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import (
@@ -108,6 +107,8 @@ class InputModel(BaseModel):
 
 
 def _ssh_private_key(value: SecretStr) -> SecretStr:
+    import asyncssh  # heavy: loaded when a key is given, not by every server start
+
     try:
         asyncssh.import_private_key(value.get_secret_value())
     except (asyncssh.KeyImportError, ValueError, TypeError) as exc:

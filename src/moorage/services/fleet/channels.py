@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import apprise
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +35,8 @@ CHANNEL_CONTEXT = "fleet.channel_url"
 
 def check_apprise_url(url: str) -> str:
     """``url`` if Apprise knows its scheme. Raises InvalidInput naming the field."""
+    import apprise  # heavy (its plugins): loaded when a channel is saved or used
+
     if not apprise.Apprise().add(url):
         raise InvalidInput(
             f"not an Apprise URL Moorage can use: {url.split(':', 1)[0]}://… "
@@ -137,6 +138,8 @@ async def send_test(db: AsyncSession, keyring: Keyring, user: User, channel_id: 
     """
     require_role(user, Role.OPERATOR)
     channel = await _owned(db, user.org_id, channel_id)
+    import apprise
+
     sender = apprise.Apprise()
     sender.add(keyring.open(channel.url_sealed, CHANNEL_CONTEXT))
     if not await sender.async_notify(
