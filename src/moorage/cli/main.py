@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from moorage.cli._common import DataDirOption, run_with_db, settings_for
+from moorage.cli._common import DataDirOption, migrate_in_child, run_with_db, settings_for
 from moorage.cli.agent import app as agent_app
 from moorage.cli.machines import app as machines_app
 from moorage.config import Settings
@@ -112,6 +112,7 @@ def serve(
             root_path=settings.root_path,
         )
         return
+    migrate_in_child(settings)  # keeps Alembic out of the server's memory
     main = create_app(settings, announce=announce)
     if not settings.workspace_port:
         uvicorn.run(
