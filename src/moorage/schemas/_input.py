@@ -22,8 +22,6 @@ import types
 import typing
 from typing import Annotated, Any, ClassVar
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -119,6 +117,8 @@ def _ssh_private_key(value: SecretStr) -> SecretStr:
 
 
 def _pem_certificates(value: SecretStr) -> SecretStr:
+    from cryptography import x509  # its Rust core is MBs: loaded when a PEM is given
+
     try:
         certificates = x509.load_pem_x509_certificates(value.get_secret_value().encode())
     except ValueError as exc:
@@ -129,6 +129,8 @@ def _pem_certificates(value: SecretStr) -> SecretStr:
 
 
 def _pem_private_key(value: SecretStr) -> SecretStr:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     try:
         load_pem_private_key(value.get_secret_value().encode(), password=None)
     except (ValueError, TypeError) as exc:
