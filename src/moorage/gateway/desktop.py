@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket
 
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
+from moorage.gateway.deadline import refuse_if_past, reloader, serve_until_deadline
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
 from moorage.security.auth import credential_of, user_from_connection
@@ -64,6 +65,7 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
             raise NotFound(f"session {session_id} has no desktop", code="session_not_found")
         if session.state != LeaseState.READY.value or not session.ports:
             raise Conflict(f"the session is {session.state}", code="session_not_ready")
+        refuse_if_past(session)
         reader, writer = await open_vnc(
             context.settings.publish_address,
             int(session.ports[str(VNC_PORT)]),
@@ -85,7 +87,13 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
         await websocket.send_bytes(b"\0\0\0\0")  # SecurityResult: OK
         if frames.buffer:
             writer.write(frames.buffer)
-        await _bridge(websocket, reader, writer)
+        await serve_until_deadline(
+            websocket,
+            "vnc",
+            session,
+            reloader(context.sessions, user, session_id),
+            _bridge(websocket, reader, writer),
+        )
     except (ConnectionError, RuntimeUnavailable) as exc:
         log.info("desktop of session %s closed: %s", session_id, exc)
     finally:
