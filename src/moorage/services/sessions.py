@@ -63,6 +63,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+RECLAIM_CONCURRENCY = 10
+"""Container removals at once per process, by default (see :meth:`SessionService._reclaim`)."""
+
 SESSION_LABEL = "moorage.session"
 ORG_LABEL = "moorage.org"
 
@@ -110,6 +113,7 @@ class SessionService(SessionPower):
         keyring: Keyring,
         launch_timeout_seconds: float = 60.0,
         publish_address: str = "127.0.0.1",
+        reclaim_concurrency: int = RECLAIM_CONCURRENCY,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__(sessionmaker, instance_id=instance_id, clock=clock)
@@ -117,6 +121,7 @@ class SessionService(SessionPower):
         self._publish_address = publish_address
         self._drivers = drivers
         self._launch_timeout = launch_timeout_seconds
+        self._reclaims = asyncio.Semaphore(reclaim_concurrency)
 
     def limit_minutes(self, lease: WorkspaceSession) -> int:
         """The template's maximum duration."""
@@ -348,14 +353,18 @@ class SessionService(SessionPower):
     # -- reclaiming --------------------------------------------------------
 
     async def _reclaim(self, lease_id: str) -> bool:
-        """Remove the session's container, if it has one; False when Docker refused."""
+        """Remove the session's container, if it has one; False when Docker refused.
+        At most ``reclaim_concurrency`` removals run at once in this process (sessions
+        ending together are reclaimed concurrently, but Docker is not sent fifty
+        forced removals in the same instant); the rest wait their turn."""
         async with self._sessionmaker() as db:
             session = await db.get(WorkspaceSession, lease_id)
             if session is None or not session.container_id:
                 return True
             container_id, environment = session.container_id, session.environment
         try:
-            await self._drivers.get(environment).remove(container_id)
+            async with self._reclaims:  # many deadlines at once must not flood Docker
+                await self._drivers.get(environment).remove(container_id)
         except MoorageError as exc:
             log.warning(
                 "session %s: container removal failed, will retry: %s", lease_id, exc.message
