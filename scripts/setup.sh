@@ -45,4 +45,6 @@ if $with_test; then
   apt_install binutils
   # nginx: deploy/nginx/moorage.conf in front of a server (tests/integration/test_nginx_site.py).
   apt_install nginx-light
+  # prometheus: its promtool checks GET /metrics (tests/unit/api/test_metrics.py).
+  apt_install prometheus
 fi

@@ -15,6 +15,7 @@ from moorage.api.compat import compat_paths, include_compat_routers
 from moorage.api.compat._cors import CompatCors
 from moorage.api.errors import install_error_handlers
 from moorage.api.fast_path import AgentReportFastPath
+from moorage.api.metrics import router as metrics_router
 from moorage.api.v1 import router as api_router
 from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
@@ -22,6 +23,8 @@ from moorage.drivers.pool import DriverFactory
 from moorage.gateway.router import router as gateway_router
 from moorage.gateway.terminal_hold import TerminalHolds
 from moorage.gateway.workspace_app import WorkspaceHosts
+from moorage.observability.http_metrics import HttpMetrics
+from moorage.observability.request_id import RequestIdMiddleware
 from moorage.runtime import open_context
 from moorage.security.csrf import CsrfGuard
 from moorage.security.forwarded import ForwardedHeaders
@@ -89,10 +92,14 @@ def create_app(
     if settings.compat_cors_origin_list and seed_paths:
         # Outermost: a preflight (OPTIONS) is answered before any other check.
         app.add_middleware(CompatCors, origins=settings.compat_cors_origin_list, paths=seed_paths)
+    # Every request counted, and its id set before anything logs.
+    app.add_middleware(HttpMetrics)
+    app.add_middleware(RequestIdMiddleware)
     if settings.trusted_proxy_networks:  # outermost: every other layer sees the client's
         app.add_middleware(ForwardedHeaders, networks=settings.trusted_proxy_networks)
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(api_router)
+    app.include_router(metrics_router)
     app.include_router(gateway_router)
     # Before the pages: a seed path that is also a page (Projet-IAC's /machines) is
     # tried first and answers API clients only (api.compat.ApiClientRoute).

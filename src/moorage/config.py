@@ -356,3 +356,16 @@ class Settings(BaseSettings):
         description="Let stacks come from file:// Git repositories on this server's "
         "filesystem (tests, single-user set-ups); off: https, http and ssh only.",
     )
+
+    # Metrics (README, "Metrics and logs"), kept at the end like the webhook above.
+    metrics_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token a Prometheus scraper sends to `GET /metrics` (besides any admin's "
+            "API token). Unset: only admins' tokens are accepted."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: log lines as JSON objects, each with the request's `request_id`.",
+    )

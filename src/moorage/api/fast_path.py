@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from moorage.api.v1.agents import report_answer
 from moorage.errors import PayloadTooLarge
+from moorage.observability.http_metrics import ROUTE_KEY
 from moorage.schemas.fleet import MAX_REPORT_BYTES
 from moorage.security.csrf import route_path
 
@@ -36,6 +37,7 @@ class AgentReportFastPath:
         if scope["type"] != "http" or route_path(scope) != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        scope[ROUTE_KEY] = PATH
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > MAX_REPORT_BYTES:

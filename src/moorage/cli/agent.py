@@ -13,8 +13,12 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from moorage.agent import DEFAULT_CONFIG, DEFAULT_INTERVAL
 from moorage.cli._common import DataDirOption, run_with_db, settings_for
+
+# The agent's own defaults (moorage.agent._common), written out for --help: importing
+# the agent here would load httpx and psutil into every `moorage serve`.
+CONFIG_HELP = "default: /etc/moorage-agent.json, %ProgramData%\\Moorage\\agent.toml on Windows"
+DEFAULT_INTERVAL = 10.0
 
 app = typer.Typer(help="The fleet agent and its enrolment tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="Enrolment tokens.", no_args_is_help=True)
@@ -62,14 +66,18 @@ def token_create(
 def enroll(
     server: Annotated[str, typer.Option(help="The hub's URL.")],
     token: Annotated[str, typer.Option(help="An enrolment token.")],
-    config: Annotated[Path, typer.Option(help="Where to save the credential.")] = DEFAULT_CONFIG,
+    config: Annotated[
+        Path | None, typer.Option(help=f"Where to save the credential ({CONFIG_HELP}).")
+    ] = None,
 ) -> None:
     """Exchange an enrolment token for this machine's credential."""
 
 
 @app.command("run")
 def run(
-    config: Annotated[Path, typer.Option(help="The enrolled config.")] = DEFAULT_CONFIG,
+    config: Annotated[
+        Path | None, typer.Option(help=f"The enrolled config ({CONFIG_HELP}).")
+    ] = None,
     interval: Annotated[float, typer.Option(help="Seconds between reports.")] = DEFAULT_INTERVAL,
     allow_actions: Annotated[bool, typer.Option(help="Run allow-listed actions.")] = False,
     max_backoff: Annotated[float, typer.Option(help="Longest wait between retries (s).")] = 300,

@@ -10,12 +10,13 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from moorage.cli._common import DataDirOption, run_with_db, settings_for
+from moorage.cli._common import DataDirOption, migrate_in_child, run_with_db, settings_for
 from moorage.cli.agent import app as agent_app
 from moorage.cli.backup import app as backup_app
 from moorage.cli.machines import app as machines_app
 from moorage.config import Settings
 from moorage.models.user import Role
+from moorage.observability.logs import configure_logging
 
 app = typer.Typer(
     help="Moorage: workspaces in the browser, leases that end on time.",
@@ -44,9 +45,8 @@ GRACE_SECONDS = 6
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # MOORAGE_LOG_FORMAT=json: JSON lines with the request id (Settings.log_format).
+    configure_logging(level, os.environ.get("MOORAGE_LOG_FORMAT", "text").strip().lower())
 
 
 @app.command()
@@ -102,6 +102,10 @@ def serve(
 
         asyncio.run(prepare())
         os.environ["MOORAGE_DATA_DIR"] = str(settings.data_dir)
+        # Every worker's counters in files there, summed by GET /metrics (multiprocess mode).
+        from moorage.observability.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir / "prometheus")
         uvicorn.run(
             "moorage.app:create_app",
             factory=True,
@@ -116,6 +120,7 @@ def serve(
             timeout_graceful_shutdown=GRACE_SECONDS,
         )
         return
+    migrate_in_child(settings)  # keeps Alembic out of the server's memory
     main = create_app(settings, announce=announce)
     if not settings.workspace_port:
         uvicorn.run(

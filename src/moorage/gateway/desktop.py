@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket
 
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
+from moorage.gateway.deadline import refuse_if_past, reloader, serve_until_deadline
 from moorage.gateway.presence import close_code_of, present
 from moorage.gateway.rfb_filter import RfbFilter, RfbProtocolError
 from moorage.gateway.session_tap import tap_desktop
@@ -74,6 +75,7 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
             raise NotFound(f"session {session_id} has no desktop", code="session_not_found")
         if session.state != LeaseState.READY.value or not session.ports:
             raise Conflict(f"the session is {session.state}", code="session_not_ready")
+        refuse_if_past(session)
         reader, writer = await open_vnc(
             context.settings.publish_address,
             int(session.ports[str(VNC_PORT)]),
@@ -128,7 +130,13 @@ async def _serve(
         context, session, reader, writer, after_init=bool(frames.buffer)
     )
     try:
-        await _bridge(websocket, reader, writer, rfb, live)
+        await serve_until_deadline(
+            websocket,
+            "vnc",
+            session,
+            reloader(context.sessions, session.id),
+            _bridge(websocket, reader, writer, rfb, live),
+        )
     finally:
         await tap.close()
 

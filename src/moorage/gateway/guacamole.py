@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket
 
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
+from moorage.gateway.deadline import refuse_if_past, reloader, serve_until_deadline
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
 from moorage.security.auth import credential_of, user_from_connection
@@ -232,6 +233,7 @@ async def serve_guacamole(websocket: WebSocket, context: Context, session_id: st
             raise NotFound(f"session {session_id} has no RDP desktop", code="session_not_found")
         if session.state != LeaseState.READY.value:
             raise Conflict(f"the session is {session.state}", code="session_not_ready")
+        refuse_if_past(session)
         width, height, dpi = (
             _bounded(websocket, name, default, top)
             for name, default, top in (
@@ -280,7 +282,13 @@ async def serve_guacamole(websocket: WebSocket, context: Context, session_id: st
         return
     await websocket.accept(subprotocol="guacamole")
     try:
-        await relay(websocket, reader, writer)
+        await serve_until_deadline(
+            websocket,
+            "rdp",
+            session,
+            reloader(context.sessions, session_id),
+            relay(websocket, reader, writer),
+        )
     finally:
         writer.close()
         with contextlib.suppress(Exception):

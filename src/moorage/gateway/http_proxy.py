@@ -48,12 +48,14 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from moorage.errors import Conflict, Forbidden, MoorageError, NotFound, RuntimeUnavailable
 from moorage.gateway.app_activity import count_activity
+from moorage.gateway.deadline import CLOSE_DEADLINE, refuse_if_past, reloader, until_deadline
 from moorage.gateway.presence import present
 from moorage.gateway.workspace_origin import COOKIE_PREFIX, TICKET_PARAM, issue_ticket
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
 from moorage.models.user import User
+from moorage.observability.metrics import GATEWAY_CONNECTIONS
 from moorage.security.access import GatewayShared
 from moorage.security.auth import COOKIE_NAME
 from moorage.security.origin import cross_site
@@ -103,7 +105,9 @@ async def session_upstream(
     """The upstream base ``http://host:port`` of a session ``user`` may reach.
 
     With ``connection``, the app's per-session token (the session's sealed secret)
-    is kept on ``connection.state.app_token`` for :func:`_forward_headers`.
+    is kept on ``connection.state.app_token`` for :func:`_forward_headers`, and the
+    session's deadline on ``connection.state.workspace_deadline`` for
+    :func:`bridge_websocket`. Past the deadline, refused (access ends then).
 
     Raises:
         NotFound: not its owner or an admin, no such session, not http, or ended.
@@ -132,10 +136,16 @@ def upstream_of(
         raise NotFound(f"session {session_id} has ended", code="session_ended")
     if session.state != LeaseState.READY.value:
         raise Conflict(f"the session is {session.state}", code="session_not_ready")
+    refuse_if_past(session)
     port = next(iter(session.ports.values()))
     if connection is not None:
         connection.state.app_token = context.sessions.secret_of(session)
         count_activity(context, session, connection)
+        # For bridge_websocket's deadline timer.
+        connection.state.workspace_deadline = (
+            session.expires_at,
+            reloader(context.sessions, session_id),
+        )
     return f"http://{context.settings.publish_address}:{port}"
 
 
@@ -393,9 +403,17 @@ async def _bridge_frames(
                 await upstream.send_bytes(message["bytes"])
 
     tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+    deadline = getattr(websocket.state, "workspace_deadline", None)
+    if deadline is not None:  # closed when the session's deadline passes
+        tasks.append(asyncio.create_task(until_deadline(*deadline)))
+    GATEWAY_CONNECTIONS.labels("http").inc()
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if len(tasks) == 3 and tasks[2].done():
+            with contextlib.suppress(Exception):
+                await websocket.close(code=CLOSE_DEADLINE[0], reason=CLOSE_DEADLINE[1])
     finally:
+        GATEWAY_CONNECTIONS.labels("http").dec()
         for task in tasks:
             task.cancel()
         await upstream.close()

@@ -47,6 +47,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from moorage.drivers.base import TerminalStream
 from moorage.drivers.ssh.terminal import open_ssh_terminal
 from moorage.errors import Conflict, MoorageError, NotFound
+from moorage.gateway.deadline import refuse_if_past
 from moorage.gateway.presence import close_code_of, present
 from moorage.gateway.session_tap import SessionTap, open_terminal_tap
 from moorage.gateway.terminal_hold import Attachment, HeldTerminal, TerminalHolds
@@ -152,6 +153,7 @@ async def serve_terminal(
         session = admission.session
         if session.state != LeaseState.READY.value or not session.container_id:
             raise Conflict(f"the session is {session.state}", code="session_not_ready")
+        refuse_if_past(session)
 
         async def open_shell(cols: int, rows: int) -> TerminalStream:
             return await _open_shell(context, session, cols, rows)

@@ -58,9 +58,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED_BYTES = 4 * BUFFER_BYTES
 """Output an attachment may fall behind by before it is detached."""
-RECHECK_SECONDS = 5.0
-"""Past its deadline, how often a terminal whose session still reads as ready asks
-again (the reconciler's release may come a little late, or from another process)."""
 
 CLOSE_SHELL_EXITED = (1000, "the shell exited")
 CLOSE_SESSION_ENDED = (4409, "the session ended")
@@ -248,7 +245,7 @@ class HeldTerminal:
         self._moved.set()
 
     async def _watch_deadline(self) -> None:
-        """Past the deadline, end the shell once ``still_live`` says the session is over."""
+        """At the deadline, end the shell unless ``still_live`` gives a later one."""
         while not self.closed:
             self._moved.clear()
             delay = (self.expires_at - self._clock()).total_seconds()
@@ -261,14 +258,12 @@ class HeldTerminal:
             except Exception:
                 log.exception("terminal of session %s: cannot read the session", self.session_id)
                 live = self.expires_at
-            if live is None:
+            if live is None or live <= self._clock():
+                # Access ends at the deadline, not when the reconciler releases the
+                # session (moorage.gateway.deadline).
                 await self.close(*CLOSE_SESSION_ENDED)
                 return
-            if live > self._clock():
-                self.expires_at = live  # extended elsewhere (another process)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._moved.wait(), timeout=RECHECK_SECONDS)
+            self.expires_at = live  # extended elsewhere (another process)
 
     # -- output and the end ----------------------------------------------------------
 

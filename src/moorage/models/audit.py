@@ -23,3 +23,6 @@ class AuditEvent(Base):
     environment: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The id of the HTTP request that caused the event (its ``X-Request-ID``, also in
+    every log line of that request); None for the reconciler, jobs and the CLI."""

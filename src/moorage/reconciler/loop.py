@@ -27,6 +27,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
+from moorage.observability.metrics import EXPIRY_LATENESS, RECLAIM_LATENESS
 from moorage.reconciler.deadlines import DeadlineQueue
 from moorage.reconciler.keeper import LeaseKeeper
 from moorage.reconciler.leader import heartbeat, try_lead
@@ -234,11 +235,14 @@ class Reconciler:
     async def _expire(self, key: DeadlineKey, deadline: datetime) -> None:
         kind, lease_id = key
         started = time.monotonic()
+        acted = (self._clock() - deadline).total_seconds()
         try:
             released = await self.keepers[kind].expire(lease_id, deadline)
             if released:
                 lateness = (self._clock() - deadline).total_seconds()
                 self.lateness_seconds[kind].append(lateness)
+                EXPIRY_LATENESS.labels(kind).observe(max(0.0, acted))
+                RECLAIM_LATENESS.labels(kind).observe(max(0.0, lateness))
                 log.info(
                     "%s %s expired; released %.3f s after its deadline (%.3f s of work)",
                     kind,

@@ -22,9 +22,6 @@ import types
 import typing
 from typing import Annotated, Any, ClassVar
 
-import asyncssh
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -108,6 +105,8 @@ class InputModel(BaseModel):
 
 
 def _ssh_private_key(value: SecretStr) -> SecretStr:
+    import asyncssh  # heavy: loaded when a key is given, not by every server start
+
     try:
         asyncssh.import_private_key(value.get_secret_value())
     except (asyncssh.KeyImportError, ValueError, TypeError) as exc:
@@ -118,6 +117,8 @@ def _ssh_private_key(value: SecretStr) -> SecretStr:
 
 
 def _pem_certificates(value: SecretStr) -> SecretStr:
+    from cryptography import x509  # its Rust core is MBs: loaded when a PEM is given
+
     try:
         certificates = x509.load_pem_x509_certificates(value.get_secret_value().encode())
     except ValueError as exc:
@@ -128,6 +129,8 @@ def _pem_certificates(value: SecretStr) -> SecretStr:
 
 
 def _pem_private_key(value: SecretStr) -> SecretStr:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     try:
         load_pem_private_key(value.get_secret_value().encode(), password=None)
     except (ValueError, TypeError) as exc:

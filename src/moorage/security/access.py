@@ -50,6 +50,7 @@ from moorage.security.rbac import require_role
 __all__ = [
     "FRAMEWORK_ROUTES",
     "Access",
+    "AdminOrMetricsToken",
     "Agent",
     "Allow",
     "GatewayOwner",
@@ -116,6 +117,9 @@ GatewayShared: Any = _declare(Access("shared", in_handler=True))
 """The session's owner (or an admin), or the holder of a share grant to it: the
 handler admits the caller and enforces the grant's role (404 / close code 4404 to
 anyone else)."""
+AdminOrMetricsToken: Any = _declare(Access("role", Role.ADMIN, in_handler=True))
+"""An admin, or a scraper sending ``MOORAGE_METRICS_TOKEN`` as its bearer token,
+checked by the handler (``GET /metrics``)."""
 
 
 def Allow(role: Role) -> Any:

@@ -25,9 +25,6 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from moorage.errors import InvalidInput, MoorageError
 
 __all__ = ["KEY_FILE", "Keyring", "SecretError", "load_keyring"]
@@ -68,6 +65,9 @@ class Keyring:
 
     def seal(self, plaintext: str, context: str) -> str:
         """Encrypt ``plaintext`` for the field named ``context``; returns the stored format."""
+        # cryptography's Rust core is MBs of memory: loaded on the first secret sealed.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = AESGCM(self._keys[self.current_id]).encrypt(
             nonce, plaintext.encode(), context.encode()
@@ -95,6 +95,9 @@ class Keyring:
                 f"a stored secret was sealed with key {key_id}, which is not configured; "
                 "add the old key to MOORAGE_OLD_SECRET_KEYS"
             )
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             plaintext = AESGCM(key).decrypt(
                 raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()

@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 from moorage.db.engine import write_session
 from moorage.models.audit import AuditEvent
 from moorage.models.user import User
+from moorage.observability.request_id import current_request_id
 
 __all__ = ["COMMAND_LINE", "audit", "audit_in", "client_address", "record"]
 
@@ -94,7 +95,8 @@ def record(
     """Add an event to ``db``'s transaction for an actor that is not a signed-in user
     (:func:`audit_in` is this with the user's org and name): :data:`COMMAND_LINE`, or
     the username tried by a failed sign-in. Values are cut to their columns' sizes
-    (``actor`` 64 characters, ``object_id`` 255, ``detail`` 2000)."""
+    (``actor`` 64 characters, ``object_id`` 255, ``detail`` 2000). The event carries the
+    id of the HTTP request being served, if any (:mod:`moorage.observability.request_id`)."""
     db.add(
         AuditEvent(
             org_id=org_id,
@@ -105,5 +107,6 @@ def record(
             environment=environment,
             source=source and source[:64],
             detail=(detail or None) and detail[:2000],
+            request_id=current_request_id(),
         )
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -38,6 +39,7 @@ from moorage.models.lease import LeaseState
 from moorage.models.machine import Machine
 from moorage.models.reservation import AccountState, Reservation, ReservationAccount
 from moorage.models.user import Role, User
+from moorage.observability.metrics import RESERVATION_CLAIM_SECONDS
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
@@ -126,7 +128,9 @@ class ReservationService(LeaseService[Reservation]):
         source: str | None = None,
     ) -> tuple[Reservation, str]:
         """Reserve ``count`` machines of ``pool`` and create the account on each;
-        audited as ``reservation.reserve`` (from the client address ``source``).
+        audited as ``reservation.reserve`` (from the client address ``source``);
+        timed into ``moorage_reservation_claim_seconds`` (outcome ``ready``, ``refused``
+        for a 4xx, ``failed``).
 
         Returns:
             The ready reservation and the account password (plaintext, shown once).
@@ -141,6 +145,41 @@ class ReservationService(LeaseService[Reservation]):
                 next frees up (409); or the username exists on a machine.
             RuntimeUnavailable: a machine failed; every account made is removed (503).
         """
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            claimed = await self._reserve(
+                user,
+                pool=pool,
+                count=count,
+                duration_minutes=duration_minutes,
+                duration_seconds=duration_seconds,
+                username=username,
+                password=password,
+                source=source,
+            )
+            outcome = "ready"
+            return claimed
+        except MoorageError as exc:
+            if exc.status_code < 500:
+                outcome = "refused"
+            raise
+        finally:
+            RESERVATION_CLAIM_SECONDS.labels(outcome).observe(time.perf_counter() - started)
+
+    async def _reserve(
+        self,
+        user: User,
+        *,
+        pool: str = "default",
+        count: int = 1,
+        duration_minutes: int | None = None,
+        duration_seconds: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        source: str | None = None,
+    ) -> tuple[Reservation, str]:
+        """What :meth:`reserve` does, untimed."""
         require_role(user, Role.MEMBER)
         if not 1 <= count <= MAX_COUNT:
             raise InvalidInput(f"count must be 1-{MAX_COUNT}", field="count")

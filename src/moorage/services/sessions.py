@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -42,6 +43,7 @@ from moorage.models.org import Org
 from moorage.models.session import EndReason, WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import Role, User
+from moorage.observability.metrics import LAUNCH_SECONDS
 from moorage.schemas.session import SessionConnection
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
@@ -63,6 +65,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+RECLAIM_CONCURRENCY = 10
+"""Container removals at once per process, by default (see :meth:`SessionService._reclaim`)."""
 
 SESSION_LABEL = "moorage.session"
 ORG_LABEL = "moorage.org"
@@ -111,6 +116,7 @@ class SessionService(SessionPower):
         keyring: Keyring,
         launch_timeout_seconds: float = 60.0,
         publish_address: str = "127.0.0.1",
+        reclaim_concurrency: int = RECLAIM_CONCURRENCY,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__(sessionmaker, instance_id=instance_id, clock=clock)
@@ -120,6 +126,7 @@ class SessionService(SessionPower):
         self._launch_timeout = launch_timeout_seconds
         self.activity = Activity(sessionmaker, clock=clock)
         """What people do in the sessions (their idle timeout)."""
+        self._reclaims = asyncio.Semaphore(reclaim_concurrency)
 
     def limit_minutes(self, lease: WorkspaceSession) -> int:
         """The template's maximum duration."""
@@ -159,7 +166,9 @@ class SessionService(SessionPower):
         source: str | None = None,
     ) -> WorkspaceSession:
         """Start a session from a template and return it once it is ``ready``; audited
-        as ``session.launch`` (from the client address ``source``) once it is.
+        as ``session.launch`` (from the client address ``source``) once it is. Timed into
+        ``moorage_session_launch_seconds`` (labels: the workspace kind, ``unknown`` before
+        the template is found; outcome ``ready``, ``refused`` for a 4xx, ``failed``).
 
         Raises:
             Forbidden: ``user`` is below the member role (403).
@@ -171,6 +180,35 @@ class SessionService(SessionPower):
             RuntimeUnavailable: Docker cannot be reached or the container did not
                 become usable (503); no container is left behind.
         """
+        started = time.perf_counter()
+        outcome, kind = "failed", "unknown"
+        try:
+            session = await self._launch(
+                user,
+                template_ref,
+                duration_minutes=duration_minutes,
+                duration_seconds=duration_seconds,
+                source=source,
+            )
+            outcome, kind = "ready", session.template.kind
+            return session
+        except MoorageError as exc:
+            if exc.status_code < 500:
+                outcome = "refused"
+            raise
+        finally:
+            LAUNCH_SECONDS.labels(kind, outcome).observe(time.perf_counter() - started)
+
+    async def _launch(
+        self,
+        user: User,
+        template_ref: str,
+        *,
+        duration_minutes: int | None = None,
+        duration_seconds: int | None = None,
+        source: str | None = None,
+    ) -> WorkspaceSession:
+        """What :meth:`launch` does, untimed."""
         require_role(user, Role.MEMBER)
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
@@ -344,14 +382,18 @@ class SessionService(SessionPower):
     # -- reclaiming --------------------------------------------------------
 
     async def _reclaim(self, lease_id: str) -> bool:
-        """Remove the session's container, if it has one; False when Docker refused."""
+        """Remove the session's container, if it has one; False when Docker refused.
+        At most ``reclaim_concurrency`` removals run at once in this process (sessions
+        ending together are reclaimed concurrently, but Docker is not sent fifty
+        forced removals in the same instant); the rest wait their turn."""
         async with self._sessionmaker() as db:
             session = await db.get(WorkspaceSession, lease_id)
             if session is None or not session.container_id:
                 return True
             container_id, environment = session.container_id, session.environment
         try:
-            await self._drivers.get(environment).remove(container_id)
+            async with self._reclaims:  # many deadlines at once must not flood Docker
+                await self._drivers.get(environment).remove(container_id)
         except MoorageError as exc:
             log.warning(
                 "session %s: container removal failed, will retry: %s", lease_id, exc.message

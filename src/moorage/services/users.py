@@ -19,6 +19,7 @@ from moorage.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from moorage.models.org import DEFAULT_ORG, Org
 from moorage.models.token import ApiToken, TokenKind
 from moorage.models.user import Role, User
+from moorage.observability.metrics import LOGIN_FAILURES
 from moorage.security.auth import authenticate_token
 from moorage.security.passwords import hash_password, verify_password
 from moorage.security.rbac import require_role
@@ -256,6 +257,7 @@ async def sign_in(
         user, reason = await _check_password(db, username, password)
         org_id = await _org_of_attempt(db, tried)
     if user is None:
+        LOGIN_FAILURES.labels((reason or "unknown").replace(" ", "_")).inc()
         if org_id is not None:
             async with write_session(sessionmaker) as db:
                 record(

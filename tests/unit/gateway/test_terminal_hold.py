@@ -144,6 +144,19 @@ async def test_past_its_deadline_the_terminal_ends_when_the_session_is_no_longer
     assert stream.closed and answers == []
 
 
+async def test_at_its_deadline_the_terminal_ends_while_the_session_still_reads_ready():
+    deadline = _soon(0.1)
+
+    async def still_live() -> datetime | None:
+        return deadline  # not released yet by the reconciler, and not extended
+
+    stream = FakeTerminal()
+    held = HeldTerminal("s1", stream, expires_at=deadline, still_live=still_live)
+    attachment, _, _ = held.attach(80, 24)
+    assert await asyncio.wait_for(_drain(attachment.queue), 1) == [None]
+    assert (attachment.close_code, attachment.close_reason) == CLOSE_SESSION_ENDED
+
+
 async def test_an_extension_moves_the_deadline_without_asking():
     asked: list[int] = []
 

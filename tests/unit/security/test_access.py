@@ -33,6 +33,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/auth/me"): "viewer",
     ("GET", "/api/v1/health"): "public",
     ("GET", "/api/v1/reconciler"): "admin",
+    ("GET", "/metrics"): "admin",
     ("POST", "/api/v1/sessions"): "member",
     ("GET", "/api/v1/sessions"): "viewer",
     ("GET", "/api/v1/sessions/{session_id}"): "owner",

@@ -16,6 +16,7 @@ from moorage.api.errors import validation_error
 from moorage.context import Context
 from moorage.db.engine import write_session
 from moorage.errors import InvalidInput, MoorageError, PayloadTooLarge
+from moorage.observability.metrics import AGENT_REPORTS
 from moorage.schemas.fleet import MAX_REPORT_BYTES, ActionResult, EnrollRequest, Report
 from moorage.security.access import Agent
 from moorage.security.throttle import throttled
@@ -58,7 +59,9 @@ async def report_answer(
         report: Report = _parse(body, Report, MAX_REPORT_BYTES)
         actions = await context.ingest.accept(node, report)
     except MoorageError as exc:
+        AGENT_REPORTS.labels(exc.code).inc()
         return exc.status_code, json.dumps(exc.to_dict()).encode()
+    AGENT_REPORTS.labels("ingested").inc()
     if not actions:
         return 200, NO_ACTIONS
     return 200, json.dumps({"actions": actions}).encode()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from moorage.api.deps import AdminUser, DbDep
+from moorage.api.pagination import decode_cursor, encode_cursor
 from moorage.errors import InvalidInput
 from moorage.models.user import Role
 from moorage.security.access import Allow
@@ -34,7 +35,11 @@ async def list_audit(
     tz: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
     format: Literal["json", "csv"] = "json",
+    *,
+    request: Request,
+    response: Response,
 ) -> list[dict[str, Any]] | Response:
     """Admins: the org's audit events, newest first.
 
@@ -44,9 +49,12 @@ async def list_audit(
     ``tz``, else UTC; a bare ``to`` date includes that day).
 
     ``format=json`` (default): ``[{at, username, action, object_type, object_id,
-    environment, source, detail}]``, at most ``limit`` (default 200, ≤ 1000) from
-    ``offset``. ``format=csv``: the same columns as a ``text/csv`` download, at most
-    ``limit`` (default and maximum 100000). 422 names a bad filter or limit.
+    environment, source, detail, request_id}]`` (``request_id``: the ``X-Request-ID``
+    of the request that caused it, also in its log lines), at most ``limit`` (default
+    200, ≤ 1000) from ``offset`` (or ``cursor``); when more may follow, ``Link: <…>;
+    rel="next"`` gives the next page's URL (RFC 8288). ``format=csv``: the same columns
+    as a ``text/csv`` download, at most ``limit`` (default and maximum 100000). 422
+    names a bad filter or limit.
     """
     where = AuditFilter.parse(
         username=username,
@@ -62,9 +70,10 @@ async def list_audit(
         raise InvalidInput(f"limit must be 1-{most} for format={format}", field="limit")
     if offset < 0:
         raise InvalidInput("offset must not be negative", field="offset")
-    rows = await search(
-        db, admin, where, offset=offset, limit=limit or (most if format == "csv" else 200)
-    )
+    if cursor is not None:
+        offset = decode_cursor(cursor)
+    size = limit or (most if format == "csv" else 200)
+    rows = await search(db, admin, where, offset=offset, limit=size)
     if format == "csv":
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         return StreamingResponse(
@@ -72,6 +81,11 @@ async def list_audit(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="moorage-audit-{stamp}.csv"'},
         )
+    if len(rows) == size:  # a full page: more may follow
+        url = request.url.remove_query_params("offset").include_query_params(
+            limit=size, cursor=encode_cursor(offset + size)
+        )
+        response.headers["Link"] = f'<{url}>; rel="next"'
     return [
         {
             "at": row.at,
@@ -82,6 +96,7 @@ async def list_audit(
             "environment": row.environment,
             "source": row.source,
             "detail": row.detail,
+            "request_id": row.request_id,
         }
         for row in rows
     ]

@@ -8,11 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Response, WebSocket
+from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.responses import PlainTextResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import ContextDep
+from moorage.api.pagination import Page
 from moorage.api.v1._docker import DockerDep, OperatorCaller
 from moorage.gateway.exec import serve_exec
 from moorage.models.user import Role
@@ -33,11 +34,20 @@ async def list_containers(
     label: str | None = None,
     stack: str | None = None,
     size: bool = False,
+    *,
+    page: Page,
+    request: Request,
+    response: Response,
 ) -> list[dict[str, Any]]:
     """Containers, running or not. Filters: ``state``, ``name``, ``label``, ``stack``;
-    sizes only with ``size=true``."""
-    return await docker.containers.list_containers(
-        caller, env, state=state, name=name, label=label, stack=stack, size=size
+    sizes only with ``size=true``. Pages: ``limit`` and ``cursor``, the next page's URL
+    in ``Link``."""
+    return page.apply(
+        request,
+        response,
+        await docker.containers.list_containers(
+            caller, env, state=state, name=name, label=label, stack=stack, size=size
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from moorage.api.deps import ContextDep, CurrentUser, DbDep, OperatorUser, WriteDbDep
+from moorage.api.pagination import Page
 from moorage.db.base import utcnow
 from moorage.errors import InvalidInput
 from moorage.models.machine import Machine
@@ -57,12 +58,18 @@ def machine_public(machine: Machine) -> MachinePublic:
 
 @router.get("/machines", response_model=list[MachinePublic], dependencies=[Allow(Role.OPERATOR)])
 async def list_machines(
-    db: DbDep, user: OperatorUser, pool: str | None = None, status: str | None = None
+    db: DbDep,
+    user: OperatorUser,
+    page: Page,
+    request: Request,
+    response: Response,
+    pool: str | None = None,
+    status: str | None = None,
 ):
-    """Operators: machines by name; filter by ``pool`` and ``status``."""
-    return [
-        machine_public(m) for m in await machines.machines_of(db, user, pool=pool, status=status)
-    ]
+    """Operators: machines by name; filter by ``pool`` and ``status``. Pages: ``limit``
+    and ``cursor``, the next page's URL in ``Link``."""
+    rows = await machines.machines_of(db, user, pool=pool, status=status)
+    return [machine_public(m) for m in page.apply(request, response, rows)]
 
 
 @router.post(

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
+from moorage.api.pagination import Page
 from moorage.api.v1._docker import Operator
 from moorage.models.user import Role, User
 from moorage.schemas.fleet import NodeUpdate
@@ -31,12 +32,18 @@ async def list_nodes(
     search: str | None = None,
     sort: str = "name",
     desc: bool = False,
+    *,
+    page: Page,
+    request: Request,
+    response: Response,
 ) -> list[dict[str, Any]]:
     """Nodes, filtered by ``status``, ``tag`` and ``search`` (in name and OS), sorted
     by ``sort`` (name, status, health, cpu_percent, memory_percent, disk_percent,
-    last_seen). 422 for another ``sort``."""
+    last_seen). 422 for another ``sort``. Pages: ``limit`` and ``cursor``, the next
+    page's URL in ``Link``."""
     rows = await nodes.list_nodes(db, user, context.settings.fleet_ttl_seconds)
-    return nodes.filter_nodes(rows, status=status, tag=tag, search=search, sort=sort, desc=desc)
+    rows = nodes.filter_nodes(rows, status=status, tag=tag, search=search, sort=sort, desc=desc)
+    return page.apply(request, response, rows)
 
 
 @router.get("/nodes/stream", response_model=None, dependencies=[Allow(Role.OPERATOR)])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shlex
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from moorage.api.deps import ContextDep, CurrentUser
+from moorage.api.pagination import Page
 from moorage.models.lease import LIVE_STATES
 from moorage.models.reservation import Reservation
 from moorage.models.user import Role, User
@@ -91,10 +92,19 @@ async def reserve(
 
 @router.get("", response_model=list[ReservationPublic], dependencies=[Allow(Role.VIEWER)])
 async def list_reservations(
-    user: CurrentUser, context: ContextDep, all: bool = False, live: bool = False
+    user: CurrentUser,
+    context: ContextDep,
+    page: Page,
+    request: Request,
+    response: Response,
+    all: bool = False,
+    live: bool = False,
 ):
-    """The caller's reservations, newest first; ``?all=true`` everyone's (operators)."""
-    rows = await context.reservations.list(user, all_users=all, live_only=live)
+    """The caller's reservations, newest first; ``?all=true`` everyone's (operators).
+    Pages: ``limit`` and ``cursor``, the next page's URL in ``Link``."""
+    rows = page.apply(
+        request, response, await context.reservations.list(user, all_users=all, live_only=live)
+    )
     return [reservation_public(r, user, context.reservations) for r in rows]
 
 

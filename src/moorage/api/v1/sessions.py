@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.datastructures import URL
 
 from moorage.api.deps import ContextDep, CurrentUser, DbDep, SessionServiceDep
+from moorage.api.pagination import Page
 from moorage.context import Context
 from moorage.errors import NotFound
 from moorage.models.lease import LeaseState
@@ -159,16 +160,20 @@ async def list_sessions(
     owner: str | None = None,
     template: str | None = None,
     state: str | None = None,
+    *,
+    page: Page,
+    response: Response,
 ):
     """The caller's sessions, newest first (at most 500). ``?all=true``: everyone's in
     the org (admins; 403 otherwise). ``?owner=alice``: that user's (another user's:
     admins). ``?template=debian-shell``: of that template. ``?state=``: ``live``,
     ``ended``, ``any`` or one state (``ready`` …; 422 otherwise); ``?live=true`` is
-    ``state=live``."""
+    ``state=live``. Pages: ``limit`` and ``cursor``, the next page's URL in ``Link``."""
     states = states_named(state) if state else (states_named("live") if live else None)
     rows = await search_sessions(
         db, user, everyone=all, owner=owner, template=template, states=states
     )
+    rows = page.apply(request, response, rows)
     return [session_public(row, request.base_url, user, context) for row in rows]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from moorage.api.deps import AdminUser, CurrentUser, DbDep, WriteDbDep
+from moorage.api.pagination import Page
 from moorage.models.user import Role
 from moorage.schemas.template import TemplateCreate, TemplatePublic, TemplateUpdate
 from moorage.security.access import Allow
@@ -14,9 +15,12 @@ router = APIRouter(prefix="/templates", tags=["templates"])
 
 
 @router.get("", response_model=list[TemplatePublic], dependencies=[Allow(Role.VIEWER)])
-async def list_templates(db: DbDep, user: CurrentUser):
-    """Templates the caller may launch (admins also see disabled ones)."""
-    return await templates.visible_templates(db, user)
+async def list_templates(
+    db: DbDep, user: CurrentUser, page: Page, request: Request, response: Response
+):
+    """Templates the caller may launch (admins also see disabled ones). Pages: ``limit``
+    and ``cursor``, the next page's URL in ``Link``."""
+    return page.apply(request, response, await templates.visible_templates(db, user))
 
 
 @router.get("/{ref}", response_model=TemplatePublic, dependencies=[Allow(Role.VIEWER)])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from moorage.api.deps import AdminUser, CurrentUser, DbDep, WriteDbDep
+from moorage.api.pagination import Page
 from moorage.models.user import Role, User
 from moorage.schemas.user import TokenCreate, TokenCreated, UserCreate, UserPublic
 from moorage.security.access import Allow
@@ -16,11 +17,11 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/users", response_model=list[UserPublic], dependencies=[Allow(Role.ADMIN)])
-async def list_users(db: DbDep, admin: AdminUser):
-    """Admins: the users of the admin's org, by username."""
-    return list(
-        await db.scalars(select(User).where(User.org_id == admin.org_id).order_by(User.username))
-    )
+async def list_users(db: DbDep, admin: AdminUser, page: Page, request: Request, response: Response):
+    """Admins: the users of the admin's org, by username. Pages: ``limit`` and
+    ``cursor``, the next page's URL in ``Link``."""
+    rows = await db.scalars(select(User).where(User.org_id == admin.org_id).order_by(User.username))
+    return page.apply(request, response, list(rows))
 
 
 @router.post("/users", status_code=201, response_model=UserPublic, dependencies=[Allow(Role.ADMIN)])

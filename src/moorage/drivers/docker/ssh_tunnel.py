@@ -21,11 +21,16 @@ import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import asyncssh
-
 from moorage.errors import InvalidInput, RuntimeUnavailable
+
+if TYPE_CHECKING:
+    import asyncssh
+
+# asyncssh (and its cryptography) is imported where it is used: a server with no
+# SSH environment or machine pool never loads it.
 
 __all__ = ["SSHEndpoint", "SSHTunnel", "fetch_host_key", "parse_ssh_url"]
 
@@ -66,6 +71,8 @@ async def fetch_host_key(endpoint: SSHEndpoint, timeout_seconds: float = 10.0) -
     Raises:
         RuntimeUnavailable: the host does not answer an SSH handshake in time.
     """
+    import asyncssh
+
     try:
         key = await asyncio.wait_for(
             asyncssh.get_server_host_key(endpoint.host, endpoint.port), timeout_seconds
@@ -99,6 +106,8 @@ class SSHTunnel:
         *,
         connect_timeout_seconds: float = 10.0,
     ) -> None:
+        import asyncssh
+
         self._endpoint = endpoint
         self._key = asyncssh.import_private_key(private_key)
         self._host_key = asyncssh.import_public_key(host_key)
@@ -123,6 +132,8 @@ class SSHTunnel:
         return f"unix://{self.path}"
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
+        import asyncssh
+
         async with self._lock:
             if self._connection is not None and not self._connection.is_closed():
                 return self._connection
@@ -156,6 +167,8 @@ class SSHTunnel:
             return self._connection
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import asyncssh
+
         try:
             connection = await self._connect()
             remote_reader, remote_writer = await connection.open_unix_connection(
@@ -197,6 +210,8 @@ async def _pipe(
     reader: asyncio.StreamReader | asyncssh.SSHReader[bytes],
     writer: asyncio.StreamWriter | asyncssh.SSHWriter[bytes],
 ) -> None:
+    import asyncssh
+
     try:
         while data := await reader.read(65536):
             writer.write(data)

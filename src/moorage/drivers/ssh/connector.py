@@ -7,11 +7,16 @@ import shlex
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from moorage.drivers.machines import MachineAddress, MachineConnector, ProbeResult
 from moorage.errors import Conflict, RuntimeUnavailable
+
+if TYPE_CHECKING:
+    import asyncssh
+
+# asyncssh (and its cryptography) is imported where it is used: a server with no
+# SSH environment or machine pool never loads it.
 
 __all__ = ["SSHConnector"]
 
@@ -49,6 +54,8 @@ class SSHConnector(MachineConnector):
     async def _connect(
         self, machine: MachineAddress
     ) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        import asyncssh
+
         options: dict[str, object] = {
             "username": machine.user,
             "connect_timeout": self._connect_timeout,
@@ -99,6 +106,8 @@ class SSHConnector(MachineConnector):
         ok: Sequence[int] = (0,),
     ) -> asyncssh.SSHCompletedProcess:
         # Commands run as root: prefix sudo for a non-root login user.
+        import asyncssh
+
         full = list(argv) if machine.user == "root" else ["sudo", "-n", "--", *argv]
         try:
             result = await connection.run(

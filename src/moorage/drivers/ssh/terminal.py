@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import asyncssh
+from typing import TYPE_CHECKING
 
 from moorage.drivers.base import TerminalStream
 from moorage.errors import RuntimeUnavailable
+
+if TYPE_CHECKING:
+    import asyncssh
+
+# asyncssh (and its cryptography) is imported where it is used: a server with no
+# SSH environment or machine pool never loads it.
 
 __all__ = ["SSHTerminal", "open_ssh_terminal"]
 
@@ -29,6 +35,8 @@ class SSHTerminal(TerminalStream):
         await self._process.stdin.drain()
 
     async def resize(self, cols: int, rows: int) -> None:
+        import asyncssh
+
         try:
             self._process.change_terminal_size(cols, rows)
         except (OSError, asyncssh.Error):
@@ -59,6 +67,8 @@ async def open_ssh_terminal(
     Raises:
         RuntimeUnavailable: unreachable, login refused or timed out.
     """
+    import asyncssh
+
     try:
         connection = await asyncssh.connect(
             host,

@@ -4,7 +4,6 @@ audited as ``environment.<verb>``; each add or change tests the connection at on
 
 from __future__ import annotations
 
-import asyncssh
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -168,6 +167,8 @@ class EnvironmentService(DockerService):
             return
         if body.ssh_private_key is not None:
             text = body.ssh_private_key.get_secret_value()
+            import asyncssh  # heavy: loaded when an SSH environment is saved
+
             try:
                 asyncssh.import_private_key(text)
             except (asyncssh.KeyImportError, ValueError) as exc:

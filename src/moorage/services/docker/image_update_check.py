@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import apprise
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.engine import write_session
@@ -213,11 +212,7 @@ class PolicyCheck:
             )
 
     async def _notify(self, policy: ImageUpdatePolicy, title: str, body: str) -> None:
-        kind = (
-            apprise.NotifyType.WARNING
-            if "rolled back" in title or "vetoed" in title
-            else (apprise.NotifyType.INFO)
-        )
+        kind = "warning" if "rolled back" in title or "vetoed" in title else "info"
         try:
             await broadcast(
                 self._sessionmaker, self._keyring, policy.org_id, f"Moorage: {title}", body, kind

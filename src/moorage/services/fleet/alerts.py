@@ -25,7 +25,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import apprise
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -214,6 +213,8 @@ class AlertEvaluator:
                     )
                     continue
                 title, body, kind = _summary(mine, nodes)
+                import apprise  # heavy (its plugins): loaded when a notification goes out
+
                 sender = apprise.Apprise()
                 sender.add(self._keyring.open(channel.url_sealed, CHANNEL_CONTEXT))
                 try:
@@ -284,6 +285,8 @@ def _summary(changes: list[tuple[str, Alert]], nodes: dict[str, Node]) -> tuple[
     resolved = [a for kind, a in changes if kind == "resolved"]
     lines = [f"[{a.severity.upper()}] {a.message}" for a in opened]
     lines += [f"[RESOLVED] {a.message}" for a in resolved]
+    import apprise
+
     if opened:
         critical = any(a.severity == "critical" for a in opened)
         kind = apprise.NotifyType.FAILURE if critical else apprise.NotifyType.WARNING

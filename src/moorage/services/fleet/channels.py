@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import apprise
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,6 +40,8 @@ CHANNEL_CONTEXT = "fleet.channel_url"
 
 def check_apprise_url(url: str) -> str:
     """``url`` if Apprise knows its scheme. Raises InvalidInput naming the field."""
+    import apprise  # heavy (its plugins): loaded when a channel is saved or used
+
     if not apprise.Apprise().add(url):
         raise InvalidInput(
             f"not an Apprise URL Moorage can use: {url.split(':', 1)[0]}://… "
@@ -142,6 +143,8 @@ async def send_test(db: AsyncSession, keyring: Keyring, user: User, channel_id: 
     """
     require_role(user, Role.OPERATOR)
     channel = await _owned(db, user.org_id, channel_id)
+    import apprise
+
     sender = apprise.Apprise()
     sender.add(keyring.open(channel.url_sealed, CHANNEL_CONTEXT))
     if not await sender.async_notify(
@@ -156,12 +159,16 @@ async def broadcast(
     org_id: str,
     title: str,
     body: str,
-    kind: apprise.NotifyType = apprise.NotifyType.INFO,
+    kind: str = "info",
 ) -> int:
-    """Send a notification that is not a fleet alert (an image update) to every enabled
-    channel of org ``org_id`` that is not bound to one alert rule. The channels'
-    cooldown is for alert bursts and does not apply; a failure is logged and kept as
-    the channel's ``last_error``. Returns how many channels took it."""
+    """Send a notification that is not a fleet alert (an image update, a Git stack's
+    deploy) to every enabled channel of org ``org_id`` that is not bound to one alert
+    rule. ``kind`` is Apprise's notification type (``info``, ``success``,
+    ``warning``, ``failure``). The channels' cooldown is for alert bursts and does
+    not apply; a failure is logged and kept as the channel's ``last_error``, never
+    raised. Returns how many channels took it."""
+    import apprise  # heavy (its plugins): loaded when a notification goes out
+
     sent_to = 0
     async with write_session(sessionmaker) as db:
         channels = await db.scalars(
@@ -175,7 +182,11 @@ async def broadcast(
             sender = apprise.Apprise()
             sender.add(keyring.open(channel.url_sealed, CHANNEL_CONTEXT))
             try:
-                sent = bool(await sender.async_notify(body=body, title=title, notify_type=kind))
+                sent = bool(
+                    await sender.async_notify(
+                        body=body, title=title, notify_type=apprise.NotifyType(kind)
+                    )
+                )
                 detail = "the service refused or did not answer"
             except Exception as exc:  # Apprise plugins raise their own errors
                 sent, detail = False, f"{type(exc).__name__}: {exc}"

@@ -17,9 +17,6 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
 from moorage.errors import RuntimeUnavailable
 
 __all__ = [
@@ -43,6 +40,10 @@ def vnc_auth_response(password: str, challenge: bytes) -> bytes:
     byte reversed, a quirk of the original VNC DES implementation; the challenge
     is encrypted with single DES in ECB mode (TripleDES with K1=K2=K3).
     """
+    # cryptography's Rust core is MBs of memory: loaded when a desktop is opened.
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
     key = password.encode("latin-1", errors="replace")[:8].ljust(8, b"\0")
     key = bytes(int(f"{byte:08b}"[::-1], 2) for byte in key)
     encryptor = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()

@@ -188,6 +188,14 @@ class LeaseService(ABC, Generic[L]):
             select(self.model).where(self._column("id") == lease_id).with_for_update(of=self.model)
         )
 
+    async def current(self, lease_id: str) -> L | None:
+        """The lease as committed now, None when there is none. No visibility check:
+        for a caller admitted already (the gateway's deadline timer)."""
+        try:
+            return await self._reload(lease_id)
+        except NotFound:
+            return None
+
     async def _reload(self, lease_id: str) -> L:
         """The lease as committed now (fresh, with its relationships loaded)."""
         async with self._sessionmaker() as db:
