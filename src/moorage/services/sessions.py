@@ -45,6 +45,7 @@ from moorage.schemas.session import SessionConnection
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
+from moorage.services.catalog import build_command
 from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
 from moorage.services.leases import DeadlineListener, Visibility, requested_duration
 from moorage.services.session_power import SECRET_CONTEXT, SessionPower
@@ -159,7 +160,7 @@ class SessionService(SessionPower):
         if not await driver.image_present(template.image):
             raise RuntimeUnavailable(
                 f"the image {template.image} of template {template.name} is not on "
-                f"environment {environment.name}; build it with `moorage images build`",
+                f"environment {environment.name}; build it with `{build_command(template.image)}`",
                 code="image_missing",
             )
 
