@@ -18,6 +18,7 @@ from moorage.services.fleet.ingest import Ingest
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
+from moorage.services.warm_pools import WarmPools
 
 __all__ = ["Context"]
 
@@ -45,3 +46,5 @@ class Context:
     """Agent reports of this process, written in batches."""
     docker: DockerServices
     """Docker management: environments, containers, images, volumes, networks, stacks."""
+    warm_pools: WarmPools | None = None
+    """Warm workspaces: claimed by launches, kept by the reconciler's warm pool job."""

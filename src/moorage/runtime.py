@@ -33,6 +33,7 @@ from moorage.models.environment import Environment
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber, ReservationKeeper
 from moorage.reconciler.sessions import SessionKeeper
+from moorage.reconciler.warm_pools import WarmPoolKeeper
 from moorage.security.crypto import Keyring, load_keyring
 from moorage.services.bootstrap import bootstrap
 from moorage.services.docker import DockerServices, EnvironmentStatus
@@ -45,6 +46,7 @@ from moorage.services.fleet.rollup import Rollup
 from moorage.services.provisioning import Provisioner
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
+from moorage.services.warm_pools import WarmPools
 
 __all__ = ["docker_factory", "open_context"]
 
@@ -189,6 +191,15 @@ async def open_context(
             launch_timeout_seconds=settings.launch_timeout_seconds,
             publish_address=settings.publish_address,
         )
+        warm_pools = WarmPools(
+            sessionmaker,
+            drivers,
+            keyring=keyring,
+            instance_id=instance_id,
+            launch_timeout_seconds=settings.launch_timeout_seconds,
+            publish_address=settings.publish_address,
+        )
+        sessions.warm_pools = warm_pools
         connector = connector or SSHConnector(
             connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
             command_timeout_seconds=settings.ssh_command_timeout_seconds,
@@ -237,6 +248,16 @@ async def open_context(
             reconciler.add_job("probe-machines", settings.probe_interval_seconds, prober.run)
             reconciler.add_job("environment-status", 15, environment_status.run)
             _add_fleet_jobs(reconciler, sessionmaker, settings, keyring, ingest)
+            warm_keeper = WarmPoolKeeper(
+                sessionmaker,
+                drivers,
+                warm_pools,
+                max_age_seconds=settings.warm_max_age_minutes * 60,
+                starts_at_once=settings.warm_starts_at_once,
+                instance_ttl_seconds=settings.instance_ttl_seconds,
+                launch_timeout_seconds=settings.launch_timeout_seconds,
+            )
+            reconciler.add_job("warm-pools", settings.warm_interval_seconds, warm_keeper.run)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         yield Context(
@@ -256,4 +277,5 @@ async def open_context(
             environment_status,
             ingest,
             DockerServices(sessionmaker, drivers, keyring, settings.data_dir, environment_status),
+            warm_pools,
         )

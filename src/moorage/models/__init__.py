@@ -26,6 +26,7 @@ from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template, TemplateKind
 from moorage.models.token import ApiToken, TokenKind
 from moorage.models.user import Role, User
+from moorage.models.warm import WarmState, WarmWorkspace
 
 __all__ = [
     "AccountState",
@@ -60,5 +61,7 @@ __all__ = [
     "TemplateKind",
     "TokenKind",
     "User",
+    "WarmState",
+    "WarmWorkspace",
     "WorkspaceSession",
 ]

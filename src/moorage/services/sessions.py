@@ -28,14 +28,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.base import WorkspaceSpec
 from moorage.drivers.pool import DriverPool
-from moorage.errors import MoorageError, QuotaExceeded, RuntimeUnavailable
+from moorage.errors import MoorageError, RuntimeUnavailable
 from moorage.models.environment import Environment
 from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
@@ -48,8 +48,10 @@ from moorage.security.rbac import require_role
 from moorage.services.catalog import build_command
 from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
 from moorage.services.leases import DeadlineListener, Visibility, requested_duration
-from moorage.services.session_power import SECRET_CONTEXT, SessionPower
+from moorage.services.session_power import SECRET_CONTEXT
 from moorage.services.templates import find_template
+from moorage.services.warm_launch import WarmLaunch
+from moorage.services.warm_pools import WarmPools
 
 __all__ = [
     "ORG_LABEL",
@@ -79,10 +81,11 @@ def session_labels(session: WorkspaceSession, template: Template, user: User) ->
     }
 
 
-class SessionService(SessionPower):
+class SessionService(WarmLaunch):
     """Session operations for the API, the UI and the reconciler. Owners see their
     sessions; admins see everyone's in their org. Stopping and starting a session
-    again are :class:`~moorage.services.session_power.SessionPower`'s.
+    again are :class:`~moorage.services.session_power.SessionPower`'s; claiming a
+    warm workspace :class:`~moorage.services.warm_launch.WarmLaunch`'s.
 
     Args:
         sessionmaker: opens database sessions.
@@ -116,6 +119,8 @@ class SessionService(SessionPower):
         self._publish_address = publish_address
         self._drivers = drivers
         self._launch_timeout = launch_timeout_seconds
+        self.warm_pools: WarmPools | None = None
+        """Claimed from before a cold start when set (:meth:`launch`)."""
 
     def limit_minutes(self, lease: WorkspaceSession) -> int:
         """The template's maximum duration."""
@@ -156,6 +161,10 @@ class SessionService(SessionPower):
             default_minutes=template.default_duration_minutes,
             max_minutes=template.max_duration_minutes,
         )
+        if self.warm_pools is not None and template.warm:
+            claimed = await self._insert_claimed(user, template, duration, self.warm_pools)
+            if claimed is not None:
+                return await self._hand_over(user, template, claimed, duration, source)
         driver = self._drivers.get(environment)
         if not await driver.image_present(template.image):
             raise RuntimeUnavailable(
@@ -269,21 +278,7 @@ class SessionService(SessionPower):
     ) -> str:
         async with write_session(self._sessionmaker) as db:
             await self._lock_owner(db, user)
-            live = await db.scalar(
-                select(func.count())
-                .select_from(WorkspaceSession)
-                .where(
-                    WorkspaceSession.user_id == user.id,
-                    WorkspaceSession.template_id == template.id,
-                    WorkspaceSession.state.in_(LIVE_STATES),
-                )
-            )
-            if (live or 0) >= template.max_sessions_per_user:
-                raise QuotaExceeded(
-                    f"you already have {live} live sessions of {template.name}; the limit is "
-                    f"{template.max_sessions_per_user} per user",
-                    limit=template.max_sessions_per_user,
-                )
+            await self._check_quota(db, user, template)
             session = WorkspaceSession(
                 **self._new_lease_columns(user, duration),
                 template_id=template.id,
