@@ -119,7 +119,7 @@ class WarmLaunch(SessionPower):
                 StartedWorkspace(
                     driver=driver,
                     container=WorkspaceContainer(
-                        claimed.id,
+                        claimed.container_id,
                         f"moorage-{claimed.id}",
                         {},
                         "running",
