@@ -122,6 +122,17 @@ class Settings(BaseSettings):
         15.0,
         description="A server instance whose heartbeat is older is dead; its launches are failed.",
     )
+    warm_max_age_minutes: float = Field(
+        240.0,
+        gt=0,
+        description="A warm workspace unclaimed this long is recycled (started again fresh).",
+    )
+    warm_starts_at_once: int = Field(
+        4, ge=1, le=64, description="How many warm workspaces the reconciler starts at a time."
+    )
+    warm_interval_seconds: float = Field(
+        5.0, gt=0, description="How often the reconciler refills and recycles warm pools."
+    )
     login_ttl_hours: int = Field(12, description="Lifetime of a login cookie.")
     cookie_secure: bool = Field(
         False,

@@ -20,6 +20,7 @@ from moorage.services.recordings import RecordingService
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 from moorage.services.shares import ShareService
+from moorage.services.warm_pools import WarmPools
 
 __all__ = ["Context"]
 
@@ -51,3 +52,5 @@ class Context:
     """Share links, their grants, and who is connected to each session now."""
     recordings: RecordingService
     """Recordings of sessions: written by the gateway, read by their owner and admins."""
+    warm_pools: WarmPools | None = None
+    """Warm workspaces: claimed by launches, kept by the reconciler's warm pool job."""

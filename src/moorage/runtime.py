@@ -38,6 +38,7 @@ from moorage.reconciler.leader import heartbeat
 from moorage.reconciler.loop import Reconciler
 from moorage.reconciler.reservations import MachineProber, ReservationKeeper
 from moorage.reconciler.sessions import SessionKeeper
+from moorage.reconciler.warm_pools import WarmPoolKeeper
 from moorage.security.crypto import Keyring, load_keyring
 from moorage.services.bootstrap import bootstrap
 from moorage.services.docker import DockerServices, EnvironmentStatus
@@ -52,6 +53,7 @@ from moorage.services.recordings import RecordingService
 from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 from moorage.services.shares import ShareService
+from moorage.services.warm_pools import WarmPools
 
 __all__ = ["docker_factory", "open_context"]
 
@@ -219,6 +221,15 @@ async def open_context(
         sessions.activity.start(min(5.0, settings.reconcile_interval_seconds))
         stack.push_async_callback(sessions.activity.stop)
         recordings = RecordingService(sessionmaker, settings.data_dir)
+        warm_pools = WarmPools(
+            sessionmaker,
+            drivers,
+            keyring=keyring,
+            instance_id=instance_id,
+            launch_timeout_seconds=settings.launch_timeout_seconds,
+            publish_address=settings.publish_address,
+        )
+        sessions.warm_pools = warm_pools
         connector = connector or SSHConnector(
             connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
             command_timeout_seconds=settings.ssh_command_timeout_seconds,
@@ -285,6 +296,16 @@ async def open_context(
             reconciler.add_job("image-updates", 30, docker.image_updates.run_due)
             # Each stack is due by its own poll_seconds (at least 60); this finds them.
             reconciler.add_job("git-stacks", 10, docker.git_stacks.poll)
+            warm_keeper = WarmPoolKeeper(
+                sessionmaker,
+                drivers,
+                warm_pools,
+                max_age_seconds=settings.warm_max_age_minutes * 60,
+                starts_at_once=settings.warm_starts_at_once,
+                instance_ttl_seconds=settings.instance_ttl_seconds,
+                launch_timeout_seconds=settings.launch_timeout_seconds,
+            )
+            reconciler.add_job("warm-pools", settings.warm_interval_seconds, warm_keeper.run)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         else:
@@ -311,4 +332,5 @@ async def open_context(
             docker,
             shares,
             recordings,
+            warm_pools,
         )

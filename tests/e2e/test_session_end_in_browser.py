@@ -131,7 +131,7 @@ async def test_a_full_screen_desktop_shows_the_expiry_warning(server, browser, a
 
 
 JUPYTER = {
-    "name": "jupyter",
+    "name": "jupyter-test",
     "display_name": "Jupyter notebook",
     "kind": "http",
     "image": "moorage/jupyter:latest",
@@ -150,7 +150,7 @@ async def test_a_web_app_opens_framed_under_the_countdown_and_says_when_it_ended
     admin = await fresh_server.login()
     try:
         await template(admin, JUPYTER)
-        launched = await admin.post("/api/v1/sessions", json={"template": "jupyter"})
+        launched = await admin.post("/api/v1/sessions", json={"template": "jupyter-test"})
         assert launched.status_code == 201, launched.text
         session_id = launched.json()["id"]
         page = await browser.new_page(viewport={"width": 1366, "height": 768})

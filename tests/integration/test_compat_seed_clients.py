@@ -97,10 +97,9 @@ async def seed_server(docker, tmp_path_factory):
             json={"username": "kiosk", "password": "kiosk-password-1", "role": "operator"},
         )
         assert kiosk.status_code == 201, kiosk.text
-        template = await admin.post(
-            "/api/v1/templates",
+        template = await admin.patch(  # made by the first start
+            "/api/v1/templates/rdp-desktop",
             json={
-                "name": "rdp-desktop",
                 "display_name": "Winux desktop",
                 "kind": "rdp",
                 "image": "moorage/rdp:latest",
@@ -109,7 +108,7 @@ async def seed_server(docker, tmp_path_factory):
                 "default_duration_minutes": 30,
             },
         )
-        assert template.status_code == 201, template.text
+        assert template.status_code == 200, template.text
     finally:
         await admin.aclose()
     yield server

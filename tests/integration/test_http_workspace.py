@@ -53,7 +53,7 @@ def execute_request(code: str) -> str:
 
 
 JUPYTER = {
-    "name": "jupyter",
+    "name": "jupyter-test",
     "display_name": "Jupyter notebook",
     "kind": "http",
     "image": "moorage/jupyter:latest",
@@ -69,7 +69,7 @@ async def test_single_origin_mode_sandboxes_jupyter_and_breaks_its_xsrf(server, 
     created = await admin.post("/api/v1/templates", json=JUPYTER)
     assert created.status_code == 201, created.text
     assert created.json()["port"] == 8888
-    launched = await admin.post("/api/v1/sessions", json={"template": "jupyter"})
+    launched = await admin.post("/api/v1/sessions", json={"template": "jupyter-test"})
     assert launched.status_code == 201, launched.text
     session = launched.json()
     app = session["urls"]["app"]
@@ -125,7 +125,7 @@ async def test_web_app_on_its_own_port_is_proxied_streamed_and_private(fresh_ser
     fresh_server.start(timeout=120)
     admin = await fresh_server.login()
     assert (await admin.post("/api/v1/templates", json=JUPYTER)).status_code == 201
-    launched = await admin.post("/api/v1/sessions", json={"template": "jupyter"})
+    launched = await admin.post("/api/v1/sessions", json={"template": "jupyter-test"})
     assert launched.status_code == 201, launched.text
     session = launched.json()
     origin = f"http://127.0.0.1:{workspace_port}"

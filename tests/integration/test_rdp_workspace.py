@@ -39,7 +39,7 @@ async def test_rdp_workspace_authenticates_a_real_client_and_offers_an_rdp_file(
     created = await admin.post(
         "/api/v1/templates",
         json={
-            "name": "rdp-desktop",
+            "name": "rdp-student",
             "display_name": "RDP desktop",
             "kind": "rdp",
             "image": "moorage/rdp:latest",
@@ -48,7 +48,7 @@ async def test_rdp_workspace_authenticates_a_real_client_and_offers_an_rdp_file(
         },
     )
     assert created.status_code == 201, created.text
-    launched = await admin.post("/api/v1/sessions", json={"template": "rdp-desktop"})
+    launched = await admin.post("/api/v1/sessions", json={"template": "rdp-student"})
     assert launched.status_code == 201, launched.text
     session = launched.json()
     connection = session["connection"]

@@ -52,6 +52,7 @@ async def app(tmp_path) -> AsyncIterator[App]:
             database_url=url,
             admin_password=SecretStr(ADMIN_PASSWORD),
             reconcile_interval_seconds=3600,
+            warm_interval_seconds=3600,  # tests run the warm pools keeper themselves
             compat="all",  # every seed API, so the access matrix covers their routes
         )
         application = create_app(

@@ -145,6 +145,32 @@ class ContainerDriver(ABC):
         """
 
     @abstractmethod
+    async def image_id(self, image: str) -> str | None:
+        """The id (``sha256:…``) of ``image`` on the endpoint, or None when it is absent;
+        a rebuilt or re-pulled image has a new id under the same reference.
+
+        Raises:
+            RuntimeUnavailable: the endpoint cannot be reached.
+        """
+
+    @abstractmethod
+    async def exec_with_input(
+        self, container_id: str, command: list[str], *, user: str, data: bytes
+    ) -> None:
+        """Run ``command`` as ``user`` (empty: the image's user) in the running container,
+        with ``data`` on its standard input (so a secret appears in no command line,
+        environment or ``docker inspect``), and wait for it to exit. No end-of-file
+        follows ``data``: the command reads exactly ``len(data)`` bytes (``head -c``).
+        Not idempotent in general (the command decides).
+
+        Raises:
+            NotFound: the container does not exist.
+            RuntimeUnavailable: the endpoint cannot be reached, the container is not
+                running, or the command exited non-zero (the message has its exit
+                code and the start of its output).
+        """
+
+    @abstractmethod
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
         """Create and start a container for ``spec`` on the engine's shared
         workspaces network. Not idempotent for the container.

@@ -76,6 +76,10 @@ class FakeDriver(ContainerDriver):
         """CPU % of containers by id for :meth:`cpu_percent` (0 when absent)."""
         self.tty_input: dict[str, datetime] = {}
         """Last terminal input of containers by id for :meth:`tty_input_at`."""
+        self.image_ids: dict[str, str] = {}
+        """Image ids by reference, for tests that "rebuild" an image."""
+        self.execs: list[tuple[str, list[str], str, bytes]] = []
+        """Every :meth:`exec_with_input`: container id, command, user, input."""
 
     def _check(self) -> None:
         if not self.reachable:
@@ -88,6 +92,25 @@ class FakeDriver(ContainerDriver):
     async def image_present(self, image: str) -> bool:
         self._check()
         return image in self.images
+
+    async def image_id(self, image: str) -> str | None:
+        """``sha256:<image>`` unless :attr:`image_ids` says otherwise; None when absent."""
+        self._check()
+        if image not in self.images:
+            return None
+        return self.image_ids.get(image, f"sha256:{image}")
+
+    async def exec_with_input(
+        self, container_id: str, command: list[str], *, user: str, data: bytes
+    ) -> None:
+        """Records ``(container_id, command, user, data)`` in :attr:`execs`."""
+        self._check()
+        container = self.containers.get(container_id)
+        if container is None:
+            raise NotFound(f"no such container: {container_id}")
+        if container.state != "running":
+            raise RuntimeUnavailable(f"container {container_id[:12]} is not running")
+        self.execs.append((container_id, list(command), user, data))
 
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
         self._check()

@@ -30,6 +30,7 @@ from moorage.models.share import ShareGrant, ShareLink, ShareRole
 from moorage.models.template import Template, TemplateKind
 from moorage.models.token import ApiToken, TokenKind
 from moorage.models.user import Role, User
+from moorage.models.warm import WarmState, WarmWorkspace
 
 __all__ = [
     "AccountState",
@@ -70,5 +71,7 @@ __all__ = [
     "TemplateKind",
     "TokenKind",
     "User",
+    "WarmState",
+    "WarmWorkspace",
     "WorkspaceSession",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,5 +51,8 @@ class Template(Base):
     idle_ignore_paths: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     # CPU use of the container (% of one core) above which it counts as busy, not idle.
     idle_cpu_percent: Mapped[float] = mapped_column(Float, default=20.0)
+    # Warm workspaces to keep started ahead: None (none), or the stored form of
+    # ``moorage.schemas.warm.WarmSchedule`` (``{"count": 3}`` for a plain number).
+    warm: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

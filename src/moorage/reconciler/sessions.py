@@ -19,6 +19,7 @@ from moorage.models.org import Org
 from moorage.models.session import WorkspaceSession
 from moorage.reconciler.keeper import Schedule, ServiceKeeper
 from moorage.services.sessions import ORG_LABEL, SESSION_LABEL, SessionService
+from moorage.services.warm_pools import WARM_LABEL
 
 __all__ = ["SessionKeeper"]
 
@@ -100,6 +101,8 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
             if container.labels.get(ORG_LABEL) not in our_orgs:
                 continue  # another Moorage installation sharing this engine owns it
             owner = container.labels.get(SESSION_LABEL, "")
+            if owner not in live_by_id and WARM_LABEL in container.labels:
+                continue  # a warm workspace: the warm pools' keeper's until claimed
             if owner not in live_by_id:
                 await self._remove_orphan(driver, container)
             else:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from moorage.models.template import TemplateKind
 from moorage.schemas._input import InputModel
+from moorage.schemas.warm import MAX_WARM, WarmSchedule, public_warm
 
 __all__ = ["TemplateCreate", "TemplatePublic", "TemplateUpdate"]
 
@@ -81,6 +89,38 @@ class _TemplateFields(InputModel):
                 raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
         return value
 
+    warm: int | WarmSchedule | None = Field(
+        None,
+        description=(
+            f"Warm workspaces started ahead (0 to {MAX_WARM}): a number, or a schedule "
+            '`{"count": 30, "from": "08:45", "to": "12:00", "days": "mon-fri", '
+            '"timezone": "UTC", "outside": 0}` (see moorage.schemas.warm).'
+        ),
+    )
+
+    @field_validator("warm", mode="before")
+    @classmethod
+    def _warm_number_or_schedule(cls, value: Any) -> Any:
+        """A number 0 to MAX_WARM, or a schedule object whose first error is named
+        (``warm.days: …``) rather than pydantic's guess at the union's branches."""
+        if isinstance(value, bool):
+            raise ValueError("warm must be a number or a schedule object")
+        if isinstance(value, int):
+            if not 0 <= value <= MAX_WARM:
+                raise ValueError(f"warm must be between 0 and {MAX_WARM}")
+            return value
+        if isinstance(value, dict):
+            try:
+                return WarmSchedule.model_validate(value)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                where = ".".join(str(p) for p in error["loc"])
+                message = str(error["msg"]).removeprefix("Value error, ")
+                raise ValueError(f"warm{'.' + where if where else ''}: {message}") from None
+        if value is None or isinstance(value, WarmSchedule):
+            return value
+        raise ValueError("warm must be a number or a schedule object")
+
 
 class TemplateCreate(_TemplateFields):
     name: str = Field(pattern=NAME_PATTERN, description="Unique short name, e.g. `debian-shell`.")
@@ -98,6 +138,7 @@ class TemplateCreate(_TemplateFields):
     recording: bool = False
     record_input: bool = False
     idle_cpu_percent: float = Field(20.0, ge=1, le=6400)
+    warm: int | WarmSchedule = 0
 
     @model_validator(mode="after")
     def _default_within_max(self) -> TemplateCreate:
@@ -134,5 +175,13 @@ class TemplatePublic(BaseModel):
     idle_timeout_seconds: int | None
     idle_ignore_paths: list[str] | None
     idle_cpu_percent: float
+    warm: int | dict[str, Any] = Field(
+        description="Warm workspaces kept started ahead: a number or a schedule object."
+    )
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("warm", mode="before")
+    @classmethod
+    def _warm_public(cls, value: Any) -> int | dict[str, Any]:
+        return value if isinstance(value, int) else public_warm(value)

@@ -1,5 +1,7 @@
 """First-start set-up: the default org, the `admin` user, the `local` environment
-and the `debian-shell` template. Every step is idempotent."""
+and, while there is no template at all, the catalog (:data:`CATALOG`: one enabled
+template per image under ``images/``). Every step is idempotent; templates an
+admin changed, disabled or removed later stay so."""
 
 from __future__ import annotations
 
@@ -21,12 +23,64 @@ from moorage.models.user import Role, User
 from moorage.security.passwords import generate_password
 from moorage.services.users import create_user
 
-__all__ = ["DEFAULT_TEMPLATE", "bootstrap"]
+__all__ = ["CATALOG", "DEFAULT_TEMPLATE", "bootstrap"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TEMPLATE = "debian-shell"
 PASSWORD_FILE = "initial-admin-password"
+
+CATALOG: tuple[dict[str, object], ...] = (
+    {
+        "name": DEFAULT_TEMPLATE,
+        "display_name": "Debian shell",
+        "description": "A bash shell on Debian 12 with python3, curl, git and an editor.",
+        "image": "moorage/terminal:latest",
+        "kind": TemplateKind.TERMINAL.value,
+        "memory_limit_mb": 512,
+        "max_sessions_per_user": 3,
+    },
+    {
+        "name": "linux-desktop",
+        "display_name": "Linux desktop",
+        "description": "An Openbox desktop with a terminal, in the browser (VNC).",
+        "image": "moorage/desktop:latest",
+        "kind": TemplateKind.VNC.value,
+        "memory_limit_mb": 1024,
+        "max_sessions_per_user": 2,
+    },
+    {
+        "name": "rdp-desktop",
+        "display_name": "RDP desktop",
+        "description": "An Openbox desktop for any RDP client, with its own account.",
+        "image": "moorage/rdp:latest",
+        "kind": TemplateKind.RDP.value,
+        "memory_limit_mb": 1024,
+        "max_sessions_per_user": 2,
+    },
+    {
+        "name": "ssh-box",
+        "display_name": "SSH box",
+        "description": "A Debian machine for your own SSH client, with its own account.",
+        "image": "moorage/sshd:latest",
+        "kind": TemplateKind.SSH.value,
+        "memory_limit_mb": 512,
+        "max_sessions_per_user": 2,
+    },
+    {
+        "name": "jupyter",
+        "display_name": "Jupyter notebook",
+        "description": "A Jupyter notebook server with Python 3.",
+        "image": "moorage/jupyter:latest",
+        "kind": TemplateKind.HTTP.value,
+        "port": 8888,
+        "memory_limit_mb": 1024,
+        "max_sessions_per_user": 2,
+    },
+)
+"""The templates of a first start, one per image under ``images/`` (``make run``
+builds them all; a missing one shows "image not built" in the catalog). Each
+also gets ``shell_user="user"``, 1 CPU, 60 minutes by default and 240 at most."""
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -99,21 +153,17 @@ async def bootstrap(
                     )
                     log.info("created environment local (Docker %s)", version)
 
-        if await db.scalar(select(Template.id).where(Template.name == DEFAULT_TEMPLATE)) is None:
+        if await db.scalar(select(Template.id).limit(1)) is not None:
+            return
+        for entry in CATALOG:
             db.add(
                 Template(
                     org_id=org.id,
-                    name=DEFAULT_TEMPLATE,
-                    display_name="Debian shell",
-                    description="A bash shell on Debian 12 with python3, curl and an editor.",
-                    image="moorage/terminal:latest",
-                    kind=TemplateKind.TERMINAL.value,
                     shell_user="user",
                     cpu_limit=1.0,
-                    memory_limit_mb=512,
                     default_duration_minutes=60,
                     max_duration_minutes=240,
-                    max_sessions_per_user=3,
                     enabled=True,
+                    **entry,
                 )
             )

@@ -29,14 +29,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.base import WorkspaceSpec
 from moorage.drivers.pool import DriverPool
-from moorage.errors import Conflict, MoorageError, QuotaExceeded, RuntimeUnavailable
+from moorage.errors import Conflict, MoorageError, RuntimeUnavailable
 from moorage.models.environment import Environment
 from moorage.models.lease import LIVE_STATES, LeaseState
 from moorage.models.org import Org
@@ -49,11 +49,14 @@ from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
 from moorage.services.activity import Activity
+from moorage.services.catalog import build_command
 from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
 from moorage.services.leases import DeadlineListener, Visibility, requested_duration
 from moorage.services.recordings import recording_required
-from moorage.services.session_power import SECRET_CONTEXT, SessionPower
+from moorage.services.session_power import SECRET_CONTEXT
 from moorage.services.templates import find_template
+from moorage.services.warm_launch import WarmLaunch
+from moorage.services.warm_pools import WarmPools
 
 __all__ = [
     "ORG_LABEL",
@@ -86,10 +89,11 @@ def session_labels(session: WorkspaceSession, template: Template, user: User) ->
     }
 
 
-class SessionService(SessionPower):
+class SessionService(WarmLaunch):
     """Session operations for the API, the UI and the reconciler. Owners see their
     sessions; admins see everyone's in their org. Stopping and starting a session
-    again are :class:`~moorage.services.session_power.SessionPower`'s.
+    again are :class:`~moorage.services.session_power.SessionPower`'s; claiming a
+    warm workspace :class:`~moorage.services.warm_launch.WarmLaunch`'s.
 
     Args:
         sessionmaker: opens database sessions.
@@ -127,6 +131,8 @@ class SessionService(SessionPower):
         self.activity = Activity(sessionmaker, clock=clock)
         """What people do in the sessions (their idle timeout)."""
         self._reclaims = asyncio.Semaphore(reclaim_concurrency)
+        self.warm_pools: WarmPools | None = None
+        """Claimed from before a cold start when set (:meth:`launch`)."""
 
     def limit_minutes(self, lease: WorkspaceSession) -> int:
         """The template's maximum duration."""
@@ -220,11 +226,15 @@ class SessionService(SessionPower):
             default_minutes=template.default_duration_minutes,
             max_minutes=template.max_duration_minutes,
         )
+        if self.warm_pools is not None and template.warm:
+            claimed = await self._insert_claimed(user, template, duration, self.warm_pools)
+            if claimed is not None:
+                return await self._hand_over(user, template, claimed, duration, source)
         driver = self._drivers.get(environment)
         if not await driver.image_present(template.image):
             raise RuntimeUnavailable(
                 f"the image {template.image} of template {template.name} is not on "
-                f"environment {environment.name}; build it with `moorage images build`",
+                f"environment {environment.name}; build it with `{build_command(template.image)}`",
                 code="image_missing",
             )
 
@@ -333,21 +343,7 @@ class SessionService(SessionPower):
     ) -> str:
         async with write_session(self._sessionmaker) as db:
             await self._lock_owner(db, user)
-            live = await db.scalar(
-                select(func.count())
-                .select_from(WorkspaceSession)
-                .where(
-                    WorkspaceSession.user_id == user.id,
-                    WorkspaceSession.template_id == template.id,
-                    WorkspaceSession.state.in_(LIVE_STATES),
-                )
-            )
-            if (live or 0) >= template.max_sessions_per_user:
-                raise QuotaExceeded(
-                    f"you already have {live} live sessions of {template.name}; the limit is "
-                    f"{template.max_sessions_per_user} per user",
-                    limit=template.max_sessions_per_user,
-                )
+            await self._check_quota(db, user, template)
             org = await db.get(Org, user.org_id)
             session = WorkspaceSession(
                 **self._new_lease_columns(user, duration),

@@ -4,7 +4,7 @@ API, the pages and any other caller get the same rules)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from moorage.errors import Conflict, InvalidInput, NotFound
@@ -12,7 +12,9 @@ from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import User
+from moorage.models.warm import WarmWorkspace
 from moorage.schemas.template import TemplateCreate, TemplateUpdate
+from moorage.schemas.warm import stored_warm
 from moorage.security.rbac import Role, has_role, require_role
 from moorage.services.audit import audit_in
 
@@ -61,9 +63,10 @@ async def create_template(db: AsyncSession, admin: User, body: TemplateCreate) -
     require_role(admin, Role.ADMIN)
     if await db.scalar(select(Template.id).where(Template.name == body.name)):
         raise Conflict(f"a template named {body.name!r} exists", code="template_exists")
-    template = Template(org_id=admin.org_id, **body.model_dump())
+    template = Template(org_id=admin.org_id, **body.model_dump(exclude={"warm"}))
     template.kind = body.kind.value
     template.idle_timeout_seconds = body.idle_timeout_seconds or None  # 0: never
+    template.warm = stored_warm(body.warm)
     db.add(template)
     audit_in(db, admin, "template.create", "template", body.name)
     return template
@@ -87,7 +90,10 @@ async def update_template(
             raise InvalidInput(f"{field} cannot be null", field=field)
         if field == "idle_timeout_seconds":
             value = value or None  # 0: never
-        setattr(template, field, value.value if field == "kind" else value)
+        if field == "warm":
+            template.warm = stored_warm(body.warm or 0)
+        else:
+            setattr(template, field, value.value if field == "kind" else value)
     if template.default_duration_minutes > template.max_duration_minutes:
         raise InvalidInput(
             "default_duration_minutes must not exceed max_duration_minutes",
@@ -124,5 +130,8 @@ async def delete_template(db: AsyncSession, admin: User, ref: str) -> None:
             f"{template.name} has {used} sessions in its history ({live} live); disable it instead",
             code="template_in_use",
         )
+    # Its warm workspaces go with it; the warm pools' keeper removes their containers
+    # (labelled, no longer owned by a row).
+    await db.execute(delete(WarmWorkspace).where(WarmWorkspace.template_id == template.id))
     await db.delete(template)
     audit_in(db, admin, "template.delete", "template", template.name)

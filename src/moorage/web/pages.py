@@ -37,6 +37,7 @@ from moorage.security.rbac import has_role
 from moorage.security.throttle import throttled
 from moorage.services import templates as template_service
 from moorage.services.audit import client_address
+from moorage.services.catalog import catalog as catalog_entries
 from moorage.services.session_lists import live_count_of_others
 from moorage.services.templates import visible_templates
 from moorage.services.users import sign_in, sign_out
@@ -49,6 +50,13 @@ __all__ = ["PageUser", "render_error_page", "router"]
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
 templates.env.globals["Role"] = Role
+templates.env.globals["kind_labels"] = {
+    "terminal": "Terminal",
+    "vnc": "Desktop (VNC)",
+    "rdp": "Desktop (RDP)",
+    "ssh": "SSH",
+    "http": "Web app",
+}
 templates.env.globals.update(SESSION_CONFIRMATIONS)
 add_script_nonces(templates.env)
 add_formatting_filters(templates.env)
@@ -153,14 +161,14 @@ async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Res
 async def dashboard(request: Request, user: PageUser, db: DbDep, context: ContextDep) -> Response:
     """The catalog the user may launch from and their live sessions (for admins, with
     how many others hold, linking the Sessions overview)."""
-    catalog = await visible_templates(db, user)
+    catalog = await catalog_entries(db, user, context.drivers)
     sessions = await context.sessions.list(user, live_only=True)
     return templates.TemplateResponse(
         request,
         "dashboard.html",
         {
             "user": user,
-            "catalog": [t for t in catalog if t.enabled],
+            "catalog": catalog,
             "sessions": sessions,
             "others": await live_count_of_others(db, user),
             "durations": DURATION_CHOICES_MINUTES,

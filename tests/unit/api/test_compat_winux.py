@@ -31,10 +31,10 @@ async def rdp(app: App, monkeypatch) -> App:
 
     monkeypatch.setattr("moorage.services.kinds.rdp.wait_for_rdp", answers)
     app.driver.images.add("moorage/rdp:latest")
-    created = await app.client.post(
-        "/api/v1/templates",
+    # The first start made it; the test sets the durations it checks.
+    created = await app.client.patch(
+        "/api/v1/templates/rdp-desktop",
         json={
-            "name": "rdp-desktop",
             "display_name": "RDP desktop",
             "image": "moorage/rdp:latest",
             "kind": "rdp",
@@ -42,7 +42,7 @@ async def rdp(app: App, monkeypatch) -> App:
             "max_duration_minutes": 120,
         },
     )
-    assert created.status_code == 201, created.text
+    assert created.status_code == 200, created.text
     return app
 
 
@@ -92,8 +92,9 @@ async def test_errors_name_the_duration_and_hide_other_users_sessions(rdp: App, 
 
 
 async def test_an_unknown_template_is_404_naming_the_setting(app: App, member):
+    app.context.settings.compat_winux_template = "no-such-desktop"
     missing = await member.post("/api/winux/sessions", json={"duration_minutes": 30})
-    assert missing.status_code == 404 and "rdp-desktop" in missing.json()["error"]["message"]
+    assert missing.status_code == 404 and "no-such-desktop" in missing.json()["error"]["message"]
     app.context.settings.compat_winux_template = "debian-shell"
     shell = await member.post("/api/winux/sessions", json={"duration_minutes": 30})
     assert shell.status_code == 201, shell.text

@@ -32,10 +32,16 @@ async def test_generated_admin_password_is_announced_once_and_kept_private(tmp_p
         assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
         async with sessionmaker() as db:
             assert (await authenticate_password(db, "admin", password)).role == "admin"
-            for model in (User, Environment, Template):
+            for model in (User, Environment):
                 assert await db.scalar(select(func.count()).select_from(model)) == 1
-            template = await db.scalar(select(Template))
-            assert template.name == "debian-shell" and template.kind == "terminal"
+            kinds = dict((await db.execute(select(Template.name, Template.kind))).all())
+            assert kinds == {
+                "debian-shell": "terminal",
+                "linux-desktop": "vnc",
+                "rdp-desktop": "rdp",
+                "ssh-box": "ssh",
+                "jupyter": "http",
+            }
     finally:
         await engine.dispose()
 

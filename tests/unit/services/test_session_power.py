@@ -72,14 +72,14 @@ async def test_start_gives_the_secret_again_and_records_moved_ports(app: App, mo
     response = await app.client.post(
         "/api/v1/templates",
         json={
-            "name": "ssh-box",
+            "name": "ssh-on-terminal",
             "display_name": "SSH box",
             "image": "moorage/terminal:latest",
             "kind": "ssh",
         },
     )
     assert response.status_code == 201, response.text
-    session = await launch(app.client, template="ssh-box")
+    session = await launch(app.client, template="ssh-on-terminal")
     (container_id,) = app.driver.containers
     secret = app.driver.secrets[container_id]
     before = session["connection"]["port"]

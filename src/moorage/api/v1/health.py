@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
-from moorage.api.deps import AdminUser, ContextDep
+from moorage.api.deps import AdminUser, ContextDep, DbDep
 from moorage.errors import MoorageError
 from moorage.models.environment import Environment
 from moorage.models.user import Role
@@ -47,8 +47,10 @@ async def health(context: ContextDep) -> JSONResponse:
 
 
 @router.get("/reconciler", dependencies=[Allow(Role.ADMIN)])
-async def reconciler_status(context: ContextDep, _admin: AdminUser) -> dict[str, object]:
-    """Admins: leadership, queued deadlines and expiry lateness (p50/p99 seconds)."""
+async def reconciler_status(context: ContextDep, _admin: AdminUser, db: DbDep) -> dict[str, object]:
+    """Admins: leadership, queued deadlines and expiry lateness (p50/p99 seconds), and
+    ``warm``: the warm pools, counted apart from leases (see ``WarmPools.status``)."""
+    warm = await context.warm_pools.status(db) if context.warm_pools is not None else None
     if context.reconciler is None:
-        return {"running": False}
-    return {"running": True, **context.reconciler.status()}
+        return {"running": False, "warm": warm}
+    return {"running": True, **context.reconciler.status(), "warm": warm}

@@ -165,6 +165,26 @@ class DockerDriver(ContainerDriver):
             raise
         return True
 
+    async def image_id(self, image: str) -> str | None:
+        try:
+            async with translated(self._endpoint, f"inspect the image {image}"):
+                info = await self._client.images.inspect(image)
+        except NotFound:
+            return None
+        except RuntimeUnavailable as exc:
+            if exc.code == "image_missing":
+                return None
+            raise
+        return str(info.get("Id") or "") or None
+
+    async def exec_with_input(
+        self, container_id: str, command: list[str], *, user: str, data: bytes
+    ) -> None:
+        container = self._client.containers.container(container_id)
+        await workspaces.exec_with_input(
+            self, container, command, user, data, f"run {command[0]} in the container"
+        )
+
     async def _workspaces_network(self, *, fresh: bool = False) -> str:
         """The id of the engine's workspaces bridge, ensured once per driver (again
         when ``fresh``: the cached one vanished). See :mod:`.workspaces`."""

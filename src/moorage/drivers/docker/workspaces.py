@@ -53,6 +53,7 @@ __all__ = [
     "WORKSPACES_NETWORK",
     "deliver_secret",
     "ensure_workspaces_network",
+    "exec_with_input",
     "isolation_config",
     "list_labelled_networks",
     "remove_network",
@@ -173,8 +174,28 @@ async def deliver_secret(
         f"umask 077 && head -c {len(data)} > {partial} && "
         f"mv -f {partial} {shlex.quote(SECRET_FILE)}"
     )
-    async with translated(driver.endpoint, "give the container its secret"):
-        exec_ = await container.exec(["sh", "-c", script], stdin=True, stdout=True, stderr=True)
+    await exec_with_input(
+        driver, container, ["sh", "-c", script], "", data, "give the container its secret"
+    )
+
+
+async def exec_with_input(
+    driver: DockerDriver,
+    container: aiodocker.containers.DockerContainer,
+    command: list[str],
+    user: str,
+    data: bytes,
+    what: str,
+) -> None:
+    """Run ``command`` as ``user`` (the image's when empty) with ``data`` on standard
+    input and wait for its exit; ``what`` names the step in errors.
+
+    Raises:
+        NotFound: no such container. RuntimeUnavailable: the exec failed or exited
+        non-zero (its exit code and output in the message).
+    """
+    async with translated(driver.endpoint, what):
+        exec_ = await container.exec(command, stdin=True, stdout=True, stderr=True, user=user or "")
         output = b""
         async with exec_.start(detach=False) as stream:
             await stream.write_in(data)
@@ -188,6 +209,6 @@ async def deliver_secret(
             info = await exec_.inspect()
     if info.get("ExitCode") != 0:
         raise RuntimeUnavailable(
-            f"could not give the container its secret (exit {info.get('ExitCode')}: "
+            f"could not {what} (exit {info.get('ExitCode')}: "
             f"{output.decode(errors='replace').strip()[:200]})"
         )

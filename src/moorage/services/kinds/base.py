@@ -121,6 +121,24 @@ class WorkspaceKind(ABC):
                 says what was last seen), or the container stopped.
         """
 
+    async def hand_over(self, started: StartedWorkspace, password: str) -> KindEnvironment:
+        """Make a claimed warm workspace its person's: called once when a launch claims
+        it, before its session is ready. ``started.secret`` is the secret it was
+        started with (known to Moorage only); ``password`` is freshly generated.
+
+        Returns:
+            The secret (and account) the session keeps (``env`` is ignored). The
+            default keeps the secret it was started with: right for kinds whose
+            secret nobody sees (the terminal has none; the web app's token is sent
+            by Moorage's proxy only). Kinds whose secret the person sees or types
+            (an account password, a VNC password) replace it here.
+
+        Raises:
+            RuntimeUnavailable: the workspace refused the change (the launch removes
+                it and fails the session).
+        """
+        return KindEnvironment(secret=started.secret)
+
     def paths(self, session_id: str) -> KindPaths:
         """Browser paths of a session of this kind. Default: none."""
         return KindPaths()
@@ -154,3 +172,17 @@ class AccountKind(WorkspaceKind):
             secret=password,
             account=template.shell_user,
         )
+
+    async def hand_over(self, started: StartedWorkspace, password: str) -> KindEnvironment:
+        """The account gets ``password`` (``chpasswd`` as root, the line on standard
+        input): the password it was started with, which nobody was told, stops
+        working before the person learns theirs."""
+        user = started.template.shell_user
+        line = f"{user}:{password}\n".encode()
+        await started.driver.exec_with_input(
+            started.container.id,
+            ["sh", "-c", f"head -c {len(line)} | chpasswd"],
+            user="root",
+            data=line,
+        )
+        return KindEnvironment(secret=password, account=user)

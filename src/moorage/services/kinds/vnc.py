@@ -47,6 +47,21 @@ class VncKind(WorkspaceKind):
             timeout_seconds,
         )
 
+    async def hand_over(self, started: StartedWorkspace, password: str) -> KindEnvironment:
+        """Xvnc's password file (``$HOME/.vnc/passwd``, written by ``vncpasswd -f`` as
+        the image's user) gets ``password``; TigerVNC reads the file at every
+        authentication, so the next connection needs the new one and the warm
+        password stops working at once."""
+        data = f"{password}\n".encode()
+        script = (
+            f'umask 077 && head -c {len(data)} | vncpasswd -f > "$HOME/.vnc/passwd.new" '
+            '&& mv -f "$HOME/.vnc/passwd.new" "$HOME/.vnc/passwd"'
+        )
+        await started.driver.exec_with_input(
+            started.container.id, ["sh", "-c", script], user="", data=data
+        )
+        return KindEnvironment(secret=password)
+
     def paths(self, session_id: str) -> KindPaths:
         """The desktop websocket at ``/api/v1/sessions/<id>/vnc``."""
         return KindPaths(desktop=f"/api/v1/sessions/{session_id}/vnc")

@@ -174,19 +174,28 @@ class LeaseService(ABC, Generic[L]):
         self, db: AsyncSession, user: User, lease_id: str, *, for_update: bool = False
     ) -> L:
         """The lease if ``user`` may see it, optionally row-locked; else NotFound."""
-        query = select(self.model).where(self._column("id") == lease_id)
         if for_update:
-            query = query.with_for_update(of=self.model)
-        lease = await db.scalar(query)
+            lease = await self._locked(db, lease_id)
+        else:
+            lease = await db.scalar(select(self.model).where(self._column("id") == lease_id))
         if lease is None or not await self.visibility.sees(db, user, self.as_row(lease)):
             raise self._not_found(lease_id)
         return lease
 
     async def _locked(self, db: AsyncSession, lease_id: str) -> L | None:
-        """The lease with a write lock on its row only (not its joined rows)."""
-        return await db.scalar(
-            select(self.model).where(self._column("id") == lease_id).with_for_update(of=self.model)
+        """The lease with a write lock on its row only (not its joined rows).
+
+        The lock is taken by a statement on the lease's table alone, then the row is
+        read with its joined rows: MariaDB has no ``FOR UPDATE OF``, so one locking
+        statement with the joins would lock the template, environment and user rows
+        too, and deadlock with a concurrent launch whose insert checks those foreign
+        keys (seen with warm claims arriving together)."""
+        locked = await db.scalar(
+            select(self._column("id")).where(self._column("id") == lease_id).with_for_update()
         )
+        if locked is None:
+            return None
+        return await db.get(self.model, lease_id, populate_existing=True)
 
     async def current(self, lease_id: str) -> L | None:
         """The lease as committed now, None when there is none. No visibility check:

@@ -1,0 +1,158 @@
+"""The warm path of :meth:`SessionService.launch <moorage.services.sessions.SessionService.launch>`:
+claim a warm workspace (:mod:`moorage.services.warm_pools`) instead of starting a
+container, then hand it over to its person.
+
+1. one transaction locks the owner's row, checks the per-user limit, claims a
+   warm workspace (the guarded ``UPDATE``) and inserts the session with the warm
+   workspace's id and container, ``provisioning``; nothing is written when no
+   warm workspace is free, and the launch starts a cold one;
+2. the kind's :meth:`~moorage.services.kinds.WorkspaceKind.hand_over` sets what
+   is the person's in the container (account or VNC password);
+3. the session becomes ``ready``: its clock starts at the claim, not when the
+   container started. On a failure in 2 the container is removed and the
+   session failed, as for a cold start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from moorage.db.engine import write_session
+from moorage.drivers.base import WorkspaceContainer
+from moorage.errors import QuotaExceeded
+from moorage.models.environment import Environment
+from moorage.models.lease import LIVE_STATES
+from moorage.models.org import Org
+from moorage.models.session import WorkspaceSession
+from moorage.models.template import Template
+from moorage.models.user import User
+from moorage.security.passwords import generate_password
+from moorage.services.kinds import StartedWorkspace, kind_for
+from moorage.services.recordings import recording_required
+from moorage.services.session_power import SECRET_CONTEXT, SessionPower
+from moorage.services.warm_pools import Claimed, WarmPools
+
+__all__ = ["WarmLaunch"]
+
+
+class WarmLaunch(SessionPower):
+    """The launch steps :class:`~moorage.services.sessions.SessionService` shares with
+    its warm path: the per-user limit, and the claim and hand-over of a warm
+    workspace."""
+
+    async def _abort_launch(
+        self,
+        session_id: str,
+        environment: Environment,
+        container_id: str | None,
+        exc: BaseException,
+    ) -> None:
+        """Remove the container and fail the session (SessionService's)."""
+        raise NotImplementedError
+
+    async def _check_quota(self, db: AsyncSession, user: User, template: Template) -> None:
+        """Raise QuotaExceeded when ``user`` holds the template's maximum of live
+        sessions (called with the owner's row locked)."""
+        live = await db.scalar(
+            select(func.count())
+            .select_from(WorkspaceSession)
+            .where(
+                WorkspaceSession.user_id == user.id,
+                WorkspaceSession.template_id == template.id,
+                WorkspaceSession.state.in_(LIVE_STATES),
+            )
+        )
+        if (live or 0) >= template.max_sessions_per_user:
+            raise QuotaExceeded(
+                f"you already have {live} live sessions of {template.name}; the limit is "
+                f"{template.max_sessions_per_user} per user",
+                limit=template.max_sessions_per_user,
+            )
+
+    async def _insert_claimed(
+        self, user: User, template: Template, duration: timedelta, pools: WarmPools
+    ) -> Claimed | None:
+        """Claim a warm workspace and insert its session (``provisioning``, same id, its
+        container) in one transaction, after the per-user limit; None when none is
+        free (nothing written)."""
+        async with write_session(self._sessionmaker) as db:
+            await self._lock_owner(db, user)
+            await self._check_quota(db, user, template)
+            claimed = await pools.claim(db, template)
+            if claimed is None:
+                return None
+            columns = self._new_lease_columns(user, duration)
+            columns["id"] = claimed.id
+            org = await db.get(Org, user.org_id)
+            db.add(
+                WorkspaceSession(
+                    **columns,
+                    template_id=template.id,
+                    environment_id=claimed.environment.id,
+                    container_id=claimed.container_id,
+                    ports=claimed.ports,
+                    recorded=recording_required(template, org),
+                )
+            )
+        return claimed
+
+    async def _hand_over(
+        self,
+        user: User,
+        template: Template,
+        claimed: Claimed,
+        duration: timedelta,
+        source: str | None,
+    ) -> WorkspaceSession:
+        """Finish a launch that claimed a warm workspace: the kind makes its secrets
+        the person's, then the session is ready with its clock starting now. On
+        failure the container is removed and the session failed, as for a cold start."""
+        kind = kind_for(template.kind)
+        driver = self._drivers.get(claimed.environment)
+        old = (
+            self._keyring.open(claimed.secret_sealed, SECRET_CONTEXT)
+            if claimed.secret_sealed
+            else None
+        )
+        try:
+            handed = await kind.hand_over(
+                StartedWorkspace(
+                    driver=driver,
+                    container=WorkspaceContainer(
+                        claimed.container_id,
+                        f"moorage-{claimed.id}",
+                        {},
+                        "running",
+                        {int(k): v for k, v in (claimed.ports or {}).items()},
+                    ),
+                    template=template,
+                    session_id=claimed.id,
+                    publish_address=self._publish_address,
+                    secret=old,
+                ),
+                generate_password(12),
+            )
+        except BaseException as exc:
+            await asyncio.shield(
+                self._abort_launch(claimed.id, claimed.environment, claimed.container_id, exc)
+            )
+            raise
+        sealed = self._keyring.seal(handed.secret, SECRET_CONTEXT) if handed.secret else None
+
+        def fill(session: WorkspaceSession) -> None:
+            session.account, session.secret_sealed = handed.account, sealed
+
+        session = await self._mark_ready(claimed.id, duration, fill)
+        await self._audit(
+            user,
+            "launch",
+            session.id,
+            environment=claimed.environment.name,
+            detail=f"{template.name} (warm)",
+            source=source,
+        )
+        return session
