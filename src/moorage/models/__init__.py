@@ -14,17 +14,19 @@ from moorage.models.fleet import (
     NotificationChannel,
     Sample,
 )
+from moorage.models.group import Group, GroupMember, PoolGroup, TemplateGroup
 from moorage.models.instance import ReconcilerLease, ServerInstance
 from moorage.models.lease import LeaseMixin, LeaseState
 from moorage.models.machine import Machine, MachineStatus
 from moorage.models.org import Org
 from moorage.models.pool import Pool
 from moorage.models.provision import ProvisionRun
+from moorage.models.quota import OrgQuota
 from moorage.models.registry import RegistryCredential
 from moorage.models.reservation import AccountState, Reservation, ReservationAccount
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template, TemplateKind
-from moorage.models.token import ApiToken, TokenKind
+from moorage.models.token import ApiToken, TokenKind, TokenScope
 from moorage.models.user import Role, User
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "AuditEvent",
     "EnrollmentToken",
     "Environment",
+    "Group",
+    "GroupMember",
     "InstallLink",
     "LeaseMixin",
     "LeaseState",
@@ -47,7 +51,9 @@ __all__ = [
     "Node",
     "NotificationChannel",
     "Org",
+    "OrgQuota",
     "Pool",
+    "PoolGroup",
     "ProvisionRun",
     "ReconcilerLease",
     "RegistryCredential",
@@ -57,8 +63,10 @@ __all__ = [
     "Sample",
     "ServerInstance",
     "Template",
+    "TemplateGroup",
     "TemplateKind",
     "TokenKind",
+    "TokenScope",
     "User",
     "WorkspaceSession",
 ]

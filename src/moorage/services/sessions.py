@@ -45,6 +45,8 @@ from moorage.schemas.session import SessionConnection
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
+from moorage.services import quotas
+from moorage.services.groups import check_may_launch
 from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
 from moorage.services.leases import DeadlineListener, Visibility, requested_duration
 from moorage.services.session_power import SECRET_CONTEXT, SessionPower
@@ -139,15 +141,20 @@ class SessionService(SessionPower):
             NotFound: unknown template (404).
             InvalidInput: a kind that cannot be launched, or a bad duration, naming
                 the maximum (422).
+            Forbidden: the template is restricted to groups ``user`` is not in (403,
+                code ``group_required``, naming them).
             QuotaExceeded: the user already has the template's maximum of live
-                sessions (429).
+                sessions, or a quota of their org or a group would be passed
+                (429, naming the quota; :mod:`moorage.services.quotas`).
             RuntimeUnavailable: Docker cannot be reached or the container did not
                 become usable (503); no container is left behind.
         """
         require_role(user, Role.MEMBER)
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
+            await check_may_launch(db, user, template)
             environment = await self._pick_environment(db, user)
+            scopes = await quotas.scopes_of(db, user)
         kind = kind_for(template.kind)
         duration = requested_duration(
             duration_minutes=duration_minutes,
@@ -163,7 +170,7 @@ class SessionService(SessionPower):
                 code="image_missing",
             )
 
-        session_id = await self._insert_provisioning(user, template, environment, duration)
+        session_id = await self._insert_provisioning(user, template, environment, duration, scopes)
         setup = kind.environment(template, session_id, generate_password(12))
         secret_sealed = self._keyring.seal(setup.secret, SECRET_CONTEXT) if setup.secret else None
         container_id: str | None = None
@@ -264,9 +271,15 @@ class SessionService(SessionPower):
         return environment
 
     async def _insert_provisioning(
-        self, user: User, template: Template, environment: Environment, duration: timedelta
+        self,
+        user: User,
+        template: Template,
+        environment: Environment,
+        duration: timedelta,
+        scopes: list[quotas.QuotaScope],
     ) -> str:
         async with write_session(self._sessionmaker) as db:
+            await quotas.check_session(db, user, scopes, template, duration)
             await self._lock_owner(db, user)
             live = await db.scalar(
                 select(func.count())

@@ -12,6 +12,7 @@ from moorage.api.v1 import (
     docker_objects,
     enrollment_tokens,
     environments,
+    groups,
     health,
     install,
     machines,
@@ -33,6 +34,7 @@ router.include_router(health.router)
 router.include_router(sessions.router)
 router.include_router(templates.router)
 router.include_router(users.router)
+router.include_router(groups.router)
 router.include_router(orgs.router)
 router.include_router(sign_in_locks.router)
 router.include_router(machines.router)
