@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
@@ -187,13 +187,21 @@ class UserAdmin:
             audit_in(db, admin, "user.delete", "user", username, source=source)
         await self._release_all(user, "its owner's account was deleted")
 
-    async def live_lease_counts(self, user: User) -> dict[str, int]:
-        """``{noun: how many live leases}`` of ``user`` per lease kind (what a
-        disable or delete would release, for the confirmation)."""
-        counts: dict[str, int] = {}
+    async def live_counts(self, org_id: str) -> dict[str, dict[str, int]]:
+        """``{user id: {noun: live leases}}`` in org ``org_id`` (what disabling or
+        deleting each user would release, for the pages' confirmations); users
+        holding nothing are absent."""
+        counts: dict[str, dict[str, int]] = {}
         async with self._sessionmaker() as db:
             for service in self._leases:
-                counts[service.noun] = len(await _live_ids(db, service, user))
+                model = service.model
+                rows = await db.execute(
+                    select(model.user_id, func.count())
+                    .where(model.org_id == org_id, model.state.in_(LIVE_STATES))
+                    .group_by(model.user_id)
+                )
+                for owner, count in rows.tuples():
+                    counts.setdefault(owner, {})[service.noun] = count
         return counts
 
     async def _release_all(self, user: User, reason: str) -> None:

@@ -36,3 +36,9 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.session_pages import router as session_router
 
     app.include_router(session_router)
+    from moorage.web.user_pages import router as user_router
+
+    app.include_router(user_router)
+    from moorage.web.account_pages import router as account_router
+
+    app.include_router(account_router)
