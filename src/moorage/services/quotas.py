@@ -57,6 +57,7 @@ __all__ = [
     "check_extension",
     "check_lease_length",
     "check_reservation",
+    "check_restart",
     "check_session",
     "lock",
     "scopes_of",
@@ -209,6 +210,31 @@ async def check_session(
             )
             if (live or 0) + 1 > scope.limits["max_live_sessions"]:
                 raise _refuse(scope, "max_live_sessions", live or 0, 1, "live sessions")
+    await _check_compute(db, user, scopes, template)
+
+
+async def check_restart(
+    db: AsyncSession, user: User, scopes: list[QuotaScope], template: Template
+) -> None:
+    """Inside the transaction that makes ``user``'s stopped session of ``template``
+    ready again, as its first statements: lock the org (when a quota applies) and
+    check the CPU and memory limits (a stopped session holds none, so starting it
+    takes some again; it already counts as a live session).
+
+    Raises:
+        QuotaExceeded: the first limit the started session would pass (429).
+    """
+    if not scopes:
+        return
+    await lock(db, user, scopes)
+    await _check_compute(db, user, scopes, template)
+
+
+async def _check_compute(
+    db: AsyncSession, user: User, scopes: list[QuotaScope], template: Template
+) -> None:
+    for scope in scopes:
+        owned = _owned_by(WorkspaceSession.user_id, WorkspaceSession.org_id, user, scope)
         compute = {"max_cpu_cores": Template.cpu_limit, "max_memory_mb": Template.memory_limit_mb}
         for field, column in compute.items():
             if field not in scope.limits:

@@ -114,6 +114,13 @@ async def test_cpu_quota_counts_running_sessions_not_stopped_ones(app: App):
     assert stopped.status_code == 200, stopped.text
     third = await app.client.post("/api/v1/sessions", json={"template": "debian-shell"})
     assert third.status_code == 201  # a stopped session holds no CPU
+    # Starting the stopped one again would hold 2 cores: refused, and it stays stopped.
+    again = await app.client.post(f"/api/v1/sessions/{first.json()['id']}/start")
+    assert again.status_code == 429 and again.json()["error"]["quota"] == "max_cpu_cores"
+    state = (await app.client.get(f"/api/v1/sessions/{first.json()['id']}")).json()["state"]
+    assert state == "stopped"
+    running = [c for c in app.driver.containers.values() if c.state == "running"]
+    assert len(running) == 1
 
 
 async def test_memory_quota_names_the_memory(app: App):
