@@ -236,6 +236,24 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Self-registration (issue 13, "Users, groups, roles"): off unless switched on.
+    signup_enabled: bool = Field(
+        False,
+        description="Let people create their own account (role member) on the /signup page.",
+    )
+    signup_email_domains: str = Field(
+        "",
+        description="E-mail domains allowed to sign up, comma-separated (e.g. "
+        "`school.example,staff.school.example`); empty: any domain.",
+    )
+    signup_group: str | None = Field(
+        None, description="The group new self-registered users join (by name), if any."
+    )
+
+    @property
+    def signup_domain_list(self) -> list[str]:
+        return [d.lower().lstrip("@") for d in _split(self.signup_email_domains)]
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.workspace_domain and self.workspace_port:

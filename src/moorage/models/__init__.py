@@ -15,6 +15,7 @@ from moorage.models.fleet import (
     Sample,
 )
 from moorage.models.git_stack import GitStack
+from moorage.models.group import Group, GroupMember, PoolGroup, TemplateGroup
 from moorage.models.image_update import ImageUpdatePolicy
 from moorage.models.instance import ReconcilerLease, ServerInstance
 from moorage.models.lease import LeaseMixin, LeaseState
@@ -22,13 +23,14 @@ from moorage.models.machine import Machine, MachineStatus
 from moorage.models.org import Org
 from moorage.models.pool import Pool
 from moorage.models.provision import ProvisionRun
+from moorage.models.quota import OrgQuota
 from moorage.models.recording import Recording
 from moorage.models.registry import RegistryCredential
 from moorage.models.reservation import AccountState, Reservation, ReservationAccount
 from moorage.models.session import WorkspaceSession
 from moorage.models.share import ShareGrant, ShareLink, ShareRole
 from moorage.models.template import Template, TemplateKind
-from moorage.models.token import ApiToken, TokenKind
+from moorage.models.token import ApiToken, TokenKind, TokenScope
 from moorage.models.user import Role, User
 from moorage.models.warm import WarmState, WarmWorkspace
 
@@ -45,6 +47,8 @@ __all__ = [
     "EnrollmentToken",
     "Environment",
     "GitStack",
+    "Group",
+    "GroupMember",
     "ImageUpdatePolicy",
     "InstallLink",
     "LeaseMixin",
@@ -54,7 +58,9 @@ __all__ = [
     "Node",
     "NotificationChannel",
     "Org",
+    "OrgQuota",
     "Pool",
+    "PoolGroup",
     "ProvisionRun",
     "ReconcilerLease",
     "Recording",
@@ -68,8 +74,10 @@ __all__ = [
     "ShareLink",
     "ShareRole",
     "Template",
+    "TemplateGroup",
     "TemplateKind",
     "TokenKind",
+    "TokenScope",
     "User",
     "WarmState",
     "WarmWorkspace",

@@ -20,6 +20,14 @@ class TokenKind(enum.StrEnum):
     LOGIN = "login"
 
 
+class TokenScope(enum.StrEnum):
+    """What a token may do: ``read`` only reads (GET and HEAD, no websocket);
+    ``write`` does whatever its user may."""
+
+    READ = "read"
+    WRITE = "write"
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 
@@ -27,6 +35,7 @@ class ApiToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128), default="")
     kind: Mapped[str] = mapped_column(String(16), default=TokenKind.API.value)
+    scope: Mapped[str] = mapped_column(String(8), default=TokenScope.WRITE.value)
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -32,6 +32,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Set when an admin deleted the user: the row stays for the history of its
+    # leases and the audit log, renamed so the username is free again.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     @property
     def is_admin(self) -> bool:

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from moorage.db.base import utcnow
-from moorage.errors import Unauthenticated
-from moorage.models.token import ApiToken
+from moorage.errors import Forbidden, Unauthenticated
+from moorage.models.token import ApiToken, TokenScope
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
 from moorage.security.tokens import LOGIN_COOKIE_NAME, parse_prefix, token_matches
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COOKIE_NAME",
+    "SAFE_METHODS",
     "AdminUser",
     "CurrentUser",
     "MemberUser",
@@ -50,6 +51,7 @@ __all__ = [
     "require",
     "set_login_cookie",
     "user_from_connection",
+    "writes",
 ]
 
 COOKIE_NAME = LOGIN_COOKIE_NAME
@@ -69,17 +71,35 @@ def credential_of(connection: HTTPConnection) -> str | None:
     return connection.cookies.get(COOKIE_NAME)
 
 
-async def authenticate_token(db: AsyncSession, plaintext: str, now: datetime | None = None) -> User:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that only read (RFC 9110, 9.2.1): all a ``read`` token may use."""
+
+
+def writes(connection: HTTPConnection) -> bool:
+    """True when ``connection`` may change something: an unsafe method, or a
+    websocket (a terminal or desktop types into a workspace)."""
+    if connection.scope["type"] != "http":
+        return True
+    return connection.scope.get("method", "GET") not in SAFE_METHODS
+
+
+async def authenticate_token(
+    db: AsyncSession, plaintext: str, now: datetime | None = None, *, writing: bool = True
+) -> User:
     """The active user a bearer token or login cookie belongs to.
 
     Args:
         db: a database session (read only).
         plaintext: the whole token as presented (``mrg_<prefix>_<secret>``).
         now: current UTC time (timezone-aware); defaults to the clock.
+        writing: the request may change something (see :func:`writes`); a token of
+            scope ``read`` is then refused. True unless the caller knows better, so
+            a new entry point that forgets to say is safe.
 
     Raises:
         Unauthenticated: malformed, unknown, expired or revoked token, or a
             disabled user (codes ``bad_token``, ``token_expired``).
+        Forbidden: a ``read`` token used for ``writing`` (code ``token_read_only``).
     """
     now = now or utcnow()
     prefix = parse_prefix(plaintext)
@@ -93,6 +113,12 @@ async def authenticate_token(db: AsyncSession, plaintext: str, now: datetime | N
     user = await db.get(User, token.user_id)
     if user is None or not user.is_active:
         raise Unauthenticated("the token's user is disabled", code="bad_token")
+    if writing and token.scope == TokenScope.READ.value:
+        raise Forbidden(
+            "this token's scope is read: it may only read (GET, HEAD); "
+            "use a token of scope write to change anything or to open a terminal",
+            code="token_read_only",
+        )
     return user
 
 
@@ -105,13 +131,14 @@ async def user_from_connection(connection: HTTPConnection, context: Context | No
 
     Raises:
         Unauthenticated: no credential, or a bad one.
+        Forbidden: a ``read`` token on a request that :func:`writes`.
     """
     credential = credential_of(connection)
     if not credential:
         raise Unauthenticated("log in or send an Authorization: Bearer token")
     context = context if context is not None else connection.app.state.context
     async with context.sessionmaker() as db:
-        return await authenticate_token(db, credential)
+        return await authenticate_token(db, credential, writing=writes(connection))
 
 
 async def get_current_user(request: Request) -> User:

@@ -43,7 +43,9 @@ from moorage.observability.metrics import RESERVATION_CLAIM_SECONDS
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
+from moorage.services import quotas
 from moorage.services.accounts import check_password, check_username, generate_username
+from moorage.services.groups import check_may_reserve
 from moorage.services.leases import LeaseService, Visibility, requested_duration
 from moorage.services.machines import address_of, find_pool
 from moorage.services.reservation_allocation import (
@@ -140,7 +142,10 @@ class ReservationService(LeaseService[Reservation]):
             InvalidInput: bad count, duration (naming the pool's maximum), username
                 (pattern, reserved names) or password (422).
             NotFound: unknown pool (404).
-            QuotaExceeded: over the pool's machines per user (429).
+            Forbidden: the pool is restricted to groups ``user`` is not in (403, code
+                ``group_required``, naming them).
+            QuotaExceeded: over the pool's machines per user, or a quota of the org
+                or a group (429, naming the quota; :mod:`moorage.services.quotas`).
             Conflict: not enough machines available, naming how many are and when the
                 next frees up (409); or the username exists on a machine.
             RuntimeUnavailable: a machine failed; every account made is removed (503).
@@ -222,8 +227,12 @@ class ReservationService(LeaseService[Reservation]):
         """Insert the reservation in ``provisioning`` holding ``count`` machines, with
         one ``creating`` account row per machine; ``(id, [(account id, machine)],
         duration)``."""
+        async with self._sessionmaker() as db:
+            scopes = await quotas.scopes_of(db, user)
         async with write_session(self._sessionmaker) as db:
+            await quotas.lock(db, user, scopes)  # first: MariaDB's snapshot follows it
             pool = await find_pool(db, user.org_id, pool_name)
+            await check_may_reserve(db, user, pool)
             duration = requested_duration(
                 duration_minutes=duration_minutes,
                 duration_seconds=duration_seconds,
@@ -232,6 +241,7 @@ class ReservationService(LeaseService[Reservation]):
             )
             await self._lock_owner(db, user)
             await check_machine_quota(db, user, pool, count)
+            await quotas.check_reservation(db, user, scopes, count, duration)
             check_username(username, login_users=await login_users(db, pool))
             machines = await pick_machines(db, pool, count)
             reservation = Reservation(

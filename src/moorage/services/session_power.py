@@ -33,11 +33,12 @@ import logging
 from moorage.db.engine import write_session
 from moorage.drivers.base import ContainerDriver
 from moorage.drivers.pool import DriverPool
-from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
+from moorage.errors import Conflict, MoorageError, NotFound, QuotaExceeded, RuntimeUnavailable
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.user import User
 from moorage.security.crypto import Keyring
+from moorage.services import quotas
 from moorage.services.kinds import StartedWorkspace, kind_for
 from moorage.services.leases import LeaseService, transition
 
@@ -113,6 +114,8 @@ class SessionPower(LeaseService[WorkspaceSession]):
             Conflict: the session is not ``stopped`` (409, code
                 ``session_not_stopped``), or it was ended while starting (409, code
                 ``session_ended``).
+            QuotaExceeded: running it again would pass a CPU or memory quota of the
+                owner's org or group (429); it stays ``stopped``.
             RuntimeUnavailable: Docker could not start it, or it did not become usable
                 within the launch timeout (503); it stays ``stopped``.
         """
@@ -128,7 +131,8 @@ class SessionPower(LeaseService[WorkspaceSession]):
                 session.environment,
                 session.template,
             )
-            sealed = session.secret_sealed
+            sealed, owner = session.secret_sealed, session.user
+            scopes = await quotas.scopes_of(db, owner)
         secret = self._keyring.open(sealed, SECRET_CONTEXT) if sealed else None
         driver = self._drivers.get(environment)
         try:
@@ -151,15 +155,21 @@ class SessionPower(LeaseService[WorkspaceSession]):
             raise
         ports = {str(k): v for k, v in container.ports.items()} or None
 
-        async with write_session(self._sessionmaker) as db:
-            row = await self._locked(db, session_id)
-            if row is None:
-                raise self._not_found(session_id)
-            state, owner_id = row.state, row.user_id
-            if state == LeaseState.STOPPED.value:
-                transition(row, LeaseState.READY, now=self._clock())
-                row.ports = ports
-                row.last_activity_at = self._clock()  # starting it is using it
+        try:
+            async with write_session(self._sessionmaker) as db:
+                # A stopped session holds no CPU or memory; started, it takes them again.
+                await quotas.check_restart(db, owner, scopes, template)
+                row = await self._locked(db, session_id)
+                if row is None:
+                    raise self._not_found(session_id)
+                state, owner_id = row.state, row.user_id
+                if state == LeaseState.STOPPED.value:
+                    transition(row, LeaseState.READY, now=self._clock())
+                    row.ports = ports
+                    row.last_activity_at = self._clock()  # starting it is using it
+        except QuotaExceeded:
+            await asyncio.shield(_stop_quietly(driver, container_id, session_id))
+            raise
         if state not in (LeaseState.STOPPED.value, LeaseState.READY.value):
             raise Conflict("the session was ended while it was starting", code=f"{self.noun}_ended")
         self.changes.publish(owner_id)

@@ -48,8 +48,10 @@ from moorage.schemas.session import SessionConnection
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
+from moorage.services import quotas
 from moorage.services.activity import Activity
 from moorage.services.catalog import build_command
+from moorage.services.groups import check_may_launch
 from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
 from moorage.services.leases import DeadlineListener, Visibility, requested_duration
 from moorage.services.recordings import recording_required
@@ -181,8 +183,11 @@ class SessionService(WarmLaunch):
             NotFound: unknown template (404).
             InvalidInput: a kind that cannot be launched, or a bad duration, naming
                 the maximum (422).
+            Forbidden: the template is restricted to groups ``user`` is not in (403,
+                code ``group_required``, naming them).
             QuotaExceeded: the user already has the template's maximum of live
-                sessions (429).
+                sessions, or a quota of their org or a group would be passed
+                (429, naming the quota; :mod:`moorage.services.quotas`).
             RuntimeUnavailable: Docker cannot be reached or the container did not
                 become usable (503); no container is left behind.
         """
@@ -218,7 +223,9 @@ class SessionService(WarmLaunch):
         require_role(user, Role.MEMBER)
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
+            await check_may_launch(db, user, template)
             environment = await self._pick_environment(db, user)
+            scopes = await quotas.scopes_of(db, user)
         kind = kind_for(template.kind)
         duration = requested_duration(
             duration_minutes=duration_minutes,
@@ -227,7 +234,9 @@ class SessionService(WarmLaunch):
             max_minutes=template.max_duration_minutes,
         )
         if self.warm_pools is not None and template.warm:
-            claimed = await self._insert_claimed(user, template, duration, self.warm_pools)
+            claimed = await self._insert_claimed(
+                user, template, duration, self.warm_pools, scopes
+            )
             if claimed is not None:
                 return await self._hand_over(user, template, claimed, duration, source)
         driver = self._drivers.get(environment)
@@ -238,7 +247,7 @@ class SessionService(WarmLaunch):
                 code="image_missing",
             )
 
-        session_id = await self._insert_provisioning(user, template, environment, duration)
+        session_id = await self._insert_provisioning(user, template, environment, duration, scopes)
         setup = kind.environment(template, session_id, generate_password(12))
         secret_sealed = self._keyring.seal(setup.secret, SECRET_CONTEXT) if setup.secret else None
         container_id: str | None = None
@@ -339,9 +348,15 @@ class SessionService(WarmLaunch):
         return environment
 
     async def _insert_provisioning(
-        self, user: User, template: Template, environment: Environment, duration: timedelta
+        self,
+        user: User,
+        template: Template,
+        environment: Environment,
+        duration: timedelta,
+        scopes: list[quotas.QuotaScope],
     ) -> str:
         async with write_session(self._sessionmaker) as db:
+            await quotas.check_session(db, user, scopes, template, duration)
             await self._lock_owner(db, user)
             await self._check_quota(db, user, template)
             org = await db.get(Org, user.org_id)

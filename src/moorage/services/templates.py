@@ -17,6 +17,7 @@ from moorage.schemas.template import TemplateCreate, TemplateUpdate
 from moorage.schemas.warm import stored_warm
 from moorage.security.rbac import Role, has_role, require_role
 from moorage.services.audit import audit_in
+from moorage.services.groups import launchable
 
 __all__ = [
     "create_template",
@@ -46,8 +47,11 @@ async def find_template(db: AsyncSession, ref: str, user: User) -> Template:
 
 
 async def visible_templates(db: AsyncSession, user: User) -> list[Template]:
-    """Templates of the user's org, by display name; disabled ones for admins only."""
-    query = select(Template).where(Template.org_id == user.org_id)
+    """Templates of the user's org that the user may launch, by display name (a
+    template restricted to groups only for their members,
+    :func:`~moorage.services.groups.launchable`); disabled ones and every group's
+    for admins only."""
+    query = select(Template).where(Template.org_id == user.org_id, launchable(user))
     if not has_role(user, Role.ADMIN):
         query = query.where(Template.enabled.is_(True))
     return list(await db.scalars(query.order_by(Template.display_name)))

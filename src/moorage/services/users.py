@@ -17,7 +17,7 @@ from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from moorage.models.org import DEFAULT_ORG, Org
-from moorage.models.token import ApiToken, TokenKind
+from moorage.models.token import ApiToken, TokenKind, TokenScope
 from moorage.models.user import Role, User
 from moorage.observability.metrics import LOGIN_FAILURES
 from moorage.security.auth import authenticate_token
@@ -62,6 +62,7 @@ async def create_user(
     password: str,
     role: Role = Role.MEMBER,
     display_name: str = "",
+    email: str | None = None,
     by: User | None = None,
     actor: str | None = None,
     source: str | None = None,
@@ -98,6 +99,7 @@ async def create_user(
         password_hash=await asyncio.to_thread(hash_password, password),
         role=role.value,
         display_name=display_name or username,
+        email=email,
     )
     db.add(user)
     await db.flush()
@@ -109,13 +111,17 @@ async def create_user(
 
 
 async def users_of(db: AsyncSession, admin: User) -> list[User]:
-    """The users of ``admin``'s org, by username.
+    """The users of ``admin``'s org, by username (deleted ones left out).
 
     Raises:
         Forbidden: ``admin`` is not an admin.
     """
     require_role(admin, Role.ADMIN)
-    query = select(User).where(User.org_id == admin.org_id).order_by(User.username)
+    query = (
+        select(User)
+        .where(User.org_id == admin.org_id, User.deleted_at.is_(None))
+        .order_by(User.username)
+    )
     return list(await db.scalars(query))
 
 
@@ -163,8 +169,11 @@ async def create_token(
     kind: TokenKind = TokenKind.API,
     ttl: timedelta | None = None,
     now: datetime | None = None,
+    scope: TokenScope = TokenScope.WRITE,
 ) -> str:
-    """Store a new token for ``user`` (not committed) and return its plaintext, shown once."""
+    """Store a new token for ``user`` (not committed) and return its plaintext, shown
+    once. ``scope`` ``read`` limits it to reading (see
+    :func:`~moorage.security.auth.authenticate_token`)."""
     now = now or utcnow()
     token = generate_token()
     db.add(
@@ -176,6 +185,7 @@ async def create_token(
             token_hash=token.hash,
             created_at=now,
             expires_at=now + ttl if ttl else None,
+            scope=scope.value,
         )
     )
     await db.flush()
@@ -189,12 +199,15 @@ async def create_api_token(
     name: str = "",
     source: str | None = None,
     actor: str | None = None,
+    ttl: timedelta | None = None,
+    scope: TokenScope = TokenScope.WRITE,
 ) -> str:
     """A new API token for ``user`` (not committed), audited ``token.create`` (object:
-    the token's prefix, detail: its name) as done by ``user`` from client address
-    ``source``, or by ``actor`` when given (the host's command line making a token
-    for a user). Returns the plaintext, shown once."""
-    plaintext = await create_token(db, user, name=name)
+    the token's prefix, detail: its name, and ``read only`` for that scope) as done
+    by ``user`` from client address ``source``, or by ``actor`` when given (the
+    host's command line making a token for a user). It expires after ``ttl``
+    (None: never) and has ``scope``. Returns the plaintext, shown once."""
+    plaintext = await create_token(db, user, name=name, ttl=ttl, scope=scope)
     prefix = parse_prefix(plaintext) or "-"
     record(
         db,
@@ -203,7 +216,8 @@ async def create_api_token(
         "token.create",
         "token",
         prefix,
-        detail=f"{name or 'unnamed'} for {user.username}",
+        detail=f"{name or 'unnamed'} for {user.username}"
+        + (", read only" if scope == TokenScope.READ else ""),
         source=source,
     )
     return plaintext

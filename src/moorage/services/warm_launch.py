@@ -31,6 +31,7 @@ from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import User
 from moorage.security.passwords import generate_password
+from moorage.services import quotas
 from moorage.services.kinds import StartedWorkspace, kind_for
 from moorage.services.recordings import recording_required
 from moorage.services.session_power import SECRET_CONTEXT, SessionPower
@@ -74,12 +75,19 @@ class WarmLaunch(SessionPower):
             )
 
     async def _insert_claimed(
-        self, user: User, template: Template, duration: timedelta, pools: WarmPools
+        self,
+        user: User,
+        template: Template,
+        duration: timedelta,
+        pools: WarmPools,
+        scopes: list[quotas.QuotaScope],
     ) -> Claimed | None:
         """Claim a warm workspace and insert its session (``provisioning``, same id, its
-        container) in one transaction, after the per-user limit; None when none is
-        free (nothing written)."""
+        container) in one transaction, after the group and org quotas (``scopes``) and
+        the per-user limit, as a cold start checks them; None when none is free
+        (nothing written)."""
         async with write_session(self._sessionmaker) as db:
+            await quotas.check_session(db, user, scopes, template, duration)
             await self._lock_owner(db, user)
             await self._check_quota(db, user, template)
             claimed = await pools.claim(db, template)

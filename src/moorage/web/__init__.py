@@ -42,3 +42,9 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.recording_pages import router as recording_router
 
     app.include_router(recording_router)
+    from moorage.web.user_pages import router as user_router
+
+    app.include_router(user_router)
+    from moorage.web.account_pages import router as account_router
+
+    app.include_router(account_router)

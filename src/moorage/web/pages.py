@@ -103,9 +103,20 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Public])
-async def login_page(request: Request, next: str = "/") -> Response:
-    """The login form; ``next`` is where to go after logging in (a local path)."""
-    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
+async def login_page(
+    request: Request, context: ContextDep, next: str = "/", signed_up: bool = False
+) -> Response:
+    """The login form; ``next`` is where to go after logging in (a local path). It
+    links the sign-up page when self-registration is on."""
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "next": _safe_next(next),
+            "signup": context.settings.signup_enabled,
+            "signed_up": signed_up,
+        },
+    )
 
 
 @router.post("/login", dependencies=[Public])

@@ -29,7 +29,7 @@ from moorage.api.errors import API_SCOPE_KEY
 from moorage.errors import Unauthenticated
 from moorage.models.user import Role, User
 from moorage.security.access import Access
-from moorage.security.auth import COOKIE_NAME, authenticate_token
+from moorage.security.auth import COOKIE_NAME, authenticate_token, writes
 from moorage.security.rbac import require_role
 
 __all__ = ["API_KEY_HEADER", "Compat", "CompatAccess", "compat_user"]
@@ -48,7 +48,10 @@ async def _caller(connection: HTTPConnection, router: str, *, cookie: bool) -> U
     context = connection.app.state.context
     async with context.sessionmaker() as db:
         if credential:
-            return await authenticate_token(db, credential)
+            # Routes that change something on GET (cookie=False) refuse read tokens too.
+            return await authenticate_token(
+                db, credential, writing=writes(connection) or not cookie
+            )
         username = context.settings.compat_anonymous_user_map.get(router)
         if not username:
             how = "send Authorization: Bearer <token> or X-API-Key: <org API key>"

@@ -13,6 +13,7 @@ from moorage.api.v1 import (
     enrollment_tokens,
     environments,
     git_stacks,
+    groups,
     health,
     image_updates,
     install,
@@ -38,6 +39,7 @@ router.include_router(sessions.router)
 router.include_router(shares.router)
 router.include_router(templates.router)
 router.include_router(users.router)
+router.include_router(groups.router)
 router.include_router(orgs.router)
 router.include_router(sign_in_locks.router)
 router.include_router(machines.router)

@@ -36,10 +36,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from moorage.db.base import new_id, utcnow
 from moorage.db.engine import write_session
-from moorage.errors import Conflict, NotFound
+from moorage.errors import Conflict, NotFound, Unauthenticated
 from moorage.models.lease import LIVE_STATES, LeaseMixin, LeaseState
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
+from moorage.services import quotas
 from moorage.services.audit import audit, audit_in
 from moorage.services.changes import ChangeFeed
 from moorage.services.leases.rules import LeaseRow, extend_expiry, transition
@@ -236,8 +237,11 @@ class LeaseService(ABC, Generic[L]):
     async def _lock_owner(self, db: AsyncSession, user: User) -> None:
         """Serialise provisioning by one user, so a quota count and the insert that
         follows it agree (``SELECT … FOR UPDATE`` on the user row; SQLite's
-        ``BEGIN IMMEDIATE`` already serialises)."""
-        await db.execute(select(User.id).where(User.id == user.id).with_for_update())
+        ``BEGIN IMMEDIATE`` already serialises). Raises Unauthenticated when the user
+        was disabled since authenticated (so no launch slips in after a disable)."""
+        active = await db.scalar(select(User.is_active).where(User.id == user.id).with_for_update())
+        if not active:
+            raise Unauthenticated("your account is disabled", code="account_disabled")
 
     def _new_lease_columns(self, user: User, duration: timedelta) -> dict[str, Any]:
         """The lease columns of a new row owned by ``user``, ``provisioning`` on this
@@ -298,11 +302,13 @@ class LeaseService(ABC, Generic[L]):
 
         Raises:
             NotFound; InvalidInput (not positive, or past the maximum, naming the
-            minutes still allowed); Conflict (not ready); whatever
-            :meth:`limit_minutes` raises.
+            minutes still allowed); Conflict (not ready); QuotaExceeded (the
+            owner's ``max_lease_minutes`` quota, :mod:`moorage.services.quotas`);
+            whatever :meth:`limit_minutes` raises.
         """
         async with write_session(self._sessionmaker) as db:
             lease = await self._visible(db, user, lease_id, for_update=True)
+            await quotas.check_extension(db, self.as_row(lease), minutes)
             extend_expiry(
                 lease, minutes=minutes, max_minutes=self.limit_minutes(lease), now=self._clock()
             )
