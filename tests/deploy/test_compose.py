@@ -53,6 +53,16 @@ def compose(env_file: Path, *args: str, timeout: float = 600) -> str:
         text=True,
         timeout=timeout,
     )
+    if done.returncode != 0 and args[0] == "up":
+        logs = subprocess.run(
+            ["bash", "deploy/compose.sh", "logs", "--tail", "30", "--no-color"],
+            cwd=REPOSITORY,
+            env={**os.environ, "MOORAGE_DEPLOY_ENV": str(env_file)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        print(logs.stdout[-6000:])
     assert done.returncode == 0, f"compose {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
