@@ -165,7 +165,12 @@ async def test_the_deployment_serves_over_https_and_keeps_a_session_across_a_res
                     output += await asyncio.wait_for(terminal.recv(), 20)  # type: ignore[operator]
             events = (await client.get("/api/v1/audit")).json()
             launch = next(e for e in events if e["action"] == "session.launch")
-            assert launch["source"] and not launch["source"].startswith("172.30.")
+            # The client as Caddy saw it (through Docker's port publishing: the network's
+            # gateway), not Caddy's own address.
+            proxy = await (await docker.containers.get(f"{project}-proxy-1")).show()
+            networks = proxy["NetworkSettings"]["Networks"].values()
+            assert launch["source"] not in {n["IPAddress"] for n in networks}
+            assert launch["source"] in {n["Gateway"] for n in networks}
         began = step("signed in, launched, terminal over wss", began)
 
         compose(env_file, "stop", "--timeout", "15")
