@@ -11,6 +11,7 @@ short when only Moorage's sources changed.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import secrets
 import socket
@@ -68,8 +69,9 @@ def compose(env_file: Path, *args: str, timeout: float = 600) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[tuple[Path, str, int]]:
-    """(env file, project name, HTTPS port) of a running deployment; removed after."""
+def stack(tmp_path_factory) -> Iterator[tuple[Path, str, int, float]]:
+    """(env file, project name, HTTPS port, seconds it took to come up) of a running
+    deployment; removed after."""
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         if os.environ.get("CI") == "true":
             pytest.fail("Docker is not running")
@@ -104,8 +106,9 @@ def stack(tmp_path_factory) -> Iterator[tuple[Path, str, int]]:
     )
     try:
         compose(env_file, "up", "-d", "--no-build", "--wait")
+        up_seconds = time.monotonic() - began
         step("stack up", began)
-        yield env_file, project, https_port
+        yield env_file, project, https_port, up_seconds
     finally:
         compose(env_file, "down", "--volumes", "--timeout", "20")
 
@@ -130,7 +133,10 @@ async def session_container(docker: aiodocker.Docker, session_id: str) -> list:
 async def test_the_deployment_serves_over_https_and_keeps_a_session_across_a_restart(
     stack, tmp_path
 ):
-    env_file, project, port = stack
+    env_file, project, port, up_seconds = stack
+    # The session must outlive the restart: a minute on a quiet machine, more when the
+    # first start was slow (a restart takes about as long).
+    minutes = max(1, math.ceil((up_seconds + 40) / 60))
     base = f"https://localhost:{port}"
     context = tls_context(project, tmp_path)
     docker = aiodocker.Docker(url="unix:///var/run/docker.sock")
@@ -145,7 +151,7 @@ async def test_the_deployment_serves_over_https_and_keeps_a_session_across_a_res
             assert login.status_code == 200, login.text
             assert "secure" in login.headers["set-cookie"].lower()
             launched = await client.post(
-                "/api/v1/sessions", json={"template": "debian-shell", "duration_minutes": 1}
+                "/api/v1/sessions", json={"template": "debian-shell", "duration_minutes": minutes}
             )
             assert launched.status_code == 201, launched.text
             session = launched.json()
