@@ -43,9 +43,10 @@ RUN if [ -f /tmp/build-ca/build-ca.crt ]; then export SSL_CERT_FILE=/tmp/build-c
 COPY deploy/playbooks ./deploy/playbooks
 COPY src ./src
 # Moorage itself runs from src/ (on the path through a .pth file, as an editable
-# install would), so a change of its sources rebuilds this layer only, offline.
+# install would), so a change of its sources rebuilds this layer only, offline. The
+# launcher keeps the __main__ guard: `serve --workers` spawns processes that import it.
 RUN echo /opt/moorage/src > .venv/lib/python3.11/site-packages/moorage-src.pth \
- && printf '#!/opt/moorage/.venv/bin/python\nfrom moorage.cli import main\nmain()\n' \
+ && printf '#!/opt/moorage/.venv/bin/python\nfrom moorage.cli import main\n\nif __name__ == "__main__":\n    main()\n' \
       > .venv/bin/moorage && chmod 755 .venv/bin/moorage \
  && python3 -m compileall -q src && moorage --help >/dev/null
 

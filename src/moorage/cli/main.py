@@ -110,6 +110,10 @@ def serve(
             "moorage.app:create_app",
             factory=True,
             workers=workers,
+            # A worker answers its supervisor's pings only once it has started; on a
+            # busy machine that can take longer than uvicorn's 5 s, which then kills it
+            # and starts another, for ever.
+            timeout_worker_healthcheck=60,
             host=host,
             port=port,
             log_level=log_level,
