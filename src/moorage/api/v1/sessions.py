@@ -65,7 +65,7 @@ def session_public(
         max_expires_at=session.starts_at + timedelta(minutes=template.max_duration_minutes),
         error=session.error,
         **_idle_and_end(session, context),
-        recorded=session.recorded,
+        recorded=bool(session.recorded),
         connection=_connection(session, viewer, context),
         urls=SessionUrls(
             page=f"{root}/sessions/{session.id}",
