@@ -30,5 +30,5 @@ lint:
 	uv run --frozen mypy
 
 bench: setup
-	for b in sessions reservations desktop docker_api fleet_ingest agent_footprint signin_flood; do \
+	for b in sessions reservations desktop docker_api recording fleet_ingest agent_footprint signin_flood; do \
 		uv run --frozen python bench/$$b.py || exit 1; done

@@ -88,8 +88,8 @@ async def one_run(server: Server, client, token: str, template: str, seconds: fl
 async def main(runs: int, seconds: float) -> dict:
     with tempfile.TemporaryDirectory() as data:
         server = Server(Path(data), f"sqlite+aiosqlite:///{data}/moorage.db")
-        server.start(timeout=120)
         try:
+            server.start(timeout=120)
             client = await server.login()
             token = (await client.post("/api/v1/tokens", json={"name": "bench"})).json()["token"]
             for name, recording in (("bench-plain", False), ("bench-recorded", True)):

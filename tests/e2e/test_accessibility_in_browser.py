@@ -39,6 +39,7 @@ def _pages(session_id: str) -> dict[str, str]:
         "containers": "/environments/local/containers",
         "fleet": "/fleet",
         "audit": "/admin/audit",
+        "recordings": "/admin/recordings",
     }
 
 
