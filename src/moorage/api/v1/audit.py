@@ -20,6 +20,8 @@ __all__ = ["router"]
 router = APIRouter(tags=["audit"])
 
 JSON_MAX_ROWS = 1000
+MAX_OFFSET = 10**9
+"""Past any audit log's length, and within every database's integers."""
 
 
 @router.get("/audit", dependencies=[Allow(Role.ADMIN)], response_model=None)
@@ -68,8 +70,8 @@ async def list_audit(
     most = CSV_MAX_ROWS if format == "csv" else JSON_MAX_ROWS
     if limit is not None and not 1 <= limit <= most:
         raise InvalidInput(f"limit must be 1-{most} for format={format}", field="limit")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative", field="offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be 0-{MAX_OFFSET}", field="offset")
     if cursor is not None:
         offset = decode_cursor(cursor)
     size = limit or (most if format == "csv" else 200)
