@@ -38,7 +38,9 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 90) -> None:
+        """Start the server and wait until it answers; ``timeout`` in seconds (a
+        first start runs the migrations in a child process, slow on a busy machine)."""
         env = dict(
             os.environ,
             MOORAGE_ADMIN_PASSWORD=ADMIN_PASSWORD,
