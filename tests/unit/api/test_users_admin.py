@@ -213,3 +213,16 @@ async def test_group_crud_and_quota_validation(app: App):
     assert other_org.status_code == 404
     assert (await app.client.delete("/api/v1/groups/g")).status_code == 204
     assert (await app.client.get("/api/v1/groups/g")).status_code == 404
+
+
+async def test_disabling_releases_reservations_and_their_machine_accounts(app: App, member):
+    machines = "m1 127.0.0.1 22 root password-1\n"
+    assert (await app.client.post("/api/v1/machines/import", content=machines)).is_success
+    await app.context.prober.run()
+    reserved = await member.post("/api/v1/reservations", json={"count": 1})
+    assert reserved.status_code == 201, reserved.text
+    assert any(app.connector.accounts.values())
+    alice = await user_id(app, "alice")
+    assert (await app.client.patch(f"/api/v1/users/{alice}", json={"is_active": False})).is_success
+    state = (await app.client.get(f"/api/v1/reservations/{reserved.json()['id']}")).json()["state"]
+    assert state == "released" and not any(app.connector.accounts.values())

@@ -497,3 +497,10 @@ window.moorage = {
   apiCall, confirm: moorageConfirm, errorOfResponse, formatBytes, formatRate, formatTime, formatTimes,
   formatUtc, notify, showError, timeElement, uPlotTimeAxis, NETWORK_ERROR,
 };
+
+// A form marked data-reset-on-success is emptied once its request succeeded (a
+// password form must not keep the passwords it sent).
+document.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt;
+  if (event.detail.successful && form.matches && form.matches("form[data-reset-on-success]")) form.reset();
+});
