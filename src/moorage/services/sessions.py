@@ -234,9 +234,7 @@ class SessionService(WarmLaunch):
             max_minutes=template.max_duration_minutes,
         )
         if self.warm_pools is not None and template.warm:
-            claimed = await self._insert_claimed(
-                user, template, duration, self.warm_pools, scopes
-            )
+            claimed = await self._insert_claimed(user, template, duration, self.warm_pools, scopes)
             if claimed is not None:
                 return await self._hand_over(user, template, claimed, duration, source)
         driver = self._drivers.get(environment)
