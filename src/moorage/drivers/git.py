@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import os
 import re
 import shlex
@@ -26,6 +27,7 @@ import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from moorage.errors import InvalidInput, RuntimeUnavailable
 
@@ -55,22 +57,53 @@ def is_ssh_url(url: str) -> bool:
     return url.startswith("ssh://") or bool(_SCP_LIKE.match(url))
 
 
-def check_url(url: str, *, allow_file: bool) -> str:
+def check_url(url: str, *, allow_file: bool, with_password: bool = False) -> str:
     """``url`` when Git may fetch it: ``https://``, ``http://``, ``ssh://``,
     ``user@host:path`` and, with ``allow_file``, ``file://`` (``MOORAGE_GIT_ALLOW_FILE_URLS``).
+    A login belongs in the stack's credential, never in the URL (which is stored,
+    shown and passed on git's command line); and ``with_password`` (an HTTP login
+    will be sent) refuses ``http://`` except to a loopback host, where nothing
+    crosses a network in clear.
 
     Raises:
-        InvalidInput: any other form (``ext::`` would run a command), field ``git.url``.
+        InvalidInput: any other form (``ext::`` would run a command), a login in the
+            URL, or a password over plain HTTP, field ``git.url``.
     """
     schemes = ("https://", "http://", "ssh://") + (("file://",) if allow_file else ())
     if any(c.isspace() for c in url) or url.startswith("-"):
         raise InvalidInput("a Git URL has no spaces and does not start with '-'", field="git.url")
+    if url.startswith(("https://", "http://")):
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            raise InvalidInput(
+                "put the login in the stack's credential (username, password), not in the URL",
+                field="git.url",
+            )
+        if with_password and parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise InvalidInput(
+                "a password or token is only sent over https:// (or http:// to this machine)",
+                field="git.url",
+            )
+    if url.startswith("ssh://") and urlsplit(url).password is not None:
+        raise InvalidInput(
+            "put the SSH key in the stack's credential, not a password in the URL",
+            field="git.url",
+        )
     if url.startswith(schemes) or _SCP_LIKE.match(url):
         return url
     allowed = ", ".join(s.removesuffix("//") for s in schemes)
     raise InvalidInput(
         f"a Git URL starts with one of {allowed} or is user@host:path", field="git.url"
     )
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def check_ref(ref: str) -> str:

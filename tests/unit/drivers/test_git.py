@@ -42,6 +42,34 @@ def test_urls_refused(url):
     assert refused.value.details["field"] == "git.url"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://deployer:token@git.example.org/team/app.git",
+        "https://deployer@git.example.org/team/app.git",
+        "http://u:secret@127.0.0.1:8080/repo.git",
+        "ssh://git:secret@git.example.org/team/app.git",
+    ],
+)
+def test_logins_in_the_url_are_refused(url):
+    """A login in the URL would be stored, shown and put on git's command line."""
+    with pytest.raises(InvalidInput, match="credential") as refused:
+        check_url(url, allow_file=False)
+    assert refused.value.details["field"] == "git.url"
+
+
+def test_passwords_go_over_plain_http_to_this_machine_only():
+    remote = "http://git.example.org/team/app.git"
+    assert check_url(remote, allow_file=False) == remote  # anonymous: nothing to leak
+    with pytest.raises(InvalidInput, match="https") as refused:
+        check_url(remote, allow_file=False, with_password=True)
+    assert refused.value.details["field"] == "git.url"
+    for local in ("http://127.0.0.1:8080/repo.git", "http://[::1]:8080/r.git"):
+        assert check_url(local, allow_file=False, with_password=True) == local
+    secure = "https://git.example.org/team/app.git"
+    assert check_url(secure, allow_file=False, with_password=True) == secure
+
+
 def test_file_urls_only_when_allowed():
     assert check_url("file:///srv/repo.git", allow_file=True)
 

@@ -85,7 +85,11 @@ class GitStackService(DockerService):
         """
         assert body.git is not None
         git = body.git
-        url = check_url(git.url, allow_file=self.deployer.allow_file_urls)
+        url = check_url(
+            git.url,
+            allow_file=self.deployer.allow_file_urls,
+            with_password=git.credential is not None and git.credential.password is not None,
+        )
         ref, path = check_ref(git.ref), check_path(git.path)
         credential = None
         if git.credential is not None:
