@@ -32,10 +32,12 @@ from starlette.websockets import WebSocket
 
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
 from moorage.gateway.deadline import refuse_if_past, reloader, serve_until_deadline
+from moorage.gateway.presence import present
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
 from moorage.security.auth import credential_of, user_from_connection
 from moorage.security.origin import cross_site
+from moorage.services.share_access import Admission
 
 if TYPE_CHECKING:
     from moorage.context import Context
@@ -281,14 +283,19 @@ async def serve_guacamole(websocket: WebSocket, context: Context, session_id: st
         await websocket.close(code=code, reason=message[:120])
         return
     await websocket.accept(subprotocol="guacamole")
+    # Listed as connected and audited like the other desktops (RDP is not shareable).
+    role = "owner" if session.user_id == user.id else "admin"
     try:
-        await serve_until_deadline(
-            websocket,
-            "rdp",
-            session,
-            reloader(context.sessions, session_id),
-            relay(websocket, reader, writer),
-        )
+        async with present(
+            websocket, context, Admission(session, role, user.username, user), "desktop"
+        ):
+            await serve_until_deadline(
+                websocket,
+                "rdp",
+                session,
+                reloader(context.sessions, session_id),
+                relay(websocket, reader, writer),
+            )
     finally:
         writer.close()
         with contextlib.suppress(Exception):

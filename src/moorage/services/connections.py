@@ -206,5 +206,5 @@ class ConnectionRegistry:
                     detail=detail,
                     source=connection.source,
                 )
-        except Exception:
-            log.exception("could not audit %s of session %s", action, connection.session_id)
+        except Exception as exc:  # the database going away as the server stops, mostly
+            log.warning("could not audit %s of session %s: %r", action, connection.session_id, exc)

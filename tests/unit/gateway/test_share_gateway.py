@@ -2,6 +2,7 @@
 an observer sees the shell but nothing it sends reaches it; a peer types; revoking,
 disconnecting and expiry close the connections opened with a link at once."""
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -15,22 +16,35 @@ from moorage.config import Settings
 from moorage.drivers.fake import FakeDriver
 from moorage.security.tokens import LOGIN_COOKIE_NAME
 from moorage.services.shares import grant_cookie_name
+from tests.databases import fresh_database
 
 PASSWORD = "share-gateway-pw"
 ORIGIN = {"Origin": "http://testserver"}
 
 
 @pytest.fixture
-def world(tmp_path):
+def database(tmp_path):
+    """A database of the test's own (SQLite, or a new one on the server under test)."""
+    loop = asyncio.new_event_loop()
+    fresh = fresh_database(tmp_path)
+    url = loop.run_until_complete(fresh.__aenter__())
+    yield url
+    loop.run_until_complete(fresh.__aexit__(None, None, None))
+    loop.close()
+
+
+@pytest.fixture
+def world(tmp_path, database):
     driver = FakeDriver()
     settings = Settings(
-        data_dir=tmp_path, admin_password=SecretStr(PASSWORD), reconcile_interval_seconds=3600
+        data_dir=tmp_path,
+        database_url=database,
+        admin_password=SecretStr(PASSWORD),
+        reconcile_interval_seconds=3600,
     )
     app = create_app(settings, driver_factory=lambda env: driver, announce=lambda m: None)
     with TestClient(app, headers=ORIGIN) as client:
         client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
-        for row in client.get("/api/v1/sessions?live=true").json():
-            client.delete(f"/api/v1/sessions/{row['id']}")
         owner = {"Authorization": f"Bearer {client.cookies[LOGIN_COOKIE_NAME]}"}
         launched = client.post("/api/v1/sessions", json={"template": "debian-shell"})
         assert launched.status_code == 201, launched.text
