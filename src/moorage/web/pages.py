@@ -310,14 +310,19 @@ async def end_submit(
 
 
 @router.get("/admin/templates", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
-async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Response:
-    """Admins: every template, with forms to add, change and remove them."""
+async def templates_page(
+    request: Request, user: AdminUser, db: DbDep, context: ContextDep
+) -> Response:
+    """Admins: every template, with forms to add, change and remove them, and each
+    warm pool (target, warm, starting), counted apart from sessions."""
+    pools = context.warm_pools
     return templates.TemplateResponse(
         request,
         "admin_templates.html",
         {
             "user": user,
             "templates": await visible_templates(db, user),
+            "warm": (await pools.status(db))["templates"] if pools is not None else {},
         },
     )
 
@@ -325,6 +330,9 @@ async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Respon
 def _form_fields(form) -> dict[str, object]:
     fields: dict[str, object] = {k: v for k, v in form.items() if v != "" and k != "enabled"}
     fields["enabled"] = form.get("enabled") in ("on", "true", "1")
+    warm = fields.get("warm")
+    if isinstance(warm, str) and warm.isdigit():
+        fields["warm"] = int(warm)  # the form's number; a schedule is set through the API
     return fields
 
 
