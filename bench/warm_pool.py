@@ -140,7 +140,7 @@ async def main(claims: int) -> dict[str, object]:
             f"sqlite+aiosqlite:///{tmp}/moorage.db",
             extra_env={"MOORAGE_WARM_INTERVAL_SECONDS": "1", "MOORAGE_WARM_STARTS_AT_ONCE": "8"},
         )
-        server.start(timeout=120)
+        server.start(timeout=300)
         admin = await server.login()
         try:
             limits = {"max_sessions_per_user": 5, "warm": claims}
