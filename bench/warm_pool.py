@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiodocker
 import httpx
 import websockets
 
@@ -84,6 +85,7 @@ async def launch_to_first_byte(server: Server, token: str) -> tuple[float, str]:
             session["urls"]["terminal"],
             additional_headers={"Authorization": f"Bearer {token}"},
             max_size=None,
+            open_timeout=120,
         ) as ws:
             while not await asyncio.wait_for(ws.recv(), 60):
                 pass
@@ -133,6 +135,19 @@ async def end_all(admin: httpx.AsyncClient) -> None:
     await asyncio.gather(*(admin.delete(f"/api/v1/sessions/{row['id']}") for row in rows))
 
 
+async def remove_leftovers() -> None:
+    """Remove the warm containers the stopped server left (those of its org only)."""
+    async with aiodocker.Docker() as docker:
+        for container in await docker.containers.list(
+            all=True, filters={"label": ["moorage.warm"]}
+        ):
+            if container._container["Labels"].get("moorage.org") in ORGS:
+                await container.delete(force=True)
+
+
+ORGS: set[str] = set()
+
+
 async def main(claims: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(
@@ -148,6 +163,11 @@ async def main(claims: int) -> dict[str, object]:
             assert response.status_code == 200, response.text
             tokens = await people(server, admin, claims)
             fill_seconds = await wait_pool(admin, claims)
+            async with aiodocker.Docker() as docker:
+                for container in await docker.containers.list(filters={"label": ["moorage.warm"]}):
+                    labels = container._container["Labels"]
+                    if labels.get("moorage.template") == TEMPLATE:
+                        ORGS.add(labels["moorage.org"])
             measured = await asyncio.gather(*(launch_to_first_byte(server, t) for t in tokens))
             warm = [seconds for seconds, _ in measured]
             claimed_ids = {session_id for _, session_id in measured}
@@ -171,6 +191,7 @@ async def main(claims: int) -> dict[str, object]:
             await asyncio.sleep(3)
             await admin.aclose()
             server.stop()
+            await remove_leftovers()
     warm_summary, cold_summary, raw_summary = summary(warm), summary(cold), summary(list(raw))
     return {
         "benchmark": "warm_pool",
