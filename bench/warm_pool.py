@@ -153,7 +153,13 @@ async def main(claims: int) -> dict[str, object]:
         server = Server(
             Path(tmp),
             f"sqlite+aiosqlite:///{tmp}/moorage.db",
-            extra_env={"MOORAGE_WARM_INTERVAL_SECONDS": "1", "MOORAGE_WARM_STARTS_AT_ONCE": "8"},
+            extra_env={
+                "MOORAGE_WARM_INTERVAL_SECONDS": "1",
+                "MOORAGE_WARM_STARTS_AT_ONCE": "8",
+                # 50 cold starts at once on a small machine: give Docker calls time.
+                "MOORAGE_DOCKER_TIMEOUT_SECONDS": "120",
+                "MOORAGE_LAUNCH_TIMEOUT_SECONDS": "180",
+            },
         )
         server.start(timeout=300)
         admin = await server.login()
