@@ -321,14 +321,19 @@ async def end_submit(
 
 
 @router.get("/admin/templates", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
-async def templates_page(request: Request, user: AdminUser, db: DbDep) -> Response:
-    """Admins: every template, with forms to add, change and remove them."""
+async def templates_page(
+    request: Request, user: AdminUser, db: DbDep, context: ContextDep
+) -> Response:
+    """Admins: every template, with forms to add, change and remove them, and each
+    warm pool (target, warm, starting), counted apart from sessions."""
+    pools = context.warm_pools
     return templates.TemplateResponse(
         request,
         "admin_templates.html",
         {
             "user": user,
             "templates": await visible_templates(db, user),
+            "warm": (await pools.status(db))["templates"] if pools is not None else {},
         },
     )
 
@@ -343,6 +348,9 @@ def _form_fields(form) -> dict[str, object]:
     if "idle_ignore_paths" in fields:  # one regular expression a line
         lines = str(fields["idle_ignore_paths"]).splitlines()
         fields["idle_ignore_paths"] = [line.strip() for line in lines if line.strip()]
+    warm = fields.get("warm")
+    if isinstance(warm, str) and warm.isdigit():
+        fields["warm"] = int(warm)  # the form's number; a schedule is set through the API
     return fields
 
 

@@ -194,3 +194,23 @@ async def test_an_orphan_warm_container_is_swept(app: App):
     await set_warm(app, "debian-shell", 0)
     await keeper(app).run()
     assert not app.driver.containers
+
+
+async def test_the_templates_page_shows_each_pool_and_its_form_sets_a_number(app: App):
+    saved = await app.client.post(
+        "/admin/templates/debian-shell",
+        data={
+            "display_name": "Debian shell",
+            "image": "moorage/terminal:latest",
+            "kind": "terminal",
+            "warm": "2",
+            "enabled": "on",
+        },
+    )
+    assert saved.status_code in (200, 303), saved.text
+    assert (await app.client.get("/api/v1/templates/debian-shell")).json()["warm"] == 2
+    await keeper(app).run()
+    page = (await app.client.get("/admin/templates")).text
+    cell = page[page.index('data-warm="debian-shell"') :]
+    assert "2 / 2" in cell[: cell.index("</td>")]
+    assert "none" in page[page.index('data-warm="jupyter"') :][:200]

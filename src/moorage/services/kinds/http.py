@@ -9,6 +9,10 @@ The app requires a per-session token (the session's secret, delivered as the fil
 ``$MOORAGE_SECRET_FILE``; Jupyter's token in ``images/jupyter``): only Moorage's
 proxy sends it, as ``Authorization: token <t>`` (:func:`app_authorization`), so
 the published port answers nobody else on the host.
+
+Warm (claimed from a pool): the app was started with the base URL of the warm
+workspace's id, which the session takes; its token stays, since nobody sees it
+(only the proxy sends it, and only for the session's owner once it is theirs).
 """
 
 from __future__ import annotations

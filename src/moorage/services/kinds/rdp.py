@@ -3,6 +3,9 @@
 The account is given to the image as ``RDP_USER`` and a generated password as
 the secret file (``$MOORAGE_SECRET_FILE``, ``images/rdp``); ready when the port
 answers an X.224 connection request with a TPKT packet.
+
+Warm (claimed from a pool): as ssh, the account's start-up password is replaced
+by a fresh one at the claim (``chpasswd``; xrdp checks it through PAM at login).
 """
 
 from __future__ import annotations

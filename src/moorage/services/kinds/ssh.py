@@ -5,6 +5,10 @@ generated password as the secret file (``$MOORAGE_SECRET_FILE``, ``images/sshd``
 never in the environment; ready when the
 SSH banner (``SSH-2.0-…``, RFC 4253 section 4.2) is read through the published
 port.
+
+Warm (claimed from a pool): started with a random password nobody is told; at
+the claim ``chpasswd`` (as root, the line on standard input) gives the account
+a fresh password, the one the person sees (:meth:`AccountKind.hand_over`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """The ``terminal`` kind: no port; the browser's terminal is a Docker exec.
 
 Ready when a command runs as the template's shell user in the container.
+
+Warm (claimed from a pool): nothing to hand over; there is no secret, and the
+owner, deadline and labels are the session's, set at the claim. The shell user
+is the template's, the same for everyone.
 """
 
 from __future__ import annotations

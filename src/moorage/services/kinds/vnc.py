@@ -4,6 +4,10 @@ The password is the session's secret, delivered to the image as a file
 (``$MOORAGE_SECRET_FILE``, ``images/desktop``), never in its environment;
 ready when Moorage completes the VNC handshake with it (:func:`.rfb.open_vnc`).
 The browser reaches the desktop through the desktop gateway's websocket.
+
+Warm (claimed from a pool): Xvnc's password file is rewritten with a fresh
+password at the claim (:meth:`VncKind.hand_over`); the start-up one stops
+working for the next connection.
 """
 
 from __future__ import annotations

@@ -184,13 +184,10 @@ class LeaseService(ABC, Generic[L]):
         return lease
 
     async def _locked(self, db: AsyncSession, lease_id: str) -> L | None:
-        """The lease with a write lock on its row only (not its joined rows).
-
-        The lock is taken by a statement on the lease's table alone, then the row is
-        read with its joined rows: MariaDB has no ``FOR UPDATE OF``, so one locking
-        statement with the joins would lock the template, environment and user rows
-        too, and deadlock with a concurrent launch whose insert checks those foreign
-        keys (seen with warm claims arriving together)."""
+        """The lease with a write lock on its row only (not its joined rows): locked by a
+        statement on its table alone, then read with its joins. MariaDB has no ``FOR
+        UPDATE OF``: a locking join would lock the template, environment and user rows
+        and deadlock with concurrent launches checking those foreign keys."""
         locked = await db.scalar(
             select(self._column("id")).where(self._column("id") == lease_id).with_for_update()
         )
