@@ -17,7 +17,7 @@ LIGHT = {("agent", "enroll"), ("agent", "run"), ("top",)}
 def main() -> None:
     args = sys.argv[1:]
     if tuple(args[:2]) in LIGHT or tuple(args[:1]) in LIGHT:
-        from moorage.agent import main as agent_main
+        from moorage.agent.main import main as agent_main
 
         agent_main(args[1:] if args[0] == "agent" else args)
         return
