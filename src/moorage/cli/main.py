@@ -1,4 +1,5 @@
-"""Top-level commands: serve, worker, admin, images, db."""
+"""Top-level commands: serve, worker, admin, db; the other groups (images, machines,
+agent, backup) come from their own modules."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import typer
 from moorage.cli._common import DataDirOption, migrate_in_child, run_with_db, settings_for
 from moorage.cli.agent import app as agent_app
 from moorage.cli.backup import app as backup_app
+from moorage.cli.images import app as images_app
 from moorage.cli.machines import app as machines_app
 from moorage.config import Settings
 from moorage.models.user import Role
@@ -26,7 +28,6 @@ app = typer.Typer(
 admin_app = typer.Typer(help="Administration: users and API tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
-images_app = typer.Typer(help="Workspace images under images/.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 admin_app.add_typer(token_app, name="token")
@@ -302,84 +303,6 @@ def db_upgrade(
     else:
         run_with_db(settings_for(data_dir), lambda db: asyncio.sleep(0))
     typer.echo("database is up to date")
-
-
-@images_app.command("build")
-def images_build(
-    names: Annotated[
-        list[str] | None, typer.Argument(help="Images to build (default: all).")
-    ] = None,
-    force: Annotated[bool, typer.Option(help="Rebuild images that exist.")] = False,
-) -> None:
-    """Build the workspace images under images/ (bootstrapping the base when needed)."""
-    from moorage import images
-
-    try:
-        built = asyncio.run(images.build_images(names or None, force=force))
-    except images.ImageBuildError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo("images ready: " + ", ".join(built))
-
-
-@images_app.command("pull")
-def images_pull(
-    image: Annotated[str, typer.Argument(help="Image reference, e.g. debian:bookworm.")],
-    docker_url: Annotated[
-        str, typer.Option(envvar="MOORAGE_DOCKER_URL", help="Docker endpoint.")
-    ] = "unix:///var/run/docker.sock",
-) -> None:
-    """Pull IMAGE into the local engine with a progress bar per layer."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
-
-    from moorage.drivers.docker import DockerDriver, docker_client
-    from moorage.drivers.docker.images import pull_image
-    from moorage.errors import MoorageError
-
-    async def go() -> None:
-        driver = DockerDriver(docker_client(docker_url, 30), docker_url)
-        try:
-            with Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), transient=False
-            ) as progress:
-                tasks: dict[str, TaskID] = {}
-                async for message in pull_image(driver, image):
-                    layer = message.get("id")
-                    detail = message.get("progressDetail") or {}
-                    if not layer:
-                        progress.console.print(message.get("status", ""))
-                        continue
-                    if layer not in tasks:
-                        tasks[layer] = progress.add_task(layer, total=None)
-                    progress.update(
-                        tasks[layer],
-                        description=f"{layer} {message.get('status')}",
-                        completed=detail.get("current"),
-                        total=detail.get("total"),
-                    )
-        finally:
-            await driver.close()
-
-    try:
-        asyncio.run(go())
-    except MoorageError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
-
-
-@images_app.command("bootstrap-base")
-def images_bootstrap_base(
-    force: Annotated[bool, typer.Option(help="Rebuild the base when it exists.")] = False,
-) -> None:
-    """Make the Debian base image with mmdebstrap and `docker import` (no registry needed)."""
-    from moorage import images
-
-    try:
-        tag = asyncio.run(images.bootstrap_base(force=force))
-    except images.ImageBuildError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"base image: {tag}")
 
 
 @app.command()

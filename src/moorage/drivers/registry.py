@@ -25,11 +25,12 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from moorage.errors import NotFound, RuntimeUnavailable
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["MANIFEST_TYPES", "RegistryClient", "RegistryLogin", "RepositoryRef"]
 
@@ -131,6 +132,8 @@ class RegistryClient:
         return found
 
     def _client(self) -> httpx.AsyncClient:
+        import httpx  # loaded by the first registry check: the server starts without it
+
         return httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
 
     async def _send(
@@ -142,6 +145,8 @@ class RegistryClient:
         repo: RepositoryRef,
         login: RegistryLogin | None,
     ) -> httpx.Response:
+        import httpx  # imported already by _client; the server starts without it
+
         try:
             response = await client.request(method, url, headers=headers)
             if response.status_code == 401:
@@ -174,6 +179,8 @@ class RegistryClient:
         login: RegistryLogin | None,
     ) -> str:
         """The ``Authorization`` header answering a 401's ``WWW-Authenticate``."""
+        import httpx
+
         challenge = challenged.headers.get("WWW-Authenticate", "")
         scheme, _, rest = challenge.partition(" ")
         basic = httpx.BasicAuth(login.username, login.password) if login else None

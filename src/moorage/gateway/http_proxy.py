@@ -23,8 +23,9 @@ container's web app, through the port it publishes on the publish address.
   with ``MOORAGE_BASE_URL=/s/<session-id>/`` and serves under it, and apps that
   compare ``Origin`` with ``Host``, like Jupyter, see the browser's view);
   Moorage's own login cookie and ``Authorization`` header are removed.
-* Bodies are streamed both ways (never buffered), compressed bodies pass
-  through as they are, and websockets are bridged frame by frame.
+* Bodies are streamed both ways (never buffered) and compressed bodies pass
+  through as they are; websockets are bridged frame by frame
+  (:mod:`moorage.gateway.http_websocket`).
 
 aiohttp is the client: it is already a dependency (through aiodocker) and
 speaks both HTTP and websockets.
@@ -32,33 +33,29 @@ speaks both HTTP and websockets.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import aiohttp
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from moorage.errors import Conflict, Forbidden, MoorageError, NotFound, RuntimeUnavailable
 from moorage.gateway.app_activity import count_activity
-from moorage.gateway.deadline import CLOSE_DEADLINE, refuse_if_past, reloader, until_deadline
-from moorage.gateway.presence import present
+from moorage.gateway.deadline import refuse_if_past, reloader
 from moorage.gateway.workspace_origin import COOKIE_PREFIX, TICKET_PARAM, issue_ticket
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind
 from moorage.models.user import User
-from moorage.observability.metrics import GATEWAY_CONNECTIONS
 from moorage.security.access import GatewayShared
 from moorage.security.auth import COOKIE_NAME
-from moorage.security.origin import cross_site
 from moorage.services.share_access import SAFE_METHODS, Admission, admit
 from moorage.services.shares import SHARE_COOKIE_PREFIX
 
@@ -68,7 +65,6 @@ if TYPE_CHECKING:
 __all__ = [
     "SAME_ORIGIN_FRAMING",
     "SANDBOX_CSP",
-    "bridge_websocket",
     "forward",
     "refuse_unsafe",
     "router",
@@ -107,7 +103,8 @@ async def session_upstream(
     With ``connection``, the app's per-session token (the session's sealed secret)
     is kept on ``connection.state.app_token`` for :func:`_forward_headers`, and the
     session's deadline on ``connection.state.workspace_deadline`` for
-    :func:`bridge_websocket`. Past the deadline, refused (access ends then).
+    :func:`~moorage.gateway.http_websocket.bridge_websocket`. Past the deadline,
+    refused (access ends then).
 
     Raises:
         NotFound: not its owner or an admin, no such session, not http, or ended.
@@ -141,7 +138,7 @@ def upstream_of(
     if connection is not None:
         connection.state.app_token = context.sessions.secret_of(session)
         count_activity(context, session, connection)
-        # For bridge_websocket's deadline timer.
+        # For http_websocket.bridge_websocket's deadline timer.
         connection.state.workspace_deadline = (
             session.expires_at,
             reloader(context.sessions, session_id),
@@ -322,100 +319,3 @@ async def proxy_http(session_id: str, path: str, request: Request) -> Response:
     ticket = issue_ticket(context.keyring, session_id, user_id, grant_id=grant_id)
     query = urlencode([*request.query_params.multi_items(), (TICKET_PARAM, ticket)])
     return RedirectResponse(f"{origin}{request.url.path}?{query}", status_code=303)
-
-
-@router.websocket("/s/{session_id}/{path:path}", dependencies=[GatewayShared])
-async def proxy_websocket(websocket: WebSocket, session_id: str, path: str) -> None:
-    """Single-origin mode: bridge a same-origin websocket to the web app (4403 when
-    cross-site). Workspace-origin mode: refused (4404), the app's sockets go to its origin."""
-    if cross_site(websocket):
-        await websocket.close(code=4403)
-        return
-    try:
-        context, admission, base = await _target(websocket, session_id)
-        if context.settings.workspace_origin_mode:
-            raise NotFound("the web app is served from its workspace origin")
-    except MoorageError as exc:
-        await websocket.close(code=4404 if isinstance(exc, NotFound) else 4409)
-        return
-    await bridge_websocket(websocket, context, base, admission)
-
-
-async def bridge_websocket(
-    websocket: WebSocket, context: Context, base: str, admission: Admission
-) -> None:
-    """Bridge ``websocket`` to the same path on ``base``, frame by frame (text
-    stays text), tracked as ``admission``'s connection; an observer's frames are
-    dropped. Closes 1011 when the app refuses."""
-    url = f"ws{base[4:]}{websocket.url.path}"
-    if websocket.url.query:
-        url += f"?{websocket.url.query}"
-    protocols = [
-        p.strip()
-        for p in websocket.headers.get("sec-websocket-protocol", "").split(",")
-        if p.strip()
-    ]
-    headers = {
-        k: v
-        for k, v in _forward_headers(websocket).items()
-        if not k.lower().startswith("sec-websocket")
-    }
-    try:
-        upstream = await context.http_client.ws_connect(
-            url, headers=headers, protocols=protocols, autoping=True, max_msg_size=0
-        )
-    except (aiohttp.ClientError, OSError, TimeoutError):
-        await websocket.close(code=1011)
-        return
-    async with present(websocket, context, admission, "app") as live:
-        await websocket.accept(subprotocol=upstream.protocol)
-        await _bridge_frames(websocket, upstream, lambda: admission.may_control and live.open)
-
-
-async def _bridge_frames(
-    websocket: WebSocket, upstream: aiohttp.ClientWebSocketResponse, may_send: Callable[[], bool]
-) -> None:
-    """Pump frames both ways until either side ends; the client's are sent only while
-    ``may_send()``."""
-
-    async def down() -> None:
-        async for message in upstream:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                await websocket.send_text(message.data)
-            elif message.type == aiohttp.WSMsgType.BINARY:
-                await websocket.send_bytes(message.data)
-            else:
-                return
-
-    async def up() -> None:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if not may_send():
-                continue  # an observer's frame: dropped, and not activity either
-            on_message = getattr(websocket.state, "on_message", None)
-            if on_message is not None:
-                on_message()  # the browser said something: activity (gateway.app_activity)
-            if message.get("text") is not None:
-                await upstream.send_str(message["text"])
-            elif message.get("bytes") is not None:
-                await upstream.send_bytes(message["bytes"])
-
-    tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
-    deadline = getattr(websocket.state, "workspace_deadline", None)
-    if deadline is not None:  # closed when the session's deadline passes
-        tasks.append(asyncio.create_task(until_deadline(*deadline)))
-    GATEWAY_CONNECTIONS.labels("http").inc()
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if len(tasks) == 3 and tasks[2].done():
-            with contextlib.suppress(Exception):
-                await websocket.close(code=CLOSE_DEADLINE[0], reason=CLOSE_DEADLINE[1])
-    finally:
-        GATEWAY_CONNECTIONS.labels("http").dec()
-        for task in tasks:
-            task.cancel()
-        await upstream.close()
-        with contextlib.suppress(Exception):
-            await websocket.close()

@@ -12,6 +12,7 @@ from fastapi import APIRouter, WebSocket
 from moorage.gateway.desktop import serve_vnc
 from moorage.gateway.guacamole import serve_guacamole
 from moorage.gateway.http_proxy import router as proxy_router
+from moorage.gateway.http_websocket import router as proxy_websocket_router
 from moorage.gateway.terminal import serve_terminal
 from moorage.security.access import GatewayOwner, GatewayShared
 
@@ -61,3 +62,4 @@ async def session_terminal(websocket: WebSocket, session_id: str) -> None:
 
 router.include_router(sessions)
 router.include_router(proxy_router)
+router.include_router(proxy_websocket_router)

@@ -50,7 +50,8 @@ from moorage.errors import Conflict, MoorageError, NotFound
 from moorage.gateway.deadline import refuse_if_past
 from moorage.gateway.presence import close_code_of, present
 from moorage.gateway.session_tap import SessionTap, open_terminal_tap
-from moorage.gateway.terminal_hold import Attachment, HeldTerminal, TerminalHolds
+from moorage.gateway.terminal_attachment import Attachment
+from moorage.gateway.terminal_hold import HeldTerminal, TerminalHolds
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import TemplateKind

@@ -8,9 +8,11 @@ second tab attaches to the *same* shell and sees its screen again.
 
 * One :class:`HeldTerminal` per session, shared by every websocket attached to it
   (a second tab sees and types into the same shell, like ``tmux attach``). Output
-  is fanned out to each attachment's own queue, so a slow client never holds the
-  shell back; one that falls :data:`MAX_QUEUED_BYTES` behind is detached (it
-  reconnects and gets the replay).
+  is fanned out to each attachment's own queue
+  (:class:`~moorage.gateway.terminal_attachment.Attachment`), so a slow client never
+  holds the shell back; one that falls
+  :data:`~moorage.gateway.terminal_attachment.MAX_QUEUED_BYTES` behind is detached
+  (it reconnects and gets the replay).
 * Output bytes are numbered from 0 for the life of the shell. The last
   :data:`BUFFER_BYTES` are kept (:class:`~moorage.gateway.terminal_buffer.RingBuffer`);
   an attachment gets them
@@ -42,72 +44,18 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from moorage.drivers.base import TerminalStream
+from moorage.gateway.terminal_attachment import (
+    CLOSE_SERVER_STOPPING,
+    CLOSE_SESSION_ENDED,
+    CLOSE_SHELL_EXITED,
+    CLOSE_TOO_SLOW,
+    Attachment,
+)
 from moorage.gateway.terminal_buffer import BUFFER_BYTES, RingBuffer
 
-__all__ = [
-    "CLOSE_SESSION_ENDED",
-    "CLOSE_SHELL_EXITED",
-    "CLOSE_TOO_SLOW",
-    "MAX_QUEUED_BYTES",
-    "Attachment",
-    "HeldTerminal",
-    "TerminalHolds",
-]
+__all__ = ["HeldTerminal", "TerminalHolds"]
 
 log = logging.getLogger(__name__)
-
-MAX_QUEUED_BYTES = 4 * BUFFER_BYTES
-"""Output an attachment may fall behind by before it is detached."""
-
-CLOSE_SHELL_EXITED = (1000, "the shell exited")
-CLOSE_SESSION_ENDED = (4409, "the session ended")
-CLOSE_TOO_SLOW = (1013, "the terminal's output outran this connection; reconnect")
-CLOSE_SERVER_STOPPING = (1001, "the server is stopping")
-
-
-class Attachment:
-    """One websocket's view of a held terminal: a queue of output chunks (``None``
-    ends it), the size its client asked for, and why it was closed.
-
-    Read :attr:`queue` until ``None``, then close the websocket with
-    :attr:`close_code` and :attr:`close_reason`.
-    """
-
-    def __init__(self, cols: int, rows: int, *, steers: bool = True) -> None:
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self.size = (cols, rows)
-        self.steers = steers
-        """False for an observer's attachment: its size never reaches the TTY."""
-        self.close_code, self.close_reason = CLOSE_SHELL_EXITED
-        self._queued = 0
-        self.ended = False
-
-    def offer(self, chunk: bytes) -> bool:
-        """Queue ``chunk``; False (and nothing queued) when that would leave the client
-        more than :data:`MAX_QUEUED_BYTES` behind."""
-        if self.ended:
-            return True
-        if self._queued + len(chunk) > MAX_QUEUED_BYTES:
-            return False
-        self._queued += len(chunk)
-        self.queue.put_nowait(chunk)
-        return True
-
-    def taken(self, chunk: bytes) -> None:
-        """Tell the attachment ``chunk`` left its queue (for the backlog count)."""
-        self._queued -= len(chunk)
-
-    def end(self, code: int, reason: str, *, drop_pending: bool = False) -> None:
-        """Close the attachment after what is queued (or at once, ``drop_pending``)."""
-        if self.ended:
-            return
-        self.ended = True
-        self.close_code, self.close_reason = code, reason
-        if drop_pending:
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self._queued = 0
-        self.queue.put_nowait(None)
 
 
 class Tap(Protocol):

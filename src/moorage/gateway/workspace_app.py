@@ -40,11 +40,11 @@ from starlette.websockets import WebSocket
 from moorage.errors import MoorageError, NotFound, Unauthenticated
 from moorage.gateway.http_proxy import (
     METHODS,
-    bridge_websocket,
     forward,
     refuse_unsafe,
     upstream_of,
 )
+from moorage.gateway.http_websocket import bridge_websocket
 from moorage.gateway.workspace_origin import (
     COOKIE_TTL_SECONDS,
     TICKET_PARAM,

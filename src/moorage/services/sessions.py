@@ -367,27 +367,6 @@ class SessionService(WarmLaunch):
             db.add(session)
         return session.id
 
-    async def _abort_launch(
-        self,
-        session_id: str,
-        environment: Environment,
-        container_id: str | None,
-        exc: BaseException,
-    ) -> None:
-        """Undo a launch that failed after its row was written: remove the container
-        (not yet on the row) and fail the session."""
-        if container_id is not None:
-            try:
-                await self._drivers.get(environment).remove(container_id)
-            except MoorageError:
-                log.warning(
-                    "could not remove container %s of failed session %s; the reconciler will",
-                    container_id,
-                    session_id,
-                )
-        message = exc.message if isinstance(exc, MoorageError) else f"launch aborted: {exc!r}"
-        await self.fail(session_id, message)
-
     # -- reclaiming --------------------------------------------------------
 
     async def _reclaim(self, lease_id: str) -> bool:

@@ -11,11 +11,14 @@ container, then hand it over to its person.
 3. the session becomes ``ready``: its clock starts at the claim, not when the
    container started. On a failure in 2 the container is removed and the
    session failed, as for a cold start.
+
+Undoing a failed launch, cold or warm (:meth:`WarmLaunch._abort_launch`), is here too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -23,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from moorage.db.engine import write_session
 from moorage.drivers.base import WorkspaceContainer
-from moorage.errors import QuotaExceeded
+from moorage.errors import MoorageError, QuotaExceeded
 from moorage.models.environment import Environment
 from moorage.models.lease import LIVE_STATES
 from moorage.models.org import Org
@@ -39,11 +42,13 @@ from moorage.services.warm_pools import Claimed, WarmPools
 
 __all__ = ["WarmLaunch"]
 
+log = logging.getLogger(__name__)
+
 
 class WarmLaunch(SessionPower):
     """The launch steps :class:`~moorage.services.sessions.SessionService` shares with
-    its warm path: the per-user limit, and the claim and hand-over of a warm
-    workspace."""
+    its warm path: the per-user limit, undoing a launch that failed, and the claim
+    and hand-over of a warm workspace."""
 
     async def _abort_launch(
         self,
@@ -52,8 +57,19 @@ class WarmLaunch(SessionPower):
         container_id: str | None,
         exc: BaseException,
     ) -> None:
-        """Remove the container and fail the session (SessionService's)."""
-        raise NotImplementedError
+        """Undo a launch that failed after its row was written: remove the container
+        (not yet on the row) and fail the session."""
+        if container_id is not None:
+            try:
+                await self._drivers.get(environment).remove(container_id)
+            except MoorageError:
+                log.warning(
+                    "could not remove container %s of failed session %s; the reconciler will",
+                    container_id,
+                    session_id,
+                )
+        message = exc.message if isinstance(exc, MoorageError) else f"launch aborted: {exc!r}"
+        await self.fail(session_id, message)
 
     async def _check_quota(self, db: AsyncSession, user: User, template: Template) -> None:
         """Raise QuotaExceeded when ``user`` holds the template's maximum of live

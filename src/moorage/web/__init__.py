@@ -16,10 +16,12 @@ def mount_web(app: FastAPI) -> None:
     """Add the UI routes and ``/static`` to ``app``."""
     from moorage.web.pages import router
     from moorage.web.pool_pages import router as pool_router
+    from moorage.web.template_pages import router as template_router
 
     STATIC_DIR.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(template_router)
     app.include_router(pool_router)
     from moorage.web.docker_pages import router as docker_router
 

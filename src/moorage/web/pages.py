@@ -22,11 +22,9 @@ from moorage.errors import InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.user import Role
 from moorage.schemas._input import MAX_LEASE_MINUTES
-from moorage.schemas.template import TemplateCreate, TemplateUpdate
 from moorage.security.access import Allow, Owner, Public
 from moorage.security.auth import (
     COOKIE_NAME,
-    AdminUser,
     CurrentUser,
     credential_of,
     set_login_cookie,
@@ -35,11 +33,9 @@ from moorage.security.headers import add_script_nonces
 from moorage.security.origin import require_same_origin
 from moorage.security.rbac import has_role
 from moorage.security.throttle import throttled
-from moorage.services import templates as template_service
 from moorage.services.audit import client_address
 from moorage.services.catalog import catalog as catalog_entries
 from moorage.services.session_lists import live_count_of_others
-from moorage.services.templates import visible_templates
 from moorage.services.users import sign_in, sign_out
 from moorage.web.formatting import add_formatting_filters
 from moorage.web.session_confirmations import GLOBALS as SESSION_CONFIRMATIONS
@@ -97,6 +93,18 @@ def _safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
+
+
+def _invalid(exc: ValidationError, fields: Iterable[str]) -> InvalidInput:
+    """The first error of a form's validation, naming its field. A check across
+    fields (no location) names the field its message starts with, if one of ``fields``."""
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"])
+    if field:
+        return InvalidInput(f"{field}: {error['msg']}", field=field)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    named = message.split(" ", 1)[0]
+    return InvalidInput(message, field=named if named in fields else "form")
 
 
 # -- login ------------------------------------------------------------------
@@ -314,92 +322,3 @@ async def end_submit(
         current = urlsplit(request.headers.get("hx-current-url") or "/")
         next = current.path + (f"?{current.query}" if current.query else "")
     return _redirect(request, _safe_next(next))
-
-
-# -- admin: templates -------------------------------------------------------
-# The rules (admin role, validation, audit log) are the service's, as for the API.
-
-
-@router.get("/admin/templates", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
-async def templates_page(
-    request: Request, user: AdminUser, db: DbDep, context: ContextDep
-) -> Response:
-    """Admins: every template, with forms to add, change and remove them, and each
-    warm pool (target, warm, starting), counted apart from sessions."""
-    pools = context.warm_pools
-    return templates.TemplateResponse(
-        request,
-        "admin_templates.html",
-        {
-            "user": user,
-            "templates": await visible_templates(db, user),
-            "warm": (await pools.status(db))["templates"] if pools is not None else {},
-        },
-    )
-
-
-CHECKBOXES = ("enabled", "recording", "record_input")
-
-
-def _form_fields(form) -> dict[str, object]:
-    fields: dict[str, object] = {k: v for k, v in form.items() if v != "" and k not in CHECKBOXES}
-    for box in CHECKBOXES:
-        fields[box] = form.get(box) in ("on", "true", "1")
-    if "idle_ignore_paths" in fields:  # one regular expression a line
-        lines = str(fields["idle_ignore_paths"]).splitlines()
-        fields["idle_ignore_paths"] = [line.strip() for line in lines if line.strip()]
-    warm = fields.get("warm")
-    if isinstance(warm, str) and warm.isdigit():
-        fields["warm"] = int(warm)  # the form's number; a schedule is set through the API
-    return fields
-
-
-def _invalid(exc: ValidationError, fields: Iterable[str]) -> InvalidInput:
-    """The first error of a form's validation, naming its field. A check across
-    fields (no location) names the field its message starts with, if one of ``fields``."""
-    error = exc.errors()[0]
-    field = ".".join(str(p) for p in error["loc"])
-    if field:
-        return InvalidInput(f"{field}: {error['msg']}", field=field)
-    message = str(error["msg"]).removeprefix("Value error, ")
-    named = message.split(" ", 1)[0]
-    return InvalidInput(message, field=named if named in fields else "form")
-
-
-@router.post("/admin/templates", dependencies=[Allow(Role.ADMIN)])
-async def template_create_submit(request: Request, user: AdminUser, db: WriteDbDep) -> Response:
-    """Admins: add a template from the form (the API's rules, audited)."""
-    _same_origin(request)
-    try:
-        body = TemplateCreate.model_validate(_form_fields(await request.form()))
-    except ValidationError as exc:
-        raise _invalid(exc, TemplateCreate.model_fields) from exc
-    await template_service.create_template(db, user, body)
-    await db.commit()
-    return _redirect(request, "/admin/templates")
-
-
-@router.post("/admin/templates/{ref}", dependencies=[Allow(Role.ADMIN)])
-async def template_update_submit(
-    ref: str, request: Request, user: AdminUser, db: WriteDbDep
-) -> Response:
-    """Admins: change a template from the form (the API's rules, audited)."""
-    _same_origin(request)
-    try:
-        body = TemplateUpdate.model_validate(_form_fields(await request.form()))
-    except ValidationError as exc:
-        raise _invalid(exc, TemplateUpdate.model_fields) from exc
-    await template_service.update_template(db, user, ref, body)
-    await db.commit()
-    return _redirect(request, "/admin/templates")
-
-
-@router.post("/admin/templates/{ref}/delete", dependencies=[Allow(Role.ADMIN)])
-async def template_delete_submit(
-    ref: str, request: Request, user: AdminUser, db: WriteDbDep
-) -> Response:
-    """Admins: remove a template no session used (the API's rules, audited)."""
-    _same_origin(request)
-    await template_service.delete_template(db, user, ref)
-    await db.commit()
-    return _redirect(request, "/admin/templates")

@@ -65,7 +65,7 @@ def test_a_recorded_terminal_is_written_as_asciicast_and_read_by_its_owner_only(
             rows = alice.get(f"/api/v1/recordings?session={session['id']}").json()
             return rows and rows[0]["ended_at"] is not None
 
-        _wait_until(finished)
+        _wait_until(finished, seconds=30)  # the writer flushes once a second; slow when loaded
         (recording,) = alice.get(f"/api/v1/recordings?session={session['id']}").json()
         assert recording["kind"] == "terminal" and recording["with_input"] is True
 

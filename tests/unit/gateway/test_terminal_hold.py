@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from moorage.drivers.fake import FakeTerminal
-from moorage.gateway import terminal_hold
-from moorage.gateway.terminal_buffer import RingBuffer
-from moorage.gateway.terminal_hold import (
+from moorage.gateway import terminal_attachment
+from moorage.gateway.terminal_attachment import (
     CLOSE_SESSION_ENDED,
     CLOSE_SHELL_EXITED,
     CLOSE_TOO_SLOW,
-    HeldTerminal,
-    TerminalHolds,
 )
+from moorage.gateway.terminal_buffer import RingBuffer
+from moorage.gateway.terminal_hold import HeldTerminal, TerminalHolds
 
 # -- the ring buffer ------------------------------------------------------------
 
@@ -114,7 +113,7 @@ async def test_the_shell_exiting_ends_the_attachments_after_their_output():
 
 
 async def test_a_client_too_far_behind_is_detached_without_holding_the_shell_back(monkeypatch):
-    monkeypatch.setattr(terminal_hold, "MAX_QUEUED_BYTES", 10)
+    monkeypatch.setattr(terminal_attachment, "MAX_QUEUED_BYTES", 10)
     stream = FakeTerminal()
     held = HeldTerminal("s1", stream, expires_at=_soon(), still_live=_ready)
     slow, _, _ = held.attach(80, 24)

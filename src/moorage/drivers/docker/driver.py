@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 import aiodocker
 import aiohttp
-from aiodocker.stream import Stream
 
 from moorage.drivers.base import (
     ContainerDriver,
@@ -20,7 +19,7 @@ from moorage.drivers.base import (
     WorkspaceNetwork,
     WorkspaceSpec,
 )
-from moorage.drivers.docker import workspaces
+from moorage.drivers.docker import terminal, workspaces
 from moorage.drivers.docker._errors import translated
 from moorage.drivers.docker.stats import container_stats
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
@@ -68,33 +67,6 @@ def _published_ports(info: dict[str, Any]) -> dict[int, int]:
         if protocol == "tcp" and bindings:
             ports[int(port)] = int(bindings[0]["HostPort"])
     return ports
-
-
-class DockerTerminal(TerminalStream):
-    """A Docker exec with a TTY (``POST /exec/{id}/start`` upgraded to a raw stream)."""
-
-    def __init__(self, exec_: aiodocker.execs.Exec, stream: Stream) -> None:
-        self._exec = exec_
-        self._stream = stream
-        self._closed = False
-
-    async def read(self) -> bytes | None:
-        message = await self._stream.read_out()
-        return None if message is None else message.data
-
-    async def write(self, data: bytes) -> None:
-        await self._stream.write_in(data)
-
-    async def resize(self, cols: int, rows: int) -> None:
-        try:
-            await self._exec.resize(h=rows, w=cols)
-        except aiodocker.DockerError:
-            pass  # the process ended; a late resize is harmless
-
-    async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._stream.close()
 
 
 class DockerDriver(ContainerDriver):
@@ -391,20 +363,9 @@ class DockerDriver(ContainerDriver):
     async def open_terminal(
         self, container_id: str, *, user: str, command: list[str], cols: int, rows: int
     ) -> TerminalStream:
-        async with translated(self._endpoint, "open a terminal"):
-            container = self._client.containers.container(container_id)
-            exec_ = await container.exec(
-                command,
-                stdin=True,
-                tty=True,
-                user=user,
-                environment={"TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)},
-            )
-            stream = exec_.start(detach=False)
-            await stream.__aenter__()  # upgrade the connection now, so resize can apply
-        terminal = DockerTerminal(exec_, stream)
-        await terminal.resize(cols, rows)
-        return terminal
+        return await terminal.open_terminal(
+            self, container_id, user=user, command=command, cols=cols, rows=rows
+        )
 
     async def close(self) -> None:
         await self._client.close()

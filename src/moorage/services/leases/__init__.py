@@ -3,7 +3,8 @@
 * :mod:`.rules` — state transitions, durations, extensions (pure functions);
 * :mod:`.visibility` — who besides the owner sees and acts on a lease;
 * :mod:`.lifecycle` — :class:`LeaseService`, the base every lease kind
-  (sessions, reservations, …) subclasses.
+  (sessions, reservations, …) subclasses;
+* :mod:`.ending` — its release and failure (:class:`~.ending.LeaseEnding`).
 """
 
 from moorage.services.leases.lifecycle import DeadlineListener, LeaseService

@@ -11,7 +11,8 @@ may live, and how its resources are taken back. The rest is here:
   moves it; deadline listeners (the reconciler's queue) hear of every change;
 * the end: :meth:`~LeaseService.release` / :meth:`~LeaseService.release_by_id`
   (``ready → releasing → released``) and :meth:`~LeaseService.fail`, both
-  calling the kind's :meth:`~LeaseService._reclaim`;
+  calling the kind's :meth:`~LeaseService._reclaim` (inherited from
+  :class:`~moorage.services.leases.ending.LeaseEnding`);
 * the audit log of what users ask (extend, release, release all), written here
   so no entry point skips it; each kind audits its own provisioning.
 
@@ -23,12 +24,11 @@ live pages refresh. No transaction is held across a runtime call.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,11 +38,11 @@ from moorage.db.base import new_id, utcnow
 from moorage.db.engine import write_session
 from moorage.errors import Conflict, NotFound, Unauthenticated
 from moorage.models.lease import LIVE_STATES, LeaseMixin, LeaseState
-from moorage.models.user import Role, User
-from moorage.security.rbac import require_role
+from moorage.models.user import User
 from moorage.services import quotas
 from moorage.services.audit import audit, audit_in
 from moorage.services.changes import ChangeFeed
+from moorage.services.leases.ending import LeaseEnding
 from moorage.services.leases.rules import LeaseRow, extend_expiry, transition
 from moorage.services.leases.visibility import Visibility
 
@@ -59,7 +59,7 @@ lease no longer needs one. The in-process reconciler's queue listens."""
 L = TypeVar("L", bound=LeaseMixin)
 
 
-class LeaseService(ABC, Generic[L]):
+class LeaseService(LeaseEnding[L]):
     """The lifecycle every lease kind shares. Subclasses set the class attributes
     and implement :meth:`limit_minutes` and :meth:`_reclaim` (and
     :meth:`_reclaiming` when the lease's resources have rows of their own).
@@ -81,8 +81,7 @@ class LeaseService(ABC, Generic[L]):
     """Who sees, extends and releases leases besides their owner."""
     ended_message: str
     """The Conflict message when a lease is released while it is provisioning."""
-    release_verb: str = "release"
-    """The audit action's verb of :meth:`release` (``<noun>.<verb>``)."""
+    # release_verb, and the hooks _ending, _reclaiming and _reclaim: see LeaseEnding.
 
     def __init__(
         self,
@@ -107,28 +106,6 @@ class LeaseService(ABC, Generic[L]):
         Raises:
             MoorageError: to refuse any extension (e.g. QuotaExceeded when the
                 kind counts extensions).
-        """
-
-    def _ending(self, lease: L, end_reason: str) -> None:
-        """In the locked transaction where ``lease`` stops being live: why (``deadline``,
-        ``idle``, ``owner``, ``admin``, ``failed`` …). No I/O. The default keeps nothing."""
-
-    def _reclaiming(self, lease: L) -> None:
-        """Called inside the locked transaction where ``lease`` stops being live
-        (``releasing``, ``failed``, or released while provisioning), before
-        :meth:`_reclaim`: mark the rows of what must be taken back. Must not do
-        I/O. The default does nothing (a container has no rows of its own)."""
-
-    @abstractmethod
-    async def _reclaim(self, lease_id: str) -> bool:
-        """Take back the runtime resources of a lease that is ending. Called with no
-        transaction open; idempotent (called again on retries, and for leases whose
-        resources are already gone, which is success).
-
-        Returns:
-            True when the resources are gone, or handed to a retry that outlives the
-            lease (accounts left behind on a dirty machine); False to leave the lease
-            ``releasing`` so the reconciler retries the release.
         """
 
     # -- deadline listeners and the change feed ------------------------------
@@ -317,104 +294,3 @@ class LeaseService(ABC, Generic[L]):
         self._notify(lease_id, expires_at)
         self.changes.publish(user_id)
         return await self._reload(lease_id)
-
-    async def release(self, user: User, lease_id: str, *, source: str | None = None) -> L:
-        """End a lease now (anyone who sees it). Idempotent on ended leases. Audited
-        as ``<noun>.<release_verb>`` from the client address ``source``.
-
-        Its resources are reclaimed before this returns when the runtime answers;
-        otherwise it stays ``releasing`` and the reconciler retries.
-
-        Raises:
-            NotFound: no such lease, or ``user`` may not see it.
-        """
-        async with self._sessionmaker() as db:
-            owner = self.as_row(await self._visible(db, user, lease_id)).user_id == user.id
-        await self.release_by_id(lease_id, end_reason="owner" if owner else "admin")
-        await self._audit(user, self.release_verb, lease_id, source=source)
-        return await self._reload(lease_id)
-
-    async def release_all(self, user: User, *, source: str | None = None) -> int:
-        """Admins: release every live lease of this kind in the org. Returns how many.
-        Audited once as ``<noun>.release_all`` (object ``*``, detail the count).
-
-        Raises:
-            Forbidden: ``user`` is not an admin.
-        """
-        require_role(user, Role.ADMIN)
-        async with self._sessionmaker() as db:
-            ids = list(
-                await db.scalars(
-                    select(self._column("id")).where(
-                        self._column("org_id") == user.org_id,
-                        self._column("state").in_(LIVE_STATES),
-                    )
-                )
-            )
-        await asyncio.gather(*(self.release_by_id(i, end_reason="admin") for i in ids))
-        await self._audit(user, "release_all", "*", detail=str(len(ids)), source=source)
-        return len(ids)
-
-    async def release_by_id(
-        self, lease_id: str, *, reason: str | None = None, end_reason: str = "deadline"
-    ) -> bool:
-        """Release a lease (the reconciler's entry point at a deadline); ``reason`` is
-        kept in its ``error``; ``end_reason`` says why it ends (see :meth:`_ending`).
-
-        A lease still provisioning only becomes ``releasing``: the provisioning
-        coroutine finishes the release when it sees that state, or, if its server
-        died, the reconciler's pass over ``releasing`` rows does.
-
-        Returns:
-            True when the lease is over (now or before), or left to its provisioning
-            coroutine; False when it stays ``releasing`` because the runtime could
-            not be reached.
-        """
-        async with write_session(self._sessionmaker) as db:
-            lease = await self._locked(db, lease_id)
-            if lease is None or LeaseState(lease.state).is_terminal:
-                return True
-            was_provisioning = lease.state == LeaseState.PROVISIONING.value
-            if lease.state != LeaseState.RELEASING.value:
-                transition(lease, LeaseState.RELEASING, now=self._clock())
-                self._ending(lease, end_reason)
-                if reason:
-                    lease.error = reason
-            if was_provisioning:
-                return True
-            self._reclaiming(lease)
-            user_id = self.as_row(lease).user_id
-        self._notify(lease_id, None)
-        self.changes.publish(user_id)
-        return await self._finish_release(lease_id)
-
-    async def _finish_release(self, lease_id: str) -> bool:
-        """Reclaim, then move a ``releasing`` lease to ``released``; False (and still
-        ``releasing``) when the reclaim must be retried."""
-        if not await self._reclaim(lease_id):
-            return False
-        async with write_session(self._sessionmaker) as db:
-            lease = await self._locked(db, lease_id)
-            if lease is None or lease.state != LeaseState.RELEASING.value:
-                return True
-            transition(lease, LeaseState.RELEASED, now=self._clock())
-            user_id = self.as_row(lease).user_id
-        self.changes.publish(user_id)
-        return True
-
-    async def fail(self, lease_id: str, error: str) -> None:
-        """Mark a live lease ``failed`` with ``error`` and reclaim what it holds (the
-        reconciler's verdict on vanished resources and provisioning cut off by a
-        crash). Does nothing to an ended lease. What the reclaim cannot take back
-        now is the reconciler's (orphans by label, accounts left behind)."""
-        async with write_session(self._sessionmaker) as db:
-            lease = await self._locked(db, lease_id)
-            if lease is None or LeaseState(lease.state).is_terminal:
-                return
-            transition(lease, LeaseState.FAILED, now=self._clock(), error=error)
-            self._ending(lease, "failed")
-            self._reclaiming(lease)
-            user_id = self.as_row(lease).user_id
-        self._notify(lease_id, None)
-        self.changes.publish(user_id)
-        await self._reclaim(lease_id)
