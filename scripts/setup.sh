@@ -23,7 +23,7 @@ apt_install() {
 
 command -v npm >/dev/null || apt_install nodejs npm
 # sshpass: Ansible's password logins when provisioning a pool.
-apt_install sshpass
+apt_install sshpass git  # git: stacks deployed from Git repositories
 if ! command -v uv >/dev/null; then
   echo "==> installing uv"
   python3 -m pip install --quiet uv
