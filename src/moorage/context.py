@@ -21,6 +21,7 @@ from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 from moorage.services.shares import ShareService
 from moorage.services.warm_pools import WarmPools
+from moorage.services.workshops import WorkshopService
 
 __all__ = ["Context"]
 
@@ -54,3 +55,5 @@ class Context:
     """Recordings of sessions: written by the gateway, read by their owner and admins."""
     warm_pools: WarmPools | None = None
     """Warm workspaces: claimed by launches, kept by the reconciler's warm pool job."""
+    workshops: WorkshopService | None = None
+    """Workshops: join codes, seats, the instructor's actions and their end."""

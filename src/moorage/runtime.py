@@ -54,6 +54,7 @@ from moorage.services.reservations import ReservationService
 from moorage.services.sessions import SessionService
 from moorage.services.shares import ShareService
 from moorage.services.warm_pools import WarmPools
+from moorage.services.workshops import WorkshopService
 
 __all__ = ["docker_factory", "open_context"]
 
@@ -237,6 +238,9 @@ async def open_context(
         )
         reservations = ReservationService(sessionmaker, connector, keyring, instance_id=instance_id)
         shares = ShareService(sessionmaker, keyring)
+        workshops = WorkshopService(
+            sessionmaker, sessions, shares, login_ttl_hours=settings.login_ttl_hours
+        )
         # A session that ends loses its live connections (owners' and guests') at once.
         sessions.add_deadline_listener(shares.connections.deadline_changed)
         prober = MachineProber(sessionmaker, connector, keyring)
@@ -304,8 +308,10 @@ async def open_context(
                 starts_at_once=settings.warm_starts_at_once,
                 instance_ttl_seconds=settings.instance_ttl_seconds,
                 launch_timeout_seconds=settings.launch_timeout_seconds,
+                demand=workshops.warm_demand,
             )
             reconciler.add_job("warm-pools", settings.warm_interval_seconds, warm_keeper.run)
+            reconciler.add_job("workshops", settings.reconcile_interval_seconds, workshops.run)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         else:
@@ -333,4 +339,5 @@ async def open_context(
             shares,
             recordings,
             warm_pools,
+            workshops,
         )

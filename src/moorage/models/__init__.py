@@ -33,6 +33,7 @@ from moorage.models.template import Template, TemplateKind
 from moorage.models.token import ApiToken, TokenKind, TokenScope
 from moorage.models.user import Role, User
 from moorage.models.warm import WarmState, WarmWorkspace
+from moorage.models.workshop import Workshop, WorkshopSeat, WorkshopState
 
 __all__ = [
     "AccountState",
@@ -81,5 +82,8 @@ __all__ = [
     "User",
     "WarmState",
     "WarmWorkspace",
+    "Workshop",
+    "WorkshopSeat",
+    "WorkshopState",
     "WorkspaceSession",
 ]

@@ -2,8 +2,11 @@
 
 Each pass (a reconciler job, :meth:`WarmPoolKeeper.run`), per template:
 
-* the target is its ``warm`` field at this moment (a number or a schedule; 0 for
-  a disabled template or one whose image is absent);
+* the target is its ``warm`` field at this moment (a number or a schedule), or
+  what the workshops ask of it now if that is more (``demand``, see
+  :meth:`~moorage.services.workshops.WorkshopService.warm_demand`; the template's
+  own ``warm`` is never changed); 0 for a disabled template or one whose image is
+  absent;
 * ``warm`` workspaces older than ``max_age_seconds``, started from another image
   id (the image was rebuilt or pulled again) or from other container settings
   are recycled; so are the newest ones above the target;
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -60,6 +63,8 @@ class WarmPoolKeeper:
         starts_at_once: how many warm workspaces start concurrently.
         instance_ttl_seconds: a server instance silent this long is dead.
         launch_timeout_seconds: a start taking twice this long is dropped.
+        demand: warm workspaces asked by template id besides the templates' own
+            ``warm`` (the workshops'); called once per pass.
         clock: current UTC time; injected for tests.
     """
 
@@ -73,9 +78,11 @@ class WarmPoolKeeper:
         starts_at_once: int = 4,
         instance_ttl_seconds: float = 30.0,
         launch_timeout_seconds: float = 60.0,
+        demand: Callable[[], Awaitable[dict[str, int]]] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._demand = demand
         self._drivers = drivers
         self._pools = pools
         self._max_age = timedelta(seconds=max_age_seconds)
@@ -101,16 +108,21 @@ class WarmPoolKeeper:
                     )
                 ).all()
             }  # the oldest environment of each org wins: where launches start
+        demand = await self._demand() if self._demand is not None else {}
         for template in templates:
             try:
-                await self._keep(template, environments.get(template.org_id))
+                await self._keep(
+                    template, environments.get(template.org_id), demand.get(template.id, 0)
+                )
             except MoorageError as exc:
                 log.warning("warm pool %s: %s", template.name, exc.message)
         await self._sweep()
 
-    async def _keep(self, template: Template, environment: Environment | None) -> None:
+    async def _keep(
+        self, template: Template, environment: Environment | None, demand: int = 0
+    ) -> None:
         now = self._clock()
-        target = warm_target(template.warm, now) if template.enabled else 0
+        target = max(warm_target(template.warm, now), demand) if template.enabled else 0
         async with self._sessionmaker() as db:
             rows = list(
                 await db.scalars(

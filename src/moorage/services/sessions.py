@@ -172,11 +172,14 @@ class SessionService(WarmLaunch):
         duration_minutes: int | None = None,
         duration_seconds: int | None = None,
         source: str | None = None,
+        claim_warm: bool = False,
     ) -> WorkspaceSession:
         """Start a session from a template and return it once it is ``ready``; audited
         as ``session.launch`` (from the client address ``source``) once it is. Timed into
         ``moorage_session_launch_seconds`` (labels: the workspace kind, ``unknown`` before
         the template is found; outcome ``ready``, ``refused`` for a 4xx, ``failed``).
+        A warm workspace is claimed when the template keeps some, or ``claim_warm``
+        (a workshop raised its pool).
 
         Raises:
             Forbidden: ``user`` is below the member role (403).
@@ -200,6 +203,7 @@ class SessionService(WarmLaunch):
                 duration_minutes=duration_minutes,
                 duration_seconds=duration_seconds,
                 source=source,
+                claim_warm=claim_warm,
             )
             outcome, kind = "ready", session.template.kind
             return session
@@ -218,6 +222,7 @@ class SessionService(WarmLaunch):
         duration_minutes: int | None = None,
         duration_seconds: int | None = None,
         source: str | None = None,
+        claim_warm: bool = False,
     ) -> WorkspaceSession:
         """What :meth:`launch` does, untimed."""
         require_role(user, Role.MEMBER)
@@ -233,7 +238,7 @@ class SessionService(WarmLaunch):
             default_minutes=template.default_duration_minutes,
             max_minutes=template.max_duration_minutes,
         )
-        if self.warm_pools is not None and template.warm:
+        if self.warm_pools is not None and (template.warm or claim_warm):
             claimed = await self._insert_claimed(user, template, duration, self.warm_pools, scopes)
             if claimed is not None:
                 return await self._hand_over(user, template, claimed, duration, source)

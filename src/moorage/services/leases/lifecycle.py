@@ -294,3 +294,26 @@ class LeaseService(LeaseEnding[L]):
         self._notify(lease_id, expires_at)
         self.changes.publish(user_id)
         return await self._reload(lease_id)
+
+    async def extend_by_id(self, lease_id: str, minutes: int) -> datetime | None:
+        """Push a ``ready`` or ``stopped`` lease's deadline back by up to ``minutes``,
+        cut at :meth:`limit_minutes` (for callers that checked who may, e.g. a
+        workshop's instructor extending every seat; they audit). Returns the new
+        deadline, or None when the lease is not timed or is at its maximum already."""
+        async with write_session(self._sessionmaker) as db:
+            lease = await self._locked(db, lease_id)
+            if lease is None or lease.state not in (
+                LeaseState.READY.value,
+                LeaseState.STOPPED.value,
+            ):
+                return None
+            limit = lease.starts_at + timedelta(minutes=self.limit_minutes(lease))
+            expires_at = min(lease.expires_at + timedelta(minutes=minutes), limit)
+            if expires_at <= lease.expires_at:
+                return None
+            lease.expires_at = expires_at
+            lease.extensions += 1
+            user_id = self.as_row(lease).user_id
+        self._notify(lease_id, expires_at)
+        self.changes.publish(user_id)
+        return expires_at
