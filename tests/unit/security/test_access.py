@@ -247,6 +247,18 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/sessions/{session_id}/shares/{link_id}"): "owner",
     ("GET", "/api/v1/sessions/{session_id}/connections"): "owner",
     ("DELETE", "/api/v1/sessions/{session_id}/connections/{connection_id}"): "owner",
+    ("POST", "/api/v1/workshops"): "instructor",
+    ("GET", "/api/v1/workshops"): "instructor",
+    ("POST", "/api/v1/workshops/join"): "public",
+    ("GET", "/api/v1/workshops/{workshop_id}"): "instructor",
+    ("GET", "/api/v1/workshops/{workshop_id}/participants"): "instructor",
+    ("POST", "/api/v1/workshops/{workshop_id}/participants/{participant_id}/reset"): "instructor",
+    ("POST", "/api/v1/workshops/{workshop_id}/participants/{participant_id}/observe"): (
+        "instructor"
+    ),
+    ("POST", "/api/v1/workshops/{workshop_id}/extend"): "instructor",
+    ("POST", "/api/v1/workshops/{workshop_id}/end"): "instructor",
+    ("POST", "/api/v1/workshops/{workshop_id}/broadcast"): "instructor",
     ("GET", "/share/{token}"): "public",
     ("POST", "/share/{token}"): "public",
     ("GET", "/shared/{session_id}"): "shared",

@@ -30,6 +30,7 @@ from moorage.api.v1 import (
     stacks,
     templates,
     users,
+    workshops,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -60,5 +61,6 @@ router.include_router(node_metrics.router)
 router.include_router(actions.router)
 router.include_router(alerts.router)
 router.include_router(recordings.router)
+router.include_router(workshops.router)
 
 __all__ = ["router"]

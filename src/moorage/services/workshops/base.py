@@ -14,6 +14,7 @@ from moorage.db.base import utcnow
 from moorage.errors import Forbidden, NotFound
 from moorage.models.user import Role, User
 from moorage.models.workshop import Workshop
+from moorage.security.rbac import has_role
 from moorage.services.audit import audit
 from moorage.services.sessions import SessionService
 from moorage.services.shares import ShareService
@@ -21,8 +22,8 @@ from moorage.services.workshops.codes import JoinCodeThrottle
 
 __all__ = ["RUNS_WORKSHOPS", "WorkshopBase", "may_run"]
 
-RUNS_WORKSHOPS = (Role.INSTRUCTOR.value, Role.ADMIN.value)
-"""The roles that create and run workshops (an operator runs machines, not classes)."""
+RUNS_WORKSHOPS = Role.INSTRUCTOR
+"""The least role that creates and runs workshops (operators and admins too)."""
 
 
 def may_run(user: User, workshop: Workshop) -> bool:
@@ -34,8 +35,8 @@ def may_run(user: User, workshop: Workshop) -> bool:
 
 
 def require_runner(user: User) -> None:
-    """Raise Forbidden (403) unless ``user`` is an instructor or an admin."""
-    if user.role not in RUNS_WORKSHOPS:
+    """Raise Forbidden (403) unless ``user`` is an instructor or above."""
+    if not has_role(user, RUNS_WORKSHOPS):
         raise Forbidden(
             f"running workshops needs the instructor role; you are {user.role}",
             code="instructor_required",
