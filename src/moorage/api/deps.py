@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 
 from moorage.context import Context
 from moorage.db.engine import WRITE_OPTIONS
+from moorage.errors import RuntimeUnavailable
 from moorage.security.auth import (
     COOKIE_NAME,
     AdminUser,
@@ -28,6 +29,7 @@ from moorage.security.auth import (
     user_from_connection,
 )
 from moorage.services.sessions import SessionService
+from moorage.services.workshops import WorkshopService
 
 __all__ = [
     "COOKIE_NAME",
@@ -44,6 +46,7 @@ __all__ = [
     "get_current_user",
     "require",
     "user_from_connection",
+    "workshop_service",
 ]
 
 
@@ -80,3 +83,14 @@ def get_session_service(context: ContextDep) -> SessionService:
 
 
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
+
+
+def workshop_service(context: Context) -> WorkshopService:
+    """The process's workshop service (the runtime always builds one).
+
+    Raises:
+        RuntimeUnavailable: a context built without it (503).
+    """
+    if context.workshops is None:
+        raise RuntimeUnavailable("workshops are not available", code="workshops_unavailable")
+    return context.workshops

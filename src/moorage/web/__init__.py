@@ -50,3 +50,8 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.account_pages import router as account_router
 
     app.include_router(account_router)
+    from moorage.web.join_pages import router as join_router
+    from moorage.web.workshop_pages import router as workshop_router
+
+    app.include_router(join_router)
+    app.include_router(workshop_router)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from moorage.api.deps import ContextDep, CurrentUser
+from moorage.api.deps import workshop_service as service_of
 from moorage.context import Context
 from moorage.errors import InvalidInput, RuntimeUnavailable, Unauthenticated
 from moorage.models.user import Role, User
@@ -35,16 +36,9 @@ from moorage.security.auth import set_login_cookie, user_from_connection
 from moorage.services.audit import client_address
 from moorage.services.workshops import Participant, WorkshopService, workshop_state
 
-__all__ = ["router", "service_of", "workshop_public"]
+__all__ = ["router", "run_broadcast", "workshop_public"]
 
 router = APIRouter(prefix="/workshops", tags=["workshops"])
-
-
-def service_of(context: Context) -> WorkshopService:
-    """The process's workshop service (always built by the runtime)."""
-    if context.workshops is None:
-        raise RuntimeUnavailable("workshops are not available", code="workshops_unavailable")
-    return context.workshops
 
 
 def workshop_public(
