@@ -397,3 +397,18 @@ def test_the_warm_demand_is_a_share_of_the_capacity_from_the_prewarm_time():
     assert warm_demand_of(workshop, now) == 0
     assert warm_demand_of(workshop, now + timedelta(minutes=6)) == 7
     assert warm_demand_of(workshop, now + timedelta(hours=1)) == 0
+
+
+def test_the_warm_demand_never_passes_the_seats_still_free():
+    now = utcnow()
+    workshop = Workshop(
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        capacity=10,
+        prewarm_minutes=15,
+        prewarm_share=0.7,
+        state="scheduled",
+    )
+    assert warm_demand_of(workshop, now, seats_taken=0) == 7
+    assert warm_demand_of(workshop, now, seats_taken=5) == 5
+    assert warm_demand_of(workshop, now, seats_taken=10) == 0

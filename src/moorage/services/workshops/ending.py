@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from moorage.db.engine import write_session
 from moorage.models.lease import LIVE_STATES
@@ -127,9 +127,9 @@ class WorkshopEnding(WorkshopBase):
 
     async def warm_demand(self) -> dict[str, int]:
         """Warm workspaces the workshops ask of each template now, by template id:
-        the sum of :func:`~moorage.services.workshops.rules.warm_demand_of` over the
-        workshops not ended (the warm pool keeper keeps the larger of this and the
-        template's own ``warm``)."""
+        the sum of :func:`~moorage.services.workshops.rules.warm_demand_of` (never
+        more than the seats still free) over the workshops not ended (the warm pool
+        keeper keeps the larger of this and the template's own ``warm``)."""
         now = self.clock()
         async with self.sessionmaker() as db:
             workshops = list(
@@ -139,9 +139,15 @@ class WorkshopEnding(WorkshopBase):
                     .where(Workshop.state != WorkshopState.ENDED.value, Workshop.ends_at > now)
                 )
             )
+            rows = await db.execute(
+                select(WorkshopSeat.workshop_id, func.count())
+                .where(WorkshopSeat.workshop_id.in_([w.id for w in workshops]))
+                .group_by(WorkshopSeat.workshop_id)
+            )
+            seats = {workshop_id: int(count) for workshop_id, count in rows.tuples()}
         demand: dict[str, int] = {}
         for workshop in workshops:
-            wanted = warm_demand_of(workshop, now)
+            wanted = warm_demand_of(workshop, now, seats_taken=seats.get(workshop.id, 0))
             if wanted:
                 demand[workshop.template_id] = demand.get(workshop.template_id, 0) + wanted
         return demand

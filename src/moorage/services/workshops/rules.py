@@ -44,15 +44,18 @@ def seat_duration(workshop: Workshop, now: datetime) -> timedelta:
     return min(timedelta(minutes=workshop.duration_minutes), workshop.ends_at - now)
 
 
-def warm_demand_of(workshop: Workshop, now: datetime) -> int:
+def warm_demand_of(workshop: Workshop, now: datetime, *, seats_taken: int = 0) -> int:
     """Warm workspaces this workshop asks of its template's pool at ``now``:
     ``ceil(capacity × prewarm_share)`` from ``prewarm_minutes`` before its start
-    until it ends, 0 otherwise."""
+    until it ends, but never more than the seats still free (``capacity`` minus
+    ``seats_taken``: once everyone is in, nobody is waiting for a warm one); 0
+    before and after."""
     if workshop_state(workshop, now) == WorkshopState.ENDED:
         return 0
     if now < workshop.starts_at - timedelta(minutes=workshop.prewarm_minutes):
         return 0
-    return math.ceil(workshop.capacity * workshop.prewarm_share - 1e-9)
+    share = math.ceil(workshop.capacity * workshop.prewarm_share - 1e-9)
+    return max(0, min(share, workshop.capacity - seats_taken))
 
 
 @dataclass(frozen=True)
