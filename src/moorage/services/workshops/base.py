@@ -20,10 +20,19 @@ from moorage.services.sessions import SessionService
 from moorage.services.shares import ShareService
 from moorage.services.workshops.codes import JoinCodeThrottle
 
-__all__ = ["RUNS_WORKSHOPS", "WorkshopBase", "may_run"]
+__all__ = ["RUNS_WORKSHOPS", "WorkshopBase", "lock_workshop", "may_run"]
 
 RUNS_WORKSHOPS = Role.INSTRUCTOR
 """The least role that creates and runs workshops (operators and admins too)."""
+
+
+async def lock_workshop(db: AsyncSession, workshop_id: str) -> bool:
+    """Lock the workshop's row for the caller's write transaction (``SELECT … FOR
+    UPDATE`` of its id alone: the row's eager join to its template may not be
+    locked on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers anyway).
+    False when there is no such workshop."""
+    found = await db.scalar(select(Workshop.id).where(Workshop.id == workshop_id).with_for_update())
+    return found is not None
 
 
 def may_run(user: User, workshop: Workshop) -> bool:
@@ -85,10 +94,9 @@ class WorkshopBase:
             NotFound: no such workshop, another org's, or someone else's (404 for all,
                 so a workshop's existence does not leak).
         """
-        query = select(Workshop).where(Workshop.id == workshop_id)
         if for_update:
-            query = query.with_for_update()
-        workshop = await db.scalar(query)
+            await lock_workshop(db, workshop_id)
+        workshop = await db.scalar(select(Workshop).where(Workshop.id == workshop_id))
         if workshop is None or not may_run(user, workshop):
             raise NotFound(f"no workshop {workshop_id}", code="workshop_not_found")
         return workshop

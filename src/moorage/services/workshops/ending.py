@@ -23,7 +23,7 @@ from moorage.models.session import EndReason, WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import User
 from moorage.models.workshop import Workshop, WorkshopSeat, WorkshopState
-from moorage.services.workshops.base import WorkshopBase
+from moorage.services.workshops.base import WorkshopBase, lock_workshop
 from moorage.services.workshops.guests import remove_guests
 from moorage.services.workshops.rules import warm_demand_of
 
@@ -59,9 +59,10 @@ class WorkshopEnding(WorkshopBase):
         """Carry out a workshop's end (see the module docstring); returns how many
         sessions were released now. Idempotent."""
         async with write_session(self.sessionmaker) as db:
-            workshop = await db.get(Workshop, workshop_id, with_for_update=True)
-            if workshop is None:
+            if not await lock_workshop(db, workshop_id):
                 return 0
+            workshop = await db.get(Workshop, workshop_id)
+            assert workshop is not None
             if workshop.ended_at is None:
                 workshop.ended_at = min(self.clock(), workshop.ends_at)
             session_ids = list(
@@ -93,7 +94,8 @@ class WorkshopEnding(WorkshopBase):
                 log.warning("workshop %s: session %s: %r", workshop_id, session_id, result)
         async with write_session(self.sessionmaker) as db:
             await remove_guests(db, workshop_id, now=self.clock())
-            workshop = await db.get(Workshop, workshop_id, with_for_update=True)
+            await lock_workshop(db, workshop_id)
+            workshop = await db.get(Workshop, workshop_id)
             if workshop is not None:
                 workshop.state = WorkshopState.ENDED.value
         return len(session_ids)

@@ -37,7 +37,7 @@ from moorage.models.workshop import Workshop, WorkshopSeat, WorkshopState
 from moorage.services.audit import audit_in
 from moorage.services.leases.rules import MIN_DURATION_SECONDS
 from moorage.services.share_opening import clean_display_name
-from moorage.services.workshops.base import WorkshopBase
+from moorage.services.workshops.base import WorkshopBase, lock_workshop
 from moorage.services.workshops.codes import normalize_code
 from moorage.services.workshops.guests import make_guest
 from moorage.services.workshops.rules import seat_duration, workshop_state
@@ -144,10 +144,7 @@ class WorkshopJoining(WorkshopBase):
         """The participant's seat, made if new (with a temporary user when ``user`` is
         None), under the workshop's row lock so capacity holds."""
         async with write_session(self.sessionmaker) as db:
-            locked = await db.scalar(
-                select(Workshop).where(Workshop.id == workshop.id).with_for_update()
-            )
-            assert locked is not None
+            await lock_workshop(db, workshop.id)
             if user is not None:
                 seat = await db.scalar(
                     select(WorkshopSeat).where(
