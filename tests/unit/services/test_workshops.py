@@ -331,6 +331,29 @@ async def test_only_its_instructor_and_admins_reach_a_workshop(app: App, instruc
     await other.aclose()
 
 
+async def test_another_org_gets_404_and_cannot_join_a_workshop_that_needs_a_sign_in(
+    app: App, instructor
+):
+    made = await create(instructor)
+    created = await app.client.post("/api/v1/orgs", json={"name": "lab"})
+    assert created.status_code == 201, created.text
+    key = created.json()["api_key"]  # the other org's operator (its service user)
+    async with anonymous_client(app) as stranger:
+        stranger.headers["Authorization"] = f"Bearer {key}"
+        for method, path in [
+            ("GET", f"/api/v1/workshops/{made['id']}"),
+            ("GET", f"/api/v1/workshops/{made['id']}/participants"),
+            ("POST", f"/api/v1/workshops/{made['id']}/end"),
+            ("POST", f"/api/v1/workshops/{made['id']}/extend"),
+        ]:
+            response = await stranger.request(method, path, json={"minutes": 5})
+            assert response.status_code == 404, (path, response.text)
+        assert (await stranger.get("/api/v1/workshops")).json() == []
+        joined = await join(stranger, made["join_code"])
+        assert joined.status_code == 403
+        assert joined.json()["error"]["code"] == "workshop_other_org"
+
+
 # -- the lifecycle in the reconciler ------------------------------------------------------
 
 

@@ -98,6 +98,8 @@ class WorkshopEnding(WorkshopBase):
             workshop = await db.get(Workshop, workshop_id)
             if workshop is not None:
                 workshop.state = WorkshopState.ENDED.value
+        for key in [k for k in self._seat_locks if k[0] == workshop_id]:
+            del self._seat_locks[key]  # no launch for this workshop from now on
         return len(session_ids)
 
     async def finish_due(self) -> int:
