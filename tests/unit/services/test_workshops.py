@@ -435,3 +435,16 @@ def test_the_warm_demand_never_passes_the_seats_still_free():
     assert warm_demand_of(workshop, now, seats_taken=0) == 7
     assert warm_demand_of(workshop, now, seats_taken=5) == 5
     assert warm_demand_of(workshop, now, seats_taken=10) == 0
+
+
+async def test_extending_everyone_stops_at_the_template_maximum(app: App, instructor, member):
+    made = await create(instructor, duration_minutes=230)  # debian-shell's maximum: 240
+    joined = (await join(member, made["join_code"])).json()
+    response = await instructor.post(f"/api/v1/workshops/{made['id']}/extend", json={"minutes": 30})
+    assert response.status_code == 200, response.text
+    async with app.context.sessionmaker() as db:
+        session = await db.get(WorkspaceSession, joined["session_id"])
+        template = await db.scalar(select(Template).where(Template.name == "debian-shell"))
+        assert session is not None and template is not None
+        lasting = session.expires_at - session.starts_at
+        assert lasting == timedelta(minutes=template.max_duration_minutes)
