@@ -448,3 +448,67 @@ async def test_extending_everyone_stops_at_the_template_maximum(app: App, instru
         assert session is not None and template is not None
         lasting = session.expires_at - session.starts_at
         assert lasting == timedelta(minutes=template.max_duration_minutes)
+
+
+async def test_a_broadcast_command_runs_in_every_ready_terminal_with_a_result_each(
+    app: App, instructor, member, monkeypatch
+):
+    """The route hands the exec broadcast service (``moorage.services.broadcast_exec``,
+    built beside this feature) the seats' ready sessions; here a stand-in records the
+    call, so the routing, results and audit are checked whichever build runs."""
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    @dataclass
+    class Result:
+        session_id: str
+        exit_code: int | None
+        output: str
+        error: str | None
+
+    calls = []
+
+    async def run_in_sessions(ctx, sessions, command, *, timeout_seconds=30, concurrency=10):
+        calls.append((ctx, [s.id for s in sessions], command))
+        return [Result(s.id, 0, f"ran {command}", None) for s in sessions]
+
+    stand_in = types.ModuleType("moorage.services.broadcast_exec")
+    stand_in.run_in_sessions = run_in_sessions  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "moorage.services.broadcast_exec", stand_in)
+
+    made = await create(instructor)
+    joined = (await join(member, made["join_code"])).json()
+    response = await instructor.post(
+        f"/api/v1/workshops/{made['id']}/broadcast", json={"command": "ls /"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == [
+        {
+            "session_id": joined["session_id"],
+            "participant": "alice",
+            "exit_code": 0,
+            "output": "ran ls /",
+            "error": None,
+        }
+    ]
+    ((ctx, ids, command),) = calls
+    assert ctx is app.context and ids == [joined["session_id"]] and command == "ls /"
+    audit = (
+        await app.client.get("/api/v1/audit", params={"action": "workshop.broadcast_command"})
+    ).json()
+    assert [e["object_id"] for e in audit] == [made["id"]]
+
+
+async def test_the_real_broadcast_command_service_when_built(app: App, instructor, member):
+    pytest.importorskip(
+        "moorage.services.broadcast_exec",
+        reason="the exec broadcast service is built on the `thumbs` branch; merged later",
+    )
+    made = await create(instructor)
+    joined = (await join(member, made["join_code"])).json()
+    response = await instructor.post(
+        f"/api/v1/workshops/{made['id']}/broadcast", json={"command": "echo hi"}
+    )
+    assert response.status_code == 200, response.text
+    assert [r["session_id"] for r in response.json()] == [joined["session_id"]]
