@@ -469,7 +469,7 @@ async def test_a_broadcast_command_runs_in_every_ready_terminal_with_a_result_ea
 
     calls = []
 
-    async def run_in_sessions(ctx, sessions, command, *, timeout_seconds=30, concurrency=10):
+    async def run_in_sessions(ctx, sessions, command, *, by=None, source=None):
         calls.append((ctx, [s.id for s in sessions], command))
         return [Result(s.id, 0, f"ran {command}", None) for s in sessions]
 

@@ -308,7 +308,7 @@ async def run_broadcast(
         ) from exc
 
     async def runner(sessions: Any, text: str) -> list[Any]:
-        return list(await run_in_sessions(context, sessions, text))
+        return list(await run_in_sessions(context, sessions, text, by=user, source=source))
 
     names = {
         p.seat.session_id: p.seat.display_name
