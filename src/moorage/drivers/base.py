@@ -108,8 +108,9 @@ class CommandResult:
 
     Attributes:
         exit_code: its exit status (0 for success; 126/127 when it could not run).
-        output: its standard output and error as they came, interleaved, at most the
-            byte count the caller allowed.
+        output: its standard output and error as they came, at most the byte count
+            the caller allowed (Docker copies the two streams apart, so the order of
+            output and error between them may differ from the program's).
         truncated: True when more output came than was kept.
     """
 

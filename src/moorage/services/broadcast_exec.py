@@ -62,8 +62,9 @@ class ExecResult:
         session_id: the session.
         exit_code: the command's exit status (124 when its timeout stopped it); None
             when it did not run or Moorage stopped waiting (see ``error``).
-        output: its standard output and error, interleaved, decoded as UTF-8 (bad
-            bytes replaced), at most :data:`MAX_OUTPUT_BYTES` bytes of it.
+        output: its standard output and error as they came (their order between
+            the two streams is not kept), decoded as UTF-8 (bad bytes replaced), at
+            most :data:`MAX_OUTPUT_BYTES` bytes of it.
         error: why the session has no exit code or the command was stopped (not
             ready, not a terminal workspace, Docker unreachable, timed out); None
             when it ran to its end.
