@@ -160,3 +160,57 @@ async def test_an_ended_session_shows_its_state(app: App):
     response = await app.client.get(f"/api/v1/sessions/{session_id}/thumbnail")
     assert response.status_code == 200
     assert _texts(response.content) == ["terminal", "session released"]
+
+
+def _row(kind: str, state: str = "ready", ports=None) -> SimpleNamespace:
+    return SimpleNamespace(
+        id=f"{kind}-1",
+        state=state,
+        template=SimpleNamespace(kind=kind),
+        ports=ports,
+        secret_sealed=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "ports", "expected"),
+    [
+        ("rdp", {"3389": 1}, ["RDP desktop", "no preview for this kind"]),
+        ("http", {"8888": 1}, ["web app", "no preview for this kind"]),
+        ("ssh", {"22": 1}, ["SSH workspace", "no terminal open"]),
+        ("vnc", None, ["desktop", "no desktop port"]),
+    ],
+)
+async def test_kinds_without_a_screen_to_draw_get_a_placeholder_naming_them(
+    app: App, kind, ports, expected
+):
+    thumbnails = app.client._transport.app.state.thumbnails  # type: ignore[attr-defined]
+    thumbnail = await thumbnails.of(_row(kind, ports=ports))
+    assert thumbnail.media_type == "image/svg+xml"
+    assert _texts(thumbnail.content) == expected
+
+
+async def test_a_desktop_that_does_not_answer_gets_a_placeholder_not_an_error(app: App):
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens on the port now
+    thumbnails = app.client._transport.app.state.thumbnails  # type: ignore[attr-defined]
+    thumbnail = await thumbnails.of(_row("vnc", ports={"5901": port}))
+    assert _texts(thumbnail.content) == ["desktop", "no frame from the desktop"]
+
+
+async def test_a_thumbnail_asked_for_at_once_by_many_is_made_once(app: App, monkeypatch):
+    thumbnails = app.client._transport.app.state.thumbnails  # type: ignore[attr-defined]
+    made = 0
+    real = thumbnails._make
+
+    async def counting(session):
+        nonlocal made
+        made += 1
+        await asyncio.sleep(0.05)
+        return await real(session)
+
+    monkeypatch.setattr(thumbnails, "_make", counting)
+    answers = await asyncio.gather(*(thumbnails.of(_row("rdp")) for _ in range(20)))
+    assert made == 1 and len({a.content for a in answers}) == 1
