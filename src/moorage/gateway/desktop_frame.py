@@ -12,7 +12,8 @@ reactor thread), asyncvnc has had no release since 2023 and brings numpy; the pa
 needed here is some sixty lines over the handshake Moorage already has.
 
 The server is the workspace's, so the user's: every length it sends is bounded
-before anything is allocated (:data:`MAX_SIDE`, :data:`MAX_TEXT_BYTES`), and a
+before anything is allocated (:data:`MAX_SIDE`, :data:`MAX_PIXELS`,
+:data:`MAX_TEXT_BYTES`), and a
 message this client did not ask for ends the read with
 :class:`~moorage.errors.RuntimeUnavailable`.
 
@@ -30,10 +31,12 @@ from dataclasses import dataclass
 from moorage.errors import RuntimeUnavailable
 from moorage.services.kinds.rfb import open_vnc
 
-__all__ = ["MAX_SIDE", "Frame", "encode_png", "grab_frame", "read_frame"]
+__all__ = ["MAX_PIXELS", "MAX_SIDE", "Frame", "encode_png", "grab_frame", "read_frame"]
 
-MAX_SIDE = 8192
+MAX_SIDE = 4096
 """The largest framebuffer width or height accepted, in pixels."""
+MAX_PIXELS = 3840 * 2400
+"""The largest framebuffer accepted, in pixels (4 bytes each: about 37 MB)."""
 MAX_TEXT_BYTES = 1 << 20
 """The longest desktop name or clipboard text read (and thrown away)."""
 _PIXEL_FORMAT = struct.pack(">BBBBHHHBBB3x", 32, 24, 0, 1, 255, 255, 255, 16, 8, 0)
@@ -85,7 +88,8 @@ async def read_frame(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
 
     Raises:
         RuntimeUnavailable: the server broke the protocol, sent a size over
-            :data:`MAX_SIDE` or a text over :data:`MAX_TEXT_BYTES`, or closed.
+            :data:`MAX_SIDE` or :data:`MAX_PIXELS` or a text over
+            :data:`MAX_TEXT_BYTES`, or closed.
     """
     writer.write(b"\x01")  # ClientInit: shared
     width, height = struct.unpack(">HH", await _read(reader, 4))
@@ -157,7 +161,7 @@ async def _skip_text(reader: asyncio.StreamReader, length: int) -> None:
 
 
 def _check_size(width: int, height: int) -> None:
-    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE and width * height <= MAX_PIXELS):
         raise RuntimeUnavailable(f"the desktop's size {width}×{height} is out of bounds")
 
 

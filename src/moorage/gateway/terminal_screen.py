@@ -65,6 +65,8 @@ class _Screen:
     """The number of the next output byte to feed."""
     looked_at: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    drawn: tuple[int, tuple[int, int], bytes] | None = None
+    """``(offset, size, svg)`` of the last drawing: reused while nothing changed."""
 
 
 class TerminalScreens:
@@ -93,11 +95,16 @@ class TerminalScreens:
             if buffer.end - state.offset > REPLAY_BYTES or state.offset < buffer.start:
                 # Much more was printed since the last look: the tail is what shows.
                 state.screen, state.stream, state.offset = self._replay_from_tail(held)
+                state.drawn = None
             state.looked_at = now
-            cols, rows = held.size
+            size = held.size
+            if state.drawn is not None and state.drawn[:2] == (buffer.end, size):
+                return state.drawn[2]  # nothing printed and no resize since
             first, data = buffer.since(state.offset)
             state.offset = first + len(data)
-            return await asyncio.to_thread(_feed_and_draw, state, data, cols, rows)
+            svg = await asyncio.to_thread(_feed_and_draw, state, data, *size)
+            state.drawn = (state.offset, size, svg)
+            return svg
 
     def _new_screen(self, held: HeldTerminal, now: float) -> _Screen:
         screen, stream, offset = self._replay_from_tail(held)

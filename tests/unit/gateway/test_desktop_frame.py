@@ -100,6 +100,7 @@ async def test_a_partial_update_is_followed_by_another_request():
     ("server_init", "update", "message"),
     [
         (_server_init(9000, 10), b"", "out of bounds"),
+        (_server_init(4096, 4096), b"", "out of bounds"),
         (_server_init(4, 4), struct.pack(">BxH", 0, 1) + _rect(2, 2, 4, 4, b"\0\0\0\0"), "outside"),
         (_server_init(4, 4), b"\x96", "unexpected message"),
         (_server_init(4, 4), struct.pack(">BxHHHHHi", 0, 1, 0, 0, 4, 4, 16), "encoding 16"),

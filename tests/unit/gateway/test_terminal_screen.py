@@ -60,8 +60,8 @@ async def test_a_later_look_feeds_only_the_new_bytes(monkeypatch):
     await screens.svg(held)
     held.buffer.write(b"bb\r\n")
     await screens.svg(held)
-    await screens.svg(held)
-    assert fed == [1002, 4, 0]
+    await screens.svg(held)  # nothing new: the last drawing again
+    assert fed == [1002, 4]
 
 
 async def test_a_first_look_replays_at_most_the_tail_from_a_line_start():
@@ -111,3 +111,24 @@ async def test_screens_not_looked_at_for_a_minute_are_dropped():
     now[0] = 61.0
     await screens.svg(Held(session_id="b"))
     assert len(screens) == 1
+
+
+async def test_a_screen_with_nothing_new_is_not_drawn_again(monkeypatch):
+    drawn: list[int] = []
+    real = terminal_screen._feed_and_draw
+
+    def counting(state, data, cols, rows):
+        drawn.append(len(data))
+        return real(state, data, cols, rows)
+
+    monkeypatch.setattr(terminal_screen, "_feed_and_draw", counting)
+    held = Held()
+    screens = TerminalScreens()
+    held.buffer.write(b"same")
+    first = await screens.svg(held)
+    assert await screens.svg(held) == first and drawn == [4]
+    held.size = (90, 24)  # a resize draws again, with nothing new to feed
+    await screens.svg(held)
+    held.buffer.write(b"!")
+    assert _lines(await screens.svg(held)) == ["same!"]
+    assert drawn == [4, 0, 1]
