@@ -80,9 +80,9 @@ THUMBNAIL_HEADERS = {
 )
 async def session_thumbnail(request: Request, session_id: str) -> Response:
     """A small image (at most 480 px wide) of the session's screen now, made at most
-    a few seconds ago: a terminal's screen as SVG, a desktop's frame as PNG, else an
-    SVG placeholder ("no terminal open" until a terminal is open; the kind for rdp,
-    ssh without a terminal, http; the state when not ready). For the session's
+    a few seconds ago: a terminal's (or ssh workspace's) screen as SVG, a desktop's
+    frame as PNG, else an SVG placeholder ("no terminal open" until someone opens
+    the terminal; the kind for rdp and http; the state when not ready). For the session's
     owner, and instructors and admins of its org
     (:func:`moorage.services.watching.may_watch`); 404 to anyone else. Not stored by
     caches (``Cache-Control: private, no-store``)."""
