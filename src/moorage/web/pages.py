@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
+from moorage.api.event_stream import event_stream
 from moorage.errors import InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.user import Role
@@ -236,7 +237,7 @@ async def sessions_events(
                     yield ServerSentEvent(html, event="sessions")
                 await _next_change(changes, user.id, everyone)
 
-    return EventSourceResponse(stream(), ping=15)
+    return event_stream(stream())
 
 
 REFRESH_SECONDS = 10

@@ -5,7 +5,6 @@ into a person's (activity) and noVNC's own."""
 import json
 import struct
 
-import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
@@ -21,17 +20,23 @@ PASSWORD = "tap-test-pw"
 def _app(tmp_path, driver):
     settings = Settings(
         data_dir=tmp_path,
+        # Its own database on every backend run: the test counts the org's recordings.
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'moorage.db'}",
         admin_password=SecretStr(PASSWORD),
         reconcile_interval_seconds=3600,
     )
     return create_app(settings, driver_factory=lambda env: driver, announce=lambda m: None)
 
 
-@pytest.mark.skip(
-    reason="flaky: the recording's ended_at sometimes never shows within 30 s in the "
-    "TestClient (seen at the 2026-12-07 stop, cause not found); the recording is "
-    "covered end to end by tests/e2e/test_recording_in_browser.py"
-)
+def _guest(client: TestClient) -> TestClient:
+    """Another person's client on ``client``'s event loop. A TestClient outside its
+    ``with`` runs each request on a new loop, which would leave the held terminal's
+    tasks (its reader, the recording's writer) on a loop that has stopped."""
+    guest = TestClient(client.app, headers={"Origin": "http://testserver"})
+    guest.portal = client.portal
+    return guest
+
+
 def test_a_recorded_terminal_is_written_as_asciicast_and_read_by_its_owner_only(tmp_path):
     driver = FakeDriver()
     with TestClient(_app(tmp_path, driver), headers={"Origin": "http://testserver"}) as admin:
@@ -48,8 +53,7 @@ def test_a_recorded_terminal_is_written_as_asciicast_and_read_by_its_owner_only(
                 json={"username": name, "password": f"{name}-pw-123", "role": "member"},
             )
             assert made.status_code == 201, made.text
-        alice = TestClient(admin.app, headers={"Origin": "http://testserver"})
-        mallory = TestClient(admin.app, headers={"Origin": "http://testserver"})
+        alice, mallory = _guest(admin), _guest(admin)
         alice.post("/api/v1/auth/login", json={"username": "alice", "password": "alice-pw-123"})
         mallory.post(
             "/api/v1/auth/login", json={"username": "mallory", "password": "mallory-pw-123"}

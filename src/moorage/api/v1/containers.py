@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import ContextDep
+from moorage.api.event_stream import event_stream
 from moorage.api.pagination import Page
 from moorage.api.v1._docker import DockerDep, OperatorCaller
 from moorage.gateway.exec import serve_exec
@@ -147,7 +148,7 @@ async def container_logs(
         async for stream, lines in batches:
             yield ServerSentEvent("\n".join(lines), event=stream)
 
-    return EventSourceResponse(events(), ping=15)
+    return event_stream(events())
 
 
 @router.get("/environments/{env}/containers/{ref}/stats", dependencies=[Allow(Role.OPERATOR)])
@@ -177,4 +178,4 @@ async def follow_events(env: str, docker: DockerDep, caller: OperatorCaller) -> 
         async for kind, data in stream:
             yield ServerSentEvent(json.dumps(data), event=kind)
 
-    return EventSourceResponse(events(), ping=15)
+    return event_stream(events())

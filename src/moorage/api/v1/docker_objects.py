@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from moorage.api.event_stream import event_stream
 from moorage.api.v1._docker import DockerDep, OperatorCaller
 from moorage.errors import MoorageError
 from moorage.models.user import Role
@@ -70,7 +71,7 @@ async def pull_image(
             return
         yield ServerSentEvent(json.dumps({"image": body.image}), event="done")
 
-    return EventSourceResponse(events(), ping=15)
+    return event_stream(events())
 
 
 @router.post("/environments/{env}/images/tag", status_code=204, dependencies=[Allow(Role.OPERATOR)])

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
+from moorage.api.event_stream import event_stream
 from moorage.api.pagination import Page
 from moorage.api.v1._docker import Operator
 from moorage.models.user import Role, User
@@ -60,7 +61,7 @@ async def stream_nodes(
             yield ServerSentEvent(json.dumps({"version": version}), event="nodes")
             await asyncio.sleep(2.0)
 
-    return EventSourceResponse(events(), ping=15)
+    return event_stream(events())
 
 
 @router.get("/nodes/{ref}", dependencies=[Allow(Role.OPERATOR)])

@@ -504,3 +504,10 @@ document.addEventListener("htmx:afterRequest", (event) => {
   const form = event.detail.elt;
   if (event.detail.successful && form.matches && form.matches("form[data-reset-on-success]")) form.reset();
 });
+
+// A server-sent event stream that opens again after the server restarted
+// (moorage.api.event_stream): the "restarting" note it left is out of date.
+document.addEventListener("htmx:sseOpen", (event) => {
+  const source = event.detail && event.detail.elt ? event.detail.elt : event.target;
+  source.querySelectorAll('[sse-swap="restarting"]').forEach((note) => { note.textContent = ""; });
+});
