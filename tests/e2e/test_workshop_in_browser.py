@@ -108,6 +108,13 @@ async def test_an_instructor_runs_a_workshop_in_the_browser(server, browser, adm
         assert sorted(sources) == sorted(
             f"/api/v1/sessions/{s}/thumbnail" for s in (student_session, visitor_session)
         )
+        # Both thumbnails load as pictures (their pixels are the thumbnail route's tests').
+        await teacher.wait_for_function(
+            "() => [...document.querySelectorAll('#participants-grid img[data-thumbnail]')]"
+            ".every(img => img.complete && img.naturalWidth > 0)",
+            polling=POLL_MS,
+            timeout=20_000,
+        )
 
         # Observe the signed-in participant read-only: a new tab, the named link opened.
         card = teacher.locator(f"#participants-grid [data-session='{student_session}']")

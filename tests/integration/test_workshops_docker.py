@@ -1,7 +1,8 @@
 """Workshops on real Docker and a real server: participants join with the code (one
-signed in, one anonymous), coming back gets the same container, the instructor's
-observer link lets no keystroke into a participant's terminal, a reset replaces the
-container, and the end leaves 0 containers and 0 temporary users."""
+signed in, one anonymous), coming back gets the same container, a broadcast command
+runs in every terminal with a result each, the instructor's observer link lets no
+keystroke into a participant's terminal, a reset replaces the container, and the end
+leaves 0 containers and 0 temporary users."""
 
 from __future__ import annotations
 
@@ -61,6 +62,17 @@ async def test_a_workshop_from_join_to_end_on_real_docker(admin, server, docker)
         assert again.json()["session_id"] == anonymous.json()["session_id"]
         ids = {signed.json()["session_id"], anonymous.json()["session_id"]}
         assert len(await _containers_of(docker, ids)) == 2
+
+        # A broadcast command runs in both terminals, with a result for each.
+        ran = await instructor.post(
+            f"/api/v1/workshops/{workshop['id']}/broadcast",
+            json={"command": "echo workshop-$((6*7))", "message": "Look at your terminal"},
+        )
+        assert ran.status_code == 200, ran.text
+        results = ran.json()
+        assert {r["session_id"] for r in results} == ids
+        assert all(r["exit_code"] == 0 and "workshop-42" in r["output"] for r in results), results
+        assert {r["participant"] for r in results} == {"wk-student", "Ada"}
 
         # The instructor observes the member read-only: their keys never reach the shell.
         seat = signed.json()["seat_id"]
