@@ -40,6 +40,7 @@ def _pages(session_id: str) -> dict[str, str]:
         "fleet": "/fleet",
         "audit": "/admin/audit",
         "recordings": "/admin/recordings",
+        "workshops": "/workshops",
     }
 
 
