@@ -15,6 +15,7 @@ import pytest
 from tests.e2e.conftest import POLL_MS, confirm_in_modal
 from tests.integration.conftest import session_containers
 from tests.integration.test_share_workspace import _exists
+from tests.integration.test_workshops_docker import pool_back_to_normal
 
 pytestmark = pytest.mark.browser
 
@@ -179,6 +180,7 @@ async def test_an_instructor_runs_a_workshop_in_the_browser(server, browser, adm
         assert await _containers_of(docker, session_ids) == []
         users = (await admin.get("/api/v1/users")).json()
         assert [u["username"] for u in users if u["username"].startswith("guest-")] == []
+        await pool_back_to_normal(admin)  # the prewarmed workspaces go too
         await student.goto(f"{server.base_url}/join/{code}")
         assert "This workshop has ended" in await student.inner_text("#join-ended")
         listed = (await admin.get(f"/api/v1/workshops/{workshop_id}")).json()

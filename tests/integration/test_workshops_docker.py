@@ -33,6 +33,20 @@ async def _containers_of(docker, session_ids: set[str]) -> list:
     ]
 
 
+async def pool_back_to_normal(admin: httpx.AsyncClient, template: str = "debian-shell") -> dict:
+    """Wait (up to 30 s: the warm pool keeper runs every 5 s) until the template's warm
+    pool holds no more than its own ``warm`` target, the workshop's demand gone; the
+    pool's status then."""
+    status: dict = {}
+    for _ in range(120):
+        pools = (await admin.get("/api/v1/reconciler")).json()["warm"]["templates"]
+        status = pools.get(template, {"target": 0, "warm": 0, "starting": 0})
+        if status["warm"] + status["starting"] <= status["target"]:
+            return status
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the warm pool of {template} did not shrink back: {status}")
+
+
 async def test_a_workshop_from_join_to_end_on_real_docker(admin, server, docker):
     instructor = await _user(admin, server, "wk-teacher", "instructor")
     member = await _user(admin, server, "wk-student", "member")
@@ -122,6 +136,7 @@ async def test_a_workshop_from_join_to_end_on_real_docker(admin, server, docker)
         assert await _containers_of(docker, ids) == []
         users = (await admin.get("/api/v1/users")).json()
         assert [u for u in users if u["username"].startswith("guest-")] == []
+        await pool_back_to_normal(admin)  # the prewarmed workspaces go too
         assert (await guest.get("/api/v1/auth/me")).status_code == 401
         after = await member.post("/api/v1/workshops/join", json={"code": code})
         assert after.status_code == 410
