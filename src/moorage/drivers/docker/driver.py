@@ -57,7 +57,24 @@ def docker_client(
     turns a ``tcp://`` endpoint into HTTPS with client certificates.
     """
     timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=min(5.0, timeout_seconds))
+    # Every open terminal, log follow and event stream holds one connection for as
+    # long as it lasts; aiohttp's default pool of 100 then ran dry with a class of
+    # 100 terminals, and every other Docker call timed out waiting for a slot.
+    if url.startswith("unix://"):
+        socket = aiohttp.UnixConnector(url.removeprefix("unix://"), limit=CONNECTIONS)
+        # aiodocker composes request URLs on this host name for sockets, as it does
+        # when it makes the connector itself.
+        return aiodocker.Docker(url="unix://localhost", connector=socket, timeout=timeout)
+    if url.startswith(("tcp://", "http://", "https://")):
+        tcp = aiohttp.TCPConnector(
+            ssl=ssl_context if ssl_context is not None else True, limit=CONNECTIONS
+        )
+        return aiodocker.Docker(url=url, connector=tcp, timeout=timeout)
     return aiodocker.Docker(url=url, timeout=timeout, ssl_context=ssl_context)
+
+
+CONNECTIONS = 2048
+"""The most connections a driver keeps open to its engine at once (streams included)."""
 
 
 def _published_ports(info: dict[str, Any]) -> dict[int, int]:
@@ -375,6 +392,9 @@ class DockerDriver(ContainerDriver):
         )
 
     async def close(self) -> None:
+        connector = self._client.connector
         await self._client.close()
+        if connector is not None and not connector.closed:
+            await connector.close()  # docker_client's own, which aiodocker leaves open
         if self._transport is not None:
             await self._transport.close()

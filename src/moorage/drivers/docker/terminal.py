@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import aiodocker
+import aiohttp
 from aiodocker.stream import Stream
 
 from moorage.drivers.base import TerminalStream
@@ -40,8 +41,10 @@ class DockerTerminal(TerminalStream):
     async def resize(self, cols: int, rows: int) -> None:
         try:
             await self._exec.resize(h=rows, w=cols)
-        except aiodocker.DockerError:
-            pass  # the process ended; a late resize is harmless
+        except (aiodocker.DockerError, aiohttp.ClientError, TimeoutError):
+            # The process ended (a late resize is harmless), or the engine is slow to
+            # answer: the TTY keeps its size until the next resize.
+            pass
 
     async def close(self) -> None:
         if not self._closed:
