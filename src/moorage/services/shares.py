@@ -6,7 +6,8 @@ The mechanism, in three parts:
    (``observer`` or ``peer``), an expiry (default :data:`DEFAULT_MINUTES`, capped at
    the session's deadline) and either named users or anyone holding it. Its token
    (``msh_<prefix>_<secret>``, 32 random bytes) is shown once; only its SHA-256 is
-   kept. The session's owner, an instructor or an admin of its org create and
+   kept. The session's owner, an admin of its org, or the instructor of the
+   workshop whose participant it is create and
    revoke links (:meth:`ShareService.create`, :meth:`ShareService.revoke`).
 2. **A grant** (:class:`~moorage.models.share.ShareGrant`): opening the link
    (:meth:`ShareService.open`) checks it (and, for a named link, that the
@@ -22,7 +23,7 @@ The mechanism, in three parts:
    enforces the role on the client → workspace direction. Revoking a link ends
    every connection opened with it at once (:mod:`moorage.services.connections`).
 
-The classroom's read-only instructor view is meant to reuse this unchanged: it
+The classroom's read-only instructor view reuses this unchanged: it
 creates a named observer link for the instructor on a participant's session
 (:meth:`ShareService.create` with ``usernames=[instructor]``) and opens it
 (:meth:`ShareService.open`); the gateway then enforces the role as for any
@@ -51,6 +52,7 @@ from moorage.models.session import WorkspaceSession
 from moorage.models.share import ShareGrant, ShareLink, ShareRole
 from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
+from moorage.security.rbac import has_role
 from moorage.security.tokens import generate_token
 from moorage.services.audit import audit
 from moorage.services.connections import (
@@ -67,6 +69,7 @@ from moorage.services.share_opening import (
     OpenedGrant,
     ShareOpening,
 )
+from moorage.services.watching import runs_the_workshop_of
 
 __all__ = [
     "DEFAULT_MINUTES",
@@ -100,11 +103,13 @@ def link_state(link: ShareLink, now: datetime) -> str:
 
 def may_share(user: User, session: WorkspaceSession) -> bool:
     """True when ``user`` may create, list and revoke the share links of ``session``,
-    see who is connected and disconnect them: its owner, or an instructor or admin of
-    its org. (The classroom will narrow instructors to their workshops' seats.)"""
+    see who is connected and disconnect them, without a look-up: its owner, or an
+    admin of its org. The instructor who runs a workshop may too for its
+    participants' sessions (:meth:`ShareService._shared_session` asks
+    :func:`~moorage.services.watching.runs_the_workshop_of`)."""
     if session.org_id != user.org_id:
         return False
-    return session.user_id == user.id or user.role in (Role.INSTRUCTOR, Role.ADMIN)
+    return session.user_id == user.id or user.role == Role.ADMIN
 
 
 @dataclass(frozen=True)
@@ -142,9 +147,16 @@ class ShareService(ShareOpening):
         self, db: AsyncSession, user: User, session_id: str
     ) -> WorkspaceSession:
         session = await db.get(WorkspaceSession, session_id)
-        if session is None or not may_share(user, session):
-            raise NotFound(f"no session {session_id}", code="session_not_found")
-        return session
+        if session is not None and (
+            may_share(user, session)
+            or (
+                session.org_id == user.org_id
+                and has_role(user, Role.INSTRUCTOR)
+                and await runs_the_workshop_of(db, user, session.id)
+            )
+        ):
+            return session
+        raise NotFound(f"no session {session_id}", code="session_not_found")
 
     async def create(
         self,

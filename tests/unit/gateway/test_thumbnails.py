@@ -65,12 +65,19 @@ async def _hold(app: App, session_id: str, output: bytes, size=(80, 24)) -> Fake
     return terminal
 
 
-async def test_the_owner_the_orgs_instructors_and_admins_see_it_others_get_404(app: App):
+async def test_the_owner_the_workshops_instructor_and_admins_see_it_others_get_404(app: App):
     owner = await _client(app, "owner", "member")
     other = await _client(app, "other", "member")
     viewer = await _client(app, "watcher", "viewer")
     instructor = await _client(app, "teacher", "instructor")
-    session_id = await _session_of(owner)
+    stranger = await _client(app, "teacher2", "instructor")
+    workshop = await instructor.post(
+        "/api/v1/workshops", json={"title": "Shell 101", "template": "debian-shell", "capacity": 5}
+    )
+    assert workshop.status_code == 201, workshop.text
+    joined = await owner.post("/api/v1/workshops/join", json={"code": workshop.json()["join_code"]})
+    assert joined.status_code == 200, joined.text
+    session_id = joined.json()["session_id"]
     path = f"/api/v1/sessions/{session_id}/thumbnail"
     answers = {
         name: (await client.get(path)).status_code
@@ -80,6 +87,7 @@ async def test_the_owner_the_orgs_instructors_and_admins_see_it_others_get_404(a
             ("admin", app.client),
             ("other member", other),
             ("viewer", viewer),
+            ("another instructor", stranger),
         ]
     }
     assert answers == {
@@ -88,7 +96,11 @@ async def test_the_owner_the_orgs_instructors_and_admins_see_it_others_get_404(a
         "admin": 200,
         "other member": 404,
         "viewer": 404,
+        "another instructor": 404,
     }
+    # The owner's session outside the workshop: not the instructor's to watch.
+    own = await _session_of(owner)
+    assert (await instructor.get(f"/api/v1/sessions/{own}/thumbnail")).status_code == 404
     missing = await instructor.get("/api/v1/sessions/no-such-session/thumbnail")
     refused = await other.get(path)
     assert missing.status_code == refused.status_code == 404
@@ -96,7 +108,7 @@ async def test_the_owner_the_orgs_instructors_and_admins_see_it_others_get_404(a
     anonymous = await app.login("owner", "owner-pw")
     await anonymous.post("/api/v1/auth/logout")
     assert (await anonymous.get(path)).status_code == 401
-    for client in (owner, other, viewer, instructor, anonymous):
+    for client in (owner, other, viewer, instructor, stranger, anonymous):
         await client.aclose()
 
 
@@ -106,7 +118,6 @@ async def test_the_owner_the_orgs_instructors_and_admins_see_it_others_get_404(a
         ("member", "o1", True, True),
         ("viewer", "o1", True, True),
         ("member", "o1", False, False),
-        ("instructor", "o1", False, True),
         ("operator", "o1", False, True),
         ("admin", "o1", False, True),
         ("instructor", "o2", False, False),
@@ -115,6 +126,7 @@ async def test_the_owner_the_orgs_instructors_and_admins_see_it_others_get_404(a
     ],
 )
 async def test_may_watch_is_by_owner_or_role_within_the_org(role, org, owns, expected):
+    """(An instructor's rule reads the database: see the route's test.)"""
     user = User(id="u1", org_id=org, role=role, username="u")
     session = SimpleNamespace(org_id="o1", user_id="u1" if owns else "u2")
     assert await may_watch(None, user, session) is expected  # type: ignore[arg-type]

@@ -31,21 +31,36 @@ def _path(url: str) -> str:
     return url.split(BASE_URL, 1)[1]
 
 
-async def test_the_owner_an_instructor_and_an_admin_share_a_session_and_no_one_else(app: App):
+async def test_the_owner_an_admin_and_the_workshops_instructor_share_a_session_no_one_else(
+    app: App,
+):
     alice = await _user(app, "alice", "member")
     bob = await _user(app, "bob", "member")
     teacher = await _user(app, "teacher", "instructor")
+    other_teacher = await _user(app, "teacher2", "instructor")
     operator = await _user(app, "ops", "operator")
-    session = (await alice.post("/api/v1/sessions", json={"template": "debian-shell"})).json()
-    shares = f"/api/v1/sessions/{session['id']}/shares"
-    for client in (alice, teacher, app.client):
-        made = await client.post(shares, json={"role": "observer"})
-        assert made.status_code == 201, made.text
-        assert made.json()["url"].startswith(f"{BASE_URL}/share/msh_")
-    for client in (bob, operator):
-        assert (await client.post(shares, json={"role": "peer"})).status_code == 404
-        assert (await client.get(shares)).status_code == 404
-    listed = (await alice.get(shares)).json()
+    workshop = await teacher.post(
+        "/api/v1/workshops", json={"title": "Shell 101", "template": "debian-shell", "capacity": 5}
+    )
+    assert workshop.status_code == 201, workshop.text
+    joined = await alice.post("/api/v1/workshops/join", json={"code": workshop.json()["join_code"]})
+    assert joined.status_code == 200, joined.text
+    seat = joined.json()["session_id"]
+    own = (await alice.post("/api/v1/sessions", json={"template": "debian-shell"})).json()["id"]
+    for session_id, allowed, refused in [
+        (seat, (alice, teacher, app.client), (bob, operator, other_teacher)),
+        # Outside the workshop the instructor is like any member.
+        (own, (alice, app.client), (bob, operator, teacher, other_teacher)),
+    ]:
+        shares = f"/api/v1/sessions/{session_id}/shares"
+        for client in allowed:
+            made = await client.post(shares, json={"role": "observer"})
+            assert made.status_code == 201, made.text
+            assert made.json()["url"].startswith(f"{BASE_URL}/share/msh_")
+        for client in refused:
+            assert (await client.post(shares, json={"role": "peer"})).status_code == 404
+            assert (await client.get(shares)).status_code == 404
+    listed = (await alice.get(f"/api/v1/sessions/{seat}/shares")).json()
     assert [s["created_by"] for s in listed] == ["admin", "teacher", "alice"]
     assert all(s["url"] is None and s["state"] == "active" for s in listed)
 
