@@ -82,9 +82,10 @@ async def session_thumbnail(request: Request, session_id: str) -> Response:
     """A small image (at most 480 px wide) of the session's screen now, made at most
     a few seconds ago: a terminal's (or ssh workspace's) screen as SVG, a desktop's
     frame as PNG, else an SVG placeholder ("no terminal open" until someone opens
-    the terminal; the kind for rdp and http; the state when not ready). For the session's
-    owner, the operators and admins of its org, and the instructor of the workshop
-    it is a participant's session of (:func:`moorage.services.watching.may_watch`); 404 to anyone else. Not stored by
+    the terminal; the kind for rdp and http; the state when not ready). For the
+    session's owner, the operators and admins of its org, and the instructor of the
+    workshop it is a participant's session of
+    (:func:`moorage.services.watching.may_watch`); 404 to anyone else. Not stored by
     caches (``Cache-Control: private, no-store``)."""
     state = request.app.state
     user = await get_current_user(request)
