@@ -31,6 +31,7 @@ from moorage.models.session import WorkspaceSession
 from moorage.models.share import ShareGrant, ShareLink, ShareRole
 from moorage.models.template import Template, TemplateKind
 from moorage.models.token import ApiToken, TokenKind, TokenScope
+from moorage.models.two_factor import RecoveryCode, TwoFactor
 from moorage.models.user import Role, User
 from moorage.models.warm import WarmState, WarmWorkspace
 
@@ -64,6 +65,7 @@ __all__ = [
     "ProvisionRun",
     "ReconcilerLease",
     "Recording",
+    "RecoveryCode",
     "RegistryCredential",
     "Reservation",
     "ReservationAccount",
@@ -78,6 +80,7 @@ __all__ = [
     "TemplateKind",
     "TokenKind",
     "TokenScope",
+    "TwoFactor",
     "User",
     "WarmState",
     "WarmWorkspace",

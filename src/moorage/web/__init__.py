@@ -50,3 +50,6 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.account_pages import router as account_router
 
     app.include_router(account_router)
+    from moorage.web.two_factor_pages import router as two_factor_router
+
+    app.include_router(two_factor_router)
