@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -59,8 +60,10 @@ __all__ = [
     "Setup",
     "TwoFactorState",
     "check_second_factor",
+    "clock",
     "confirm_setup",
     "disable",
+    "has_second_factor",
     "is_required",
     "regenerate_codes",
     "reset",
@@ -102,8 +105,13 @@ class TwoFactorState:
         }
 
 
+clock: Callable[[], float] = time.time
+"""Unix time in seconds for the TOTP steps when a caller gives no ``now`` (tests of
+the API replace it)."""
+
+
 def _now(now: float | None) -> float:
-    return time.time() if now is None else now
+    return clock() if now is None else now
 
 
 def _totp_step(secret: str, code: str, now: float, after_step: int) -> int | None:
