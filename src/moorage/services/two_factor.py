@@ -66,6 +66,7 @@ __all__ = [
     "has_second_factor",
     "is_required",
     "regenerate_codes",
+    "required_roles",
     "reset",
     "start_setup",
     "state_of",
@@ -184,10 +185,15 @@ async def _accept_totp(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def required_roles(db: AsyncSession, user: User) -> list[str]:
+    """The roles of whose users ``user``'s org requires a second factor."""
+    roles = await db.scalar(select(Org.two_factor_required_roles).where(Org.id == user.org_id))
+    return list(roles or [])
+
+
 async def is_required(db: AsyncSession, user: User) -> bool:
     """True when ``user``'s org requires a second factor of ``user``'s role."""
-    roles = await db.scalar(select(Org.two_factor_required_roles).where(Org.id == user.org_id))
-    return user.role in (roles or [])
+    return user.role in await required_roles(db, user)
 
 
 async def state_of(db: AsyncSession, user: User) -> TwoFactorState:

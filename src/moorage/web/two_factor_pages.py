@@ -1,6 +1,7 @@
 """The two-factor card of the account page (htmx fragments): set up with a QR code,
 confirm, regenerate recovery codes, turn off. Same services and throttle as
-``/api/v1/account/two-factor`` (:mod:`moorage.services.two_factor`)."""
+``/api/v1/account/two-factor`` (:mod:`moorage.services.two_factor`). And the admins'
+forms of the users page: the org's required roles, a user's reset."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from moorage.api.deps import ContextDep, WriteDbDep
+from moorage.errors import InvalidInput
+from moorage.models.org import Org
 from moorage.models.user import Role, User
 from moorage.security.access import Allow
-from moorage.security.auth import CurrentUser
+from moorage.security.auth import AdminUser, CurrentUser
 from moorage.security.origin import require_same_origin
 from moorage.security.throttle import throttled
-from moorage.services import two_factor
+from moorage.services import orgs, two_factor
 from moorage.services.audit import client_address
-from moorage.web.pages import templates
+from moorage.web.pages import _redirect, templates
 
 __all__ = ["router", "two_factor_card"]
 
@@ -119,3 +122,33 @@ async def disable_submit(
         )
         await db.commit()
     return await two_factor_card(request, db, user)
+
+
+@router.post("/admin/two-factor-policy", dependencies=[Allow(Role.ADMIN)])
+async def policy_submit(
+    request: Request,
+    user: AdminUser,
+    db: WriteDbDep,
+    roles: Annotated[list[str] | None, Form(max_length=5)] = None,
+) -> Response:
+    """Save the roles the org requires two-factor sign-in of (audited ``org.update``)."""
+    require_same_origin(request)
+    try:
+        chosen = [Role(r) for r in roles or []]
+    except ValueError as exc:
+        raise InvalidInput("roles: not a role", field="roles") from exc
+    org = await db.get(Org, user.org_id)
+    assert org is not None  # a signed-in user's org exists
+    await orgs.set_two_factor_required_roles(db, user, org, chosen, source=client_address(request))
+    await db.commit()
+    return _redirect(request, "/admin/users")
+
+
+@router.post("/admin/users/{user_id}/reset-two-factor", dependencies=[Allow(Role.ADMIN)])
+async def reset_submit(user_id: str, request: Request, user: AdminUser, db: WriteDbDep) -> Response:
+    """Turn off a user's second factor (audited ``two_factor.reset``); 404 for a user
+    of another org."""
+    require_same_origin(request)
+    await two_factor.reset(db, user, user_id, source=client_address(request))
+    await db.commit()
+    return Response(status_code=204)

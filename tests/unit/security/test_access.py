@@ -103,6 +103,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/account/two-factor/confirm"): "viewer",
     ("POST", "/account/two-factor/recovery-codes"): "viewer",
     ("POST", "/account/two-factor/disable"): "viewer",
+    ("POST", "/admin/two-factor-policy"): "admin",
+    ("POST", "/admin/users/{user_id}/reset-two-factor"): "admin",
     ("GET", "/signup"): "public",
     ("POST", "/signup"): "public",
     ("POST", "/api/v1/orgs"): "admin",
