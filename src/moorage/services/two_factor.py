@@ -6,8 +6,8 @@ enables it and returns ten recovery codes, shown once), and from then on signs i
 with their password and a code (:func:`check_second_factor`, called by
 :func:`moorage.services.users.sign_in` only after the password was right).
 
-* Codes are 6 digits, 30-second steps, HMAC-SHA1 (RFC 6238's defaults, what
-  authenticator apps expect); one step of clock drift either way is accepted.
+* Codes (:mod:`moorage.security.one_time_codes`) are 6 digits, 30-second steps,
+  HMAC-SHA1 (RFC 6238's defaults); one step of clock drift either way is accepted.
 * Replay: the step of the last accepted code is stored; a code of that step or an
   earlier one is refused, with a conditional UPDATE, so two concurrent requests
   with one code cannot both pass.
@@ -33,9 +33,6 @@ server start.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +46,14 @@ from moorage.models.org import Org
 from moorage.models.two_factor import RecoveryCode, TwoFactor
 from moorage.models.user import Role, User
 from moorage.security.crypto import Keyring
+from moorage.security.one_time_codes import (
+    RECOVERY_CODE_COUNT,
+    STEP_SECONDS,
+    hash_recovery,
+    new_recovery_codes,
+    normalise_recovery,
+    totp_step,
+)
 from moorage.security.passwords import verify_password
 from moorage.security.rbac import require_role
 from moorage.services.audit import audit_in
@@ -74,9 +79,6 @@ __all__ = [
 
 SECRET_CONTEXT = "user.totp_secret"
 ISSUER = "Moorage"
-STEP_SECONDS = 30
-RECOVERY_CODE_COUNT = 10
-_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read aloud or typed
 
 
 @dataclass(frozen=True)
@@ -115,38 +117,6 @@ def _now(now: float | None) -> float:
     return clock() if now is None else now
 
 
-def _totp_step(secret: str, code: str, now: float, after_step: int) -> int | None:
-    """The time step (within ±1 of ``now``'s) whose code is ``code`` and that is later
-    than ``after_step``; None when there is none."""
-    import pyotp  # heavy: only when a code is checked
-
-    code = code.replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
-        return None
-    totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
-    current = int(now // STEP_SECONDS)
-    for step in (current - 1, current, current + 1):
-        if step > after_step and hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
-            return step
-    return None
-
-
-def _normalise_recovery(code: str) -> str:
-    return code.strip().lower().replace("-", "").replace(" ", "")
-
-
-def _hash_recovery(code: str) -> str:
-    return hashlib.sha256(_normalise_recovery(code).encode()).hexdigest()
-
-
-def _new_recovery_codes() -> list[str]:
-    codes = []
-    for _ in range(RECOVERY_CODE_COUNT):
-        raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
-        codes.append(f"{raw[:4]}-{raw[4:8]}-{raw[8:]}")
-    return codes
-
-
 async def _row(db: AsyncSession, user: User) -> TwoFactor | None:
     return await db.get(TwoFactor, user.id)
 
@@ -160,8 +130,8 @@ async def _enabled_row(db: AsyncSession, user: User) -> TwoFactor:
 
 async def _store_codes(db: AsyncSession, user: User) -> list[str]:
     await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    codes = _new_recovery_codes()
-    db.add_all(RecoveryCode(user_id=user.id, code_hash=_hash_recovery(c)) for c in codes)
+    codes = new_recovery_codes()
+    db.add_all(RecoveryCode(user_id=user.id, code_hash=hash_recovery(c)) for c in codes)
     await db.flush()
     return codes
 
@@ -172,7 +142,7 @@ async def _accept_totp(
     """Check ``code`` against ``row``'s secret and, when right, move ``last_step`` to
     its step in a conditional UPDATE (replay protection)."""
     secret = keyring.open(row.secret_sealed, SECRET_CONTEXT)
-    step = _totp_step(secret, code, now, row.last_step)
+    step = totp_step(secret, code, now, row.last_step)
     if step is None:
         return False
     result = await db.execute(
@@ -377,13 +347,13 @@ async def check_second_factor(
         return False
     if await _accept_totp(db, keyring, row, code, _now(now)):
         return True
-    if len(_normalise_recovery(code)) != 12:
+    if len(normalise_recovery(code)) != 12:
         return False
     result = await db.execute(
         update(RecoveryCode)
         .where(
             RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == _hash_recovery(code),
+            RecoveryCode.code_hash == hash_recovery(code),
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=utcnow())
