@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from moorage.db.base import utcnow
 from moorage.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -151,8 +152,12 @@ async def _accept_totp(
         .values(last_step=step)
         .execution_options(synchronize_session=False)
     )
-    row.last_step = step
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    accepted = bool(result.rowcount)  # type: ignore[attr-defined]
+    if accepted:
+        # What the UPDATE wrote, without marking the row dirty: a later flush must
+        # never write an older step over a concurrent request's newer one.
+        set_committed_value(row, "last_step", step)
+    return accepted
 
 
 async def required_roles(db: AsyncSession, user: User) -> list[str]:
@@ -208,7 +213,10 @@ async def start_setup(db: AsyncSession, keyring: Keyring, user: User) -> Setup:
     uri = pyotp.TOTP(secret, interval=STEP_SECONDS).provisioning_uri(
         name=user.username, issuer_name=ISSUER
     )
-    svg = segno.make(uri, error="m").svg_inline(scale=4, title="Two-factor set-up QR code")
+    # Dark modules on a white square whatever the theme, so a phone can read it.
+    svg = segno.make(uri, error="m").svg_inline(
+        scale=4, dark="#000", light="#fff", title="Two-factor set-up QR code"
+    )
     return Setup(secret=secret, otpauth_uri=uri, qr_svg=svg)
 
 
