@@ -22,6 +22,7 @@ from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory
 from moorage.gateway.router import router as gateway_router
 from moorage.gateway.terminal_hold import TerminalHolds
+from moorage.gateway.thumbnails import Thumbnails
 from moorage.gateway.workspace_app import WorkspaceHosts
 from moorage.observability.http_metrics import HttpMetrics
 from moorage.observability.request_id import RequestIdMiddleware
@@ -67,6 +68,7 @@ def create_app(
             holds = TerminalHolds()
             context.sessions.add_deadline_listener(holds.deadline_changed)
             app.state.terminal_holds = holds
+            app.state.thumbnails = Thumbnails(context, holds)
             try:
                 yield
             finally:

@@ -8,7 +8,17 @@ import json
 import subprocess
 import sys
 
-LAZY = ("alembic", "asyncssh", "apprise", "cryptography", "ansible_runner", "httpx", "psutil")
+LAZY = (
+    "alembic",
+    "asyncssh",
+    "apprise",
+    "cryptography",
+    "ansible_runner",
+    "httpx",
+    "psutil",
+    "pyte",
+    "PIL",
+)
 
 
 def test_the_server_imports_none_of_the_heavy_optional_packages():

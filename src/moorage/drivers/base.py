@@ -16,6 +16,7 @@ from datetime import datetime
 
 __all__ = [
     "SECRET_FILE",
+    "CommandResult",
     "ContainerDriver",
     "TerminalStream",
     "WorkspaceContainer",
@@ -101,6 +102,23 @@ class WorkspaceContainer:
     ports: dict[int, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CommandResult:
+    """How a command run in a container ended.
+
+    Attributes:
+        exit_code: its exit status (0 for success; 126/127 when it could not run).
+        output: its standard output and error as they came, at most the byte count
+            the caller allowed (Docker copies the two streams apart, so the order of
+            output and error between them may differ from the program's).
+        truncated: True when more output came than was kept.
+    """
+
+    exit_code: int
+    output: bytes
+    truncated: bool = False
+
+
 class TerminalStream(ABC):
     """A bidirectional byte stream to a process with a TTY."""
 
@@ -168,6 +186,23 @@ class ContainerDriver(ABC):
             RuntimeUnavailable: the endpoint cannot be reached, the container is not
                 running, or the command exited non-zero (the message has its exit
                 code and the start of its output).
+        """
+
+    @abstractmethod
+    async def run_command(
+        self, container_id: str, command: list[str], *, user: str, max_output_bytes: int
+    ) -> CommandResult:
+        """Run ``command`` as ``user`` (empty: the image's user) in the running
+        container without a TTY or standard input, wait for it to exit and answer
+        its exit code and the first ``max_output_bytes`` of its output (the rest is
+        read and dropped). Never times out by itself: the caller bounds it (a
+        cancelled call leaves the command running in the container unless it ends
+        by itself). Not idempotent in general (the command decides).
+
+        Raises:
+            NotFound: the container does not exist.
+            Conflict: the container is not running.
+            RuntimeUnavailable: the endpoint cannot be reached.
         """
 
     @abstractmethod

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from moorage.drivers.base import (
+    CommandResult,
     ContainerDriver,
     TerminalStream,
     WorkspaceContainer,
@@ -80,6 +81,13 @@ class FakeDriver(ContainerDriver):
         """Image ids by reference, for tests that "rebuild" an image."""
         self.execs: list[tuple[str, list[str], str, bytes]] = []
         """Every :meth:`exec_with_input`: container id, command, user, input."""
+        self.commands: list[tuple[str, list[str], str]] = []
+        """Every :meth:`run_command`: container id, command, user."""
+        self.command_results: dict[str, CommandResult | BaseException] = {}
+        """What :meth:`run_command` answers (or raises) by container id; exit 0 and
+        no output when absent."""
+        self.command_delay_seconds = 0.0
+        """How long :meth:`run_command` takes."""
 
     def _check(self) -> None:
         if not self.reachable:
@@ -111,6 +119,26 @@ class FakeDriver(ContainerDriver):
         if container.state != "running":
             raise RuntimeUnavailable(f"container {container_id[:12]} is not running")
         self.execs.append((container_id, list(command), user, data))
+
+    async def run_command(
+        self, container_id: str, command: list[str], *, user: str, max_output_bytes: int
+    ) -> CommandResult:
+        """Records ``(container_id, command, user)`` in :attr:`commands`; answers
+        :attr:`command_results` (output cut to ``max_output_bytes``)."""
+        self._check()
+        container = self.containers.get(container_id)
+        if container is None:
+            raise NotFound(f"no such container: {container_id}")
+        if container.state != "running":
+            raise Conflict(f"container {container_id[:12]} is not running")
+        self.commands.append((container_id, list(command), user))
+        if self.command_delay_seconds:
+            await asyncio.sleep(self.command_delay_seconds)
+        result = self.command_results.get(container_id, CommandResult(0, b""))
+        if isinstance(result, BaseException):
+            raise result
+        cut = result.output[:max_output_bytes]
+        return replace(result, output=cut, truncated=result.truncated or cut != result.output)
 
     async def create_workspace(self, spec: WorkspaceSpec) -> WorkspaceContainer:
         self._check()

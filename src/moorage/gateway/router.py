@@ -1,5 +1,6 @@
 """The gateway's routes: a session's websockets (terminal, desktop, RDP through
-guacd) under ``/api/v1/sessions/{id}/…`` and the web-app proxy under ``/s/{id}/``.
+guacd) and its thumbnail under ``/api/v1/sessions/{id}/…``, and the web-app proxy
+under ``/s/{id}/``.
 
 They live here, not in ``api/``, so the gateway never imports the API; the app
 mounts :data:`router` next to the API's.
@@ -7,14 +8,17 @@ mounts :data:`router` next to the API's.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Request, Response, WebSocket
 
 from moorage.gateway.desktop import serve_vnc
 from moorage.gateway.guacamole import serve_guacamole
 from moorage.gateway.http_proxy import router as proxy_router
 from moorage.gateway.http_websocket import router as proxy_websocket_router
 from moorage.gateway.terminal import serve_terminal
-from moorage.security.access import GatewayOwner, GatewayShared
+from moorage.gateway.thumbnails import SVG
+from moorage.security.access import GatewayOwner, GatewayShared, Owner
+from moorage.security.auth import get_current_user
+from moorage.services.watching import session_to_watch
 
 __all__ = ["router"]
 
@@ -58,6 +62,35 @@ async def session_terminal(websocket: WebSocket, session_id: str) -> None:
     """
     state = websocket.app.state
     await serve_terminal(websocket, state.context, state.terminal_holds, session_id)
+
+
+THUMBNAIL_HEADERS = {
+    "Cache-Control": "private, no-store",
+    # Drawn by Moorage with every character escaped; still, opened on its own the
+    # image may run nothing and load nothing.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+}
+
+
+@sessions.get(
+    "/{session_id}/thumbnail",
+    dependencies=[Owner],
+    response_class=Response,
+    responses={200: {"content": {SVG: {}, "image/png": {}}, "description": "the image"}},
+)
+async def session_thumbnail(request: Request, session_id: str) -> Response:
+    """A small image (at most 480 px wide) of the session's screen now, made at most
+    a few seconds ago: a terminal's (or ssh workspace's) screen as SVG, a desktop's
+    frame as PNG, else an SVG placeholder ("no terminal open" until someone opens
+    the terminal; the kind for rdp and http; the state when not ready). For the session's
+    owner, and instructors and admins of its org
+    (:func:`moorage.services.watching.may_watch`); 404 to anyone else. Not stored by
+    caches (``Cache-Control: private, no-store``)."""
+    state = request.app.state
+    user = await get_current_user(request)
+    session = await session_to_watch(state.context.sessionmaker, user, session_id)
+    thumbnail = await state.thumbnails.of(session)
+    return Response(thumbnail.content, media_type=thumbnail.media_type, headers=THUMBNAIL_HEADERS)
 
 
 router.include_router(sessions)

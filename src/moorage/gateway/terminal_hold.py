@@ -85,6 +85,7 @@ class HeldTerminal:
         buffer_bytes: output kept for replay.
         clock: current UTC time; injected for tests.
         tap: told of output, keys and sizes; closed with the terminal.
+        size: ``(cols, rows)`` of the TTY the shell was opened with.
     """
 
     def __init__(
@@ -98,8 +99,11 @@ class HeldTerminal:
         buffer_bytes: int = BUFFER_BYTES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tap: Tap | None = None,
+        size: tuple[int, int] = (80, 24),
     ) -> None:
         self._tap = tap
+        self.size = size
+        """``(cols, rows)`` of the TTY now (screen thumbnails replay the output at it)."""
         self.session_id = session_id
         self.shell_id = secrets.token_hex(8)
         """Names this shell to resuming clients (a new shell gets a new id)."""
@@ -171,6 +175,7 @@ class HeldTerminal:
         latest = self._steering()
         if latest is not None and not self.closed:
             await self._stream.resize(*latest.size)
+            self.size = latest.size
             if self._tap is not None:
                 self._tap.resize(*latest.size)
 
@@ -320,6 +325,7 @@ class TerminalHolds:
                     buffer_bytes=self._buffer_bytes,
                     clock=self._clock,
                     tap=tap,
+                    size=(cols, rows),
                 )
                 self._held[session_id] = held
             else:

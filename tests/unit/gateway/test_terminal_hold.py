@@ -221,3 +221,23 @@ async def test_the_session_release_closes_its_held_terminal_and_only_its_own():
     assert streams["s1"].closed and holds.get("s1") is None
     assert not streams["s2"].closed and held["s2"].expires_at == later
     await holds.close_all()
+
+
+async def test_the_held_terminal_knows_its_ttys_size_for_thumbnails():
+    holds = TerminalHolds()
+    stream = FakeTerminal()
+
+    async def open_shell(cols: int, rows: int) -> FakeTerminal:
+        return stream
+
+    held = await holds.hold(
+        "s-size", open_shell=open_shell, cols=90, rows=20, expires_at=_soon(), still_live=_ready
+    )
+    assert held.size == (90, 20)
+    held.attach(120, 40)
+    await held.apply_size()
+    assert held.size == (120, 40) == stream.sizes[-1]
+    held.attach(50, 10, steers=False)
+    await held.apply_size()
+    assert held.size == (120, 40)  # an observer's size never reaches the TTY
+    await holds.close_all()

@@ -43,6 +43,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/sessions/{session_id}"): "owner",
     ("GET", "/api/v1/sessions/{session_id}/rdp"): "owner",
     ("POST", "/api/v1/sessions/{session_id}/keep"): "owner",
+    # Any user may ask; services.watching.may_watch then lets the owner and the
+    # org's instructors and admins see it, and answers 404 to everyone else.
+    ("GET", "/api/v1/sessions/{session_id}/thumbnail"): "owner",
     ("GET", "/api/v1/recordings"): "viewer",
     ("GET", "/api/v1/recordings/{recording_id}"): "owner",
     ("GET", "/api/v1/recordings/{recording_id}/file"): "owner",

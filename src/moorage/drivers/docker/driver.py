@@ -13,13 +13,14 @@ import aiodocker
 import aiohttp
 
 from moorage.drivers.base import (
+    CommandResult,
     ContainerDriver,
     TerminalStream,
     WorkspaceContainer,
     WorkspaceNetwork,
     WorkspaceSpec,
 )
-from moorage.drivers.docker import terminal, workspaces
+from moorage.drivers.docker import commands, terminal, workspaces
 from moorage.drivers.docker._errors import translated
 from moorage.drivers.docker.stats import container_stats
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
@@ -156,6 +157,12 @@ class DockerDriver(ContainerDriver):
         await workspaces.exec_with_input(
             self, container, command, user, data, f"run {command[0]} in the container"
         )
+
+    async def run_command(
+        self, container_id: str, command: list[str], *, user: str, max_output_bytes: int
+    ) -> CommandResult:
+        container = self._client.containers.container(container_id)
+        return await commands.run_command(self, container, command, user, max_output_bytes)
 
     async def _workspaces_network(self, *, fresh: bool = False) -> str:
         """The id of the engine's workspaces bridge, ensured once per driver (again
