@@ -5,15 +5,18 @@ and signs in with a recovery code."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
 import pyotp
 import pytest
 
-from tests.e2e.test_admin_in_browser import sign_in
+from tests.e2e.test_admin_in_browser import confirm, sign_in
 
 pytestmark = pytest.mark.browser
+
+REGENERATE = "form[aria-label='New recovery codes'] button[type=submit]"
 
 
 async def sign_out(page) -> None:
@@ -66,7 +69,8 @@ async def test_an_admin_enables_totp_then_needs_a_code_or_a_recovery_code(
         await page.wait_for_selector("#code")
         # The next step's code: the set-up spent this one (replay protection), and
         # one step of drift is accepted.
-        await page.fill("#code", totp.at(time.time() + 30))
+        used_step = int(time.time() // 30) + 1
+        await page.fill("#code", totp.at(used_step * 30))
         await page.click("button[type=submit]")
         await page.wait_for_url("**/account")
         await sign_out(page)
@@ -78,5 +82,20 @@ async def test_an_admin_enables_totp_then_needs_a_code_or_a_recovery_code(
         await page.wait_for_url("**/account")
         left = await page.locator("[data-recovery-left]").inner_text()
         assert left.strip() == "9"
+
+        # A wrong code reaches the screen next to its field; the right one, after the
+        # confirmation, replaces all the recovery codes.
+        await page.fill("#two-factor-regen-code", "000000")
+        await confirm(page, page.locator(REGENERATE).click)
+        await page.wait_for_selector("#two-factor-regen-code.is-invalid")
+        assert "code is not right" in await page.inner_text("#two-factor")
+        # A later step than the sign-in's, within one step of the clock: wait for it.
+        await asyncio.sleep(max(0.0, used_step * 30 - time.time()))
+        await page.fill("#two-factor-regen-code", totp.at((used_step + 1) * 30))
+        question = await confirm(page, page.locator(REGENERATE).click)
+        assert "Replace all your recovery codes?" in question
+        await page.wait_for_selector("[data-recovery-codes]")
+        fresh = await page.locator("[data-recovery-codes] code").all_inner_texts()
+        assert len(fresh) == 10 and not set(fresh) & set(codes)
     finally:
         await page.close()
