@@ -24,6 +24,9 @@ ErrorPage = Callable[[Request, MoorageError], Response]
 
 log = logging.getLogger(__name__)
 
+SETUP_REQUIRED = "second_factor_setup_required"
+SETUP_PAGE = "/account#two-factor"
+
 
 API_SCOPE_KEY = "moorage.api"
 """Set (True) in a request's ASGI scope by routes outside ``/api/`` that answer
@@ -58,6 +61,11 @@ def install_error_handlers(app: FastAPI, error_page: ErrorPage | None = None) ->
             return JSONResponse(error.to_dict(), status_code=error.status_code)
         if isinstance(error, Unauthenticated):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if error.code == SETUP_REQUIRED:
+            # A user who owes the two-factor set-up gets the account page's set-up.
+            if request.headers.get("hx-request"):
+                return Response(status_code=204, headers={"HX-Redirect": SETUP_PAGE})
+            return RedirectResponse(SETUP_PAGE, status_code=303)
         return error_page(request, error)
 
     @app.exception_handler(MoorageError)

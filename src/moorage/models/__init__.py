@@ -31,6 +31,7 @@ from moorage.models.session import WorkspaceSession
 from moorage.models.share import ShareGrant, ShareLink, ShareRole
 from moorage.models.template import Template, TemplateKind
 from moorage.models.token import ApiToken, TokenKind, TokenScope
+from moorage.models.two_factor import RecoveryCode, TwoFactor
 from moorage.models.user import Role, User
 from moorage.models.warm import WarmState, WarmWorkspace
 from moorage.models.workshop import Workshop, WorkshopSeat, WorkshopState
@@ -65,6 +66,7 @@ __all__ = [
     "ProvisionRun",
     "ReconcilerLease",
     "Recording",
+    "RecoveryCode",
     "RegistryCredential",
     "Reservation",
     "ReservationAccount",
@@ -79,6 +81,7 @@ __all__ = [
     "TemplateKind",
     "TokenKind",
     "TokenScope",
+    "TwoFactor",
     "User",
     "WarmState",
     "WarmWorkspace",

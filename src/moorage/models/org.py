@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import JSON, Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
@@ -23,3 +23,6 @@ class Org(Base):
     recording_required: Mapped[bool] = mapped_column(Boolean, default=False)
     # Recordings older than this are deleted by the reconciler.
     recording_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    # Roles whose users must set up a second factor (TOTP) before anything but their
+    # account page answers them; empty: two-factor is optional for everyone.
+    two_factor_required_roles: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)

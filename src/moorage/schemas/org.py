@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from moorage.models.user import Role
 from moorage.schemas._input import InputModel
 
-__all__ = ["OrgApiKeyCreate", "OrgCreate"]
+__all__ = ["OrgApiKeyCreate", "OrgCreate", "OrgUpdate"]
 
 
 class OrgCreate(InputModel):
@@ -16,3 +17,13 @@ class OrgCreate(InputModel):
 
 class OrgApiKeyCreate(InputModel):
     name: str = Field("org API key", min_length=1, max_length=128, description="A label.")
+
+
+class OrgUpdate(InputModel):
+    """``PATCH /api/v1/orgs/{name}``: absent (or null) fields are kept."""
+
+    two_factor_required_roles: list[Role] | None = Field(
+        None,
+        max_length=5,
+        description="Roles whose users must sign in with a second factor (TOTP); [] for none.",
+    )

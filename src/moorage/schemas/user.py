@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from moorage.models.token import TokenScope
 from moorage.models.user import Role
 from moorage.schemas._input import InputModel
+from moorage.schemas.two_factor import TwoFactorPublic
 
 __all__ = [
     "LoginRequest",
+    "MePublic",
     "PasswordChange",
     "PasswordReset",
     "TokenCreate",
@@ -26,6 +28,11 @@ __all__ = [
 class LoginRequest(InputModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+    code: str | None = Field(
+        None,
+        max_length=64,
+        description="A TOTP code or a recovery code, for users with two-factor sign-in.",
+    )
 
 
 class UserCreate(InputModel):
@@ -47,6 +54,12 @@ class UserPublic(BaseModel):
     groups: list[str] = Field(
         default_factory=list, description="Names of the user's groups (admins' lists)."
     )
+
+
+class MePublic(UserPublic):
+    """``GET /api/v1/auth/me``: the user and the state of their second factor."""
+
+    two_factor: TwoFactorPublic
 
 
 class UserUpdate(InputModel):

@@ -30,7 +30,9 @@ from starlette.requests import HTTPConnection
 
 from moorage.db.base import utcnow
 from moorage.errors import Forbidden, Unauthenticated
-from moorage.models.token import ApiToken, TokenScope
+from moorage.models.org import Org
+from moorage.models.token import ApiToken, TokenKind, TokenScope
+from moorage.models.two_factor import TwoFactor
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
 from moorage.security.tokens import LOGIN_COOKIE_NAME, parse_prefix, token_matches
@@ -50,6 +52,7 @@ __all__ = [
     "get_current_user",
     "require",
     "set_login_cookie",
+    "setup_reachable",
     "user_from_connection",
     "writes",
 ]
@@ -83,8 +86,38 @@ def writes(connection: HTTPConnection) -> bool:
     return connection.scope.get("method", "GET") not in SAFE_METHODS
 
 
+SETUP_PATHS = frozenset({"/account", "/api/v1/auth/me", "/api/v1/auth/logout", "/logout"})
+"""Paths a login cookie still reaches while its user owes the two-factor set-up."""
+SETUP_PREFIXES = ("/account/two-factor", "/api/v1/account/two-factor")
+
+
+def setup_reachable(connection: HTTPConnection) -> bool:
+    """True when ``connection``'s path is one of the account set-up paths
+    (:data:`SETUP_PATHS`, :data:`SETUP_PREFIXES`), below the app's root path."""
+    path = connection.scope.get("path", "")
+    root = connection.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path in SETUP_PATHS or path.startswith(SETUP_PREFIXES)
+
+
+async def _owes_second_factor(db: AsyncSession, user: User) -> bool:
+    """True when ``user``'s org requires a second factor of their role and they have
+    not enabled one (``Org.two_factor_required_roles``, ``TwoFactor``)."""
+    roles = await db.scalar(select(Org.two_factor_required_roles).where(Org.id == user.org_id))
+    if user.role not in (roles or []):
+        return False
+    enabled = await db.scalar(select(TwoFactor.enabled_at).where(TwoFactor.user_id == user.id))
+    return enabled is None
+
+
 async def authenticate_token(
-    db: AsyncSession, plaintext: str, now: datetime | None = None, *, writing: bool = True
+    db: AsyncSession,
+    plaintext: str,
+    now: datetime | None = None,
+    *,
+    writing: bool = True,
+    setup_only: bool = False,
 ) -> User:
     """The active user a bearer token or login cookie belongs to.
 
@@ -95,11 +128,18 @@ async def authenticate_token(
         writing: the request may change something (see :func:`writes`); a token of
             scope ``read`` is then refused. True unless the caller knows better, so
             a new entry point that forgets to say is safe.
+        setup_only: the request is for the two-factor set-up (:func:`setup_reachable`):
+            a login cookie of a user who owes the set-up is let through.
 
     Raises:
         Unauthenticated: malformed, unknown, expired or revoked token, or a
             disabled user (codes ``bad_token``, ``token_expired``).
-        Forbidden: a ``read`` token used for ``writing`` (code ``token_read_only``).
+        Forbidden: a ``read`` token used for ``writing`` (code ``token_read_only``);
+            a login cookie of a user whose org requires a second factor of their role
+            and who has not set one up, outside ``setup_only``
+            (``second_factor_setup_required``; pages redirect to the account page).
+            API tokens are not refused: the user made them before the rule applied
+            to them, and an admin revokes them if that is not wanted.
     """
     now = now or utcnow()
     prefix = parse_prefix(plaintext)
@@ -118,6 +158,13 @@ async def authenticate_token(
             "this token's scope is read: it may only read (GET, HEAD); "
             "use a token of scope write to change anything or to open a terminal",
             code="token_read_only",
+        )
+    login = token.kind == TokenKind.LOGIN.value
+    if login and not setup_only and await _owes_second_factor(db, user):
+        raise Forbidden(
+            "your org requires two-factor sign-in for your role: set it up on your "
+            "account page first",
+            code="second_factor_setup_required",
         )
     return user
 
@@ -138,7 +185,9 @@ async def user_from_connection(connection: HTTPConnection, context: Context | No
         raise Unauthenticated("log in or send an Authorization: Bearer token")
     context = context if context is not None else connection.app.state.context
     async with context.sessionmaker() as db:
-        return await authenticate_token(db, credential, writing=writes(connection))
+        return await authenticate_token(
+            db, credential, writing=writes(connection), setup_only=setup_reachable(connection)
+        )
 
 
 async def get_current_user(request: Request) -> User:

@@ -31,6 +31,7 @@ __all__ = [
     "issue_org_api_key",
     "org_public",
     "service_username",
+    "set_two_factor_required_roles",
 ]
 
 ORG_NAME_LIMIT = 28  # so that "<org>-api" is a valid username (32 characters)
@@ -49,13 +50,14 @@ def service_username(org_name: str) -> str:
     return f"{org_name}-api"
 
 
-def org_public(org: Org) -> dict[str, str]:
-    """``{"id", "name", "display_name", "created_at"}``."""
+def org_public(org: Org) -> dict[str, object]:
+    """``{"id", "name", "display_name", "created_at", "two_factor_required_roles"}``."""
     return {
         "id": org.id,
         "name": org.name,
         "display_name": org.display_name,
         "created_at": org.created_at.isoformat(),
+        "two_factor_required_roles": list(org.two_factor_required_roles or []),
     }
 
 
@@ -134,4 +136,32 @@ async def find_org(db: AsyncSession, name: str) -> Org:
     org = await db.scalar(select(Org).where(Org.name == name))
     if org is None:
         raise NotFound(f"no org named {name!r}", code="org_not_found")
+    return org
+
+
+async def set_two_factor_required_roles(
+    db: AsyncSession, by: User, org: Org, roles: list[Role], *, source: str | None = None
+) -> Org:
+    """Require a second factor of the users of ``roles`` in ``org`` (empty: optional
+    for all), not committed; audited ``org.update``. Users of those roles who have
+    not set it up get only their account page until they do.
+
+    Raises:
+        Forbidden: ``by`` is not an admin. NotFound: ``org`` is not ``by``'s.
+    """
+    require_role(by, Role.ADMIN)
+    if org.id != by.org_id:
+        raise NotFound(f"no org named {org.name!r}", code="org_not_found")
+    ordered = [role.value for role in Role if role in set(roles)]
+    org.two_factor_required_roles = ordered
+    audit_in(
+        db,
+        by,
+        "org.update",
+        "org",
+        org.name,
+        detail="two-factor required for " + (", ".join(ordered) or "no role"),
+        source=source,
+    )
+    await db.flush()
     return org

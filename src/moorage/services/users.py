@@ -21,11 +21,13 @@ from moorage.models.token import ApiToken, TokenKind, TokenScope
 from moorage.models.user import Role, User
 from moorage.observability.metrics import LOGIN_FAILURES
 from moorage.security.auth import authenticate_token
+from moorage.security.crypto import Keyring
 from moorage.security.passwords import hash_password, verify_password
 from moorage.security.rbac import require_role
 from moorage.security.throttle import SignInThrottle
 from moorage.security.tokens import generate_token, parse_prefix, token_matches
 from moorage.services.audit import audit, audit_in, record
+from moorage.services.two_factor import check_second_factor, has_second_factor
 
 __all__ = [
     "authenticate_password",
@@ -247,6 +249,8 @@ async def sign_in(
     password: str,
     *,
     ttl: timedelta,
+    keyring: Keyring,
+    code: str | None = None,
     source: str | None = None,
 ) -> tuple[User, str]:
     """Check a password and store a new login token valid for ``ttl``; audited as
@@ -260,16 +264,23 @@ async def sign_in(
     recorded in the org of the user tried, or the default org for an unknown name.
     Attempts refused by the throttle before any check are not recorded here.
 
+    Only after a right password: a user with two-factor sign-in enabled must also
+    give ``code``, a TOTP code or a recovery code (:mod:`moorage.services.two_factor`,
+    whose secrets ``keyring`` opens); a wrong one is audited ``user.sign_in_failed``
+    (``wrong second factor``).
+
     Returns:
         The user and the login token's plaintext (for the cookie).
 
     Raises:
-        Unauthenticated: as :func:`authenticate_password`.
+        Unauthenticated: as :func:`authenticate_password`; after a right password,
+            ``second_factor_required`` (no code given) or ``second_factor_invalid``.
     """
     tried = username.replace("\x00", "\\0")  # storable in any database's text
     async with sessionmaker() as db:
         user, reason = await _check_password(db, username, password)
         org_id = await _org_of_attempt(db, tried)
+        needs_code = user is not None and await has_second_factor(db, user)
     if user is None:
         LOGIN_FAILURES.labels((reason or "unknown").replace(" ", "_")).inc()
         if org_id is not None:
@@ -285,10 +296,47 @@ async def sign_in(
                     source=source,
                 )
         raise Unauthenticated("wrong username or password", code="bad_credentials")
+    if needs_code:
+        await _second_factor_step(sessionmaker, keyring, user, code, source=source)
     async with write_session(sessionmaker) as db:
         token = await create_token(db, user, name="login", kind=TokenKind.LOGIN, ttl=ttl)
         audit_in(db, user, "user.sign_in", "user", user.username, source=source)
     return user, token
+
+
+async def _second_factor_step(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    user: User,
+    code: str | None,
+    *,
+    source: str | None,
+) -> None:
+    """Accept ``code`` for ``user`` (committed: the step or recovery code is spent) or
+    raise Unauthenticated; a wrong code is audited in the same transaction."""
+    if not code or not code.strip():
+        raise Unauthenticated(
+            "enter the code of your authenticator app, or one of your recovery codes",
+            code="second_factor_required",
+        )
+    async with write_session(sessionmaker) as db:
+        accepted = await check_second_factor(db, keyring, user, code.strip(), source=source)
+        if not accepted:
+            record(
+                db,
+                user.org_id,
+                user.username,
+                "user.sign_in_failed",
+                "user",
+                user.username,
+                detail="wrong second factor",
+                source=source,
+            )
+    if not accepted:
+        LOGIN_FAILURES.labels("wrong_second_factor").inc()
+        raise Unauthenticated(
+            "the code is not right (or was used already)", code="second_factor_invalid"
+        )
 
 
 async def _org_of_attempt(db: AsyncSession, username: str) -> str | None:

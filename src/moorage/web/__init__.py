@@ -55,3 +55,7 @@ def mount_web(app: FastAPI) -> None:
 
     app.include_router(join_router)
     app.include_router(workshop_router)
+
+    from moorage.web.two_factor_pages import router as two_factor_router
+
+    app.include_router(two_factor_router)

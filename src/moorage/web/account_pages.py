@@ -1,5 +1,6 @@
-"""Everyone's account page (password, own API tokens; two-factor set-up joins it
-later) and the self-registration page (when ``MOORAGE_SIGNUP_ENABLED``)."""
+"""Everyone's account page (password, own API tokens, two-factor sign-in: see
+:mod:`moorage.web.two_factor_pages`) and the self-registration page (when
+``MOORAGE_SIGNUP_ENABLED``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from moorage.security.access import Allow, Owner, Public
 from moorage.security.auth import CurrentUser, credential_of
 from moorage.security.origin import require_same_origin
 from moorage.security.throttle import throttled
-from moorage.services import self_service
+from moorage.services import self_service, two_factor
 from moorage.services.audit import client_address
 from moorage.services.groups import group_names_of
 from moorage.services.signup import sign_up
@@ -47,8 +48,10 @@ async def _tokens_card(
 
 @router.get("/account", response_class=HTMLResponse, dependencies=[Allow(Role.VIEWER)])
 async def account_page(request: Request, user: CurrentUser, db: DbDep) -> Response:
-    """The caller's account: who they are, a form to change their password, and
-    their API tokens (create with a name, expiry and scope; revoke)."""
+    """The caller's account: who they are, a form to change their password, their
+    API tokens (create with a name, expiry and scope; revoke) and their two-factor
+    sign-in. A user who owes the two-factor set-up sees only that card."""
+    state = await two_factor.state_of(db, user)
     return templates.TemplateResponse(
         request,
         "account.html",
@@ -58,6 +61,10 @@ async def account_page(request: Request, user: CurrentUser, db: DbDep) -> Respon
             "tokens": await self_service.own_tokens(db, user),
             "new_token": None,
             "expiry_choices": EXPIRY_CHOICES_DAYS,
+            "two_factor": state,
+            "owes_setup": state.required and not state.enabled,
+            "setup": None,
+            "new_codes": None,
         },
     )
 

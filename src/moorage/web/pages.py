@@ -135,23 +135,42 @@ async def login_submit(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
+    code: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Check the password, set the login cookie and go to ``next``; the form again
-    with 401 when wrong. Both are audited by the service."""
+    """Check the password (and the second factor of a user who has one), set the login
+    cookie and go to ``next``; the form again with 401 when wrong. After a right
+    password the form asks for the code, keeping the username and password in hidden
+    fields of a page that is not stored (``Cache-Control: no-store``). Audited by the
+    service."""
     _same_origin(request)
     ttl = timedelta(hours=context.settings.login_ttl_hours)
     try:
         async with throttled(request, username):
             _, token = await sign_in(
-                context.sessionmaker, username, password, ttl=ttl, source=client_address(request)
+                context.sessionmaker,
+                username,
+                password,
+                ttl=ttl,
+                keyring=context.keyring,
+                code=code or None,
+                source=client_address(request),
             )
     except Unauthenticated as exc:
-        return templates.TemplateResponse(
+        second_factor = exc.code in ("second_factor_required", "second_factor_invalid")
+        page = templates.TemplateResponse(
             request,
             "login.html",
-            {"next": _safe_next(next), "error": exc.message, "username": username},
+            {
+                "next": _safe_next(next),
+                "error": None if exc.code == "second_factor_required" else exc.message,
+                "username": username,
+                "second_factor": second_factor,
+                "password": password if second_factor else "",
+            },
             status_code=401,
         )
+        page.headers["Cache-Control"] = "no-store"
+        return page
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_login_cookie(
         response,

@@ -30,6 +30,7 @@ from moorage.services import groups as group_service
 from moorage.services.audit import client_address
 from moorage.services.machines import find_pool
 from moorage.services.templates import find_template, visible_templates
+from moorage.services.two_factor import required_roles
 from moorage.services.user_admin import UserAdmin, UserChanges, find_user_by_id
 from moorage.services.users import create_user, users_of
 from moorage.web.pages import _invalid, _redirect, templates
@@ -64,6 +65,7 @@ async def users_page(request: Request, user: AdminUser, db: DbDep, context: Cont
             "member_of": {u.id: await group_service.group_names_of(db, u.id) for u in users},
             "holding": await _user_admin(context).live_counts(user.org_id),
             "roles": ROLES,
+            "two_factor_roles": await required_roles(db, user),
         },
     )
 

@@ -29,6 +29,7 @@ from moorage.api.v1 import (
     sign_in_locks,
     stacks,
     templates,
+    two_factor,
     users,
     workshops,
 )
@@ -40,6 +41,7 @@ router.include_router(sessions.router)
 router.include_router(shares.router)
 router.include_router(templates.router)
 router.include_router(users.router)
+router.include_router(two_factor.router)
 router.include_router(groups.router)
 router.include_router(orgs.router)
 router.include_router(sign_in_locks.router)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from moorage.api.deps import AdminUser, WriteDbDep
 from moorage.errors import NotFound
 from moorage.models.user import Role
-from moorage.schemas.org import OrgApiKeyCreate, OrgCreate
+from moorage.schemas.org import OrgApiKeyCreate, OrgCreate, OrgUpdate
 from moorage.security.access import Allow
 from moorage.services import orgs
 from moorage.services.audit import client_address
@@ -46,3 +46,20 @@ async def add_org_api_key(
     )
     await db.commit()
     return {"org": org.name, "name": body.name, "api_key": key}
+
+
+@router.patch("/orgs/{name}", dependencies=[Allow(Role.ADMIN)])
+async def update_org(
+    name: str, body: OrgUpdate, request: Request, db: WriteDbDep, admin: AdminUser
+) -> dict[str, Any]:
+    """Admins of org ``name``: change its settings, ``two_factor_required_roles`` (a
+    list of roles, audited ``org.update``); answers the org. 404 for another org."""
+    org = await orgs.find_org(db, name)
+    if org.id != admin.org_id:
+        raise NotFound(f"no org named {name!r}", code="org_not_found")
+    if body.two_factor_required_roles is not None:
+        await orgs.set_two_factor_required_roles(
+            db, admin, org, body.two_factor_required_roles, source=client_address(request)
+        )
+    await db.commit()
+    return orgs.org_public(org)
