@@ -1,7 +1,7 @@
 """two-factor: users' TOTP secrets and recovery codes, the roles an org requires it of
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 04:00:00
 """
 
