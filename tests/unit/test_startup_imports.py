@@ -8,7 +8,16 @@ import json
 import subprocess
 import sys
 
-LAZY = ("alembic", "asyncssh", "apprise", "cryptography", "ansible_runner", "httpx", "psutil")
+LAZY = (
+    "alembic",
+    "asyncssh",
+    "apprise",
+    "cryptography",
+    "ansible_runner",
+    "httpx",
+    "psutil",
+    "babel",
+)
 
 
 def test_the_server_imports_none_of_the_heavy_optional_packages():

@@ -30,6 +30,7 @@ from starlette.requests import HTTPConnection
 
 from moorage.db.base import utcnow
 from moorage.errors import Forbidden, Unauthenticated
+from moorage.i18n import language_of, use_language
 from moorage.models.token import ApiToken, TokenScope
 from moorage.models.user import Role, User
 from moorage.security.rbac import require_role
@@ -152,6 +153,8 @@ async def get_current_user(request: Request) -> User:
     if user is None:
         user = await user_from_connection(request)
         request.state.user = user
+        if user.locale and (language := language_of(user.locale)):
+            use_language(language)  # the person's choice wins over cookie and browser
     return user
 
 

@@ -50,3 +50,6 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.account_pages import router as account_router
 
     app.include_router(account_router)
+    from moorage.web.language_pages import router as language_router
+
+    app.include_router(language_router)

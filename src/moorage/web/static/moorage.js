@@ -504,3 +504,10 @@ document.addEventListener("htmx:afterRequest", (event) => {
   const form = event.detail.elt;
   if (event.detail.successful && form.matches && form.matches("form[data-reset-on-success]")) form.reset();
 });
+
+// The footer's language selector applies the language as soon as one is picked (its
+// button stays for pages without script).
+document.addEventListener("change", (event) => {
+  const select = event.target.closest && event.target.closest("[data-language-select]");
+  if (select && select.form) select.form.requestSubmit();
+});

@@ -1,0 +1,72 @@
+"""The pages' translations: ``jinja2.ext.i18n`` with new-style gettext over
+:mod:`moorage.i18n`, and labels for the words the pages show from the data
+(lease states, roles, workspace kinds).
+
+In a template: ``{{ _("Log out") }}``, ``{{ _("%(name)s launched.", name=t.name) }}``,
+``{% trans count=n %}{{ count }} session{% pluralize %}{{ count }} sessions{% endtrans %}``,
+and ``{{ s.state|label }}`` for a state, role or kind.
+"""
+
+from __future__ import annotations
+
+import jinja2
+
+from moorage.i18n import LANGUAGES, N_, current_language, gettext, translate, translate_plural
+
+__all__ = ["KIND_LABELS", "install_translations", "label"]
+
+KIND_LABELS = {
+    "terminal": N_("Terminal"),
+    "vnc": N_("Desktop (VNC)"),
+    "rdp": N_("Desktop (RDP)"),
+    "ssh": N_("SSH"),
+    "http": N_("Web app"),
+}
+
+_WORDS = {
+    # lease states (models.lease)
+    "pending": N_("pending"),
+    "provisioning": N_("provisioning"),
+    "ready": N_("ready"),
+    "stopped": N_("stopped"),
+    "releasing": N_("releasing"),
+    "released": N_("released"),
+    "failed": N_("failed"),
+    "expired": N_("expired"),
+    # roles (models.user.Role) and share-link roles
+    "admin": N_("admin"),
+    "operator": N_("operator"),
+    "instructor": N_("instructor"),
+    "member": N_("member"),
+    "viewer": N_("viewer"),
+    "observer": N_("observer"),
+    "peer": N_("peer"),
+    "owner": N_("owner"),
+    # alert and link states
+    "open": N_("open"),
+    "resolved": N_("resolved"),
+    "active": N_("active"),
+    "revoked": N_("revoked"),
+    "running": N_("running"),
+    "succeeded": N_("succeeded"),
+    "online": N_("online"),
+    "offline": N_("offline"),
+}
+
+
+def label(value: object) -> str:
+    """A state, role or kind in the page's language; other values unchanged."""
+    text = str(getattr(value, "value", value))
+    if text in KIND_LABELS:
+        return gettext(KIND_LABELS[text])
+    return gettext(_WORDS[text]) if text in _WORDS else text
+
+
+def install_translations(env: jinja2.Environment) -> None:
+    """Add the i18n extension, its gettext callables and ``label`` to ``env`` (the
+    extension's new-style wrappers fill the parameters in, escaping them)."""
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(translate, translate_plural, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["label"] = label
+    env.globals["current_language"] = current_language
+    env.globals["LANGUAGES"] = LANGUAGES
