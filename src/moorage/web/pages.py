@@ -143,7 +143,7 @@ async def login_submit(
         return templates.TemplateResponse(
             request,
             "login.html",
-            {"next": _safe_next(next), "error": exc.message, "username": username},
+            {"next": _safe_next(next), "error": exc.localized_message(), "username": username},
             status_code=401,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)

@@ -51,6 +51,11 @@ _WORDS = {
     "succeeded": N_("succeeded"),
     "online": N_("online"),
     "offline": N_("offline"),
+    # node health (services.fleet)
+    "ok": N_("ok"),
+    "warn": N_("warn"),
+    "critical": N_("critical"),
+    "unknown": N_("unknown"),
 }
 
 
