@@ -23,6 +23,9 @@ router = APIRouter(include_in_schema=False)
 
 LANGUAGE_COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600
 
+AUTO = "auto"
+"""The choice that forgets a chosen language: the browser's (Accept-Language) again."""
+
 
 def set_language_cookie(response: Response, language: str, *, secure: bool) -> None:
     """Remember ``language`` in this browser for a year (not HttpOnly: it is no
@@ -46,11 +49,11 @@ async def language_submit(
 ) -> Response:
     """Choose the language of the pages: a cookie for this browser and, for a
     signed-in person, their account's preference (``users.locale``), which follows
-    them to other browsers. Goes back to ``next`` (a local path); 422 for a
-    language Moorage does not have."""
+    them to other browsers; ``auto`` forgets both. Goes back to ``next`` (a local
+    path); 422 for a language Moorage does not have."""
     require_same_origin(request)
-    chosen = language_of(language)
-    if chosen is None:
+    chosen = None if language == AUTO else language_of(language)
+    if chosen is None and language != AUTO:
         raise InvalidInput(_("no such language: %(language)s", language=language), field="language")
     if credential_of(request):
         try:
@@ -62,5 +65,8 @@ async def language_submit(
 
             await set_locale(context.sessionmaker, user.id, chosen)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    set_language_cookie(response, chosen, secure=context.settings.cookie_secure)
+    if chosen is None:
+        response.delete_cookie(COOKIE, path="/")
+    else:
+        set_language_cookie(response, chosen, secure=context.settings.cookie_secure)
     return response

@@ -12,6 +12,7 @@ from __future__ import annotations
 import jinja2
 
 from moorage.i18n import LANGUAGES, N_, current_language, gettext, translate, translate_plural
+from moorage.web.script_messages import script_messages
 
 __all__ = ["KIND_LABELS", "install_translations", "label"]
 
@@ -75,3 +76,4 @@ def install_translations(env: jinja2.Environment) -> None:
     env.filters["label"] = label
     env.globals["current_language"] = current_language
     env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["script_messages"] = script_messages
