@@ -53,6 +53,9 @@ SCRIPT_MESSAGES = (
     N_("Start a new shell"),
     N_("disconnected ({why}); reconnecting in {seconds} s…"),
     N_("Reconnect now"),
+    N_("connecting…"),
+    N_("reconnecting…"),
+    N_("connected"),
     # shared.js, session-vnc.js
     N_("Sign in again to open this share link."),
     N_("This share link no longer opens the session."),
@@ -64,6 +67,9 @@ SCRIPT_MESSAGES = (
     N_("the session has ended"),
     N_("disconnected"),
     N_("connection lost"),
+    # events.html
+    N_("engine connected"),
+    N_("engine"),
     # recording-player.js
     N_("Playing; pause, seek or go full screen with the player's controls."),
 )

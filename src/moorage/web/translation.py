@@ -52,6 +52,9 @@ _WORDS = {
     "succeeded": N_("succeeded"),
     "online": N_("online"),
     "offline": N_("offline"),
+    # environments (services.docker.environment_status)
+    "reachable": N_("reachable"),
+    "unreachable": N_("unreachable"),
     # node health (services.fleet)
     "ok": N_("ok"),
     "warn": N_("warn"),

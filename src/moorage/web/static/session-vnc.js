@@ -27,7 +27,7 @@ function connect() {
   rfb = new RFB(screen, url, { wsProtocols: ["binary"] });
   rfb.resizeSession = true;   // the desktop follows the window (ExtendedDesktopSize)
   rfb.scaleViewport = true;
-  rfb.addEventListener("connect", () => { attempt = 0; status.textContent = "connected"; rfb.focus(); });
+  rfb.addEventListener("connect", () => { attempt = 0; status.textContent = t("connected"); rfb.focus(); });
   rfb.addEventListener("disconnect", (ev) => {
     rfb = null;
     if (ended) { status.textContent = t("the session has ended"); return; }
@@ -50,7 +50,7 @@ document.addEventListener("moorage:session-ended", () => {
   ended = true;
   clearRetry();
   if (rfb) rfb.disconnect();
-  status.textContent = "the session has ended";
+  status.textContent = t("the session has ended");
 });
 window.addEventListener("online", () => { if (!rfb && !ended) { attempt = 0; connect(); } });
 document.getElementById("clipboard-send").addEventListener("click", () => {

@@ -411,7 +411,7 @@
       if (stopped) return;
       const query = new URLSearchParams({ cols: term.cols, rows: term.rows, offset: received });
       if (shell) query.set("shell", shell);
-      setStatus(attempt ? "reconnecting…" : "connecting…");
+      setStatus(attempt ? t("reconnecting…") : t("connecting…"));
       const ws = new WebSocket(`${scheme}://${location.host}/api/v1/sessions/${id}/terminal?${query}`);
       ws.binaryType = "arraybuffer";
       socket = ws;
@@ -427,7 +427,7 @@
           received = message.offset;
           attempt = 0;
           exited = false;
-          setStatus("connected");
+          setStatus(t("connected"));
           sendSize();
           if (!focused) { term.focus(); focused = true; }
           return;

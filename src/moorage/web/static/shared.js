@@ -27,7 +27,7 @@ function end(message, status) {
   over = true;
   banner.textContent = message;
   banner.classList.remove("d-none");
-  if (status) status.textContent = "disconnected";
+  if (status) status.textContent = t("disconnected");
 }
 
 // Whether the grant still opens the session; ends the page when it does not.
@@ -65,7 +65,7 @@ function startDesktop(screen) {
     const rfb = new RFB(screen, `${scheme}://${location.host}/api/v1/sessions/${id}/vnc`, { wsProtocols: ["binary"] });
     rfb.viewOnly = observer;
     rfb.scaleViewport = true;
-    rfb.addEventListener("connect", () => { attempt = 0; status.textContent = "connected"; if (!observer) rfb.focus(); });
+    rfb.addEventListener("connect", () => { attempt = 0; status.textContent = t("connected"); if (!observer) rfb.focus(); });
     rfb.addEventListener("disconnect", (ev) => {
       window.moorageRfb = null;
       retry(status, connect, ev.detail.clean ? "disconnected" : "connection lost");
@@ -88,7 +88,7 @@ function startTerminal(el) {
     status.textContent = attempt ? "reconnecting…" : "connecting…";
     ws = new WebSocket(`${scheme}://${location.host}/api/v1/sessions/${id}/terminal?cols=${terminal.cols}&rows=${terminal.rows}`);
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => { attempt = 0; status.textContent = "connected"; terminal.reset(); };
+    ws.onopen = () => { attempt = 0; status.textContent = t("connected"); terminal.reset(); };
     ws.onmessage = (ev) => { if (typeof ev.data !== "string") terminal.write(new Uint8Array(ev.data)); };
     ws.onclose = (ev) => {
       ws = null;
