@@ -14,7 +14,7 @@ import jinja2
 from moorage.i18n import LANGUAGES, N_, current_language, gettext, translate, translate_plural
 from moorage.web.script_messages import script_messages
 
-__all__ = ["KIND_LABELS", "install_translations", "label"]
+__all__ = ["KIND_LABELS", "install_translations", "kind_label", "label"]
 
 KIND_LABELS = {
     "terminal": N_("Terminal"),
@@ -25,6 +25,12 @@ KIND_LABELS = {
 }
 
 _WORDS = {
+    # workspace kinds as codes (tables); KIND_LABELS name them in sentences
+    "terminal": N_("terminal"),
+    "vnc": N_("vnc"),
+    "rdp": N_("rdp"),
+    "ssh": N_("ssh"),
+    "http": N_("http"),
     # lease states (models.lease)
     "pending": N_("pending"),
     "provisioning": N_("provisioning"),
@@ -64,11 +70,16 @@ _WORDS = {
 
 
 def label(value: object) -> str:
-    """A state, role or kind in the page's language; other values unchanged."""
+    """A state, role or kind (as its short word) in the page's language; other values
+    unchanged."""
     text = str(getattr(value, "value", value))
-    if text in KIND_LABELS:
-        return gettext(KIND_LABELS[text])
     return gettext(_WORDS[text]) if text in _WORDS else text
+
+
+def kind_label(kind: object) -> str:
+    """A workspace kind's name in the page's language (``Desktop (VNC)``)."""
+    text = str(getattr(kind, "value", kind))
+    return gettext(KIND_LABELS[text]) if text in KIND_LABELS else text
 
 
 def install_translations(env: jinja2.Environment) -> None:
@@ -77,6 +88,7 @@ def install_translations(env: jinja2.Environment) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(translate, translate_plural, newstyle=True)  # type: ignore[attr-defined]
     env.filters["label"] = label
+    env.filters["kind_label"] = kind_label
     env.globals["current_language"] = current_language
     env.globals["LANGUAGES"] = LANGUAGES
     env.globals["script_messages"] = script_messages
