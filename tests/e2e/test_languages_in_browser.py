@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from tests.e2e.test_admin_in_browser import sign_in
+from tests.live_server import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +28,15 @@ async def choose_language(page, language: str) -> None:
     async with page.expect_navigation():
         await page.select_option("#language", language)
     await page.wait_for_function(f"() => document.documentElement.lang === '{language}'")
+
+
+async def forget_language(page, base_url: str) -> None:
+    """Choose "the browser's language" on the account page: the account keeps none
+    (the browser tests share the admin)."""
+    await page.goto(f"{base_url}/account")
+    await page.select_option("#account-language", "auto")
+    async with page.expect_navigation():
+        await page.click("#account-language-form button[type=submit]")
 
 
 async def live_badge(page, template: str) -> str:
@@ -96,3 +106,28 @@ async def test_the_footer_switches_to_russian_and_french_with_their_plurals(
     finally:
         await page.close()
         await member.aclose()
+
+
+WIDEST = ("/", "/admin/users", "/admin/templates", "/environments/local/containers", "/fleet")
+
+
+async def test_russian_and_french_pages_fit_a_laptop_and_a_phone(server, browser):
+    """Longer words must not push the admin's pages wider than the screen."""
+    for width, height in ((1366, 768), (390, 844)):
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        page = await context.new_page()
+        try:
+            await sign_in(page, server.base_url, "admin", ADMIN_PASSWORD, "/")
+            await page.wait_for_selector("#language")
+            for language in ("ru", "fr"):
+                await choose_language(page, language)
+                for path in WIDEST:
+                    await page.goto(f"{server.base_url}{path}")
+                    overflow = await page.evaluate(
+                        "document.documentElement.scrollWidth - window.innerWidth"
+                    )
+                    assert overflow <= 0, (language, width, path, overflow)
+            await forget_language(page, server.base_url)
+            assert await page.evaluate("document.documentElement.lang") == "en"
+        finally:
+            await context.close()

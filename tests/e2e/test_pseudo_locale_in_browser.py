@@ -14,6 +14,7 @@ import re
 import pytest
 
 from tests.e2e.test_admin_in_browser import sign_in
+from tests.e2e.test_languages_in_browser import forget_language
 from tests.live_server import ADMIN_PASSWORD
 from tests.pseudo_locale import CODE
 
@@ -114,6 +115,7 @@ async def test_every_main_page_is_marked_for_translation(server, browser, admin)
     try:
         await sign_in(page, server.base_url, "admin", ADMIN_PASSWORD, "/account")
         await page.wait_for_selector("#language")
+        await forget_language(page, server.base_url)  # an account's choice beats the cookie
         host = server.base_url.split("//", 1)[1].split(":")[0]
         await context.add_cookies(
             [{"name": "moorage_lang", "value": CODE, "domain": host, "path": "/"}]
