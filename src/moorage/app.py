@@ -24,6 +24,7 @@ from moorage.gateway.router import router as gateway_router
 from moorage.gateway.terminal_hold import TerminalHolds
 from moorage.gateway.thumbnails import Thumbnails
 from moorage.gateway.workspace_app import WorkspaceHosts
+from moorage.i18n.negotiation import LanguageMiddleware
 from moorage.observability.http_metrics import HttpMetrics
 from moorage.observability.request_id import RequestIdMiddleware
 from moorage.runtime import open_context
@@ -83,6 +84,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app, error_page=render_error_page)
+    app.add_middleware(LanguageMiddleware)  # before any route: pages and API errors read it
     app.add_middleware(AgentReportFastPath)
     seed_paths = compat_paths(settings)
     app.add_middleware(

@@ -18,6 +18,13 @@ error page for the UI::
 
 Errors of lower libraries (aiodocker, SQLAlchemy) are translated at the
 boundary that calls them: ``raise RuntimeUnavailable(...) from exc``.
+
+The message is also a msgid of the translation catalogs (issue 18, languages):
+a literal message is extracted (``scripts/catalogs.py`` takes these classes'
+names as gettext keywords) and the error handler answers it in the request's
+language. Parts that vary go in ``params``, not in an f-string, so the msgid stays
+one: ``NotFound("no template %(ref)s", params={"ref": ref})``. A message built
+with an f-string is not in any catalog and stays English.
 """
 
 from __future__ import annotations
@@ -43,7 +50,10 @@ class MoorageError(Exception):
     """Base of every error Moorage reports to a user.
 
     Attributes:
-        message: text for the user, in plain words.
+        message: text for the user, in plain words (English, parameters filled in).
+        msgid: the message as written, ``%(name)s`` placeholders and all: what
+            :meth:`localized_message` looks up in the catalogs.
+        params: the values of ``msgid``'s placeholders.
         code: stable machine-readable code (snake_case).
         status_code: HTTP status the API answers with.
         details: optional JSON-able extra fields (e.g. ``{"field": "duration_minutes"}``).
@@ -52,15 +62,37 @@ class MoorageError(Exception):
     status_code: ClassVar[int] = 500
     default_code: ClassVar[str] = "internal"
 
-    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
+        **details: Any,
+    ) -> None:
+        text = message % params if params else message
+        super().__init__(text)
+        self.message = text
+        self.msgid = message
+        self.params = params or {}
         self.code = code or self.default_code
         self.details = details
 
+    def localized_message(self) -> str:
+        """The message in the current request's language (:mod:`moorage.i18n`);
+        English when its catalog has no translation."""
+        from moorage.i18n import translate
+
+        text = translate(self.msgid)
+        try:
+            return text % self.params if self.params else text
+        except (KeyError, ValueError, TypeError):  # a translation's placeholders are off
+            return self.message
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON body: ``{"error": {"code", "message", **details}}``."""
-        return {"error": {"code": self.code, "message": self.message, **self.details}}
+        """The JSON body: ``{"error": {"code", "message", **details}}``, the message in
+        the request's language."""
+        return {"error": {"code": self.code, "message": self.localized_message(), **self.details}}
 
 
 class InvalidInput(MoorageError):

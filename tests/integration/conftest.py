@@ -20,6 +20,7 @@ import pytest
 
 from tests.databases import fresh_database
 from tests.live_server import ADMIN_PASSWORD, Server, free_port
+from tests.pseudo_locale import write_pseudo_locale
 
 __all__ = ["ADMIN_PASSWORD", "Server"]
 IMAGE = "moorage/terminal:latest"
@@ -61,10 +62,17 @@ async def server(docker, database_url, tmp_path_factory) -> AsyncIterator[Server
     """One server for the module's tests; the tests clean up their own sessions."""
     # Every seed API on: their tests use this server too (tests/integration/test_compat_*).
     # Git stacks may come from the bare repositories the tests make (file://).
+    # The pseudo-language (tests/pseudo_locale.py) is there for the page that looks for
+    # unmarked text; nobody else picks it.
+    locales = write_pseudo_locale(tmp_path_factory.mktemp("locale"))
     instance = Server(
         tmp_path_factory.mktemp("data"),
         database_url,
-        extra_env={"MOORAGE_COMPAT": "all", "MOORAGE_GIT_ALLOW_FILE_URLS": "true"},
+        extra_env={
+            "MOORAGE_COMPAT": "all",
+            "MOORAGE_GIT_ALLOW_FILE_URLS": "true",
+            "MOORAGE_EXTRA_LOCALE_DIR": str(locales),
+        },
     )
     instance.start()
     yield instance

@@ -18,6 +18,7 @@ LAZY = (
     "psutil",
     "pyte",
     "PIL",
+    "babel",
 )
 
 

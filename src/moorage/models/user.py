@@ -36,6 +36,8 @@ class User(Base):
     # Set when an admin deleted the user: the row stays for the history of its
     # leases and the audit log, renamed so the username is free again.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The language the person chose (moorage.i18n.LANGUAGES); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
     @property
     def is_admin(self) -> bool:

@@ -30,6 +30,7 @@ from starlette.requests import HTTPConnection
 
 from moorage.db.base import utcnow
 from moorage.errors import Forbidden, Unauthenticated
+from moorage.i18n import language_of, use_language
 from moorage.models.org import Org
 from moorage.models.token import ApiToken, TokenKind, TokenScope
 from moorage.models.two_factor import TwoFactor
@@ -201,6 +202,8 @@ async def get_current_user(request: Request) -> User:
     if user is None:
         user = await user_from_connection(request)
         request.state.user = user
+        if user.locale and (language := language_of(user.locale)):
+            use_language(language)  # the person's choice wins over cookie and browser
     return user
 
 

@@ -66,16 +66,20 @@ async def find_group(db: AsyncSession, user: User, name: str) -> Group:
     """
     group = await db.scalar(select(Group).where(Group.org_id == user.org_id, Group.name == name))
     if group is None:
-        raise NotFound(f"no group named {name!r}", code="group_not_found")
+        raise NotFound("no group named %(name)r", params={"name": name}, code="group_not_found")
     return group
 
 
 def _check_quotas(quotas: dict[str, Any]) -> None:
     for field, value in quotas.items():
         if field not in QUOTA_FIELDS:
-            raise InvalidInput(f"{field} is not a quota", field=field)
+            raise InvalidInput("%(field)s is not a quota", params={"field": field}, field=field)
         if value is not None and value < 0:
-            raise InvalidInput(f"{field} must be 0 or more (or null: no limit)", field=field)
+            raise InvalidInput(
+                "%(field)s must be 0 or more (or null: no limit)",
+                params={"field": field},
+                field=field,
+            )
 
 
 async def create_group(
@@ -94,7 +98,7 @@ async def create_group(
         )
     _check_quotas(quotas)
     if await db.scalar(select(Group.id).where(Group.org_id == admin.org_id, Group.name == name)):
-        raise Conflict(f"a group named {name!r} exists", code="group_exists")
+        raise Conflict("a group named %(name)r exists", params={"name": name}, code="group_exists")
     group = Group(org_id=admin.org_id, name=name, display_name=display_name or name, **quotas)
     db.add(group)
     await db.flush()

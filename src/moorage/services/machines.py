@@ -152,7 +152,7 @@ async def find_machine(db: AsyncSession, org_id: str, name: str) -> Machine:
     """Raises NotFound for an unknown machine."""
     machine = await db.scalar(select(Machine).where(Machine.org_id == org_id, Machine.name == name))
     if machine is None:
-        raise NotFound(f"no machine named {name!r}", code="machine_not_found")
+        raise NotFound("no machine named %(name)r", params={"name": name}, code="machine_not_found")
     return machine
 
 
@@ -161,7 +161,11 @@ async def ensure_new_names(db: AsyncSession, names: Sequence[str]) -> None:
     taken = set(await db.scalars(select(Machine.name).where(Machine.name.in_(list(names)))))
     for name in names:
         if name in taken:
-            raise Conflict(f"a machine named {name!r} is already registered", code="machine_exists")
+            raise Conflict(
+                "a machine named %(name)r is already registered",
+                params={"name": name},
+                code="machine_exists",
+            )
 
 
 async def machines_of(
@@ -284,7 +288,11 @@ async def delete_machine(db: AsyncSession, operator: User, name: str) -> None:
     require_role(operator, Role.OPERATOR)
     machine = await find_machine(db, operator.org_id, name)
     if machine.reservation_id or machine.status == MachineStatus.DIRTY.value:
-        raise Conflict(f"{name} is reserved or dirty; release it first", code="machine_in_use")
+        raise Conflict(
+            "%(name)s is reserved or dirty; release it first",
+            params={"name": name},
+            code="machine_in_use",
+        )
     await db.execute(delete(ReservationAccount).where(ReservationAccount.machine_id == machine.id))
     await db.delete(machine)
     audit_in(db, operator, "machine.delete", "machine", name)

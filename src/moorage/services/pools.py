@@ -33,7 +33,7 @@ async def find_pool(db: AsyncSession, org_id: str, name: str) -> Pool:
     """Raises NotFound for an unknown pool."""
     pool = await db.scalar(select(Pool).where(Pool.org_id == org_id, Pool.name == name))
     if pool is None:
-        raise NotFound(f"no pool named {name!r}", code="pool_not_found")
+        raise NotFound("no pool named %(name)r", params={"name": name}, code="pool_not_found")
     return pool
 
 
@@ -112,7 +112,7 @@ async def update_pool(db: AsyncSession, operator: User, name: str, body: PoolUpd
     pool = await find_pool(db, operator.org_id, name)
     for field, value in body.model_dump(exclude_unset=True).items():
         if value is None:
-            raise InvalidInput(f"{field} cannot be null", field=field)
+            raise InvalidInput("%(field)s cannot be null", params={"field": field}, field=field)
         setattr(pool, field, value)
     if pool.default_duration_minutes > pool.max_duration_minutes:
         raise InvalidInput(

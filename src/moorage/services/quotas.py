@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -135,6 +135,11 @@ def _owned_by(
     return column.in_(members)
 
 
+def _group_of(scope: QuotaScope) -> dict[str, Any]:
+    """The error detail naming a group's quota (none for the org's)."""
+    return {"group": scope.name} if scope.kind == "group" else {}
+
+
 def _refuse(scope: QuotaScope, field: str, used: float, asked: float, what: str) -> QuotaExceeded:
     limit = scope.limits[field]
     shown = f"{limit:g}"
@@ -143,7 +148,7 @@ def _refuse(scope: QuotaScope, field: str, used: float, asked: float, what: str)
         f"needs {asked:g} more",
         quota=field,
         scope=scope.kind,
-        **({"group": scope.name} if scope.kind == "group" else {}),
+        **_group_of(scope),
         limit=limit,
         used=used,
     )
@@ -163,7 +168,7 @@ def check_lease_length(scopes: list[QuotaScope], minutes: float) -> None:
                 f"this lease would last {minutes:g}",
                 quota="max_lease_minutes",
                 scope=scope.kind,
-                **({"group": scope.name} if scope.kind == "group" else {}),
+                **_group_of(scope),
                 limit=limit,
             )
 

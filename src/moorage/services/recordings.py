@@ -180,7 +180,11 @@ class RecordingService:
         async with self._sessionmaker() as db:
             recording = await db.get(Recording, recording_id)
         if recording is None or not self._may_read(user, recording):
-            raise NotFound(f"no recording {recording_id}", code="recording_not_found")
+            raise NotFound(
+                "no recording %(recording_id)s",
+                params={"recording_id": recording_id},
+                code="recording_not_found",
+            )
         return recording
 
     @staticmethod
@@ -210,7 +214,11 @@ class RecordingService:
         recording = await self.get(user, recording_id)
         path = self.path_of(recording)
         if not path.exists():
-            raise NotFound(f"recording {recording_id} has no file", code="recording_not_found")
+            raise NotFound(
+                "recording %(recording_id)s has no file",
+                params={"recording_id": recording_id},
+                code="recording_not_found",
+            )
         await audit(
             self._sessionmaker,
             None,

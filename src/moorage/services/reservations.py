@@ -187,7 +187,7 @@ class ReservationService(LeaseService[Reservation]):
         """What :meth:`reserve` does, untimed."""
         require_role(user, Role.MEMBER)
         if not 1 <= count <= MAX_COUNT:
-            raise InvalidInput(f"count must be 1-{MAX_COUNT}", field="count")
+            raise InvalidInput("count must be 1-%(max)s", params={"max": MAX_COUNT}, field="count")
         username = check_username(username) if username else generate_username()
         password = check_password(password) if password else generate_password(12)
         reservation_id, accounts, duration = await self._hold_machines(

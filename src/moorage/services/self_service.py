@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.errors import InvalidInput, NotFound
 from moorage.models.token import ApiToken, TokenKind, TokenScope
@@ -27,6 +27,7 @@ __all__ = [
     "create_own_token",
     "own_tokens",
     "revoke_own_token",
+    "set_locale",
 ]
 
 MAX_TOKEN_DAYS = 3650
@@ -123,3 +124,13 @@ async def revoke_own_token(
     audit_in(
         db, user, "token.revoke", "token", token.prefix, detail=token.name or None, source=source
     )
+
+
+async def set_locale(
+    sessionmaker: async_sessionmaker[AsyncSession], user_id: str, language: str | None
+) -> None:
+    """Store the language a user chose (``moorage.i18n.LANGUAGES``; None: follow the
+    browser). Not audited: a display preference, like the colour theme."""
+    async with sessionmaker() as db:
+        await db.execute(update(User).where(User.id == user_id).values(locale=language))
+        await db.commit()

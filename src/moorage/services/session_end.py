@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from moorage.i18n import N_
+from moorage.i18n import gettext as _
 from moorage.models.audit import AuditEvent
 from moorage.models.lease import LeaseState
 from moorage.models.session import EndReason, WorkspaceSession
@@ -60,18 +62,24 @@ class SessionEnding:
 
     @property
     def reason(self) -> str:
-        """The cause in words: "its time was up", "ended by an admin (alice)" …"""
-        return {
-            EndCause.ENDING: "it is being ended",
-            EndCause.TIME: "its time was up",
-            EndCause.YOU: "ended by you",
-            EndCause.OWNER: f"ended by its owner ({self.by})",
-            EndCause.ADMIN: f"ended by an admin ({self.by})",
-            EndCause.FAILED: f"it failed: {self.error}" if self.error else "it failed",
-            EndCause.IDLE: "it was idle for too long",
-            EndCause.WORKSHOP_END: "its workshop ended",
-            EndCause.ENDED: "ended early",
-        }[self.cause]
+        """The cause in words, in the request's language: "its time was up", "ended
+        by an admin (alice)" …"""
+        if self.cause is EndCause.FAILED and self.error:
+            return _("it failed: %(error)s", error=self.error)
+        return _(
+            {
+                EndCause.ENDING: N_("it is being ended"),
+                EndCause.TIME: N_("its time was up"),
+                EndCause.YOU: N_("ended by you"),
+                EndCause.OWNER: N_("ended by its owner (%(by)s)"),
+                EndCause.ADMIN: N_("ended by an admin (%(by)s)"),
+                EndCause.FAILED: N_("it failed"),
+                EndCause.IDLE: N_("it was idle for too long"),
+                EndCause.WORKSHOP_END: N_("its workshop ended"),
+                EndCause.ENDED: N_("ended early"),
+            }[self.cause],
+            by=self.by,
+        )
 
 
 def end_reason_of(session: WorkspaceSession) -> str | None:

@@ -83,7 +83,9 @@ async def search_sessions(
     """
     for field, value in (("owner", owner), ("template", template)):
         if value and "\x00" in value:
-            raise InvalidInput(f"{field} must not contain a NUL character", field=field)
+            raise InvalidInput(
+                "%(field)s must not contain a NUL character", params={"field": field}, field=field
+            )
     query = select(WorkspaceSession).where(WorkspaceSession.org_id == user.org_id)
     if everyone or (owner and owner != user.username):
         SessionService.visibility.check_list_all(user)

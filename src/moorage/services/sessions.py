@@ -153,7 +153,11 @@ class SessionService(WarmLaunch):
         """
         session = await self.get(user, session_id)
         if session.state != LeaseState.READY.value:
-            raise Conflict(f"the session is {session.state}", code="session_not_ready")
+            raise Conflict(
+                "the session is %(state)s",
+                params={"state": session.state},
+                code="session_not_ready",
+            )
         await self.activity.mark(session_id)
         await self._audit(user, "keep", session_id, source=source)
 

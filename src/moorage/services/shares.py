@@ -156,7 +156,11 @@ class ShareService(ShareOpening):
             )
         ):
             return session
-        raise NotFound(f"no session {session_id}", code="session_not_found")
+        raise NotFound(
+            "no session %(session_id)s",
+            params={"session_id": session_id},
+            code="session_not_found",
+        )
 
     async def create(
         self,
@@ -190,7 +194,11 @@ class ShareService(ShareOpening):
         async with write_session(self.sessionmaker) as db:
             session = await self._shared_session(db, user, session_id)
             if session.state not in SHAREABLE_STATES:
-                raise Conflict(f"the session is {session.state}", code="session_not_ready")
+                raise Conflict(
+                    "the session is %(state)s",
+                    params={"state": session.state},
+                    code="session_not_ready",
+                )
             user_ids = None
             if names:
                 found = list(
@@ -271,7 +279,9 @@ class ShareService(ShareOpening):
             await self._shared_session(db, user, session_id)
             link = await db.get(ShareLink, link_id, with_for_update=True)
             if link is None or link.session_id != session_id:
-                raise NotFound(f"no share link {link_id}", code="share_not_found")
+                raise NotFound(
+                    "no share link %(link_id)s", params={"link_id": link_id}, code="share_not_found"
+                )
             if link.revoked_at is None:
                 link.revoked_at, link.revoked_by = self.clock(), user.username
         closed = self.connections.end_where(lambda c: c.link_id == link_id, *CLOSE_SHARE_ENDED)
@@ -313,7 +323,11 @@ class ShareService(ShareOpening):
             await self._shared_session(db, user, session_id)
         connection = self.connections.get(connection_id)
         if connection is None or connection.session_id != session_id:
-            raise NotFound(f"no connection {connection_id}", code="connection_not_found")
+            raise NotFound(
+                "no connection %(connection_id)s",
+                params={"connection_id": connection_id},
+                code="connection_not_found",
+            )
         if connection.grant_id is not None:
             async with write_session(self.sessionmaker) as db:
                 grant = await db.get(ShareGrant, connection.grant_id)

@@ -42,7 +42,7 @@ async def find_template(db: AsyncSession, ref: str, user: User) -> Template:
         )
     )
     if template is None or (not template.enabled and not has_role(user, Role.ADMIN)):
-        raise NotFound(f"no template named {ref!r}", code="template_not_found")
+        raise NotFound("no template named %(ref)r", params={"ref": ref}, code="template_not_found")
     return template
 
 
@@ -66,7 +66,9 @@ async def create_template(db: AsyncSession, admin: User, body: TemplateCreate) -
     """
     require_role(admin, Role.ADMIN)
     if await db.scalar(select(Template.id).where(Template.name == body.name)):
-        raise Conflict(f"a template named {body.name!r} exists", code="template_exists")
+        raise Conflict(
+            "a template named %(name)r exists", params={"name": body.name}, code="template_exists"
+        )
     template = Template(org_id=admin.org_id, **body.model_dump(exclude={"warm"}))
     template.kind = body.kind.value
     template.idle_timeout_seconds = body.idle_timeout_seconds or None  # 0: never
@@ -91,7 +93,7 @@ async def update_template(
     changes = body.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None:
-            raise InvalidInput(f"{field} cannot be null", field=field)
+            raise InvalidInput("%(field)s cannot be null", params={"field": field}, field=field)
         if field == "idle_timeout_seconds":
             value = value or None  # 0: never
         if field == "warm":

@@ -71,7 +71,7 @@ async def find_user_by_id(db: AsyncSession, admin: User, user_id: str) -> User:
     """
     user = await db.get(User, user_id)
     if user is None or user.org_id != admin.org_id or user.deleted_at is not None:
-        raise NotFound(f"no user {user_id}", code="user_not_found")
+        raise NotFound("no user %(id)s", params={"id": user_id}, code="user_not_found")
     return user
 
 
@@ -228,7 +228,11 @@ def _check_own(admin: User, user: User, changes: UserChanges) -> None:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters", field="password")
+        raise InvalidInput(
+            "password must be at least %(min)s characters",
+            params={"min": MIN_PASSWORD},
+            field="password",
+        )
 
 
 async def _revoke_tokens(db: AsyncSession, user: User, *, logins_only: bool = False) -> None:

@@ -52,7 +52,9 @@ async def find_user(db: AsyncSession, username: str) -> User:
     """Raises NotFound when there is no such user."""
     user = await db.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user named {username!r}", code="user_not_found")
+        raise NotFound(
+            "no user named %(username)r", params={"username": username}, code="user_not_found"
+        )
     return user
 
 
@@ -94,7 +96,11 @@ async def create_user(
     if len(password) < 8:
         raise InvalidInput("password must be at least 8 characters", field="password")
     if await db.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"the username {username!r} is taken", code="username_taken")
+        raise Conflict(
+            "the username %(username)r is taken",
+            params={"username": username},
+            code="username_taken",
+        )
     user = User(
         org_id=org_id,
         username=username,
@@ -375,6 +381,8 @@ async def lift_sign_in_lock(
     async with sessionmaker() as db:
         user = await find_user(db, username)
     if user.org_id != admin.org_id:
-        raise NotFound(f"no user named {username!r}", code="user_not_found")
+        raise NotFound(
+            "no user named %(username)r", params={"username": username}, code="user_not_found"
+        )
     await throttle.unlock(user.username)
     await audit(sessionmaker, None, admin, "user.unlock_sign_in", "user", username, source=source)

@@ -59,3 +59,7 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.two_factor_pages import router as two_factor_router
 
     app.include_router(two_factor_router)
+
+    from moorage.web.language_pages import router as language_router
+
+    app.include_router(language_router)

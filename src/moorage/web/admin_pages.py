@@ -52,7 +52,7 @@ async def sessions_overview(
     try:
         states = states_named(state)
     except InvalidInput as exc:
-        error, states = exc.message, ()
+        error, states = exc.localized_message(), ()
     sessions = await search_sessions(
         db, user, everyone=True, owner=owner or None, template=template or None, states=states
     )
@@ -121,7 +121,7 @@ async def audit_page(
         )
         events = await search(db, user, where, offset=offset, limit=AUDIT_PAGE_SIZE + 1)
     except InvalidInput as exc:
-        error = exc.message
+        error = exc.localized_message()
     actions, object_types = await known_values(db, user)
     query = {k: v for k, v in typed.items() if v}
     older = offset + AUDIT_PAGE_SIZE if len(events) > AUDIT_PAGE_SIZE else None

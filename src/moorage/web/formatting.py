@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 import jinja2
 from markupsafe import Markup, escape
 
-from moorage.units import readable_bytes, readable_metric, utc_text
+from moorage.i18n import gettext
+from moorage.i18n.dates import format_moment
+from moorage.units import readable_bytes, readable_metric
 
 __all__ = ["add_formatting_filters", "localtime"]
 
@@ -23,14 +25,15 @@ def _as_datetime(value: datetime | str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def localtime(value: datetime | str | None, empty: str = "never") -> Markup:
+def localtime(value: datetime | str | None, empty: str | None = None) -> Markup:
     """A ``<time>`` element for ``value`` (a datetime, naive meaning UTC, or an ISO
-    8601 string); ``empty`` as plain text when there is no value."""
+    8601 string), its text in the page's language; ``empty`` (default: "never") as
+    plain text when there is no value."""
     if value is None or value == "":
-        return Markup(escape(empty))
+        return Markup(escape(gettext("never") if empty is None else empty))
     moment = _as_datetime(value)
     iso = moment.isoformat().replace("+00:00", "Z")
-    text = utc_text(moment)
+    text = format_moment(moment)
     return Markup(f'<time datetime="{iso}" title="{text}">{text}</time>')
 
 

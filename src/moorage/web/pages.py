@@ -41,19 +41,14 @@ from moorage.services.users import sign_in, sign_out
 from moorage.web.formatting import add_formatting_filters
 from moorage.web.session_confirmations import GLOBALS as SESSION_CONFIRMATIONS
 from moorage.web.session_view import session_view
+from moorage.web.translation import install_translations
 
 __all__ = ["PageUser", "render_error_page", "router"]
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
 templates.env.globals["Role"] = Role
-templates.env.globals["kind_labels"] = {
-    "terminal": "Terminal",
-    "vnc": "Desktop (VNC)",
-    "rdp": "Desktop (RDP)",
-    "ssh": "SSH",
-    "http": "Web app",
-}
+install_translations(templates.env)
 templates.env.globals.update(SESSION_CONFIRMATIONS)
 add_script_nonces(templates.env)
 add_formatting_filters(templates.env)
@@ -146,7 +141,7 @@ async def login_submit(
     ttl = timedelta(hours=context.settings.login_ttl_hours)
     try:
         async with throttled(request, username):
-            _, token = await sign_in(
+            signed_in, token = await sign_in(
                 context.sessionmaker,
                 username,
                 password,
@@ -162,7 +157,7 @@ async def login_submit(
             "login.html",
             {
                 "next": _safe_next(next),
-                "error": None if exc.code == "second_factor_required" else exc.message,
+                "error": None if exc.code == "second_factor_required" else exc.localized_message(),
                 "username": username,
                 "second_factor": second_factor,
                 "password": password if second_factor else "",
@@ -172,6 +167,10 @@ async def login_submit(
         page.headers["Cache-Control"] = "no-store"
         return page
     response = RedirectResponse(_safe_next(next), status_code=303)
+    if signed_in.locale:  # the account's language follows the person to this browser
+        from moorage.web.language_pages import set_language_cookie
+
+        set_language_cookie(response, signed_in.locale, secure=context.settings.cookie_secure)
     set_login_cookie(
         response,
         token,

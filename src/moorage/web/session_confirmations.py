@@ -7,26 +7,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from moorage.db.base import utcnow
+from moorage.i18n import DEFAULT_LANGUAGE, N_, current_language
+from moorage.i18n import gettext as _
+from moorage.i18n.dates import in_time
 from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.models.user import User
+from moorage.web.translation import label
 
 __all__ = ["GLOBALS", "end_confirmation", "ending_in", "workspace_confirmation"]
 
 
 def ending_in(expires_at: datetime, now: datetime | None = None) -> str:
     """``ending in 42 min``, ``ending in 1 h 05 min``, ``ending in less than a minute``,
-    or ``already past its end`` (minutes rounded up, so 41 min 10 s reads 42 min)."""
+    or ``already past its end`` (minutes rounded up, so 41 min 10 s reads 42 min).
+    Other languages say it with Babel's words: ``se termine dans 42 minutes``,
+    ``заканчивается через 42 минуты``."""
     seconds = (expires_at - (now or utcnow())).total_seconds()
     if seconds <= 0:
-        return "already past its end"
+        return _("already past its end")
     if seconds < 60:
-        return "ending in less than a minute"
+        return _("ending in less than a minute")
     minutes = math.ceil(seconds / 60)
+    if current_language() != DEFAULT_LANGUAGE:
+        return _("ending %(in_time)s", in_time=in_time(timedelta(minutes=minutes)))
     if minutes < 60:
         return f"ending in {minutes} min"
     return f"ending in {minutes // 60} h {minutes % 60:02d} min"
@@ -38,16 +46,23 @@ def end_confirmation(session: WorkspaceSession, viewer: User | None = None) -> s
     template = session.template.display_name
     when = ending_in(session.expires_at)
     if viewer is not None and viewer.id == session.user_id:
-        lead = f"End your {template} session, {when}?"
+        lead = _("End your %(template)s session, %(when)s?", template=template, when=when)
     else:
-        lead = f"End the live session of {session.user.username} ({template}), {when}?"
-    return f"{lead} Its container and everything in it will be deleted."
+        lead = _(
+            "End the live session of %(owner)s (%(template)s), %(when)s?",
+            owner=session.user.username,
+            template=template,
+            when=when,
+        )
+    return f"{lead} {_('Its container and everything in it will be deleted.')}"
 
+
+_VERBS = {"remove": N_("Remove"), "stop": N_("Stop"), "restart": N_("Restart")}
 
 _CONSEQUENCES = {
-    "remove": "The container and everything in it are deleted; the session ends.",
-    "stop": "Its user is cut off until it is started again.",
-    "restart": "Its user's shells and programs are closed.",
+    "remove": N_("The container and everything in it are deleted; the session ends."),
+    "stop": N_("Its user is cut off until it is started again."),
+    "restart": N_("Its user's shells and programs are closed."),
 }
 
 
@@ -63,25 +78,45 @@ def workspace_confirmation(
     name = container.get("name", "")
     labels = container.get("labels") or {}
     session_id = labels.get("moorage.session")
+    action = _(_VERBS[verb]) if verb in _VERBS else verb.capitalize()
     if not session_id:
-        extra = " The container and its writable layer are deleted." if verb == "remove" else ""
-        return f"{verb.capitalize()} {name}?{extra}"
-    short = session_id[:8]
-    consequence = _CONSEQUENCES.get(verb, "")
-    if session is None:
-        owner = labels.get("moorage.user", "someone")
-        return (
-            f"{verb.capitalize()} {name}, a Moorage workspace of {owner} "
-            f"(session {short}, unknown to this Moorage)? {consequence}"
+        extra = (
+            " " + _("The container and its writable layer are deleted.") if verb == "remove" else ""
         )
+        return _("%(action)s %(name)s?", action=action, name=name) + extra
+    short = session_id[:8]
+    consequence = _(_CONSEQUENCES[verb]) if verb in _CONSEQUENCES else ""
+    if session is None:
+        owner = labels.get("moorage.user", _("someone"))
+        question = _(
+            "%(action)s %(name)s, a Moorage workspace of %(owner)s"
+            " (session %(short)s, unknown to this Moorage)?",
+            action=action,
+            name=name,
+            owner=owner,
+            short=short,
+        )
+        return f"{question} {consequence}"
     owner = session.user.username
     template = session.template.display_name
     if session.state in LIVE_STATES:
-        return (
-            f"{verb.capitalize()} the live workspace of {owner} (session {short}, {template}), "
-            f"{ending_in(session.expires_at)}? {consequence}"
+        question = _(
+            "%(action)s the live workspace of %(owner)s (session %(short)s, %(template)s),"
+            " %(when)s?",
+            action=action,
+            owner=owner,
+            short=short,
+            template=template,
+            when=ending_in(session.expires_at),
         )
-    return f"{verb.capitalize()} the workspace of {owner}'s {session.state} session {short}?"
+        return f"{question} {consequence}"
+    return _(
+        "%(action)s the workspace of %(owner)s's %(state)s session %(short)s?",
+        action=action,
+        owner=owner,
+        state=label(session.state),
+        short=short,
+    )
 
 
 GLOBALS: dict[str, Callable[..., str]] = {

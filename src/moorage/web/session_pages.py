@@ -72,7 +72,9 @@ async def session_ended_fragment(
     session = await context.sessions.get(user, session_id)
     view = await session_view(request, context, user, session)
     if view["ending"] is None:
-        raise Conflict(f"the session is {session.state}", code="session_live")
+        raise Conflict(
+            "the session is %(state)s", params={"state": session.state}, code="session_live"
+        )
     return templates.TemplateResponse(
         request, "_session_ended.html", {"user": user, "session": session, **view}
     )

@@ -105,7 +105,9 @@ async def user_edit_submit(
     form = await request.form()
     role = str(form.get("role") or "")
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise InvalidInput(
+            "role must be one of %(roles)s", params={"roles": ", ".join(ROLES)}, field="role"
+        )
     changes = UserChanges(
         display_name=str(form.get("display_name") or ""),
         role=Role(role),

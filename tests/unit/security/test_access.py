@@ -294,6 +294,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/ui/sessions/{session_id}/connections/{connection_id}/disconnect"): "owner",
     ("GET", "/login"): "public",
     ("POST", "/login"): "public",
+    ("POST", "/language"): "public",
     ("POST", "/logout"): "viewer",
     ("GET", "/"): "viewer",
     ("GET", "/ui/sessions"): "viewer",

@@ -261,7 +261,9 @@ async def session_rdp_file(session_id: str, user: CurrentUser, context: ContextD
     session = await context.sessions.get(user, session_id)
     connection = _connection(session, user, context)
     if connection is None or session.template.kind != TemplateKind.RDP.value:  # the file's format
-        raise NotFound(f"session {session_id} has no RDP desktop", code="session_not_found")
+        raise NotFound(
+            "session %(id)s has no RDP desktop", params={"id": session_id}, code="session_not_found"
+        )
     return PlainTextResponse(
         rdp_file(connection),
         media_type="application/x-rdp",

@@ -26,5 +26,9 @@ def kind_for(name: str) -> WorkspaceKind:
     """
     kind = KINDS.get(name)
     if kind is None:
-        raise InvalidInput(f"templates of kind {name!r} cannot be launched yet", field="template")
+        raise InvalidInput(
+            "templates of kind %(kind)r cannot be launched yet",
+            params={"kind": name},
+            field="template",
+        )
     return kind

@@ -84,7 +84,11 @@ def transition(
     current = LeaseState(lease.state)
     allowed = _ALLOWED[current] | ({LeaseState.FAILED} if not current.is_terminal else set())
     if to not in allowed:
-        raise Conflict(f"cannot move from {current.value} to {to.value}", code="invalid_state")
+        raise Conflict(
+            "cannot move from %(current)s to %(to)s",
+            params={"current": current.value, "to": to.value},
+            code="invalid_state",
+        )
     lease.state = to.value
     if error is not None:
         lease.error = error
@@ -122,11 +126,14 @@ def requested_duration(
         duration = timedelta(minutes=default_minutes)
     if duration < timedelta(seconds=MIN_DURATION_SECONDS):
         raise InvalidInput(
-            f"{field} is too short: the minimum is {MIN_DURATION_SECONDS} seconds", field=field
+            "%(field)s is too short: the minimum is %(minimum)s seconds",
+            params={"field": field, "minimum": MIN_DURATION_SECONDS},
+            field=field,
         )
     if duration > timedelta(minutes=max_minutes):
         raise InvalidInput(
-            f"{field} is over the maximum of {max_minutes} minutes for this template",
+            "%(field)s is over the maximum of %(maximum)s minutes for this template",
+            params={"field": field, "maximum": max_minutes},
             field=field,
             maximum_minutes=max_minutes,
         )
@@ -152,7 +159,8 @@ def extend_expiry(
         raise InvalidInput("minutes must be at least 1", field="minutes")
     if lease.state not in TIMED_STATES:
         raise Conflict(
-            f"only a ready or stopped lease can be extended; this one is {lease.state}",
+            "only a ready or stopped lease can be extended; this one is %(state)s",
+            params={"state": lease.state},
             code="invalid_state",
         )
     limit = lease.starts_at + timedelta(minutes=max_minutes)
@@ -160,8 +168,9 @@ def extend_expiry(
     if new_expiry > limit:
         left = max(0, int((limit - lease.expires_at).total_seconds() // 60))
         raise InvalidInput(
-            f"extending by {minutes} minutes would pass the maximum of {max_minutes} minutes; "
-            f"at most {left} more minutes are allowed",
+            "extending by %(minutes)s minutes would pass the maximum of %(maximum)s minutes; "
+            "at most %(left)s more minutes are allowed",
+            params={"minutes": minutes, "maximum": max_minutes, "left": left},
             field="minutes",
             maximum_minutes=max_minutes,
         )

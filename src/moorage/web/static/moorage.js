@@ -10,7 +10,8 @@
 
 // -- errors ------------------------------------------------------------------------
 
-const NETWORK_ERROR = "Moorage did not answer: the network or the server is down. Check your connection and try again.";
+const t = window.moorageT || ((text) => text);  // static/i18n.js
+const NETWORK_ERROR = t("Moorage did not answer: the network or the server is down. Check your connection and try again.");
 
 // The error a response carries: {message, code, field}. Reads the API's JSON
 // ({"error": {"code", "message", "field"?}}), the pages' HTML (_alert.html and
@@ -120,7 +121,7 @@ function showError(error, form = null) {
   const close = document.createElement("button");
   close.type = "button";
   close.className = "btn-close";
-  close.setAttribute("aria-label", "Close");
+  close.setAttribute("aria-label", t("Close"));
   close.addEventListener("click", () => box.remove());
   box.append(text, close);
   area.prepend(box);
@@ -160,7 +161,7 @@ function notify(message, { afterReload = false } = {}) {
   const close = document.createElement("button");
   close.type = "button";
   close.className = "btn-close";
-  close.setAttribute("aria-label", "Close");
+  close.setAttribute("aria-label", t("Close"));
   close.addEventListener("click", () => toast.remove());
   toast.append(body, close);
   stack.append(toast);
@@ -189,7 +190,7 @@ function successOf(element, submitter) {
   if (marked) return marked.dataset.success;
   const button = submitter || (element.matches("form") ? element.querySelector("[type=submit], button:not([type])") : element);
   const label = labelOf(button).replace(/[…:.]+$/, "");
-  return label ? `${label}: done.` : "Done.";
+  return label ? t("{label}: done.", { label }) : t("Done.");
 }
 
 // -- the JSON API ----------------------------------------------------------------
@@ -255,7 +256,7 @@ const bootstrapOf = () => (window.tabler && window.tabler.bootstrap) || window.b
 // Ask `question` in a modal; resolves true when confirmed. The first sentence is the
 // title, the rest the explanation; the buttons read `action` and `cancel`. Focus
 // starts on Cancel (the safe choice); Esc, the backdrop and Cancel all refuse.
-function moorageConfirm(question, { action = "Confirm", cancel = "Cancel" } = {}) {
+function moorageConfirm(question, { action = t("Confirm"), cancel = t("Cancel") } = {}) {
   const bootstrap = bootstrapOf();
   if (!bootstrap || !bootstrap.Modal) return Promise.resolve(window.confirm(question));
   confirmModal = confirmModal || buildConfirmModal();
@@ -287,7 +288,7 @@ function moorageConfirm(question, { action = "Confirm", cancel = "Cancel" } = {}
   });
 }
 
-function actionLabel(element, fallback = "Confirm") {
+function actionLabel(element, fallback = t("Confirm")) {
   if (!element) return fallback;
   if (element.dataset && element.dataset.confirmAction) return element.dataset.confirmAction;
   const button = element.matches("form") ? element.querySelector("[type=submit], button:not([type])") : element;
@@ -469,7 +470,7 @@ function uPlotTimeAxis() {
 
 // Any element with data-expires-at (ISO 8601, UTC) shows the time left.
 function formatLeft(ms) {
-  if (ms <= 0) return "expired";
+  if (ms <= 0) return t("expired");
   const s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
   const pad = (n) => String(n).padStart(2, "0");
   return (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
@@ -494,7 +495,7 @@ document.addEventListener("htmx:afterSettle", (event) => formatTimes(event.detai
 document.addEventListener("DOMContentLoaded", () => { formatTimes(); tickCountdowns(); showPendingNotice(); });
 
 window.moorage = {
-  apiCall, confirm: moorageConfirm, errorOfResponse, formatBytes, formatRate, formatTime, formatTimes,
+  apiCall, confirm: moorageConfirm, t, errorOfResponse, formatBytes, formatRate, formatTime, formatTimes,
   formatUtc, notify, showError, timeElement, uPlotTimeAxis, NETWORK_ERROR,
 };
 
@@ -510,4 +511,11 @@ document.addEventListener("htmx:afterRequest", (event) => {
 document.addEventListener("htmx:sseOpen", (event) => {
   const source = event.detail && event.detail.elt ? event.detail.elt : event.target;
   source.querySelectorAll('[sse-swap="restarting"]').forEach((note) => { note.textContent = ""; });
+});
+
+// The footer's language selector applies the language as soon as one is picked (its
+// button stays for pages without script).
+document.addEventListener("change", (event) => {
+  const select = event.target.closest && event.target.closest("[data-language-select]");
+  if (select && select.form) select.form.requestSubmit();
 });

@@ -15,7 +15,7 @@ function playTerminal() {
     fit: "width",
     terminalFontSize: "14px",
   });
-  say("Playing; pause, seek or go full screen with the player's controls.");
+  say((window.moorageT || ((text) => text))("Playing; pause, seek or go full screen with the player's controls."));
 }
 
 // "MRFB1\n", a JSON header line, then per chunk: u64 ms since the start, u32 length, bytes.

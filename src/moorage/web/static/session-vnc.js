@@ -5,6 +5,7 @@
 // (session.js sends "moorage:session-ended").
 import RFB from "/static/vendor/novnc-rfb.js";  // noVNC bundled by scripts/build-static.sh
 
+const t = window.moorageT || ((text) => text);  // static/i18n.js
 const screen = document.getElementById("screen");
 const status = document.getElementById("desktop-status");
 const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -26,15 +27,15 @@ function connect() {
   rfb = new RFB(screen, url, { wsProtocols: ["binary"] });
   rfb.resizeSession = true;   // the desktop follows the window (ExtendedDesktopSize)
   rfb.scaleViewport = true;
-  rfb.addEventListener("connect", () => { attempt = 0; status.textContent = "connected"; rfb.focus(); });
+  rfb.addEventListener("connect", () => { attempt = 0; status.textContent = t("connected"); rfb.focus(); });
   rfb.addEventListener("disconnect", (ev) => {
     rfb = null;
-    if (ended) { status.textContent = "the session has ended"; return; }
-    const why = ev.detail.clean ? "disconnected" : "connection lost";
+    if (ended) { status.textContent = t("the session has ended"); return; }
+    const why = ev.detail.clean ? t("disconnected") : t("connection lost");
     const delay = Math.min(1000 * 2 ** attempt, 15000);
     attempt += 1;
     let left = Math.round(delay / 1000);
-    const show = () => { status.textContent = `${why}; reconnecting in ${left} s…`; };
+    const show = () => { status.textContent = t("{why}; reconnecting in {seconds} s…", { why, seconds: left }); };
     show();
     retry = {
       timer: setTimeout(connect, delay),
@@ -49,7 +50,7 @@ document.addEventListener("moorage:session-ended", () => {
   ended = true;
   clearRetry();
   if (rfb) rfb.disconnect();
-  status.textContent = "the session has ended";
+  status.textContent = t("the session has ended");
 });
 window.addEventListener("online", () => { if (!rfb && !ended) { attempt = 0; connect(); } });
 document.getElementById("clipboard-send").addEventListener("click", () => {

@@ -12,7 +12,8 @@
   const root = document.getElementById("session");
   if (!root) return;
   const id = root.dataset.session;
-  const templateName = root.dataset.template || "This session";
+  const t = window.moorageT || ((text) => text);  // static/i18n.js
+  const templateName = root.dataset.template || t("This session");
   const LIVE = ["pending", "provisioning", "ready", "stopped"];
   const rendered = root.dataset.state;  // the state the page was drawn for
   const POLL_MS = 15000;          // how often the session is read while it lives
@@ -85,7 +86,7 @@
     const close = document.createElement("button");
     close.type = "button";
     close.className = "btn-close";
-    close.setAttribute("aria-label", "Close");
+    close.setAttribute("aria-label", t("Close"));
     close.addEventListener("click", () => alert.remove());
     alert.append(body, close);
     box.appendChild(alert);
@@ -162,13 +163,13 @@
       if (result.ok) {
         session.level = null;  // warnings start over from the new deadline
         apply(result.data);
-        say(`Extended by ${minutes} min: the session now ends at ${clock(session.deadline)}.`);
+        say(t("Extended by {minutes} min: the session now ends at {time}.", { minutes, time: clock(session.deadline) }));
       } else {
         say(messageOf(result), "danger");
         if (result.status === 409 || result.status === 404) refresh();
       }
     } catch (_) {
-      say("Moorage could not be reached; try again.", "danger");
+      say(t("Moorage could not be reached; try again."), "danger");
     } finally {
       if (button) button.disabled = false;
     }
@@ -181,13 +182,13 @@
       const result = await api("POST", "/keep");
       if (result.ok) {
         seen();
-        say("Kept: the session stays while you use it.");
+        say(t("Kept: the session stays while you use it."));
         refresh();
       } else {
         say(messageOf(result), "danger");
       }
     } catch (_) {
-      say("Moorage could not be reached; try again.", "danger");
+      say(t("Moorage could not be reached; try again."), "danger");
     } finally {
       if (button) button.disabled = false;
     }
@@ -246,7 +247,7 @@
       ask.href = "#";
       ask.className = "ms-2 small";
       ask.dataset.notifyMe = "";
-      ask.textContent = "Notify me";
+      ask.textContent = t("Notify me");
       el.append(text, more, ask);  // clicks reach #session's handler, in full screen too
     }
     el.dataset.level = String(level);
@@ -254,8 +255,8 @@
     el.classList.toggle("alert-warning", level !== 1);
     el.classList.toggle("alert-danger", level === 1);
     el.querySelector("[data-warning-text]").textContent =
-      `${templateName} ends in ${formatLeft(left)}, at ${clock(session.deadline)}. ` +
-      (level === 1 ? "Save your work now." : "Save your work.");
+      t("{name} ends in {left}, at {time}.", { name: templateName, left: formatLeft(left), time: clock(session.deadline) }) + " " +
+      (level === 1 ? t("Save your work now.") : t("Save your work."));
     const room = roomMinutes();
     const more = el.querySelector("[data-extend-minutes]");
     more.classList.toggle("d-none", room < 1);
@@ -280,17 +281,17 @@
       button.className = "btn btn-sm btn-primary ms-2";
       button.dataset.keepSession = "";
       button.id = "keep-session";
-      button.textContent = "Keep it";
+      button.textContent = t("Keep it");
       el.append(text, button);
     }
     const show = left <= IDLE_WARNING_MS && left < session.deadline - Date.now();
     el.classList.toggle("d-none", !show);
     if (!show) return;
     el.querySelector("[data-idle-text]").textContent =
-      `No activity for a while: ${templateName} ends in ${formatLeft(left)} unless you keep it.`;
+      t("No activity for a while: {name} ends in {left} unless you keep it.", { name: templateName, left: formatLeft(left) });
     if (!session.idleWarned) {
       session.idleWarned = true;
-      notify(`${templateName} is idle`, `It ends in ${Math.max(1, Math.round(left / MINUTE))} min unless you keep it.`);
+      notify(t("{name} is idle", { name: templateName }), t("It ends in {minutes} min unless you keep it.", { minutes: Math.max(1, Math.round(left / MINUTE)) }));
     }
   }
 
@@ -309,8 +310,8 @@
     });
     // Notify when a threshold is crossed while the page is open (not at load).
     if (session.level !== null && level !== 0 && (session.level === 0 || level < session.level)) {
-      notify(`${templateName} ends in ${level === 1 ? "1 minute" : level + " minutes"}`,
-             `At ${clock(session.deadline)}. Save your work, or add time on its page.`);
+      notify(t("{name} ends in {minutes} min", { name: templateName, minutes: level }),
+             t("At {time}. Save your work, or add time on its page.", { time: clock(session.deadline) }));
     }
     session.level = level;
     if (session.idleDeadline !== null && session.state === "ready") {
@@ -337,12 +338,12 @@
       if (el.classList.contains("session-overlay")) {  // a desktop, maybe in full screen
         el.classList.remove("d-none", "alert-warning");
         el.classList.add("alert-secondary");
-        el.textContent = `${templateName} has ended.`;
+        el.textContent = t("{name} has ended.", { name: templateName });
       }
     });
     const badge = document.getElementById("session-state");
     if (badge) {
-      badge.textContent = ["ready", "stopped"].includes(session.state) ? "ended" : session.state;
+      badge.textContent = ["ready", "stopped"].includes(session.state) ? t("ended") : t(session.state);
       badge.classList.remove("bg-green-lt");
       badge.classList.add("bg-secondary-lt");
     }
@@ -356,11 +357,11 @@
         const card = holder.querySelector("[data-ended-cause]");
         session.final = !card || card.dataset.endedCause !== "ending";
       } else if (response.status === 404) {
-        holder.textContent = "This session no longer exists.";
+        holder.textContent = t("This session no longer exists.");
         session.final = true;
       }
     } catch (_) { /* offline: try again at the next poll */ }
-    if (first) notify(`${templateName} has ended`, "Its workspace was deleted.");
+    if (first) notify(t("{name} has ended", { name: templateName }), t("Its workspace was deleted."));
     schedulePoll();
   }
 
@@ -410,7 +411,7 @@
       if (stopped) return;
       const query = new URLSearchParams({ cols: term.cols, rows: term.rows, offset: received });
       if (shell) query.set("shell", shell);
-      setStatus(attempt ? "reconnecting…" : "connecting…");
+      setStatus(attempt ? t("reconnecting…") : t("connecting…"));
       const ws = new WebSocket(`${scheme}://${location.host}/api/v1/sessions/${id}/terminal?${query}`);
       ws.binaryType = "arraybuffer";
       socket = ws;
@@ -426,7 +427,7 @@
           received = message.offset;
           attempt = 0;
           exited = false;
-          setStatus("connected");
+          setStatus(t("connected"));
           sendSize();
           if (!focused) { term.focus(); focused = true; }
           return;
@@ -459,13 +460,13 @@
       if (code === 1000) {
         exited = true;
         term.write("\r\n\x1b[33m[the shell exited]\x1b[0m\r\n");
-        setStatus("the shell exited", "Start a new shell");
+        setStatus(t("the shell exited"), t("Start a new shell"));
         return;
       }
       const delay = Math.min(1000 * 2 ** attempt, 15000);
       attempt += 1;
       let left = Math.round(delay / 1000);
-      const show = () => setStatus(`disconnected (${why}); reconnecting in ${left} s…`, "Reconnect now");
+      const show = () => setStatus(t("disconnected ({why}); reconnecting in {seconds} s…", { why, seconds: left }), t("Reconnect now"));
       show();
       countdown = setInterval(() => { left -= 1; if (left > 0) show(); }, 1000);
       retryTimer = setTimeout(connect, delay);

@@ -14,19 +14,20 @@ const banner = document.getElementById("shared-ended");
 let attempt = 0;
 let over = false;
 
+const t = window.moorageT || ((text) => text);  // static/i18n.js
 const FINAL = {
-  4401: "Sign in again to open this share link.",
-  4404: "This share link no longer opens the session.",
-  4408: "The session's owner disconnected you.",
-  4409: "The session has ended.",
-  4410: "The share link was revoked or has expired.",
+  4401: t("Sign in again to open this share link."),
+  4404: t("This share link no longer opens the session."),
+  4408: t("The session's owner disconnected you."),
+  4409: t("The session has ended."),
+  4410: t("The share link was revoked or has expired."),
 };
 
 function end(message, status) {
   over = true;
   banner.textContent = message;
   banner.classList.remove("d-none");
-  if (status) status.textContent = "disconnected";
+  if (status) status.textContent = t("disconnected");
 }
 
 // Whether the grant still opens the session; ends the page when it does not.
@@ -36,7 +37,7 @@ async function stillShared(status) {
     if (response.ok) {
       const state = await response.json();
       if (state.state === "ready") return true;
-      end("The session is not running now.", status);
+      end(t("The session is not running now."), status);
       return false;
     }
     if (response.status >= 500) return true;  // the server's trouble: try again later
@@ -52,7 +53,7 @@ async function retry(status, connect, why) {
   if (!(await stillShared(status))) return;
   const delay = Math.min(1000 * 2 ** attempt, 15000);
   attempt += 1;
-  status.textContent = `${why}; reconnecting in ${Math.round(delay / 1000)} s…`;
+  status.textContent = t("{why}; reconnecting in {seconds} s…", { why, seconds: Math.round(delay / 1000) });
   setTimeout(connect, delay);
 }
 
@@ -64,7 +65,7 @@ function startDesktop(screen) {
     const rfb = new RFB(screen, `${scheme}://${location.host}/api/v1/sessions/${id}/vnc`, { wsProtocols: ["binary"] });
     rfb.viewOnly = observer;
     rfb.scaleViewport = true;
-    rfb.addEventListener("connect", () => { attempt = 0; status.textContent = "connected"; if (!observer) rfb.focus(); });
+    rfb.addEventListener("connect", () => { attempt = 0; status.textContent = t("connected"); if (!observer) rfb.focus(); });
     rfb.addEventListener("disconnect", (ev) => {
       window.moorageRfb = null;
       retry(status, connect, ev.detail.clean ? "disconnected" : "connection lost");
@@ -87,7 +88,7 @@ function startTerminal(el) {
     status.textContent = attempt ? "reconnecting…" : "connecting…";
     ws = new WebSocket(`${scheme}://${location.host}/api/v1/sessions/${id}/terminal?cols=${terminal.cols}&rows=${terminal.rows}`);
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => { attempt = 0; status.textContent = "connected"; terminal.reset(); };
+    ws.onopen = () => { attempt = 0; status.textContent = t("connected"); terminal.reset(); };
     ws.onmessage = (ev) => { if (typeof ev.data !== "string") terminal.write(new Uint8Array(ev.data)); };
     ws.onclose = (ev) => {
       ws = null;

@@ -20,8 +20,10 @@
     const toggle = document.getElementById("theme-toggle");
     if (!toggle) return;
     const other = theme === "dark" ? "light" : "dark";
-    toggle.setAttribute("aria-label", `Use the ${other} theme`);
-    toggle.title = `Use the ${other} theme`;
+    const t = window.moorageT || ((text) => text);  // static/i18n.js
+    const label = other === "dark" ? t("Use the dark theme") : t("Use the light theme");
+    toggle.setAttribute("aria-label", label);
+    toggle.title = label;
   }
 
   system.addEventListener("change", () => {

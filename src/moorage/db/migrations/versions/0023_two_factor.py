@@ -1,7 +1,7 @@
 """two-factor: users' TOTP secrets and recovery codes, the roles an org requires it of
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-07 04:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import moorage.db.base
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
