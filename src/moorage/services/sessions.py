@@ -176,17 +176,18 @@ class SessionService(WarmLaunch):
         duration_minutes: int | None = None,
         duration_seconds: int | None = None,
         source: str | None = None,
-        claim_warm: bool = False,
+        workshop_seat: bool = False,
     ) -> WorkspaceSession:
         """Start a session from a template and return it once it is ``ready``; audited
         as ``session.launch`` (from the client address ``source``) once it is. Timed into
         ``moorage_session_launch_seconds`` (labels: the workspace kind, ``unknown`` before
         the template is found; outcome ``ready``, ``refused`` for a 4xx, ``failed``).
-        A warm workspace is claimed when the template keeps some, or ``claim_warm``
-        (a workshop raised its pool).
+        A warm workspace is claimed when the template keeps some, or for a
+        ``workshop_seat`` (its workshop raised the pool; its participant may be a
+        temporary user, of the viewer role).
 
         Raises:
-            Forbidden: ``user`` is below the member role (403).
+            Forbidden: ``user`` is below the member role, not for a seat (403).
             NotFound: unknown template (404).
             InvalidInput: a kind that cannot be launched, or a bad duration, naming
                 the maximum (422).
@@ -207,7 +208,7 @@ class SessionService(WarmLaunch):
                 duration_minutes=duration_minutes,
                 duration_seconds=duration_seconds,
                 source=source,
-                claim_warm=claim_warm,
+                workshop_seat=workshop_seat,
             )
             outcome, kind = "ready", session.template.kind
             return session
@@ -226,10 +227,10 @@ class SessionService(WarmLaunch):
         duration_minutes: int | None = None,
         duration_seconds: int | None = None,
         source: str | None = None,
-        claim_warm: bool = False,
+        workshop_seat: bool = False,
     ) -> WorkspaceSession:
         """What :meth:`launch` does, untimed."""
-        require_role(user, Role.MEMBER)
+        require_role(user, Role.VIEWER if workshop_seat else Role.MEMBER)
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
             await check_may_launch(db, user, template)
@@ -242,7 +243,7 @@ class SessionService(WarmLaunch):
             default_minutes=template.default_duration_minutes,
             max_minutes=template.max_duration_minutes,
         )
-        if self.warm_pools is not None and (template.warm or claim_warm):
+        if self.warm_pools is not None and (template.warm or workshop_seat):
             claimed = await self._insert_claimed(user, template, duration, self.warm_pools, scopes)
             if claimed is not None:
                 return await self._hand_over(user, template, claimed, duration, source)

@@ -186,7 +186,10 @@ async def test_an_anonymous_participant_gets_a_temporary_user_signed_in_by_cooki
         assert first.json()["new_participant"] is True
         assert "moorage_login=" in first.headers.get("set-cookie", "")
         me = (await guest.get("/api/v1/auth/me")).json()
-        assert me["display_name"] == "Zoe" and me["role"] == "member"
+        assert me["display_name"] == "Zoe" and me["role"] == "viewer"
+        # Anyone holding the code gets this far: nothing but the seat is theirs.
+        other = await guest.post("/api/v1/sessions", json={"template": "debian-shell"})
+        assert other.status_code == 403, other.text
         again = await join(guest, made["join_code"])
         assert again.json()["session_id"] == first.json()["session_id"]
         assert again.json()["new_participant"] is False

@@ -1,9 +1,11 @@
 """Temporary users: the accounts of an anonymous workshop's participants.
 
 A participant who joins an anonymous workshop gives a display name and gets a user
-made for that workshop alone: username ``guest-<10 random hex>``, role ``member``,
-an unusable password (nobody can sign in with it), and a login token that lasts
-until the workshop ends, set as the ordinary login cookie. Everything else (their
+made for that workshop alone: username ``guest-<10 random hex>``, role ``viewer``
+(anyone holding the code may join: the workshop's own seat is launched for them,
+and they can launch, reserve or manage nothing else), an unusable password
+(nobody can sign in with it), and a login token that lasts until the workshop
+ends, set as the ordinary login cookie. Everything else (their
 session, its gateway, its page) then works as for anyone signed in.
 
 At the workshop's end they are removed as an admin's deletion removes a user
@@ -47,7 +49,7 @@ async def make_guest(
         username=f"{GUEST_PREFIX}{secrets.token_hex(5)}",
         display_name=display_name,
         password_hash=_UNUSABLE,
-        role=Role.MEMBER.value,
+        role=Role.VIEWER.value,
         is_active=True,
     )
     db.add(user)

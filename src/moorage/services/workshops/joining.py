@@ -218,7 +218,7 @@ class WorkshopJoining(WorkshopBase):
             workshop.template_id,
             duration_seconds=int(duration.total_seconds()),
             source=source,
-            claim_warm=True,
+            workshop_seat=True,
         )
         async with write_session(self.sessionmaker) as db:
             seat = await db.get(WorkshopSeat, seat_id)
