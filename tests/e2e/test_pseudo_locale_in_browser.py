@@ -2,7 +2,8 @@
 
 The server of the browser tests also knows a pseudo-language (tests/pseudo_locale.py:
 every translation is its English accented between ⟦ and ⟧). One admin visits every
-main page in it, and a signed-out visitor the login page; every visible text node
+main page in it (with a workshop's), and a signed-out visitor the login page and
+the workshop's join page; every visible text node
 must be inside markers, except data: numbers, names and ids the test made or the
 server has (users, templates, environments, Docker objects), and what is marked as
 not to be translated (``translate="no"``, code, times)."""
@@ -106,7 +107,24 @@ async def test_every_main_page_is_marked_for_translation(server, browser, admin)
     # session's own page show one (the admin fixture ends it afterwards).
     launched = await admin.post("/api/v1/sessions", json={"template": "debian-shell"})
     assert launched.status_code == 201, launched.text
-    pages = (*PAGES, f"/sessions/{launched.json()['id']}")
+    # A workshop, for its page and (signed out) its join page; ended afterwards.
+    created = await admin.post(
+        "/api/v1/workshops",
+        json={
+            "title": "Pseudo workshop",
+            "template": "debian-shell",
+            "capacity": 2,
+            "anonymous": True,
+        },
+    )
+    assert created.status_code == 201, created.text
+    workshop = created.json()
+    pages = (
+        *PAGES,
+        f"/sessions/{launched.json()['id']}",
+        "/workshops",
+        f"/workshops/{workshop['id']}",
+    )
     words = await data_words(admin)
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
@@ -131,11 +149,16 @@ async def test_every_main_page_is_marked_for_translation(server, browser, admin)
         await context.add_cookies(
             [{"name": "moorage_lang", "value": CODE, "domain": host, "path": "/"}]
         )
-        await page.goto(f"{server.base_url}/login")
-        left = [t for t in await page.evaluate(UNMARKED) if leftover(t, words)]
-        if left:
-            unmarked["/login"] = sorted(set(left))
+        for path in ("/login", f"/join/{workshop['join_code']}"):
+            await page.goto(f"{server.base_url}{path}")
+            await page.wait_for_load_state("networkidle")
+            if path.startswith("/join/"):
+                await page.wait_for_selector("#join-form")
+            left = [t for t in await page.evaluate(UNMARKED) if leftover(t, words)]
+            if left:
+                unmarked[path] = sorted(set(left))
     finally:
         await context.close()
+        await admin.post(f"/api/v1/workshops/{workshop['id']}/end")
     report = "\n".join(f"{path}: {texts}" for path, texts in unmarked.items())
     assert not unmarked, f"text left unmarked for translation:\n{report}"

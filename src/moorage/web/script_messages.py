@@ -70,6 +70,34 @@ SCRIPT_MESSAGES = (
     # events.html
     N_("engine connected"),
     N_("engine"),
+    # workshop.js
+    N_("Copied"),
+    N_("The browser refused to copy; select the text instead."),
+    N_("{ok} of {total} session(s) succeeded"),
+    N_("error: {error}"),
+    N_("exit {code}"),
+    N_("no time left"),
+    N_("{minutes} min left"),
+    N_("{seconds} s left"),
+    N_("Observe"),
+    N_("Take control"),
+    N_("Reset"),
+    N_("Screen of {name}"),
+    N_("You can now type in {name}'s workspace"),
+    N_("Observing {name} (read-only)"),
+    N_(
+        "Reset {name}'s workspace? Their current workspace is removed with everything in it, and a fresh one starts."  # noqa: E501
+    ),
+    N_("{name} has a fresh workspace"),
+    # workshop.js: a participant's state (models.lease, or waiting before a session)
+    N_("waiting"),
+    N_("pending"),
+    N_("provisioning"),
+    N_("ready"),
+    N_("stopped"),
+    # join.js
+    N_("now"),
+    N_("{days} d"),
     # recording-player.js
     N_("Playing; pause, seek or go full screen with the player's controls."),
 )

@@ -49,6 +49,10 @@ _WORDS = {
     "observer": N_("observer"),
     "peer": N_("peer"),
     "owner": N_("owner"),
+    # workshop states (models.workshop) and a participant without a session yet
+    "scheduled": N_("scheduled"),
+    "ended": N_("ended"),
+    "waiting": N_("waiting"),
     # alert and link states
     "open": N_("open"),
     "resolved": N_("resolved"),

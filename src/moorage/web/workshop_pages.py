@@ -47,7 +47,9 @@ def _form_time(name: str, raw: str | None, offset_minutes: int) -> datetime | No
     try:
         local = datetime.fromisoformat(raw.strip())
     except ValueError as exc:
-        raise InvalidInput(f"{name}: not a date and time", field=name) from exc
+        raise InvalidInput(
+            "%(name)s: not a date and time", params={"name": name}, field=name
+        ) from exc
     if local.tzinfo is not None:
         return local.astimezone(UTC)
     return (local + timedelta(minutes=offset_minutes)).replace(tzinfo=UTC)

@@ -3,6 +3,7 @@
 "use strict";
 
 (() => {
+  const t = window.moorageT || ((text) => text);  // static/i18n.js
   const box = document.getElementById("join-countdown");
   if (!box) return;
   const startsAt = Date.parse(box.dataset.startsAt);
@@ -10,14 +11,14 @@
   const tick = () => {
     const left = startsAt - Date.now();
     if (left <= 0) {
-      box.textContent = "now";
+      box.textContent = t("now");
       clearInterval(timer);
       setTimeout(() => window.location.reload(), 500);
       return;
     }
     const s = Math.floor(left / 1000);
     const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
-    box.textContent = (d ? `${d} d ` : "") + (d || h ? `${h}:${pad(m)}` : `${m}`) + `:${pad(s % 60)}`;
+    box.textContent = (d ? `${t("{days} d", { days: d })} ` : "") + (d || h ? `${h}:${pad(m)}` : `${m}`) + `:${pad(s % 60)}`;
   };
   const timer = setInterval(tick, 1000);
   tick();

@@ -10,6 +10,7 @@
 
 (() => {
   const { apiCall, confirm, notify, showError } = window.moorage;
+  const t = window.moorageT || ((text) => text);  // static/i18n.js
 
   // -- the create form ----------------------------------------------------------------
   document.querySelectorAll("form[data-local-offset]").forEach((form) => {
@@ -23,9 +24,9 @@
     const button = event.target.closest && event.target.closest("[data-copy]");
     if (!button) return;
     const text = button.dataset.copy;
-    const done = () => notify("Copied");
+    const done = () => notify(t("Copied"));
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, () => showError("The browser refused to copy; select the text instead."));
+      navigator.clipboard.writeText(text).then(done, () => showError(t("The browser refused to copy; select the text instead.")));
     } else {
       const input = document.getElementById("join-link");
       if (input) { input.select(); document.execCommand && document.execCommand("copy"); done(); }
@@ -54,7 +55,7 @@
     const ok = results.filter((r) => r.exit_code === 0).length;
     const head = document.createElement("div");
     head.className = "fw-bold mb-1";
-    head.textContent = `${ok} of ${results.length} session(s) succeeded`;
+    head.textContent = t("{ok} of {total} session(s) succeeded", { ok, total: results.length });
     box.append(head);
     const list = document.createElement("ul");
     list.className = "list-unstyled mb-0";
@@ -65,7 +66,7 @@
       who.textContent = `${r.participant || r.session_id}: `;
       const what = document.createElement("span");
       what.className = r.exit_code === 0 ? "text-success" : "text-danger";
-      what.textContent = r.error ? `error: ${r.error}` : `exit ${r.exit_code}`;
+      what.textContent = r.error ? t("error: {error}", { error: r.error }) : t("exit {code}", { code: r.exit_code });
       const out = document.createElement("pre");
       out.className = "mb-1 p-1 small";
       out.textContent = r.output || "";
@@ -105,9 +106,9 @@
   const seconds = Number(root.dataset.thumbnailSeconds) || 5;
 
   function leftText(secondsLeft) {
-    if (!secondsLeft) return "no time left";
+    if (!secondsLeft) return t("no time left");
     const m = Math.floor(secondsLeft / 60);
-    return m >= 1 ? `${m} min left` : `${secondsLeft} s left`;
+    return m >= 1 ? t("{minutes} min left", { minutes: m }) : t("{seconds} s left", { seconds: secondsLeft });
   }
 
   function newCard(p) {
@@ -125,6 +126,7 @@
     const name = document.createElement("strong");
     name.className = "me-auto text-truncate";
     name.dataset.name = "";
+    name.setAttribute("translate", "no");
     const state = document.createElement("span");
     state.className = "badge bg-secondary-lt";
     state.dataset.state = "";
@@ -136,7 +138,7 @@
     left.append(leftSpan);
     const buttons = document.createElement("div");
     buttons.className = "btn-list";
-    for (const [attr, label, cls] of [["observe", "Observe", "btn btn-sm"], ["takeControl", "Take control", "btn btn-sm"], ["reset", "Reset", "btn btn-sm btn-outline-danger"]]) {
+    for (const [attr, label, cls] of [["observe", t("Observe"), "btn btn-sm"], ["takeControl", t("Take control"), "btn btn-sm"], ["reset", t("Reset"), "btn btn-sm btn-outline-danger"]]) {
       const b = document.createElement("button");
       b.type = "button";
       b.className = cls;
@@ -153,7 +155,7 @@
   function update(col, p) {
     col.querySelector("[data-name]").textContent = p.display_name;
     const state = col.querySelector("[data-state]");
-    state.textContent = p.state;
+    state.textContent = t(p.state);
     state.className = `badge ${p.state === "ready" ? "bg-green-lt" : "bg-secondary-lt"}`;
     col.querySelector("[data-left]").textContent = leftText(p.seconds_left);
     const frame = col.querySelector(".ratio");
@@ -163,7 +165,7 @@
         img = img || document.createElement("img");
         img.className = "object-fit-contain";
         img.dataset.thumbnail = "";
-        img.alt = `Screen of ${p.display_name}`;
+        img.alt = t("Screen of {name}", { name: p.display_name });
         img.dataset.src = p.thumbnail_url;
         if (!img.isConnected) frame.append(img);
       }
@@ -204,7 +206,7 @@
     const result = await apiCall(`${api}/participants/${col.dataset.participant}/observe`, {
       method: "POST",
       body: JSON.stringify({ control }),
-      success: control ? `You can now type in ${name}'s workspace` : `Observing ${name} (read-only)`,
+      success: control ? t("You can now type in {name}'s workspace", { name }) : t("Observing {name} (read-only)", { name }),
     });
     if (result === null) { if (tab) tab.close(); return; }
     if (tab) tab.location.href = result.url; else window.location.href = result.url;
@@ -212,11 +214,11 @@
 
   async function reset(col) {
     const name = col.querySelector("[data-name]").textContent;
-    const yes = await confirm(`Reset ${name}'s workspace? Their current workspace is removed with everything in it, and a fresh one starts.`, { action: "Reset" });
+    const yes = await confirm(t("Reset {name}'s workspace? Their current workspace is removed with everything in it, and a fresh one starts.", { name }), { action: t("Reset") });
     if (!yes) return;
     const result = await apiCall(`${api}/participants/${col.dataset.participant}/reset`, {
       method: "POST",
-      success: `${name} has a fresh workspace`,
+      success: t("{name} has a fresh workspace", { name }),
     });
     if (result !== null) await refresh();
   }
