@@ -92,9 +92,17 @@ async def test_an_admin_enables_totp_then_needs_a_code_or_a_recovery_code(
         # A later step than the sign-in's, within one step of the clock: wait for it.
         await asyncio.sleep(max(0.0, used_step * 30 - time.time()))
         await page.fill("#two-factor-regen-code", totp.at((used_step + 1) * 30))
+        # The card the answer replaces (hx-swap outerHTML), told apart from the new one.
+        await page.eval_on_selector("#two-factor", "card => card.dataset.stale = 'yes'")
         question = await confirm(page, page.locator(REGENERATE).click)
         assert "Replace all your recovery codes?" in question
-        await page.wait_for_selector("[data-recovery-codes]")
+        # The new codes, or the error that came instead (said whole when it fails).
+        await page.wait_for_selector(
+            "#two-factor:not([data-stale]) [data-recovery-codes],"
+            " #two-factor:not([data-stale]) .is-invalid"
+        )
+        card_text = await page.inner_text("#two-factor")
+        assert await page.locator("[data-recovery-codes]").count() == 1, card_text
         fresh = await page.locator("[data-recovery-codes] code").all_inner_texts()
         assert len(fresh) == 10 and not set(fresh) & set(codes)
     finally:

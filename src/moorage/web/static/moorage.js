@@ -273,8 +273,16 @@ function moorageConfirm(question, { action = t("Confirm"), cancel = t("Cancel") 
   const modal = bootstrap.Modal.getOrCreateInstance(confirmModal, { backdrop: true, keyboard: true, focus: true });
   return new Promise((resolve) => {
     let confirmed = false;
-    const onOk = () => { confirmed = true; modal.hide(); };
-    const onShown = () => confirmModal.querySelector("#confirm-cancel").focus();
+    let shown = false;
+    // Bootstrap ignores hide() while the modal is still fading in: a quick click on
+    // the button (a fast hand, a loaded machine) would confirm and leave the modal up,
+    // the action never sent. Such a click hides it once it is shown.
+    const onOk = () => { confirmed = true; if (shown) modal.hide(); };
+    const onShown = () => {
+      shown = true;
+      if (confirmed) modal.hide();
+      else confirmModal.querySelector("#confirm-cancel").focus();
+    };
     const onHidden = () => {
       ok.removeEventListener("click", onOk);
       confirmModal.removeEventListener("shown.bs.modal", onShown);
