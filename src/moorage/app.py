@@ -16,6 +16,7 @@ from moorage.api.compat._cors import CompatCors
 from moorage.api.errors import install_error_handlers
 from moorage.api.fast_path import AgentReportFastPath
 from moorage.api.metrics import router as metrics_router
+from moorage.api.metrics_port import metrics_port
 from moorage.api.v1 import router as api_router
 from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
@@ -71,7 +72,8 @@ def create_app(
             app.state.terminal_holds = holds
             app.state.thumbnails = Thumbnails(context, holds)
             try:
-                yield
+                async with metrics_port(context, settings.metrics_port):
+                    yield
             finally:
                 await holds.close_all()
 

@@ -1,7 +1,8 @@
 """Settings for every Moorage process, read from ``MOORAGE_*`` environment variables
 and from a ``.env`` file in the working directory (the environment wins).
 
-One pydantic-settings class. Paths are resolved against the data directory,
+One pydantic-settings class (the seed APIs' settings in :mod:`moorage.config_seed_apis`,
+which it inherits). Paths are resolved against the data directory,
 durations carry their unit in the field name.
 """
 
@@ -14,11 +15,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from moorage.config_seed_apis import COMPAT_ROUTERS, SeedApiSettings, split_list
+
 __all__ = ["COMPAT_ROUTERS", "Settings"]
-
-COMPAT_ROUTERS = ("winux", "iac", "flowcase", "dashfleet")
-"""The seed systems whose APIs Moorage can serve (``MOORAGE_COMPAT``)."""
-
 
 SYNC_MYSQL_SCHEMES = frozenset(
     {"mysql", "mysql+pymysql", "mysql+mysqldb", "mariadb", "mariadb+pymysql", "mariadb+mysqldb"}
@@ -26,11 +25,7 @@ SYNC_MYSQL_SCHEMES = frozenset(
 """URL schemes of MySQL/MariaDB with a synchronous driver, read as ``mysql+asyncmy``."""
 
 
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-class Settings(BaseSettings):
+class Settings(SeedApiSettings, BaseSettings):
     """Process settings. Every field can be set as ``MOORAGE_<FIELD>``."""
 
     model_config = SettingsConfigDict(
@@ -169,24 +164,6 @@ class Settings(BaseSettings):
     run_reconciler: bool = Field(
         True, description="Run the reconciler inside `moorage serve` (the embedded default)."
     )
-    # The seed systems' own APIs (README, "Coming from Winux / Projet-IAC / Flowcase /
-    # DashFleet"); each router is a thin translation onto the services.
-    compat: str = Field(
-        "",
-        description=(
-            "Seed APIs to serve at their own paths, comma-separated: winux, iac, flowcase, "
-            "dashfleet (or `all`). Off by default."
-        ),
-    )
-    compat_anonymous_users: str = Field(
-        "",
-        description=(
-            "Opt-in, per router: `router=username` pairs, comma-separated (e.g. "
-            "`winux=kiosk,iac=lab`). Callers of that router with no credential act as that "
-            "user, for deployments whose reverse proxy authenticates. Refused at start-up "
-            "unless Moorage listens on loopback or MOORAGE_TRUSTED_PROXIES is set."
-        ),
-    )
     root_path: str = Field(
         "",
         description=(
@@ -204,38 +181,6 @@ class Settings(BaseSettings):
             "else's are."
         ),
     )
-    compat_cors_origins: str = Field(
-        "",
-        description=(
-            "Origins (scheme://host[:port]), comma-separated, whose pages may call the seed "
-            "APIs from a browser (CORS), e.g. the Winux static web client's."
-        ),
-    )
-    compat_winux_template: str = Field(
-        "rdp-desktop", description="Template the Winux API launches (`POST /api/winux/sessions`)."
-    )
-    compat_iac_pool: str | None = Field(
-        None,
-        description=(
-            "Machine pool of the Projet-IAC API; default: the org's `default` pool, or its "
-            "first pool by name when it has no `default`."
-        ),
-    )
-    compat_fleet_token: SecretStr | None = Field(
-        None,
-        description=(
-            "DashFleet's FLEET_TOKEN: the shared token its agents send to "
-            "`POST /api/fleet/report` (org API keys are accepted too)."
-        ),
-    )
-    compat_action_token: SecretStr | None = Field(
-        None,
-        description=(
-            "DashFleet's ACTION_TOKEN, accepted (besides an operator's token or an org API key) "
-            "by `POST /api/action` and `POST /api/agent/link`."
-        ),
-    )
-
     # Self-registration (issue 13, "Users, groups, roles"): off unless switched on.
     signup_enabled: bool = Field(
         False,
@@ -252,7 +197,7 @@ class Settings(BaseSettings):
 
     @property
     def signup_domain_list(self) -> list[str]:
-        return [d.lower().lstrip("@") for d in _split(self.signup_email_domains)]
+        return [d.lower().lstrip("@") for d in split_list(self.signup_email_domains)]
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -276,7 +221,7 @@ class Settings(BaseSettings):
         if root and (not root.startswith("/") or any(c in root for c in "?#% \t")):
             raise ValueError(f"MOORAGE_ROOT_PATH: {root!r} is not a path such as /winux")
         self.root_path = root.rstrip("/")
-        for entry in _split(self.trusted_proxies):
+        for entry in split_list(self.trusted_proxies):
             try:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
@@ -309,26 +254,11 @@ class Settings(BaseSettings):
         return [origin.strip() for origin in self.trusted_origins.split(",") if origin.strip()]
 
     @property
-    def compat_router_list(self) -> list[str]:
-        """The seed APIs switched on (``compat`` split on commas; ``all`` is every one)."""
-        names = [name.lower() for name in _split(self.compat)]
-        return list(COMPAT_ROUTERS) if "all" in names else names
-
-    @property
-    def compat_anonymous_user_map(self) -> dict[str, str]:
-        """``compat_anonymous_users`` as ``{router: username}``."""
-        pairs = (entry.partition("=") for entry in _split(self.compat_anonymous_users))
-        return {router.strip().lower(): username.strip() for router, _, username in pairs}
-
-    @property
     def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """``trusted_proxies`` parsed (a bare address is a /32 or /128 network)."""
-        return [ipaddress.ip_network(entry, strict=False) for entry in _split(self.trusted_proxies)]
-
-    @property
-    def compat_cors_origin_list(self) -> list[str]:
-        """``compat_cors_origins`` split on commas, blanks dropped."""
-        return _split(self.compat_cors_origins)
+        return [
+            ipaddress.ip_network(entry, strict=False) for entry in split_list(self.trusted_proxies)
+        ]
 
     @property
     def workspace_origin_mode(self) -> bool:
@@ -361,25 +291,6 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
-    # DashFleet's webhook (seed 004: WEBHOOK_URL, WEBHOOK_MIN_SECONDS), kept here at
-    # the end of the class so that concurrent additions above do not collide.
-    webhook_url: SecretStr | None = Field(
-        None,
-        description=(
-            "DashFleet's WEBHOOK_URL: at start-up, a notification channel of the default "
-            "org bound to its 'health turned critical' rule. An http(s) URL receives the "
-            'seed\'s JSON payload `{"text": "…"}` (Slack/Teams compatible) by POST; any '
-            "other Apprise URL (slack://, mailto://, …) is used as is. Unset: the channel "
-            "is removed."
-        ),
-    )
-    webhook_min_seconds: int = Field(
-        300,
-        ge=0,
-        le=86400,
-        description="DashFleet's WEBHOOK_MIN_SECONDS: at most one webhook message per this "
-        "many seconds (the channel's cooldown).",
-    )
     git_allow_file_urls: bool = Field(
         False,
         description="Let stacks come from file:// Git repositories on this server's "
@@ -392,6 +303,15 @@ class Settings(BaseSettings):
         description=(
             "Bearer token a Prometheus scraper sends to `GET /metrics` (besides any admin's "
             "API token). Unset: only admins' tokens are accepted."
+        ),
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description=(
+            "Also serve `GET /metrics` on 127.0.0.1 at this port, without a token, for a "
+            "scraper on the same host. Unset: only the main port's `/metrics`."
         ),
     )
     log_format: Literal["text", "json"] = Field(
