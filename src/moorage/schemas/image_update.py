@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import semantic_version
-from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
 from moorage.schemas._input import InputModel
@@ -17,6 +15,8 @@ __all__ = ["ImageUpdatePolicyBody", "check_cron", "check_range"]
 def check_cron(expression: str, field: str) -> str:
     """``expression`` if it is a five-field cron expression (``*/30 * * * *``), else
     a ValueError naming ``field`` (the API answers 422)."""
+    from croniter import croniter  # heavy: only when a policy is written
+
     if len(expression.split()) != 5 or not croniter.is_valid(expression):
         raise ValueError(f"{field} is not a five-field cron expression (e.g. '0 3 * * *')")
     return expression
@@ -24,6 +24,8 @@ def check_cron(expression: str, field: str) -> str:
 
 def check_range(text: str) -> str:
     """``text`` if it is an npm semver range (``~1.4``, ``^2``), else a ValueError."""
+    import semantic_version
+
     try:
         semantic_version.NpmSpec(text)
     except ValueError as exc:

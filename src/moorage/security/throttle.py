@@ -27,15 +27,33 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import HTTPConnection
 
 from moorage.errors import TooManyAttempts
 
-__all__ = ["ACCOUNT_POLICY", "ADDRESS_POLICY", "SignInPolicy", "SignInThrottle", "throttled"]
+if TYPE_CHECKING:  # limits is imported at the first attempt, not at start-up
+    from limits import RateLimitItem
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+__all__ = [
+    "ACCOUNT_POLICY",
+    "ADDRESS_POLICY",
+    "SignInPolicy",
+    "SignInThrottle",
+    "moving_window",
+    "throttled",
+]
+
+
+def moving_window() -> MovingWindowRateLimiter:
+    """A ``limits`` moving-window limiter on in-process memory."""
+    from limits.aio.storage import MemoryStorage
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    return MovingWindowRateLimiter(MemoryStorage())
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,8 @@ class SignInPolicy:
 
     @property
     def item(self) -> RateLimitItem:
+        from limits import RateLimitItemPerMinute
+
         return RateLimitItemPerMinute(self.lock_after, self.window_minutes)
 
 
@@ -81,7 +101,10 @@ class SignInThrottle:
         self.account = account
         self.address = address
         self.sleep = sleep
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    @cached_property
+    def _limiter(self) -> MovingWindowRateLimiter:
+        return moving_window()
 
     def _keys(self, username: str, address: str) -> list[tuple[SignInPolicy, str]]:
         return [(self.account, f"account:{username.lower()}"), (self.address, f"address:{address}")]

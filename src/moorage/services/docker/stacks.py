@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.drivers.docker import containers
@@ -52,6 +51,8 @@ async def check_stack_folder(environment: Environment, files: StackFiles, name: 
         InvalidInput: naming the offending key (``services.web.privileged``), or a
             compose file that is not YAML (field ``compose``).
     """
+    import yaml  # heavy: only when a stack is checked
+
     root = str(files.root.absolute())  # as Compose makes paths absolute
     try:
         raw = yaml.safe_load(files.compose_file.read_text())

@@ -6,9 +6,10 @@ semver range is newer (npm's range syntax, ``~1.4``, ``^2``, ``>=1.2 <2``, via
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import semantic_version
-from croniter import croniter
+if TYPE_CHECKING:  # imported where used: the server starts without them
+    import semantic_version
 
 __all__ = [
     "in_window",
@@ -21,6 +22,8 @@ __all__ = [
 
 def next_check(schedule: str, now: datetime) -> datetime:
     """The first time after ``now`` (UTC) that cron ``schedule`` fires."""
+    from croniter import croniter
+
     return croniter(schedule, now).get_next(datetime)
 
 
@@ -29,12 +32,16 @@ def in_window(window_schedule: str | None, window_minutes: int | None, now: date
     ``window_schedule`` fires and lasts ``window_minutes``. No window: always."""
     if not window_schedule or not window_minutes:
         return True
+    from croniter import croniter
+
     opened: datetime = croniter(window_schedule, now + timedelta(seconds=1)).get_prev(datetime)
     return now < opened + timedelta(minutes=window_minutes)
 
 
 def window_opens(window_schedule: str, now: datetime) -> datetime:
     """When the next maintenance window opens after ``now``."""
+    from croniter import croniter
+
     return croniter(window_schedule, now).get_next(datetime)
 
 
@@ -44,6 +51,8 @@ def tag_version(tag: str) -> semantic_version.Version | None:
     text = tag[1:] if tag[:1] in ("v", "V") else tag
     if not text[:1].isdigit():
         return None
+    import semantic_version
+
     try:
         return semantic_version.Version.coerce(text)
     except ValueError:
@@ -54,6 +63,8 @@ def newest_in_range(tags: list[str], current_tag: str, semver_range: str) -> str
     """The tag of ``tags`` with the highest version inside ``semver_range`` that is
     newer than ``current_tag``'s, or None. Pre-releases count only when the range
     names one (npm's rule)."""
+    import semantic_version
+
     spec = semantic_version.NpmSpec(semver_range)
     current = tag_version(current_tag)
     best: tuple[semantic_version.Version, str] | None = None

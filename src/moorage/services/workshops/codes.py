@@ -18,12 +18,15 @@ from __future__ import annotations
 import math
 import secrets
 import time
-
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from moorage.errors import TooManyAttempts
+from moorage.security.throttle import moving_window
+
+if TYPE_CHECKING:  # limits is imported at the first join, not at start-up
+    from limits import RateLimitItem
+    from limits.aio.strategies import MovingWindowRateLimiter
 
 __all__ = [
     "ALPHABET",
@@ -59,8 +62,17 @@ class JoinCodeThrottle:
     """
 
     def __init__(self, per_minute: int = WRONG_CODES_PER_MINUTE) -> None:
-        self._item = RateLimitItemPerMinute(per_minute, 1)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.per_minute = per_minute
+
+    @cached_property
+    def _item(self) -> RateLimitItem:
+        from limits import RateLimitItemPerMinute  # made with the app, used at a join
+
+        return RateLimitItemPerMinute(self.per_minute, 1)
+
+    @cached_property
+    def _limiter(self) -> MovingWindowRateLimiter:
+        return moving_window()
 
     async def check(self, address: str) -> None:
         """Refuse an address that used up its wrong codes.
