@@ -21,6 +21,14 @@ class Role(enum.StrEnum):
     VIEWER = "viewer"
 
 
+class AuthSource(enum.StrEnum):
+    """Where a user signs in: ``local`` (a Moorage password), ``ldap``, ``oidc``."""
+
+    LOCAL = "local"
+    LDAP = "ldap"
+    OIDC = "oidc"
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -38,6 +46,11 @@ class User(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The language the person chose (moorage.i18n.LANGUAGES); None: the browser's.
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    # Where the person signs in (AuthSource): Moorage's own password, or a directory
+    # that owns the account (issue 13). ``external_id``: the directory's stable id
+    # for them (an LDAP entry's DN, an OIDC ``sub``), None for local users.
+    auth_source: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
 
     @property
     def is_admin(self) -> bool:
