@@ -26,3 +26,6 @@ class Org(Base):
     # Roles whose users must set up a second factor (TOTP) before anything but their
     # account page answers them; empty: two-factor is optional for everyone.
     two_factor_required_roles: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Set when a platform admin removed the org (services.org_admin): the row stays
+    # for the history of its leases and audit log, renamed so the name is free again.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

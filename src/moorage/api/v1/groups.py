@@ -110,9 +110,10 @@ async def put_pool_groups(name: str, body: GroupList, db: WriteDbDep, admin: Adm
 
 
 async def _own_org(db: AsyncSession, admin: AdminUser, name: str) -> None:
+    """Quotas are set by the org's own admins (a platform admin signs in to it)."""
     org = await find_org(db, name)
     if org.id != admin.org_id:
-        raise NotFound(f"no org named {name!r}", code="org_not_found")
+        raise NotFound("no org named %(name)s", params={"name": name}, code="org_not_found")
 
 
 @router.get("/orgs/{name}/quota", response_model=QuotaPublic, dependencies=[Allow(Role.ADMIN)])
