@@ -37,7 +37,7 @@ from moorage.models.user import User
 from moorage.security.tokens import hash_token
 from moorage.services.audit import audit_in
 from moorage.services.fleet.ingest import Ingest
-from moorage.services.orgs import find_org, require_platform_admin
+from moorage.services.orgs import find_managed_org, require_platform_admin
 from moorage.services.user_admin import LeaseReleaser
 
 __all__ = ["OrgRemoval"]
@@ -62,11 +62,12 @@ class OrgRemoval:
         ``{"users", "sessions", "reservations", "nodes"}`` (live leases only).
 
         Raises:
-            Forbidden: ``by`` is not a platform admin. NotFound: no org ``name``.
+            NotFound: no org ``name``, or one ``by`` does not manage.
+            Forbidden: ``by`` is not a platform admin.
         """
         async with self._sessionmaker() as db:
+            org = await find_managed_org(db, by, name)
             await require_platform_admin(db, by)
-            org = await find_org(db, name)
             counts = {
                 "users": await _count(db, select(func.count()).where(User.org_id == org.id)),
                 "nodes": await _count(db, select(func.count()).where(Node.org_id == org.id)),
@@ -84,13 +85,14 @@ class OrgRemoval:
         leases were released.
 
         Raises:
-            Forbidden: ``by`` is not a platform admin. NotFound: no org ``name``.
+            NotFound: no org ``name``, or one ``by`` does not manage.
+            Forbidden: ``by`` is not a platform admin.
             Conflict: the default org (code ``default_org``) or ``by``'s own org
                 (code ``own_org``).
         """
         async with write_session(self._sessionmaker) as db:
+            org = await find_managed_org(db, by, name)  # another org: 404, as if absent
             await require_platform_admin(db, by)
-            org = await find_org(db, name)
             if org.name == DEFAULT_ORG:
                 raise Conflict("the default org cannot be removed", code="default_org")
             if org.id == by.org_id:
