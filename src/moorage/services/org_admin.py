@@ -37,7 +37,7 @@ from moorage.models.user import User
 from moorage.security.tokens import hash_token
 from moorage.services.audit import audit_in
 from moorage.services.fleet.ingest import Ingest
-from moorage.services.orgs import find_managed_org, require_platform_admin
+from moorage.services.orgs import find_managed_org, require_platform_admin, service_username
 from moorage.services.user_admin import LeaseReleaser
 
 __all__ = ["OrgRemoval"]
@@ -59,7 +59,8 @@ class OrgRemoval:
 
     async def holding(self, by: User, name: str) -> dict[str, int]:
         """What removing org ``name`` would end, for the confirmation:
-        ``{"users", "sessions", "reservations", "nodes"}`` (live leases only).
+        ``{"users", "sessions", "reservations", "nodes"}`` (people, not the service
+        user of its API keys; live leases only).
 
         Raises:
             NotFound: no org ``name``, or one ``by`` does not manage.
@@ -69,7 +70,14 @@ class OrgRemoval:
             org = await find_managed_org(db, by, name)
             await require_platform_admin(db, by)
             counts = {
-                "users": await _count(db, select(func.count()).where(User.org_id == org.id)),
+                "users": await _count(
+                    db,
+                    select(func.count()).where(
+                        User.org_id == org.id,
+                        User.deleted_at.is_(None),
+                        User.username != service_username(org.name),  # holds its keys
+                    ),
+                ),
                 "nodes": await _count(db, select(func.count()).where(Node.org_id == org.id)),
             }
             for service in self._leases:

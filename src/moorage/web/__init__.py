@@ -47,6 +47,9 @@ def mount_web(app: FastAPI) -> None:
     from moorage.web.user_pages import router as user_router
 
     app.include_router(user_router)
+    from moorage.web.org_pages import router as org_router
+
+    app.include_router(org_router)
     from moorage.web.account_pages import router as account_router
 
     app.include_router(account_router)
