@@ -12,18 +12,25 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from moorage.api.deps import AdminUser, ContextDep, DbDep, WriteDbDep
-from moorage.api.v1.orgs import org_removal
+from moorage.context import Context
 from moorage.models.user import Role
 from moorage.schemas.org import OrgCreate, OrgUpdate
 from moorage.security.access import Allow
 from moorage.security.origin import require_same_origin
 from moorage.services import orgs
 from moorage.services.audit import client_address
+from moorage.services.org_admin import OrgRemoval
 from moorage.web.pages import _invalid, _redirect, templates
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+
+
+def org_removal(context: Context) -> OrgRemoval:
+    return OrgRemoval(
+        context.sessionmaker, (context.sessions, context.reservations), context.ingest
+    )
 
 
 @router.get("/admin/orgs", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
