@@ -4,14 +4,25 @@ with the keyring (security.crypto)."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
 
 LOCAL_ENVIRONMENT = "local"
+
+
+class EnvironmentState(enum.StrEnum):
+    """Whether new sessions may start on an environment (issue 15, placement):
+    ``active``; ``cordoned``: no new sessions, live ones keep running; ``draining``:
+    cordoned, and the environments page shows what is left on it."""
+
+    ACTIVE = "active"
+    CORDONED = "cordoned"
+    DRAINING = "draining"
 
 
 class Environment(Base):
@@ -39,3 +50,25 @@ class Environment(Base):
     # capabilities, devices, the Docker socket) for containers and stacks created
     # through Moorage. Off by default; only an admin may turn it on.
     allow_host_access: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Placement (services.placement): labels templates match (``{"site": "lab-2"}``),
+    # whether new sessions may start here, and the room for workspaces: the engine's
+    # CPUs and memory (read at each status check) unless an operator overrides them.
+    labels: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    state: Mapped[str] = mapped_column(
+        String(16), default=EnvironmentState.ACTIVE.value, server_default="active"
+    )
+    engine_cpus: Mapped[float | None] = mapped_column(Float, nullable=True)
+    engine_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cpu_capacity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    memory_capacity_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    def workspace_capacity(self) -> tuple[float | None, int | None]:
+        """``(CPU cores, memory MB)`` for workspaces: the operator's override, else
+        what the engine reported; None where neither is known (no limit)."""
+        cpus = self.cpu_capacity if self.cpu_capacity is not None else self.engine_cpus
+        memory = (
+            self.memory_capacity_mb
+            if self.memory_capacity_mb is not None
+            else self.engine_memory_mb
+        )
+        return cpus, memory

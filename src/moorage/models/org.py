@@ -29,3 +29,8 @@ class Org(Base):
     # Set when a platform admin removed the org (services.org_admin): the row stays
     # for the history of its leases and audit log, renamed so the name is free again.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # How launches pick an environment (services.placement.Policy): ``spread`` (the
+    # most free room) or ``pack`` (the least free room that fits).
+    placement_policy: Mapped[str] = mapped_column(
+        String(8), default="spread", server_default="spread"
+    )

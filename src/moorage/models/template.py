@@ -54,5 +54,8 @@ class Template(Base):
     # Warm workspaces to keep started ahead: None (none), or the stored form of
     # ``moorage.schemas.warm.WarmSchedule`` (``{"count": 3}`` for a plain number).
     warm: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Where it may run (services.placement): labels an environment must carry, all of
+    # them (``{"gpu": "true", "site": "lab-2"}``); None or {}: any environment.
+    environment_labels: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

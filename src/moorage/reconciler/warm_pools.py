@@ -42,6 +42,7 @@ from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.warm import WarmState, WarmWorkspace
 from moorage.schemas.warm import warm_target
+from moorage.services import placement
 from moorage.services.warm_pools import WARM_LABEL, WarmPools, spec_hash
 
 __all__ = ["WarmPoolKeeper"]
@@ -98,22 +99,16 @@ class WarmPoolKeeper:
         """One pass over every template's pool, then the sweep of orphan containers."""
         async with self._sessionmaker() as db:
             templates = list(await db.scalars(select(Template)))
-            environments = {
-                org_id: env
-                for org_id, env in (
-                    await db.execute(
-                        select(Environment.org_id, Environment).order_by(
-                            Environment.created_at.desc()
-                        )
-                    )
-                ).all()
-            }  # the oldest environment of each org wins: where launches start
+            environments: dict[str, list[Environment]] = {}
+            for env in await db.scalars(select(Environment)):
+                environments.setdefault(env.org_id, []).append(env)
         demand = await self._demand() if self._demand is not None else {}
         for template in templates:
+            # Warm workspaces start on the oldest environment a launch may use
+            # (active, labels matching); cordoning it moves them on their next cycle.
+            where = placement.eligible(environments.get(template.org_id, []), template)
             try:
-                await self._keep(
-                    template, environments.get(template.org_id), demand.get(template.id, 0)
-                )
+                await self._keep(template, where[0] if where else None, demand.get(template.id, 0))
             except MoorageError as exc:
                 log.warning("warm pool %s: %s", template.name, exc.message)
         await self._sweep()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from moorage.schemas._input import InputModel, PemCertificates, PemPrivateKey, SshPrivateKey
 
 __all__ = [
+    "CapacityOverride",
     "ContainerCreate",
     "EnvironmentCreate",
     "EnvironmentPublic",
@@ -20,6 +21,29 @@ __all__ = [
 ]
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
+LABEL_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$"
+LABEL_VALUE = r"^[A-Za-z0-9_.\-]{0,63}$"
+
+
+def check_labels(labels: dict[str, str] | None, field: str) -> dict[str, str] | None:
+    """``labels`` if every key and value is a short label (``site``, ``lab-2``), else a
+    ValueError naming ``field`` and the bad entry (the API answers 422)."""
+    import re
+
+    for key, value in (labels or {}).items():
+        if not re.match(LABEL_KEY, key) or not re.match(LABEL_VALUE, str(value)):
+            raise ValueError(
+                f"{field}: {key}={value} is not a label (letters, digits, '_', '.', '-')"
+            )
+    return labels
+
+
+class CapacityOverride(InputModel):
+    """What an operator says an environment has for workspaces; null: what the
+    engine reports."""
+
+    cpu_cores: float | None = Field(None, gt=0, le=4096)
+    memory_mb: int | None = Field(None, gt=0, le=64 * 1024 * 1024)
 
 
 class EnvironmentCreate(InputModel):
@@ -49,6 +73,25 @@ class EnvironmentUpdate(InputModel):
     reset_host_key: bool = Field(
         False, description="Pin the SSH host key the server presents now (after a reinstall)."
     )
+    labels: dict[str, str] | None = Field(
+        None,
+        max_length=32,
+        description='Labels templates match (`{"site": "lab-2"}`); replaces them all.',
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value, "labels")
+
+    capacity: CapacityOverride | None = Field(
+        None, description="CPU cores and memory (MB) for workspaces; null values: the engine's."
+    )
+    state: Literal["active", "cordoned", "draining"] | None = Field(
+        None,
+        description="`cordoned`: no new sessions, live ones keep running; `draining`: "
+        "cordoned, and the page shows what is left.",
+    )
     allow_host_access: bool | None = Field(
         None,
         description="Admins only: let containers and stacks created here reach the host "
@@ -59,6 +102,11 @@ class EnvironmentUpdate(InputModel):
 
 class EnvironmentPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("labels", mode="before", check_fields=False)
+    @classmethod
+    def _no_labels(cls, value: object) -> object:
+        return value or {}
 
     id: str
     name: str
@@ -75,6 +123,18 @@ class EnvironmentPublic(BaseModel):
     ssh_host_key: str | None = Field(None, description="The pinned SSH host key (OpenSSH).")
     allow_host_access: bool = Field(
         False, description="Containers and stacks created here may reach the host."
+    )
+    labels: dict[str, str] = Field(default_factory=dict)
+    state: str = Field("active", description="active, cordoned or draining.")
+    capacity: dict[str, float | int | None] = Field(
+        default_factory=dict,
+        description="For workspaces: `cpu_cores`, `memory_mb` (null: unknown, no limit); "
+        "the operator's override, else the engine's.",
+    )
+    used: dict[str, float | int] = Field(
+        default_factory=dict,
+        description="What live sessions and warm workspaces hold: `cpu_cores`, "
+        "`memory_mb`, and `sessions` (how many live sessions run here).",
     )
 
 

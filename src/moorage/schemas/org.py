@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from moorage.models.user import Role
@@ -36,6 +38,11 @@ class OrgUpdate(InputModel):
         None, min_length=1, max_length=28, description="A new name (platform admins)."
     )
     display_name: str | None = Field(None, min_length=1, max_length=128)
+    placement_policy: Literal["spread", "pack"] | None = Field(
+        None,
+        description="How launches pick an environment: `spread` (the most free room) or "
+        "`pack` (the least free room that fits).",
+    )
 
     two_factor_required_roles: list[Role] | None = Field(
         None,

@@ -17,6 +17,7 @@ from pydantic import (
 
 from moorage.models.template import TemplateKind
 from moorage.schemas._input import InputModel
+from moorage.schemas.environment import check_labels
 from moorage.schemas.warm import MAX_WARM, WarmSchedule, public_warm
 
 __all__ = ["TemplateCreate", "TemplatePublic", "TemplateUpdate"]
@@ -88,6 +89,18 @@ class _TemplateFields(InputModel):
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
         return value
+
+    environment_labels: dict[str, str] | None = Field(
+        None,
+        max_length=16,
+        description="Where it may run: labels an environment must carry, all of them "
+        '(`{"site": "lab-2"}`); `{}`: any environment of the org.',
+    )
+
+    @field_validator("environment_labels")
+    @classmethod
+    def _environment_labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value, "environment_labels")
 
     warm: int | WarmSchedule | None = Field(
         None,
@@ -178,8 +191,16 @@ class TemplatePublic(BaseModel):
     warm: int | dict[str, Any] = Field(
         description="Warm workspaces kept started ahead: a number or a schedule object."
     )
+    environment_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels an environment must carry to run it."
+    )
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("environment_labels", mode="before")
+    @classmethod
+    def _labels_public(cls, value: Any) -> Any:
+        return value or {}
 
     @field_validator("warm", mode="before")
     @classmethod

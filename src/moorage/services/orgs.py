@@ -40,6 +40,7 @@ __all__ = [
     "rotate_org_api_keys",
     "service_username",
     "set_display_name",
+    "set_placement_policy",
     "set_two_factor_required_roles",
 ]
 
@@ -90,13 +91,15 @@ def service_username(org_name: str) -> str:
 
 
 def org_public(org: Org) -> dict[str, object]:
-    """``{"id", "name", "display_name", "created_at", "two_factor_required_roles"}``."""
+    """``{"id", "name", "display_name", "created_at", "two_factor_required_roles",
+    "placement_policy"}``."""
     return {
         "id": org.id,
         "name": org.name,
         "display_name": org.display_name,
         "created_at": org.created_at.isoformat(),
         "two_factor_required_roles": list(org.two_factor_required_roles or []),
+        "placement_policy": org.placement_policy or "spread",
     }
 
 
@@ -256,6 +259,18 @@ def set_display_name(
         return
     org.display_name = display_name
     audit_in(db, by, "org.update", "org", org.name, detail="display name", source=source)
+
+
+def set_placement_policy(
+    db: AsyncSession, by: User, org: Org, policy: str, *, source: str | None = None
+) -> None:
+    """Set how ``org``'s launches pick an environment (``spread`` or ``pack``, see
+    :mod:`moorage.services.placement`), not committed; the caller checked ``by``
+    manages it. Audited ``org.update`` when it changes."""
+    if policy == org.placement_policy:
+        return
+    org.placement_policy = policy
+    audit_in(db, by, "org.update", "org", org.name, detail=f"placement {policy}", source=source)
 
 
 async def rotate_org_api_keys(

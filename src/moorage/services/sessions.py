@@ -29,14 +29,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
 from moorage.drivers.base import WorkspaceSpec
 from moorage.drivers.pool import DriverPool
-from moorage.errors import Conflict, MoorageError, RuntimeUnavailable
+from moorage.errors import Conflict, MoorageError
 from moorage.models.environment import Environment
 from moorage.models.lease import LIVE_STATES, LeaseState
 from moorage.models.org import Org
@@ -48,9 +47,8 @@ from moorage.schemas.session import SessionConnection
 from moorage.security.crypto import Keyring
 from moorage.security.passwords import generate_password
 from moorage.security.rbac import require_role
-from moorage.services import quotas
+from moorage.services import placement, quotas
 from moorage.services.activity import Activity
-from moorage.services.catalog import build_command
 from moorage.services.groups import check_may_launch
 from moorage.services.kinds import KINDS, StartedWorkspace, kind_for
 from moorage.services.leases import DeadlineListener, Visibility, requested_duration
@@ -234,7 +232,7 @@ class SessionService(WarmLaunch):
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
             await check_may_launch(db, user, template)
-            environment = await self._pick_environment(db, user)
+            candidates = await placement.candidates(db, user.org_id, template)
             scopes = await quotas.scopes_of(db, user)
         kind = kind_for(template.kind)
         duration = requested_duration(
@@ -247,15 +245,11 @@ class SessionService(WarmLaunch):
             claimed = await self._insert_claimed(user, template, duration, self.warm_pools, scopes)
             if claimed is not None:
                 return await self._hand_over(user, template, claimed, duration, source)
+        with_image = await placement.holding_image(self._drivers, template, candidates)
+        session_id, environment = await self._insert_provisioning(
+            user, template, with_image, duration, scopes
+        )
         driver = self._drivers.get(environment)
-        if not await driver.image_present(template.image):
-            raise RuntimeUnavailable(
-                f"the image {template.image} of template {template.name} is not on "
-                f"environment {environment.name}; build it with `{build_command(template.image)}`",
-                code="image_missing",
-            )
-
-        session_id = await self._insert_provisioning(user, template, environment, duration, scopes)
         setup = kind.environment(template, session_id, generate_password(12))
         secret_sealed = self._keyring.seal(setup.secret, SECRET_CONTEXT) if setup.secret else None
         container_id: str | None = None
@@ -341,33 +335,24 @@ class SessionService(WarmLaunch):
             return None
         return self._keyring.open(session.secret_sealed, SECRET_CONTEXT)
 
-    async def _pick_environment(self, db: AsyncSession, user: User) -> Environment:
-        environment = await db.scalar(
-            select(Environment)
-            .where(Environment.org_id == user.org_id)
-            .order_by(Environment.created_at)
-            .limit(1)
-        )
-        if environment is None:
-            raise RuntimeUnavailable(
-                "no Docker environment is configured; start Moorage where Docker is reachable",
-                code="no_environment",
-            )
-        return environment
-
     async def _insert_provisioning(
         self,
         user: User,
         template: Template,
-        environment: Environment,
+        among: set[str],
         duration: timedelta,
         scopes: list[quotas.QuotaScope],
-    ) -> str:
+    ) -> tuple[str, Environment]:
+        """Check the quotas, place the session on one of the environments ``among``
+        (:func:`placement.place`, under lock) and insert it ``provisioning``; returns
+        its id and environment."""
         async with write_session(self._sessionmaker) as db:
             await quotas.check_session(db, user, scopes, template, duration)
             await self._lock_owner(db, user)
             await self._check_quota(db, user, template)
             org = await db.get(Org, user.org_id)
+            policy = org.placement_policy if org is not None else placement.Policy.SPREAD
+            environment = await placement.place(db, user.org_id, template, policy, among)
             session = WorkspaceSession(
                 **self._new_lease_columns(user, duration),
                 template_id=template.id,
@@ -375,7 +360,7 @@ class SessionService(WarmLaunch):
                 recorded=recording_required(template, org),
             )
             db.add(session)
-        return session.id
+        return session.id, environment
 
     # -- reclaiming --------------------------------------------------------
 

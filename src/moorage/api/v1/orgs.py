@@ -92,8 +92,9 @@ async def rotate_org_api_keys(
 async def update_org(
     name: str, body: OrgUpdate, request: Request, db: WriteDbDep, admin: AdminUser
 ) -> dict[str, Any]:
-    """Admins of org ``name``: change its ``display_name`` and
-    ``two_factor_required_roles`` (a list of roles; audited ``org.update``); platform
+    """Admins of org ``name``: change its ``display_name``, ``placement_policy``
+    (``spread`` or ``pack``) and ``two_factor_required_roles`` (a list of roles;
+    audited ``org.update``); platform
     admins also ``name`` (audited ``org.rename``). Answers the org. 404 for another
     org; 403 for a rename by an admin who is not a platform admin."""
     org = await orgs.find_managed_org(db, admin, name)
@@ -102,6 +103,8 @@ async def update_org(
         await orgs.rename_org(db, admin, org, body.name, source=source)
     if body.display_name is not None:
         orgs.set_display_name(db, admin, org, body.display_name, source=source)
+    if body.placement_policy is not None:
+        orgs.set_placement_policy(db, admin, org, body.placement_policy, source=source)
     if body.two_factor_required_roles is not None:
         await orgs.set_two_factor_required_roles(
             db, admin, org, body.two_factor_required_roles, source=source

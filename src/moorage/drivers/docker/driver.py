@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -22,20 +21,11 @@ from moorage.drivers.base import (
 )
 from moorage.drivers.docker import commands, terminal, workspaces
 from moorage.drivers.docker._errors import translated
+from moorage.drivers.docker.engine_info import EngineInfo
 from moorage.drivers.docker.stats import container_stats
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
 
 __all__ = ["DockerDriver", "EngineInfo", "docker_client"]
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What ``GET /info`` says of an engine: its version (``"26.1.5"``) and counts."""
-
-    version: str
-    containers_total: int
-    containers_running: int
-    images_total: int
 
 
 class Transport(Protocol):
@@ -136,12 +126,7 @@ class DockerDriver(ContainerDriver):
         """
         async with translated(self._endpoint, "describe itself"):
             info = await self._client.system.info()
-        return EngineInfo(
-            version=str(info.get("ServerVersion", "unknown")),
-            containers_total=int(info.get("Containers", 0)),
-            containers_running=int(info.get("ContainersRunning", 0)),
-            images_total=int(info.get("Images", 0)),
-        )
+        return EngineInfo.of(info)
 
     async def image_present(self, image: str) -> bool:
         try:

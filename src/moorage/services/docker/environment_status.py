@@ -75,4 +75,6 @@ class EnvironmentStatus:
                 row.containers_total = info.containers_total
                 row.containers_running = info.containers_running
                 row.images_total = info.images_total
+                row.engine_cpus = info.cpus
+                row.engine_memory_mb = info.memory_mb
         return row

@@ -21,6 +21,7 @@ from moorage.security.rbac import require_role
 from moorage.services.audit import audit
 from moorage.services.docker._operation import Caller, DockerService, find_environment
 from moorage.services.docker.environment_status import EnvironmentStatus
+from moorage.services.placement import Room, rooms_of
 
 __all__ = ["EnvironmentService", "kind_of"]
 
@@ -121,6 +122,7 @@ class EnvironmentService(DockerService):
             environment = await find_environment(db, caller.user.org_id, env)
             if body.allow_host_access is not None:
                 environment.allow_host_access = body.allow_host_access
+            placement_changed = self._set_placement(environment, body)
             moved = body.url is not None and body.url != environment.url
             if body.url is not None:
                 environment.kind = kind_of(body.url)
@@ -129,8 +131,33 @@ class EnvironmentService(DockerService):
             await self._set_ssh(environment, body, pin=moved or body.reset_host_key)
         await self._drivers.invalidate(environment.id)
         checked = await self._status.check(environment)
-        await self._audit(caller, "environment.update", environment.name)
+        await self._audit(caller, "environment.update", environment.name, placement_changed)
         return checked
+
+    @staticmethod
+    def _set_placement(environment: Environment, body: EnvironmentUpdate) -> str | None:
+        """Apply ``labels``, ``capacity`` and ``state`` of ``body``; returns what
+        changed, for the audit log (None: nothing)."""
+        changed = []
+        if body.labels is not None:
+            environment.labels = dict(body.labels)
+            changed.append("labels " + ", ".join(f"{k}={v}" for k, v in body.labels.items()))
+        if body.capacity is not None:
+            environment.cpu_capacity = body.capacity.cpu_cores
+            environment.memory_capacity_mb = body.capacity.memory_mb
+            changed.append(
+                f"capacity {body.capacity.cpu_cores} cores, {body.capacity.memory_mb} MB"
+            )
+        if body.state is not None and body.state != environment.state:
+            environment.state = body.state
+            changed.append(f"state {body.state}")
+        return "; ".join(changed) or None
+
+    async def rooms(self, environments: list[Environment]) -> dict[str, Room]:
+        """Capacity and use of each of ``environments`` (:mod:`moorage.services.placement`),
+        by id."""
+        async with self._sessionmaker() as db:
+            return {room.environment.id: room for room in await rooms_of(db, environments)}
 
     async def remove(self, caller: Caller, env: str) -> None:
         """Forget an environment (its containers are left alone) and close its driver.
@@ -155,8 +182,18 @@ class EnvironmentService(DockerService):
         await self._drivers.invalidate(environment.id)
         await self._audit(caller, "environment.remove", env)
 
-    async def _audit(self, caller: Caller, action: str, name: str) -> None:
-        await audit(self._sessionmaker, caller.connection, caller.user, action, "environment", name)
+    async def _audit(
+        self, caller: Caller, action: str, name: str, detail: str | None = None
+    ) -> None:
+        await audit(
+            self._sessionmaker,
+            caller.connection,
+            caller.user,
+            action,
+            "environment",
+            name,
+            detail=detail,
+        )
 
     async def _set_ssh(
         self, environment: Environment, body: EnvironmentCreate | EnvironmentUpdate, *, pin: bool

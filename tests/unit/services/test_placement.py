@@ -1,0 +1,140 @@
+"""Placement over several environments (issue 15), with the fake driver: spread
+and pack, cordoning, template labels, the clear 503 when nothing has room, and
+launches racing for the last room."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+
+from tests.unit.conftest import App
+
+TEMPLATE = {
+    "name": "one-core",
+    "display_name": "One core",
+    "kind": "terminal",
+    "image": "shell:1",
+    "cpu_limit": 1.0,
+    "memory_limit_mb": 1024,
+    "max_sessions_per_user": 100,
+}
+ROOM = {"cpu_cores": 4, "memory_mb": 4096}  # four sessions of TEMPLATE each
+
+
+@pytest.fixture
+async def three(app: App) -> list[str]:
+    """Three environments with room for four sessions of TEMPLATE each."""
+    app.driver.images.add("shell:1")
+    assert (await app.client.post("/api/v1/templates", json=TEMPLATE)).status_code == 201
+    local = (await app.client.get("/api/v1/environments")).json()[0]["name"]
+    names = [local]
+    for name in ("lab-b", "lab-c"):
+        added = await app.client.post(
+            "/api/v1/environments", json={"name": name, "url": "unix:///var/run/docker.sock"}
+        )
+        assert added.status_code == 201, added.text
+        names.append(name)
+    for name in names:
+        patched = await app.client.patch(f"/api/v1/environments/{name}", json={"capacity": ROOM})
+        assert patched.status_code == 200, patched.text
+    return names
+
+
+async def launch(client: httpx.AsyncClient, template: str = "one-core") -> httpx.Response:
+    return await client.post("/api/v1/sessions", json={"template": template})
+
+
+async def test_spread_places_evenly_then_answers_a_clear_503(app: App, three):
+    placed = Counter()
+    for _ in range(12):
+        response = await launch(app.client)
+        assert response.status_code == 201, response.text
+        placed[response.json()["environment"]] += 1
+    assert placed == {name: 4 for name in three}
+
+    full = await launch(app.client)
+    assert full.status_code == 503
+    error = full.json()["error"]
+    assert error["code"] == "no_room"
+    assert error["message"] == "no environment has 1024 MB of memory free for template one-core"
+
+    environment = (await app.client.get(f"/api/v1/environments/{three[1]}")).json()
+    assert environment["capacity"] == {"cpu_cores": 4.0, "memory_mb": 4096}
+    assert environment["used"] == {"cpu_cores": 4.0, "memory_mb": 4096, "sessions": 4}
+    assert environment["state"] == "active" and environment["labels"] == {}
+
+
+async def test_a_cordoned_environment_gets_no_new_sessions(app: App, three):
+    cordoned = await app.client.patch(
+        f"/api/v1/environments/{three[0]}", json={"state": "cordoned"}
+    )
+    assert cordoned.status_code == 200 and cordoned.json()["state"] == "cordoned"
+    placed = Counter()
+    for _ in range(8):
+        response = await launch(app.client)
+        assert response.status_code == 201, response.text
+        placed[response.json()["environment"]] += 1
+    assert placed == {three[1]: 4, three[2]: 4}
+    assert (await launch(app.client)).status_code == 503
+    audit = await app.client.get("/api/v1/audit", params={"action": "environment.update"})
+    assert any(event["detail"] == "state cordoned" for event in audit.json())
+
+
+async def test_pack_fills_one_environment_before_the_next(app: App, three):
+    assert (
+        await app.client.patch("/api/v1/orgs/default", json={"placement_policy": "pack"})
+    ).json()["placement_policy"] == "pack"
+    first = [(await launch(app.client)).json()["environment"] for _ in range(5)]
+    assert len(set(first[:4])) == 1 and first[4] != first[0]
+
+
+async def test_templates_run_only_where_their_labels_are(app: App, three):
+    labelled = await app.client.patch(
+        f"/api/v1/environments/{three[2]}", json={"labels": {"site": "lab-2", "gpu": "true"}}
+    )
+    assert labelled.json()["labels"] == {"site": "lab-2", "gpu": "true"}
+    assert (
+        await app.client.patch(
+            "/api/v1/templates/one-core", json={"environment_labels": {"site": "lab-2"}}
+        )
+    ).json()["environment_labels"] == {"site": "lab-2"}
+    for _ in range(4):
+        assert (await launch(app.client)).json()["environment"] == three[2]
+    full = await launch(app.client)
+    assert full.status_code == 503
+    assert "labelled site=lab-2 has 1024 MB of memory free" in full.json()["error"]["message"]
+
+    await app.client.patch("/api/v1/templates/one-core", json={"environment_labels": {"site": "x"}})
+    nowhere = await launch(app.client)
+    assert nowhere.status_code == 503 and nowhere.json()["error"]["code"] == "no_environment"
+    assert "labelled site=x" in nowhere.json()["error"]["message"]
+
+
+async def test_bad_placement_input_names_the_field(app: App, three):
+    bad_label = await app.client.patch(
+        f"/api/v1/environments/{three[0]}", json={"labels": {"site": "lab 2"}}
+    )
+    assert bad_label.status_code == 422 and bad_label.json()["error"]["field"] == "labels"
+    bad_state = await app.client.patch(f"/api/v1/environments/{three[0]}", json={"state": "off"})
+    assert bad_state.status_code == 422 and bad_state.json()["error"]["field"] == "state"
+    bad_room = await app.client.patch(
+        f"/api/v1/environments/{three[0]}", json={"capacity": {"cpu_cores": -1}}
+    )
+    assert bad_room.status_code == 422
+    bad_policy = await app.client.patch("/api/v1/orgs/default", json={"placement_policy": "x"})
+    assert (
+        bad_policy.status_code == 422 and bad_policy.json()["error"]["field"] == "placement_policy"
+    )
+
+
+async def test_launches_racing_for_the_last_room_never_both_get_it(app: App, three):
+    for name in three[1:]:
+        await app.client.patch(f"/api/v1/environments/{name}", json={"state": "draining"})
+    answers = await asyncio.gather(*(launch(app.client) for _ in range(10)))
+    codes = Counter(response.status_code for response in answers)
+    assert codes == {201: 4, 503: 6}, [r.text for r in answers if r.status_code not in (201, 503)]
+    used = (await app.client.get(f"/api/v1/environments/{three[0]}")).json()["used"]
+    assert used["sessions"] == 4 and len(app.driver.containers) == 4
