@@ -4,12 +4,16 @@ through the provider's own login form, and what Moorage makes of the person."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
 
 from tests.databases import fresh_database
 from tests.live_server import ADMIN_PASSWORD, Server, free_port
@@ -38,7 +42,9 @@ def provider(moorage: Server, tmp_path_factory) -> Iterator[TestProvider]:
     client = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
-        "redirect_uris": [f"{moorage.base_url}/login/oidc/corp/callback"],
+        "redirect_uris": [
+            f"{moorage.base_url}/login/oidc/{name}/callback" for name in ("corp", "tampered")
+        ],
         "post_logout_redirect_uris": [f"{moorage.base_url}/login"],
     }
     with running_provider(tmp_path_factory.mktemp("oidc-provider"), [client]) as running:
@@ -75,14 +81,16 @@ def browser(moorage: Server) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=moorage.base_url, timeout=30)
 
 
-async def to_callback(client: httpx.AsyncClient, login: str, password: str) -> str:
-    """Start a sign-in with ``corp`` and go through the provider's login form (if the
+async def to_callback(
+    client: httpx.AsyncClient, login: str, password: str, name: str = "corp"
+) -> str:
+    """Start a sign-in with provider ``name`` and go through the provider's login form (if the
     provider asks: it remembers its own session); the callback URL the provider sends
     the browser to, not yet followed."""
-    response = await client.get("/login/oidc/corp?next=/reservations")
+    response = await client.get(f"/login/oidc/{name}?next=/reservations")
     while response.is_redirect:
         url = urljoin(str(response.url), response.headers["location"])
-        if "/login/oidc/corp/callback" in url:
+        if f"/login/oidc/{name}/callback" in url:
             return url
         response = await client.get(url)
     assert response.status_code == 200, response.text
@@ -93,7 +101,7 @@ async def to_callback(client: httpx.AsyncClient, login: str, password: str) -> s
     )
     while response.is_redirect:
         url = urljoin(str(response.url), response.headers["location"])
-        if "/login/oidc/corp/callback" in url:
+        if f"/login/oidc/{name}/callback" in url:
             return url
         response = await client.get(url)
     raise AssertionError(f"the provider did not send the browser back: {response.text}")
@@ -269,3 +277,151 @@ async def test_a_disabled_provider_has_no_button_and_no_sign_in(moorage, provide
             assert (await client.get("/login/oidc/corp")).status_code == 404
     finally:
         await admin.patch("/api/v1/directory/oidc/corp", json={"enabled": True})
+
+
+class Answers(ThreadingHTTPServer):
+    """An HTTP server on a loopback port that answers each path with a fixed
+    ``(status, content type, body)``: a provider that says nonsense, or lies."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[int, str, bytes]] = {}
+        answers = self.answers
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, kind, body = answers.get(self.path, (404, "text/plain", b"no"))
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def answers() -> Iterator[Answers]:
+    server = Answers()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+DISCOVERY = "/.well-known/openid-configuration"
+
+
+async def fetch_json(url: str) -> dict:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(url)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    "status,kind,body",
+    [
+        (200, "text/html", b"<html>a login page, not metadata</html>"),
+        (200, "application/json", b"[1, 2, 3]"),
+        (200, "application/json", b'"just a string"'),
+        (200, "application/json", b'{"issuer": "x"}'),
+        (500, "application/json", b'{"error": "down"}'),
+    ],
+)
+async def test_a_provider_answering_nonsense_gives_a_clear_error_not_a_500(
+    moorage, admin, answers, status, kind, body
+):
+    answers.answers[DISCOVERY] = (status, kind, body)
+    made = await admin.post(
+        "/api/v1/directory/oidc",
+        json={"name": "odd", "display_name": "Odd SSO", "issuer": answers.url, "client_id": "c"},
+    )
+    assert made.status_code == 201, made.text
+    try:
+        async with browser(moorage) as client:
+            refused = await client.get("/login/oidc/odd")
+        assert refused.status_code == 503, refused.text
+        assert "Odd SSO cannot be reached or did not answer as an OpenID Connect provider" in (
+            refused.text
+        )
+    finally:
+        await admin.delete("/api/v1/directory/oidc/odd")
+
+
+async def test_a_provider_whose_metadata_names_another_issuer_is_refused(
+    moorage, provider, admin, answers
+):
+    real = await fetch_json(provider.issuer + DISCOVERY)
+    answers.answers[DISCOVERY] = (200, "application/json", json.dumps(real).encode())
+    made = await admin.post(
+        "/api/v1/directory/oidc",
+        json={"name": "liar", "display_name": "Liar SSO", "issuer": answers.url, "client_id": "c"},
+    )
+    assert made.status_code == 201, made.text
+    try:
+        async with browser(moorage) as client:
+            refused = await client.get("/login/oidc/liar")
+        assert refused.status_code == 503
+        assert "Liar SSO says its issuer is" in refused.text
+    finally:
+        await admin.delete("/api/v1/directory/oidc/liar")
+
+
+@pytest.fixture
+async def tampered(moorage, provider, admin, answers) -> AsyncIterator[None]:
+    """Provider ``tampered``: the real provider's endpoints, but metadata served by
+    ``answers`` naming it as the issuer and a JWKS of another key with the real
+    key's id: the real provider's ID tokens must not pass its signature check."""
+    real = await fetch_json(provider.issuer + DISCOVERY)
+    real_kid = (await fetch_json(real["jwks_uri"]))["keys"][0]["kid"]
+    other = RSAKey.generate_key(2048, parameters={"kid": real_kid, "use": "sig", "alg": "RS256"})
+    metadata = {**real, "issuer": answers.url, "jwks_uri": answers.url + "/jwks"}
+    answers.answers[DISCOVERY] = (200, "application/json", json.dumps(metadata).encode())
+    jwks = {"keys": [other.as_dict(private=False)]}
+    answers.answers["/jwks"] = (200, "application/json", json.dumps(jwks).encode())
+    made = await admin.post(
+        "/api/v1/directory/oidc",
+        json={
+            "name": "tampered",
+            "display_name": "Tampered SSO",
+            "issuer": answers.url,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    assert made.status_code == 201, made.text
+    yield
+    await admin.delete("/api/v1/directory/oidc/tampered")
+
+
+async def test_an_id_token_not_signed_by_the_providers_jwks_is_refused(moorage, provider, tampered):
+    provider.set_account("ivy", password="ivy-pw", sub="sub-ivy")
+    async with browser(moorage) as client:
+        callback = await to_callback(client, "ivy", "ivy-pw", name="tampered")
+        # Without RFC 9207's iss parameter (which already names another issuer), only
+        # the ID token's signature against the JWKS of the metadata stands in the way.
+        refused = await client.get(re.sub(r"&iss=[^&]+", "", callback))
+        assert (await client.get("/api/v1/auth/me")).status_code == 401
+    assert refused.status_code == 401
+    assert "ID token is not valid" in refused.text
+
+
+async def test_an_answer_whose_iss_parameter_names_another_issuer_is_refused(
+    moorage, provider, tampered
+):
+    provider.set_account("jay", password="jay-pw", sub="sub-jay")
+    async with browser(moorage) as client:
+        callback = await to_callback(client, "jay", "jay-pw", name="tampered")
+        assert "iss=" in callback
+        refused = await client.get(callback)
+    assert refused.status_code == 401
+    assert "did not come from this provider" in refused.text

@@ -137,7 +137,7 @@ async def _metadata(client: StarletteOAuth2App, provider: OidcProvider) -> dict[
 
     try:
         metadata = await client.load_server_metadata()
-    except (httpx.HTTPError, ValueError) as exc:
+    except (httpx.HTTPError, ValueError, TypeError) as exc:  # not a JSON object
         raise _unreachable(provider) from exc
     needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
     if not isinstance(metadata, dict) or not all(
@@ -244,7 +244,7 @@ async def _claims(
         )
     except httpx.HTTPError as exc:
         raise _unreachable(provider) from exc
-    except (AuthlibBaseError, ValueError) as exc:
+    except (AuthlibBaseError, ValueError, TypeError, KeyError) as exc:
         raise Unauthenticated(
             "the provider refused the sign-in: %(error)s",
             params={"error": str(getattr(exc, "error", "") or exc)[:200]},
@@ -256,7 +256,7 @@ async def _claims(
         id_claims = dict(await client.parse_id_token(token, nonce=taken.nonce, leeway=60))
     except httpx.HTTPError as exc:
         raise _unreachable(provider) from exc
-    except (JoseError, AuthlibBaseError, ValueError, KeyError, RuntimeError) as exc:
+    except (JoseError, AuthlibBaseError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise Unauthenticated(
             "the provider's ID token is not valid", code="oidc_bad_id_token"
         ) from exc
@@ -264,7 +264,7 @@ async def _claims(
     if isinstance(metadata.get("userinfo_endpoint"), str):
         try:
             info = dict(await client.userinfo(token=token))
-        except (httpx.HTTPError, AuthlibBaseError, ValueError) as exc:
+        except (httpx.HTTPError, AuthlibBaseError, ValueError, TypeError) as exc:
             raise _unreachable(provider) from exc
         if info.get("sub") != id_claims.get("sub"):
             raise Unauthenticated(
