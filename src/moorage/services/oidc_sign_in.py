@@ -117,6 +117,21 @@ def _client(provider: OidcProvider, keyring: Keyring) -> StarletteOAuth2App:
     )
 
 
+def _http_errors(*others: type[Exception]) -> tuple[type[Exception], ...]:
+    """The HTTP client's errors Authlib lets through (httpx's, and httpx2's, which
+    Authlib uses instead when it is installed), and ``others``."""
+    import httpx
+
+    errors: list[type[Exception]] = [httpx.HTTPError, *others]
+    try:
+        import httpx2  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        errors.append(httpx2.HTTPError)
+    return tuple(errors)
+
+
 def _unreachable(provider: OidcProvider) -> RuntimeUnavailable:
     return RuntimeUnavailable(
         "%(provider)s cannot be reached or did not answer as an OpenID Connect provider; "
@@ -133,11 +148,9 @@ async def _metadata(client: StarletteOAuth2App, provider: OidcProvider) -> dict[
     Raises:
         RuntimeUnavailable: unreachable, not JSON, or not such a document.
     """
-    import httpx
-
     try:
         metadata = await client.load_server_metadata()
-    except (httpx.HTTPError, ValueError, TypeError) as exc:  # not a JSON object
+    except _http_errors(ValueError, TypeError) as exc:  # not a JSON object
         raise _unreachable(provider) from exc
     needed = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
     if not isinstance(metadata, dict) or not all(
@@ -225,7 +238,6 @@ async def _claims(
 ) -> dict[str, Any]:
     """Trade the code for tokens and return the checked claims (ID token over
     UserInfo)."""
-    import httpx
     from authlib.common.errors import AuthlibBaseError
     from joserfc.errors import JoseError
 
@@ -242,7 +254,7 @@ async def _claims(
         token = await client.fetch_access_token(
             redirect_uri=taken.redirect_uri, code=code, code_verifier=verifier
         )
-    except httpx.HTTPError as exc:
+    except _http_errors() as exc:
         raise _unreachable(provider) from exc
     except (AuthlibBaseError, ValueError, TypeError, KeyError) as exc:
         raise Unauthenticated(
@@ -254,7 +266,7 @@ async def _claims(
         raise Unauthenticated("the provider sent no ID token", code="oidc_bad_id_token")
     try:
         id_claims = dict(await client.parse_id_token(token, nonce=taken.nonce, leeway=60))
-    except httpx.HTTPError as exc:
+    except _http_errors() as exc:
         raise _unreachable(provider) from exc
     except (JoseError, AuthlibBaseError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise Unauthenticated(
@@ -264,7 +276,7 @@ async def _claims(
     if isinstance(metadata.get("userinfo_endpoint"), str):
         try:
             info = dict(await client.userinfo(token=token))
-        except (httpx.HTTPError, AuthlibBaseError, ValueError, TypeError) as exc:
+        except _http_errors(AuthlibBaseError, ValueError, TypeError) as exc:
             raise _unreachable(provider) from exc
         if info.get("sub") != id_claims.get("sub"):
             raise Unauthenticated(

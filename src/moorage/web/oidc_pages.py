@@ -9,22 +9,31 @@ as a message on the login page (never a 500).
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from moorage.api.deps import ContextDep
-from moorage.errors import MoorageError, NotFound
+from moorage.errors import MoorageError, NotFound, TooManyAttempts
 from moorage.models.oidc import OidcProvider
 from moorage.security.access import Public
 from moorage.security.auth import set_login_cookie
+from moorage.security.throttle import moving_window
 from moorage.services import oidc_sign_in
 from moorage.services.audit import client_address
 from moorage.services.oidc_providers import enabled_provider
 from moorage.web.pages import _safe_next, login_form
 
-__all__ = ["STATE_COOKIE", "router"]
+if TYPE_CHECKING:  # limits is imported at the first sign-in started, not at start-up
+    from limits import RateLimitItem
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+__all__ = ["STARTS_PER_MINUTE", "STATE_COOKIE", "StartThrottle", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,6 +41,51 @@ STATE_COOKIE = "moorage_oidc_state"
 """The cookie holding a sign-in's ``state`` in the browser that started it (HttpOnly,
 SameSite=Lax so the provider's top-level redirect back carries it, scoped to the
 provider's ``/login/oidc/<name>/`` paths)."""
+
+
+STARTS_PER_MINUTE = 20
+"""Sign-ins an address may start within a moving minute: each one stores a row and
+asks the provider for its metadata, so a flood is held back here."""
+
+
+class StartThrottle:
+    """Counts sign-in starts per client address (the sign-in throttle's moving window,
+    in this process's memory)."""
+
+    def __init__(self, per_minute: int = STARTS_PER_MINUTE) -> None:
+        self.per_minute = per_minute
+
+    @cached_property
+    def _item(self) -> RateLimitItem:
+        from limits import RateLimitItemPerMinute
+
+        return RateLimitItemPerMinute(self.per_minute, 1)
+
+    @cached_property
+    def _limiter(self) -> MovingWindowRateLimiter:
+        return moving_window()
+
+    async def admit(self, address: str) -> None:
+        """Count a start from ``address``.
+
+        Raises:
+            TooManyAttempts: 429 beyond :data:`STARTS_PER_MINUTE`, with
+                ``retry_after_seconds``.
+        """
+        key = f"oidc-start:{address}"
+        if not await self._limiter.hit(self._item, key):
+            stats = await self._limiter.get_window_stats(self._item, key)
+            raise TooManyAttempts(
+                "too many sign-ins started from your address; wait a minute and try again",
+                retry_after_seconds=max(1, math.ceil(stats.reset_time - time.time())),
+            )
+
+
+def _start_throttle(request: Request) -> StartThrottle:
+    state = request.app.state
+    if getattr(state, "oidc_start_throttle", None) is None:
+        state.oidc_start_throttle = StartThrottle()
+    return state.oidc_start_throttle
 
 
 def _cookie_path(name: str) -> str:
@@ -56,6 +110,7 @@ async def sign_in_start(
     provider cannot be reached (503)."""
     provider = await _provider(context, name)
     try:
+        await _start_throttle(request).admit(client_address(request) or "unknown")
         async with context.sessionmaker() as db:
             started = await oidc_sign_in.start(
                 db,
@@ -66,9 +121,12 @@ async def sign_in_start(
             )
             await db.commit()
     except MoorageError as exc:
-        return await login_form(
+        page = await login_form(
             request, context, status_code=exc.status_code, error=exc.localized_message()
         )
+        if isinstance(exc, TooManyAttempts):
+            page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
     response = RedirectResponse(started.url, status_code=303)
     response.set_cookie(
         STATE_COOKIE,

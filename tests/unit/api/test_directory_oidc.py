@@ -12,6 +12,7 @@ from moorage.models.org import Org
 from moorage.models.user import Role
 from moorage.services.oidc_providers import SECRET_CONTEXT
 from moorage.services.users import create_user
+from tests.live_server import free_port
 from tests.unit.conftest import BASE_URL, App
 
 SECRET = "the-client-secret-1234"
@@ -176,3 +177,17 @@ async def test_the_settings_page_adds_saves_and_removes_a_provider(app: App):
     gone = await app.client.post("/admin/directory/oidc/corp/delete")
     assert gone.status_code == 303
     assert (await app.client.get("/api/v1/directory/oidc")).json() == []
+
+
+async def test_starting_sign_ins_is_throttled_per_address(app: App):
+    assert (await add(app, issuer=f"http://127.0.0.1:{free_port()}")).status_code == 201
+    async with httpx.AsyncClient(transport=app.client._transport, base_url=BASE_URL) as c:
+        answers = [(await c.get("/login/oidc/corp")).status_code for _ in range(21)]
+        last = await c.get("/login/oidc/corp")
+    # Nothing listens on the issuer's port: each start is refused by the provider's
+    # absence (503, on the login page) until the address used up its starts.
+    assert answers[:20] == [503] * 20
+    assert (answers[20], last.status_code) == (429, 429)
+    assert int(last.headers["Retry-After"]) >= 1
+    assert "too many sign-ins started from your address" in last.text
+    assert 'name="password"' in last.text  # the password form is still there
