@@ -425,3 +425,15 @@ async def test_an_answer_whose_iss_parameter_names_another_issuer_is_refused(
         refused = await client.get(callback)
     assert refused.status_code == 401
     assert "did not come from this provider" in refused.text
+
+
+async def test_an_oidc_users_account_page_has_no_password_or_second_factor_forms(
+    moorage, provider, admin
+):
+    provider.set_account("kim", password="kim-pw", sub="sub-kim")
+    async with browser(moorage) as client:
+        assert (await sign_in(client, "kim", "kim-pw")).status_code == 303
+        page = await client.get("/account")
+    assert page.status_code == 200
+    assert 'id="signs-in-with-provider"' in page.text
+    assert 'id="password-form"' not in page.text and 'id="two-factor"' not in page.text
