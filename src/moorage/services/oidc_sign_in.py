@@ -313,7 +313,12 @@ async def finish(
         RuntimeUnavailable: the provider cannot be reached or answers nonsense.
     """
     state = params.get("state") or ""
-    if not state or not state_cookie or not hmac.compare_digest(state, state_cookie):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+    if (
+        not state
+        or not state_cookie
+        or not hmac.compare_digest(state.encode(), state_cookie.encode())
+    ):
         LOGIN_FAILURES.labels("oidc_state").inc()
         raise Unauthenticated(
             "this sign-in did not start in this browser; sign in again",

@@ -5,6 +5,7 @@ naming the field, other roles are refused and another org sees nothing."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from moorage.models.oidc import OidcProvider
@@ -191,3 +192,25 @@ async def test_starting_sign_ins_is_throttled_per_address(app: App):
     assert int(last.headers["Retry-After"]) >= 1
     assert "too many sign-ins started from your address" in last.text
     assert 'name="password"' in last.text  # the password form is still there
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?state=%C3%A9t%C3%A9&code=x",
+        "?state=x&code=y",
+        "?error=access_denied",
+        "?state=" + "x" * 5000,
+    ],
+)
+async def test_a_callback_without_a_sign_in_of_this_browser_is_refused_on_the_login_page(
+    app: App, query
+):
+    assert (await add(app)).status_code == 201
+    async with httpx.AsyncClient(transport=app.client._transport, base_url=BASE_URL) as c:
+        c.cookies.set("moorage_oidc_state", "x", path="/login/oidc/corp/")
+        refused = await c.get("/login/oidc/corp/callback" + query)
+    assert refused.status_code == 401, refused.text
+    assert 'name="password"' in refused.text
+    assert "moorage_login" not in refused.headers.get("set-cookie", "")
