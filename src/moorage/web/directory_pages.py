@@ -74,7 +74,7 @@ def _form_fields(form: Any) -> dict[str, Any]:
     if rules:
         try:
             fields["rules"] = json.loads(rules)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested
             raise InvalidInput("rules must be JSON: a list of objects", field="rules") from exc
     fields["enabled"] = values.get("enabled") == "on"
     return fields

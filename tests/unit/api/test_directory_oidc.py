@@ -173,8 +173,9 @@ async def test_the_settings_page_adds_saves_and_removes_a_provider(app: App):
     assert saved.status_code == 303, saved.text
     shown = (await app.client.get("/api/v1/directory/oidc")).json()[0]
     assert (shown["enabled"], shown["client_secret_set"]) == (False, True)
-    bad = await app.client.post("/admin/directory/oidc/corp", data={**form, "rules": "[not json"})
-    assert bad.status_code == 422 and "rules" in bad.text
+    for rules in ("[not json", "[" * 100_000, '{"group": "x"}', "[1]"):
+        bad = await app.client.post("/admin/directory/oidc/corp", data={**form, "rules": rules})
+        assert bad.status_code == 422 and "rules" in bad.text, rules[:20]
     gone = await app.client.post("/admin/directory/oidc/corp/delete")
     assert gone.status_code == 303
     assert (await app.client.get("/api/v1/directory/oidc")).json() == []
