@@ -2,7 +2,8 @@
 # Install what Moorage needs on a fresh Debian machine, idempotently:
 # uv and the Python environment, the UI's npm packages, Docker (started when
 # not running), mmdebstrap, sshpass and the workspace images. `--test` adds
-# Debian's chromium, the OpenSSH client, xfreerdp and Xvfb for the tests.
+# Debian's chromium, the OpenSSH client, xfreerdp and Xvfb for the tests, and the
+# npm packages of the tests' OpenID Connect provider.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,4 +48,11 @@ if $with_test; then
   apt_install nginx-light
   # prometheus: its promtool checks GET /metrics (tests/unit/api/test_metrics.py).
   apt_install prometheus
+  # The OpenID Connect provider the sign-in tests start (npm's oidc-provider, run by
+  # node; tests/oidc_provider): its own node_modules beside it, never served.
+  if [ ! -d tests/oidc_provider/node_modules/oidc-provider ] \
+    || [ tests/oidc_provider/package-lock.json -nt tests/oidc_provider/node_modules/.package-lock.json ]; then
+    echo "==> test OpenID Connect provider (npm ci in tests/oidc_provider)"
+    npm ci --prefix tests/oidc_provider --no-audit --no-fund --loglevel=error
+  fi
 fi

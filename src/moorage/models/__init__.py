@@ -20,6 +20,7 @@ from moorage.models.image_update import ImageUpdatePolicy
 from moorage.models.instance import ReconcilerLease, ServerInstance
 from moorage.models.lease import LeaseMixin, LeaseState
 from moorage.models.machine import Machine, MachineStatus
+from moorage.models.oidc import OidcProvider, OidcSignIn
 from moorage.models.org import Org
 from moorage.models.pool import Pool
 from moorage.models.provision import ProvisionRun
@@ -59,6 +60,8 @@ __all__ = [
     "MachineStatus",
     "Node",
     "NotificationChannel",
+    "OidcProvider",
+    "OidcSignIn",
     "Org",
     "OrgQuota",
     "Pool",

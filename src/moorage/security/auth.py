@@ -34,7 +34,7 @@ from moorage.i18n import language_of, use_language
 from moorage.models.org import Org
 from moorage.models.token import ApiToken, TokenKind, TokenScope
 from moorage.models.two_factor import TwoFactor
-from moorage.models.user import Role, User
+from moorage.models.user import AuthSource, Role, User
 from moorage.security.rbac import require_role
 from moorage.security.tokens import LOGIN_COOKIE_NAME, parse_prefix, token_matches
 
@@ -104,7 +104,10 @@ def setup_reachable(connection: HTTPConnection) -> bool:
 
 async def _owes_second_factor(db: AsyncSession, user: User) -> bool:
     """True when ``user``'s org requires a second factor of their role and they have
-    not enabled one (``Org.two_factor_required_roles``, ``TwoFactor``)."""
+    not enabled one (``Org.two_factor_required_roles``, ``TwoFactor``). Never for a
+    user of an OpenID Connect provider: the provider asks its own second factor."""
+    if user.auth_source == AuthSource.OIDC.value:
+        return False
     roles = await db.scalar(select(Org.two_factor_required_roles).where(Org.id == user.org_id))
     if user.role not in (roles or []):
         return False

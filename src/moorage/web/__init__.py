@@ -63,6 +63,12 @@ def mount_web(app: FastAPI) -> None:
 
     app.include_router(two_factor_router)
 
+    from moorage.web.directory_pages import router as directory_router
+    from moorage.web.oidc_pages import router as oidc_router
+
+    app.include_router(oidc_router)
+    app.include_router(directory_router)
+
     from moorage.web.language_pages import router as language_router
 
     app.include_router(language_router)

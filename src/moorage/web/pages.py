@@ -19,6 +19,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.api.event_stream import event_stream
+from moorage.context import Context
 from moorage.errors import InvalidInput, MoorageError, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.user import Role
@@ -36,6 +37,8 @@ from moorage.security.rbac import has_role
 from moorage.security.throttle import throttled
 from moorage.services.audit import client_address
 from moorage.services.catalog import catalog as catalog_entries
+from moorage.services.oidc_providers import enabled_providers
+from moorage.services.oidc_sign_in import provider_of
 from moorage.services.session_lists import live_count_of_others
 from moorage.services.users import sign_in, sign_out
 from moorage.web.formatting import add_formatting_filters
@@ -43,7 +46,7 @@ from moorage.web.session_confirmations import GLOBALS as SESSION_CONFIRMATIONS
 from moorage.web.session_view import session_view
 from moorage.web.translation import install_translations
 
-__all__ = ["PageUser", "render_error_page", "router"]
+__all__ = ["PageUser", "login_form", "render_error_page", "router"]
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.globals["has_role"] = has_role
@@ -86,9 +89,37 @@ def _redirect(request: Request, url: str) -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//"):
+    """``target`` when it is a path of this site, else ``/``: never another site's URL
+    (``//host``, or ``/\\host``, which browsers read as ``//host``), no control
+    characters."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 or ord(c) == 127 for c in target)
+    ):
         return "/"
     return target
+
+
+async def login_form(
+    request: Request, context: Context, *, status_code: int = 200, **values: object
+) -> Response:
+    """The login page (``login.html``) with a button per enabled OpenID Connect
+    provider and ``values`` (``next``, ``error`` …), answered with ``status_code``;
+    not stored by the browser."""
+    async with context.sessionmaker() as db:
+        providers = await enabled_providers(db)
+    values.setdefault("next", "/")
+    page = templates.TemplateResponse(
+        request,
+        "login.html",
+        {"signup": context.settings.signup_enabled, "providers": providers, **values},
+        status_code=status_code,
+    )
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 def _invalid(exc: ValidationError, fields: Iterable[str]) -> InvalidInput:
@@ -108,18 +139,22 @@ def _invalid(exc: ValidationError, fields: Iterable[str]) -> InvalidInput:
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Public])
 async def login_page(
-    request: Request, context: ContextDep, next: str = "/", signed_up: bool = False
+    request: Request,
+    context: ContextDep,
+    next: str = "/",
+    signed_up: bool = False,
+    signed_out: str | None = None,
 ) -> Response:
     """The login form; ``next`` is where to go after logging in (a local path). It
-    links the sign-up page when self-registration is on."""
-    return templates.TemplateResponse(
+    links the sign-up page when self-registration is on, and offers a sign-in with
+    each enabled OpenID Connect provider. ``signed_out``: the provider a person just
+    left Moorage from, whose own sign-out is offered when it has one."""
+    return await login_form(
         request,
-        "login.html",
-        {
-            "next": _safe_next(next),
-            "signup": context.settings.signup_enabled,
-            "signed_up": signed_up,
-        },
+        context,
+        next=_safe_next(next),
+        signed_up=signed_up,
+        signed_out=signed_out if signed_out and len(signed_out) <= 64 else None,
     )
 
 
@@ -152,20 +187,16 @@ async def login_submit(
             )
     except Unauthenticated as exc:
         second_factor = exc.code in ("second_factor_required", "second_factor_invalid")
-        page = templates.TemplateResponse(
+        return await login_form(
             request,
-            "login.html",
-            {
-                "next": _safe_next(next),
-                "error": None if exc.code == "second_factor_required" else exc.localized_message(),
-                "username": username,
-                "second_factor": second_factor,
-                "password": password if second_factor else "",
-            },
+            context,
             status_code=401,
+            next=_safe_next(next),
+            error=None if exc.code == "second_factor_required" else exc.localized_message(),
+            username=username,
+            second_factor=second_factor,
+            password=password if second_factor else "",
         )
-        page.headers["Cache-Control"] = "no-store"
-        return page
     response = RedirectResponse(_safe_next(next), status_code=303)
     if signed_in.locale:  # the account's language follows the person to this browser
         from moorage.web.language_pages import set_language_cookie
@@ -183,11 +214,14 @@ async def login_submit(
 @router.post("/logout", dependencies=[Allow(Role.VIEWER)])
 async def logout_submit(request: Request, db: WriteDbDep, user: PageUser) -> Response:
     """Revoke the login cookie's token (audited ``user.sign_out``), clear the cookie and
-    go to /login."""
+    go to /login; for a user of an OpenID Connect provider, the login page then offers
+    the provider's own sign-out (``signed_out=<provider>``)."""
     _same_origin(request)
     await sign_out(db, user, credential_of(request), source=client_address(request))
+    provider = await provider_of(db, user)
     await db.commit()
-    response = RedirectResponse("/login", status_code=303)
+    target = f"/login?signed_out={provider.name}" if provider and provider.enabled else "/login"
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
 

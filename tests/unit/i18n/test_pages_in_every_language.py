@@ -27,6 +27,7 @@ PAGES = (
     "/admin/templates",
     "/admin/users",
     "/admin/groups",
+    "/admin/directory",
     "/admin/recordings",
     "/admin/audit",
     "/no-such-page",
