@@ -94,6 +94,16 @@ async def org_a(app: App) -> dict[str, str]:
         "/api/v1/workshops",
         {"title": "Probe", "template": "probe-shell", "capacity": 2},
     )
+    await _post(
+        admin,
+        "/api/v1/directory/oidc",
+        {
+            "name": "probe-idp",
+            "display_name": "Probe IdP",
+            "issuer": "http://127.0.0.1:9/probe",
+            "client_id": "moorage",
+        },
+    )
     environments = (await admin.get("/api/v1/environments")).json()
     pools = (await admin.get("/api/v1/pools")).json()
     run = await _post(
@@ -153,6 +163,8 @@ def fill(path: str, a: dict[str, str]) -> str:
         "/api/v1/nodes/": {"ref": a["node"], "run_id": a["run_id"], "name": "flush_dns"},
         "/fleet/nodes/": {"ref": a["node"]},
         "/api/v1/enrollment-tokens/": {"token_id": a["enrolment_token_id"]},
+        "/api/v1/directory/oidc/": {"name": "probe-idp"},
+        "/admin/directory/oidc/": {"name": "probe-idp"},
     }
     values = {
         **a,
