@@ -39,8 +39,9 @@ def check_labels(labels: dict[str, str] | None, field: str) -> dict[str, str] | 
 
 
 class CapacityOverride(InputModel):
-    """What an operator says an environment has for workspaces; null: what the
-    engine reports."""
+    """The CPU cores and memory an environment gives workspaces at most: launches
+    that would pass them go elsewhere (or get 503). Null: no limit (the engine's own
+    figures then only weigh the placement policy)."""
 
     cpu_cores: float | None = Field(None, gt=0, le=4096)
     memory_mb: int | None = Field(None, gt=0, le=64 * 1024 * 1024)
@@ -128,8 +129,14 @@ class EnvironmentPublic(BaseModel):
     state: str = Field("active", description="active, cordoned or draining.")
     capacity: dict[str, float | int | None] = Field(
         default_factory=dict,
-        description="For workspaces: `cpu_cores`, `memory_mb` (null: unknown, no limit); "
-        "the operator's override, else the engine's.",
+        description="Its size for workspaces: `cpu_cores`, `memory_mb`; the operator's "
+        "limit, else what the engine reports (null: unknown).",
+    )
+    capacity_limit: dict[str, float | int | None] = Field(
+        default_factory=dict,
+        description='The limits an operator set (`PATCH … {"capacity"}`): a launch that '
+        "would pass one goes elsewhere or gets 503; null: no limit (templates' limits "
+        "are ceilings, overcommitted).",
     )
     used: dict[str, float | int] = Field(
         default_factory=dict,

@@ -3,11 +3,13 @@
 An environment is *eligible* for a template when it belongs to the launching org,
 is ``active`` (not cordoned or draining), is not known to be unreachable (unless
 none is reachable), and carries every label of the template's
-``environment_labels``. Its *room* is its
-capacity (:meth:`~moorage.models.environment.Environment.workspace_capacity`: CPU cores and
-memory for workspaces) less what its live sessions and warm workspaces hold (the
-sum of their templates' ``cpu_limit`` and ``memory_limit_mb``; a stopped session
-holds none). An unknown capacity is no limit.
+``environment_labels``. What it *holds* is the sum of the ``cpu_limit`` and
+``memory_limit_mb`` of the templates of its live sessions and warm workspaces (a
+stopped session holds none). It has *room* for a template unless that would pass a
+capacity an operator set (``cpu_capacity``, ``memory_capacity_mb``); without one
+there is no limit, as templates' limits are ceilings that a lab overcommits. Its
+*size* for the policy is that capacity, else what the engine reported
+(:meth:`~moorage.models.environment.Environment.workspace_capacity`).
 
 The org's policy picks among the eligible environments with room for the template:
 
@@ -60,7 +62,14 @@ class Policy(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Room:
-    """One environment's capacity and use: CPU cores, memory in MB, sessions."""
+    """One environment's room and use: CPU cores, memory in MB, live sessions.
+
+    ``cpu_capacity`` and ``memory_capacity_mb`` are the limits an operator set (None:
+    no limit): only they make a launch wait for room, because a template's limits
+    are ceilings, and sharing a host's cores and memory among more workspaces than
+    it could run flat out is what a lab does. ``cpu_size`` and ``memory_size_mb``
+    (the limit, else what the engine reported) weigh the free room for the policy.
+    """
 
     environment: Environment
     cpu_capacity: float | None
@@ -68,9 +77,11 @@ class Room:
     cpu_used: float = 0.0
     memory_used_mb: int = 0
     sessions: int = 0
+    cpu_size: float | None = None
+    memory_size_mb: int | None = None
 
     def fits(self, cpu: float, memory_mb: int) -> bool:
-        """Whether ``cpu`` cores and ``memory_mb`` more fit."""
+        """Whether ``cpu`` cores and ``memory_mb`` more fit under the limits."""
         cpu_ok = self.cpu_capacity is None or self.cpu_used + cpu <= self.cpu_capacity + 1e-9
         memory_ok = (
             self.memory_capacity_mb is None
@@ -79,23 +90,16 @@ class Room:
         return cpu_ok and memory_ok
 
     def free_share(self) -> float:
-        """The smaller free share (0-1) of CPU and memory; 1 when neither is known."""
+        """The smaller free share of CPU and memory, at most 1 (negative when
+        overcommitted); 1 when neither size is known."""
         shares = [1.0]
-        if self.cpu_capacity:
-            shares.append(max(0.0, 1 - self.cpu_used / self.cpu_capacity))
-        if self.memory_capacity_mb:
-            shares.append(max(0.0, 1 - self.memory_used_mb / self.memory_capacity_mb))
+        cpu_size = self.cpu_capacity or self.cpu_size
+        memory_size = self.memory_capacity_mb or self.memory_size_mb
+        if cpu_size:
+            shares.append(1 - self.cpu_used / cpu_size)
+        if memory_size:
+            shares.append(1 - self.memory_used_mb / memory_size)
         return min(shares)
-
-    def to_dict(self) -> dict[str, object]:
-        """``{"cpu_cores", "memory_mb", "used": {"cpu_cores", "memory_mb"}, "sessions"}``
-        (capacity null: unknown, no limit)."""
-        return {
-            "cpu_cores": self.cpu_capacity,
-            "memory_mb": self.memory_capacity_mb,
-            "used": {"cpu_cores": round(self.cpu_used, 3), "memory_mb": self.memory_used_mb},
-            "sessions": self.sessions,
-        }
 
 
 def labels_match(environment: Environment, wanted: Mapping[str, str] | None) -> bool:
@@ -161,9 +165,18 @@ async def rooms_of(db: AsyncSession, environments: Sequence[Environment]) -> lis
         memories[env_id] += int(memory)
     rooms = []
     for env in environments:
-        cpu_capacity, memory_capacity = env.workspace_capacity()
+        cpu_size, memory_size = env.workspace_capacity()
         rooms.append(
-            Room(env, cpu_capacity, memory_capacity, cpus[env.id], memories[env.id], counts[env.id])
+            Room(
+                env,
+                env.cpu_capacity,
+                env.memory_capacity_mb,
+                cpus[env.id],
+                memories[env.id],
+                counts[env.id],
+                cpu_size,
+                memory_size,
+            )
         )
     return rooms
 

@@ -23,10 +23,12 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/environments", response_class=HTMLResponse, dependencies=[Allow(Role.OPERATOR)])
 async def environments_page(request: Request, user: PageUser, context: ContextDep) -> Response:
-    """The org's environments with their status (operators)."""
+    """The org's environments with their status, and where sessions go: labels,
+    state, capacity and what is used (operators)."""
     rows = await context.docker.environments.list_environments(user)
+    rooms = await context.docker.environments.rooms(rows)
     return templates.TemplateResponse(
-        request, "environments.html", {"user": user, "environments": rows}
+        request, "environments.html", {"user": user, "environments": rows, "rooms": rooms}
     )
 
 

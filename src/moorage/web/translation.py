@@ -65,6 +65,9 @@ _WORDS = {
     # environments (services.docker.environment_status)
     "reachable": N_("reachable"),
     "unreachable": N_("unreachable"),
+    # environments' placement states (models.environment.EnvironmentState)
+    "cordoned": N_("cordoned"),
+    "draining": N_("draining"),
     # node health (services.fleet)
     "ok": N_("ok"),
     "warn": N_("warn"),

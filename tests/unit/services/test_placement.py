@@ -138,3 +138,17 @@ async def test_launches_racing_for_the_last_room_never_both_get_it(app: App, thr
     assert codes == {201: 4, 503: 6}, [r.text for r in answers if r.status_code not in (201, 503)]
     used = (await app.client.get(f"/api/v1/environments/{three[0]}")).json()["used"]
     assert used["sessions"] == 4 and len(app.driver.containers) == 4
+
+
+async def test_the_environments_page_shows_room_state_and_labels(app: App, three):
+    await app.client.patch(
+        f"/api/v1/environments/{three[1]}", json={"state": "draining", "labels": {"site": "b"}}
+    )
+    for _ in range(2):
+        assert (await launch(app.client)).status_code == 201
+    page = await app.client.get("/environments")
+    assert page.status_code == 200
+    row = page.text.split(f'data-environment="{three[1]}"')[1].split("</tr>")[0]
+    assert "draining" in row and "site=b" in row
+    others = page.text.split(f'data-environment="{three[0]}"')[1].split("</tr>")[0]
+    assert "CPU 1 / 4 · memory 1024 / 4096 MB" in others and "1 live session" in others

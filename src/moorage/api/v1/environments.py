@@ -29,6 +29,10 @@ def environment_public(environment: Environment, room: Room | None = None) -> En
     public.ssh_host_key = environment.ssh_host_key
     cpus, memory = environment.workspace_capacity()
     public.capacity = {"cpu_cores": cpus, "memory_mb": memory}
+    public.capacity_limit = {
+        "cpu_cores": environment.cpu_capacity,
+        "memory_mb": environment.memory_capacity_mb,
+    }
     if room is not None:
         public.used = {
             "cpu_cores": round(room.cpu_used, 3),
