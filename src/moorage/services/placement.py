@@ -1,8 +1,9 @@
 """Placement: which environment a new session starts on (issue 15).
 
 An environment is *eligible* for a template when it belongs to the launching org,
-is ``active`` (not cordoned or draining), is not known to be unreachable (unless
-none is reachable), and carries every label of the template's
+is ``active`` (not cordoned or draining), is one whose workspaces the gateway can
+reach (:func:`gateway_reaches`), is not known to be unreachable (unless none is
+reachable), and carries every label of the template's
 ``environment_labels``. What it *holds* is the sum of the ``cpu_limit`` and
 ``memory_limit_mb`` of the templates of its live sessions and warm workspaces (a
 stopped session holds none). It has *room* for a template unless that would pass a
@@ -109,6 +110,20 @@ def labels_match(environment: Environment, wanted: Mapping[str, str] | None) -> 
     return all(str(have.get(key)) == str(value) for key, value in (wanted or {}).items())
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def gateway_reaches(environment: Environment) -> bool:
+    """Whether the gateway can reach workspaces started there: the gateway connects to
+    ports published on this host, so the engine must be this host's (a Unix socket,
+    or TCP on loopback). Engines elsewhere serve Docker management only, until the
+    gateway forwards through SSH or the agent (issue 15)."""
+    if environment.kind == "socket":
+        return True
+    host = environment.url.removeprefix("tcp://").split("/", 1)[0].rsplit(":", 1)[0]
+    return environment.kind == "tcp" and host in LOOPBACK_HOSTS
+
+
 def eligible(environments: Iterable[Environment], template: Template) -> list[Environment]:
     """The environments a new session of ``template`` may start on (module
     docstring), oldest first. When every one of them failed its last status check,
@@ -119,6 +134,7 @@ def eligible(environments: Iterable[Environment], template: Template) -> list[En
             env
             for env in environments
             if env.state == EnvironmentState.ACTIVE.value
+            and gateway_reaches(env)
             and labels_match(env, template.environment_labels)
         ),
         key=lambda env: env.created_at,

@@ -152,3 +152,21 @@ async def test_the_environments_page_shows_room_state_and_labels(app: App, three
     assert "draining" in row and "site=b" in row
     others = page.text.split(f'data-environment="{three[0]}"')[1].split("</tr>")[0]
     assert "CPU 1 / 4 · memory 1024 / 4096 MB" in others and "1 live session" in others
+
+
+async def test_sessions_go_only_where_the_gateway_reaches_them(app: App, three):
+    # An engine on another host serves Docker management; its workspaces' ports would
+    # be published there, out of the gateway's reach.
+    remote = await app.client.post(
+        "/api/v1/environments", json={"name": "far", "url": "tcp://192.0.2.10:2376"}
+    )
+    assert remote.status_code == 201, remote.text
+    for name in three:
+        await app.client.patch(f"/api/v1/environments/{name}", json={"state": "cordoned"})
+    refused = await launch(app.client)
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "no_environment"
+    loopback = await app.client.post(
+        "/api/v1/environments", json={"name": "near", "url": "tcp://127.0.0.1:2375"}
+    )
+    assert loopback.status_code == 201
+    assert (await launch(app.client)).json()["environment"] == "near"
