@@ -73,6 +73,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/account/two-factor/recovery-codes"): "viewer",
     ("DELETE", "/api/v1/account/two-factor"): "viewer",
     ("DELETE", "/api/v1/users/{user_id}/two-factor"): "admin",
+    # LDAP settings of the caller's own org (no org in the path): admins only.
+    ("GET", "/api/v1/directory/ldap"): "admin",
+    ("PUT", "/api/v1/directory/ldap"): "admin",
+    ("POST", "/api/v1/directory/ldap/test"): "admin",
+    ("POST", "/api/v1/directory/ldap/sync"): "admin",
     ("PATCH", "/api/v1/orgs/{name}"): "admin",
     ("GET", "/api/v1/groups"): "admin",
     ("POST", "/api/v1/groups"): "admin",

@@ -9,6 +9,7 @@ from moorage.api.v1 import (
     audit,
     auth,
     containers,
+    directory,
     docker_objects,
     enrollment_tokens,
     environments,
@@ -42,6 +43,7 @@ router.include_router(shares.router)
 router.include_router(templates.router)
 router.include_router(users.router)
 router.include_router(two_factor.router)
+router.include_router(directory.router)
 router.include_router(groups.router)
 router.include_router(orgs.router)
 router.include_router(sign_in_locks.router)
