@@ -60,6 +60,10 @@ def mount_web(app: FastAPI) -> None:
 
     app.include_router(two_factor_router)
 
+    from moorage.web.directory_pages import router as directory_router
+
+    app.include_router(directory_router)
+
     from moorage.web.language_pages import router as language_router
 
     app.include_router(language_router)

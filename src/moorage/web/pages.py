@@ -19,7 +19,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.api.event_stream import event_stream
-from moorage.errors import InvalidInput, MoorageError, Unauthenticated
+from moorage.errors import InvalidInput, MoorageError, RuntimeUnavailable, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.user import Role
 from moorage.schemas._input import MAX_LEASE_MINUTES
@@ -150,7 +150,7 @@ async def login_submit(
                 code=code or None,
                 source=client_address(request),
             )
-    except Unauthenticated as exc:
+    except (Unauthenticated, RuntimeUnavailable) as exc:  # the latter: a directory is down
         second_factor = exc.code in ("second_factor_required", "second_factor_invalid")
         page = templates.TemplateResponse(
             request,
@@ -162,7 +162,7 @@ async def login_submit(
                 "second_factor": second_factor,
                 "password": password if second_factor else "",
             },
-            status_code=401,
+            status_code=exc.status_code,
         )
         page.headers["Cache-Control"] = "no-store"
         return page
