@@ -19,24 +19,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
-from moorage.drivers.ldap import DirectoryClient, LdapClient
+from moorage.drivers.ldap import DirectoryClient, Entry, LdapClient
 from moorage.errors import Conflict, MoorageError
 from moorage.models.directory import LdapDirectory
+from moorage.models.group import Group, GroupMember
 from moorage.models.user import AuthSource, Role, User
 from moorage.security.crypto import Keyring
 from moorage.security.rbac import require_role
 from moorage.services.audit import audit_in, record
-from moorage.services.directory_rules import Outcome, apply_outcome, managed_groups, parse_rules
-from moorage.services.ldap_accounts import ACTOR, provision
+from moorage.services.directory_rules import managed_groups, parse_rules, resolve
+from moorage.services.ldap_accounts import ACTOR, directory_groups
 from moorage.services.ldap_settings import require_directory, search_spec, server_spec
 
 __all__ = ["DirectorySync"]
@@ -151,8 +153,12 @@ class DirectorySync:
             self._busy.discard(directory_id)
 
     async def _apply(
-        self, db: AsyncSession, directory: LdapDirectory, by_dn: dict[str, Any]
+        self, db: AsyncSession, directory: LdapDirectory, by_dn: dict[str, Entry]
     ) -> dict[str, Any]:
+        """Update every ``ldap`` user of the org from ``by_dn`` (casefolded DN → entry)
+        with a few statements for all of them (the memberships of the managed groups
+        read once, then inserted and deleted in bulk), not a round of queries each:
+        the same outcome as :func:`~moorage.services.directory_rules.apply_outcome`."""
         users = list(
             await db.scalars(
                 select(User).where(
@@ -162,39 +168,58 @@ class DirectorySync:
                 )
             )
         )
-        managed = managed_groups(parse_rules(directory.group_rules))
         report: dict[str, Any] = {"entries": len(by_dn), "updated": 0, "disabled": 0}
-        missing: set[str] = set()
         if not by_dn and any(u.is_active for u in users):
             report["error"] = "the user search found no entries: nobody was disabled"
             return report
+        rules = parse_rules(directory.group_rules)
+        default = Role(directory.default_role)
+        named = await db.execute(
+            select(Group.name, Group.id).where(
+                Group.org_id == directory.org_id, Group.name.in_(sorted(managed_groups(rules)))
+            )
+        )
+        found = {name: group_id for name, group_id in named.tuples()}
+        held: dict[str, set[str]] = defaultdict(set)
+        if found:
+            rows = await db.execute(
+                select(GroupMember.user_id, GroupMember.group_id).where(
+                    GroupMember.group_id.in_(sorted(found.values()))
+                )
+            )
+            for user_id, group_id in rows.tuples():
+                held[user_id].add(group_id)
+        missing: set[str] = set()
+        joins: list[GroupMember] = []
+        leaves: dict[str, list[str]] = defaultdict(list)  # group id → user ids
         for user in users:
             entry = by_dn.get((user.external_id or "").casefold())
+            wanted: set[str] = set()
             if entry is None:
-                if user.is_active or managed:
-                    await apply_outcome(
-                        db, user, Outcome(role=Role(user.role), groups=frozenset()), managed
-                    )
                 if user.is_active:
                     user.is_active = False
                     report["disabled"] += 1
-                    record(
-                        db,
-                        directory.org_id,
-                        ACTOR,
-                        "user.disable",
-                        "user",
-                        user.username,
-                        detail="gone from the directory",
-                    )
-                continue
-            try:
-                _, gone = await provision(db, directory, entry)
-            except MoorageError as exc:
-                log.warning("directory user %s not updated: %s", user.username, exc.message)
-                continue
-            missing.update(gone)
-            report["updated"] += 1
+                    record(db, directory.org_id, ACTOR, "user.disable", "user", user.username,
+                           detail="gone from the directory")  # fmt: skip
+            else:
+                outcome = resolve(rules, directory_groups(entry), default)
+                user.role = outcome.role.value
+                user.display_name = (entry.display_name or user.username)[:128]
+                user.email = entry.email[:255] if entry.email else None
+                wanted = {found[name] for name in outcome.groups if name in found}
+                missing.update(outcome.groups - set(found))
+                report["updated"] += 1
+            joins += [GroupMember(group_id=g, user_id=user.id) for g in wanted - held[user.id]]
+            for group_id in held[user.id] - wanted:
+                leaves[group_id].append(user.id)
+        for group_id, user_ids in leaves.items():
+            await db.execute(
+                delete(GroupMember).where(
+                    GroupMember.group_id == group_id, GroupMember.user_id.in_(user_ids)
+                )
+            )
+        db.add_all(joins)
+        await db.flush()
         report["missing_groups"] = sorted(missing)
         return report
 
