@@ -356,3 +356,47 @@ async def test_the_page_shows_the_directorys_error_on_screen(app, tmp_path):
     shown = await app.client.post("/admin/directory/test", data={"username": "anyone"})
     assert shown.status_code == 200 and "data-lookup-error" in shown.text
     assert "cannot be reached" in shown.text
+
+
+async def test_a_directory_user_with_two_factor_gives_a_code_after_the_password(
+    app, slapd, monkeypatch
+):
+    import pyotp
+
+    from moorage.services import two_factor
+
+    now = [1_900_000_020.0]
+    monkeypatch.setattr(two_factor, "clock", lambda: now[0])
+    await configure(app, slapd)
+    uid, password, _ = person(slapd)
+    client = await app.login(uid, password)
+    setup = (await client.post("/api/v1/account/two-factor")).json()
+    totp = pyotp.TOTP(setup["secret"])
+    confirmed = await client.post(
+        "/api/v1/account/two-factor/confirm", json={"code": totp.at(now[0])}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    await client.aclose()
+    asked = await login(app, uid, password)
+    assert asked.status_code == 401
+    assert asked.json()["error"]["code"] == "second_factor_required"
+    now[0] += 30
+    async with httpx.AsyncClient(
+        transport=app.client._transport, base_url=BASE_URL, headers=SAME_ORIGIN
+    ) as other:
+        body = {"username": uid, "password": password, "code": totp.at(now[0])}
+        assert (await other.post("/api/v1/auth/login", json=body)).status_code == 200
+        # A wrong directory password never reaches the second factor.
+        body = {"username": uid, "password": "wrong", "code": totp.at(now[0] + 30)}
+        refused = await other.post("/api/v1/auth/login", json=body)
+        assert refused.json()["error"]["code"] == "bad_credentials"
+
+
+async def test_an_admin_cannot_reset_a_directory_users_password(app, slapd):
+    await configure(app, slapd)
+    uid, password, _ = person(slapd)
+    assert (await login(app, uid, password)).status_code == 200
+    user, _ = await groups_of(app, uid)
+    reset = await app.client.post(f"/api/v1/users/{user.id}/password-reset")
+    assert reset.status_code == 409, reset.text
+    assert reset.json()["error"]["code"] == "directory_password"
