@@ -400,3 +400,41 @@ async def test_an_admin_cannot_reset_a_directory_users_password(app, slapd):
     reset = await app.client.post(f"/api/v1/users/{user.id}/password-reset")
     assert reset.status_code == 409, reset.text
     assert reset.json()["error"]["code"] == "directory_password"
+
+
+async def test_a_name_two_orgs_directories_claim_is_refused_before_any_password_is_sent(app, slapd):
+    await configure(app, slapd)
+    uid, password, dn = person(slapd)
+    seen, seen_password, seen_dn = person(slapd)
+    assert (await login(app, seen, seen_password)).status_code == 200
+    made = await app.client.post("/api/v1/orgs", json={"name": "rival"})
+    assert made.status_code == 201, made.text
+    async with app.context.sessionmaker() as db:
+        from moorage.models.org import Org
+
+        rival = await db.scalar(select(Org).where(Org.name == "rival"))
+    async with app.context.sessionmaker.begin() as db:
+        await create_user(
+            db, org_id=rival.id, username="rivaladmin", password="rival-admin-pw", role=Role.ADMIN
+        )
+    other = await app.login("rivaladmin", "rival-admin-pw")
+    # The rival org's admin points their directory at a server that has every name.
+    saved = await other.put("/api/v1/directory/ldap", json=settings(slapd, group_rules=[]))
+    assert saved.status_code == 200, saved.text
+    await other.aclose()
+    refused = await login(app, uid, password)
+    assert refused.status_code == 401
+    async with app.context.sessionmaker() as db:
+        assert await db.scalar(select(User).where(User.username == uid)) is None
+        from moorage.models.audit import AuditEvent
+
+        details = list(
+            await db.scalars(
+                select(AuditEvent.detail).where(AuditEvent.action == "user.sign_in_failed")
+            )
+        )
+    assert "several directories have this name" in details
+    # slapd's log has the bind of a sign-in, and none for the refused one.
+    log = (slapd.directory / "slapd.log").read_text()
+    assert f'BIND dn="{seen_dn}"' in log
+    assert f'BIND dn="{dn}"' not in log

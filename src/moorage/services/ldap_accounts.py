@@ -27,8 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.engine import write_session
-from moorage.drivers.ldap import DirectoryClient, Entry, LdapClient
-from moorage.errors import Conflict, InvalidInput
+from moorage.drivers.ldap import DirectoryClient, Entry, LdapClient, ServerSpec
+from moorage.errors import Conflict, InvalidInput, RuntimeUnavailable
 from moorage.models.directory import LdapDirectory
 from moorage.models.user import AuthSource, Role, User
 from moorage.security.crypto import Keyring
@@ -100,6 +100,7 @@ async def provision(
             User.org_id == directory.org_id,
             User.auth_source == AuthSource.LDAP.value,
             User.external_id == entry.dn,
+            User.deleted_at.is_(None),
         )
     )
     if user is None:
@@ -160,9 +161,12 @@ async def sign_in_with_directory(
     source: str | None = None,
 ) -> tuple[User | None, str, str | None]:
     """Check ``username``/``password`` against the directory: the org's of the
-    ``ldap`` user of that name, else each enabled directory in turn until one has
-    the name. On success the account is provisioned (committed). A local user's
-    name is refused at once (``local user``), without asking any directory.
+    ``ldap`` user of that name, else the one enabled directory that has the name
+    (all are asked, with their service accounts; a name several have is refused,
+    ``several directories have this name``, before any password is sent). On
+    success the account is provisioned (committed). A local user's name is refused
+    at once (``local user``), without asking any directory; a directory that cannot
+    be reached is skipped when another one has the name.
 
     Returns:
         ``(user, "", org_id)``, or ``(None, reason, org_id)`` (``org_id`` as given
@@ -183,30 +187,47 @@ async def sign_in_with_directory(
         if existing is not None and existing.auth_source != AuthSource.LDAP.value:
             return None, "local user", org_id
         directories = await _directories(db, existing.org_id if existing else None)
+    # Every directory is asked who has the name (service binds only) before any
+    # password is sent: a name two orgs' directories claim is refused, so no org's
+    # server (another org's admin chooses it) ever receives another org's password.
+    hits: list[tuple[LdapDirectory, ServerSpec, Entry]] = []
+    down: RuntimeUnavailable | None = None
     for directory in directories:
-        server, search = server_spec(directory, keyring), search_spec(directory)
-        entry = await asyncio.to_thread(client.find_user, server, search, username)
-        if entry is None:
-            continue
-        if existing is not None and (existing.external_id or "").casefold() != entry.dn.casefold():
-            # The name now belongs to another entry: not the person this account is.
-            return None, "directory entry changed", directory.org_id
-        if not await asyncio.to_thread(client.check_password, server, entry.dn, password):
-            return None, "wrong password", directory.org_id
+        server = server_spec(directory, keyring)
         try:
-            async with write_session(sessionmaker) as db:
-                row = await db.get(LdapDirectory, directory.id)
-                if row is None:
-                    return None, "unknown user", None
-                user, _ = await provision(db, row, entry, source=source)
-                if not user.is_active:
-                    return None, "account disabled", directory.org_id
-                return user, "", directory.org_id
-        except Conflict:
-            return None, "username taken by a local user", directory.org_id
-        except InvalidInput:
-            return None, "invalid directory username", directory.org_id
-    return None, "unknown user", existing.org_id if existing else org_id
+            entry = await asyncio.to_thread(
+                client.find_user, server, search_spec(directory), username
+            )
+        except RuntimeUnavailable as exc:
+            down = exc
+            continue
+        if entry is not None:
+            hits.append((directory, server, entry))
+    if not hits:
+        if down is not None:
+            raise down
+        return None, "unknown user", existing.org_id if existing else org_id
+    if len(hits) > 1:
+        return None, "several directories have this name", org_id
+    directory, server, entry = hits[0]
+    if existing is not None and (existing.external_id or "").casefold() != entry.dn.casefold():
+        # The name now belongs to another entry: not the person this account is.
+        return None, "directory entry changed", directory.org_id
+    if not await asyncio.to_thread(client.check_password, server, entry.dn, password):
+        return None, "wrong password", directory.org_id
+    try:
+        async with write_session(sessionmaker) as db:
+            row = await db.get(LdapDirectory, directory.id)
+            if row is None:
+                return None, "unknown user", None
+            user, _ = await provision(db, row, entry, source=source)
+            if not user.is_active:
+                return None, "account disabled", directory.org_id
+            return user, "", directory.org_id
+    except Conflict:
+        return None, "username taken by a local user", directory.org_id
+    except InvalidInput:
+        return None, "invalid directory username", directory.org_id
 
 
 async def lookup(
