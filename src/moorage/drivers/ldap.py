@@ -16,11 +16,14 @@ Errors:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from moorage.errors import RuntimeUnavailable
 
@@ -31,6 +34,7 @@ __all__ = [
     "LdapClient",
     "SearchSpec",
     "ServerSpec",
+    "in_directory_thread",
     "user_filter_for",
 ]
 
@@ -38,6 +42,21 @@ __all__ = [
 # groups the entry is in directly or through nested groups.
 IN_CHAIN = "1.2.840.113556.1.4.1941"
 _PAGE_SIZE = 500
+_THREADS = 4
+_T = TypeVar("_T")
+
+
+@functools.cache
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="ldap")
+
+
+async def in_directory_thread(call: Callable[..., _T], *args: Any) -> _T:
+    """Run a blocking directory call in the directory's own threads (4), not the
+    default executor: a directory that hangs until its timeout then holds only
+    these, never the threads that local users' Argon2 checks (the break-glass
+    admin's sign-in) run in."""
+    return await asyncio.get_running_loop().run_in_executor(_executor(), call, *args)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ the Moorage account an entry maps to, and an admin's test look-up.
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import re
 import secrets
 from typing import Any
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.engine import write_session
-from moorage.drivers.ldap import DirectoryClient, Entry, LdapClient, ServerSpec
+from moorage.drivers.ldap import DirectoryClient, Entry, LdapClient, ServerSpec, in_directory_thread
 from moorage.errors import Conflict, InvalidInput, RuntimeUnavailable
 from moorage.models.directory import LdapDirectory
 from moorage.models.user import AuthSource, Role, User
@@ -49,6 +49,7 @@ __all__ = [
 UNUSABLE_PASSWORD_PREFIX = "!directory:"
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 ACTOR = "directory"
+log = logging.getLogger(__name__)
 
 
 def moorage_username(entry: Entry) -> str | None:
@@ -195,7 +196,7 @@ async def sign_in_with_directory(
     for directory in directories:
         server = server_spec(directory, keyring)
         try:
-            entry = await asyncio.to_thread(
+            entry = await in_directory_thread(
                 client.find_user, server, search_spec(directory), username
             )
         except RuntimeUnavailable as exc:
@@ -205,7 +206,17 @@ async def sign_in_with_directory(
             hits.append((directory, server, entry))
     if not hits:
         if down is not None:
-            raise down
+            # The reason (addresses, TLS details) is for the log and the admins' page.
+            log.warning("directory sign-in of %r: %s", username, down.message)
+            if org_id is not None or existing is not None:
+                async with write_session(sessionmaker) as db:
+                    record(db, existing.org_id if existing else str(org_id), username,
+                           "user.sign_in_failed", "user", username,
+                           detail="directory unavailable", source=source)  # fmt: skip
+            raise RuntimeUnavailable(
+                "the sign-in directory cannot be reached: try again later, or ask an admin",
+                code="directory_unavailable",
+            ) from down
         return None, "unknown user", existing.org_id if existing else org_id
     if len(hits) > 1:
         return None, "several directories have this name", org_id
@@ -213,7 +224,7 @@ async def sign_in_with_directory(
     if existing is not None and (existing.external_id or "").casefold() != entry.dn.casefold():
         # The name now belongs to another entry: not the person this account is.
         return None, "directory entry changed", directory.org_id
-    if not await asyncio.to_thread(client.check_password, server, entry.dn, password):
+    if not await in_directory_thread(client.check_password, server, entry.dn, password):
         return None, "wrong password", directory.org_id
     try:
         async with write_session(sessionmaker) as db:
@@ -255,7 +266,7 @@ async def lookup(
     if not username.strip() or len(username) > 256:
         raise InvalidInput("username is required", field="username")
     client = client or LdapClient()
-    entry = await asyncio.to_thread(
+    entry = await in_directory_thread(
         client.find_user, server_spec(directory, keyring), search_spec(directory), username.strip()
     )
     if entry is None:

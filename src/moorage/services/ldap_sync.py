@@ -16,7 +16,6 @@ error (a wrong base or filter must not lock a whole org out).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
-from moorage.drivers.ldap import DirectoryClient, Entry, LdapClient
+from moorage.drivers.ldap import DirectoryClient, Entry, LdapClient, in_directory_thread
 from moorage.errors import Conflict, MoorageError
 from moorage.models.directory import LdapDirectory
 from moorage.models.group import Group, GroupMember
@@ -134,7 +133,7 @@ class DirectorySync:
                     return {}
                 server, search = server_spec(directory, self._keyring), search_spec(directory)
             try:
-                entries = await asyncio.to_thread(self._client.all_users, server, search)
+                entries = await in_directory_thread(self._client.all_users, server, search)
             except MoorageError as exc:
                 await self._record(directory_id, None, exc.message)
                 raise
