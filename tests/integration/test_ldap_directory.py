@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from moorage.models.directory import LdapDirectory
 from moorage.models.group import Group, GroupMember
 from moorage.models.user import Role, User
+from moorage.services.ldap_sync import DirectorySync
 from moorage.services.users import create_user
 from tests.ldap_server import GROUPS, PEOPLE, ROOT_DN, ROOT_PASSWORD, Slapd, available
 from tests.unit import conftest as unit
@@ -175,12 +177,27 @@ async def test_the_background_job_syncs_a_directory_that_is_due(app, slapd):
     slapd.remove_member(f"cn=class-2b,{GROUPS}", f"uid={uid},{PEOPLE}")
     sync = app.context.directory_sync
     assert sync is not None
+    reconciler = app.context.reconciler
+    assert reconciler is not None and "ldap-sync" in [job.name for job in reconciler._jobs]
     await sync.run_due()  # never synced: due
     assert (await groups_of(app, uid))[1] == set()
     async with app.context.sessionmaker() as db:
         directory = await db.scalar(select(LdapDirectory))
         assert directory is not None and directory.last_sync_at is not None
         assert directory.last_sync_error is None
+    # Not due again before its interval: a change waits for the next one.
+    person_dn = f"uid={uid},{PEOPLE}"
+    slapd.modify(
+        f"dn: cn=class-2b,{GROUPS}\nchangetype: modify\nadd: member\nmember: {person_dn}\n"
+    )
+    await sync.run_due()
+    assert (await groups_of(app, uid))[1] == set()
+    # 15 minutes (the default interval) later, it is.
+    later = directory.last_sync_at + timedelta(minutes=15)
+    await DirectorySync(
+        app.context.sessionmaker, app.context.keyring, clock=lambda: later
+    ).run_due()
+    assert (await groups_of(app, uid))[1] == {"class-2b"}
 
 
 async def test_starttls_and_ldaps_with_the_test_ca(app, slapd):

@@ -45,10 +45,12 @@ __all__ = [
     "DEFAULTS",
     "directory_of",
     "public",
+    "require_directory",
     "save",
     "search_spec",
     "server_spec",
     "settings_of",
+    "validate",
 ]
 
 BIND_PASSWORD_CONTEXT = "ldap.bind_password"
