@@ -118,6 +118,9 @@ async def test_a_directory_user_signs_in_and_gets_the_rules_role_and_groups(app,
     assert user.password_hash.startswith("!directory:")  # no local password works
     # A second sign-in finds the same account.
     assert (await login(app, uid, password)).status_code == 200
+    users_page = await app.client.get("/admin/users")
+    row = users_page.text.split(f'data-username="{uid}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-auth-source="ldap"' in row
 
 
 async def test_a_wrong_or_empty_password_is_refused(app, slapd):
@@ -455,3 +458,15 @@ async def test_a_name_two_orgs_directories_claim_is_refused_before_any_password_
     log = (slapd.directory / "slapd.log").read_text()
     assert f'BIND dn="{seen_dn}"' in log
     assert f'BIND dn="{dn}"' not in log
+
+
+async def test_groups_searched_under_a_group_base_give_the_same_outcome(app, slapd):
+    await configure(app, slapd, group_base=GROUPS, group_filter="(objectClass=groupOfNames)")
+    uid, password, dn = person(slapd, "teachers", "class-2b")
+    response = await login(app, uid, password)
+    assert response.status_code == 200 and response.json()["role"] == "instructor"
+    assert (await groups_of(app, uid))[1] == {"staff", "class-2b"}
+    slapd.remove_member(f"cn=class-2b,{GROUPS}", dn)
+    assert (await app.client.post("/api/v1/directory/ldap/sync")).status_code == 200
+    user, groups = await groups_of(app, uid)
+    assert groups == {"staff"} and user.role == "instructor"
