@@ -171,14 +171,16 @@ async def sign_in_with_directory(
 
     Returns:
         ``(user, "", org_id)``, or ``(None, reason, org_id)`` (``org_id`` as given
-        when no directory knew the name) with ``reason``
-        for the audit log: ``unknown user``, ``wrong password``, ``account disabled``,
-        ``username taken by a local user``, ``invalid directory username``.
+        when no directory knew the name) with ``reason`` for the audit log:
+        ``unknown user``, ``local user``, ``wrong password``, ``account disabled``,
+        ``several directories have this name``, ``directory entry changed`` (the
+        name now belongs to another entry than the account's DN), ``username taken
+        by a local user``, ``invalid directory username``.
 
     Raises:
-        RuntimeUnavailable ``directory_unavailable`` / ``directory_bind_failed``: the
-            directory cannot be asked; never raised for local users, who do not get
-            here.
+        RuntimeUnavailable ``directory_unavailable``: no directory has the name and
+            one could not be asked (audited ``user.sign_in_failed``, ``directory
+            unavailable``; the reason is logged, not shown). Never for local users.
     """
     if "\x00" in username:
         return None, "unknown user", org_id

@@ -116,7 +116,8 @@ class DirectorySync:
         Returns:
             ``{"entries", "updated", "disabled", "missing_groups", "seconds"}``: the
             entries found, users updated, users disabled, rule groups missing from
-            the org, and the time taken in seconds.
+            the org, and the time taken in seconds; and ``"error"`` when the search
+            found nobody (then nobody was disabled).
 
         Raises:
             Conflict ``sync_running``; RuntimeUnavailable (also recorded as the
@@ -144,10 +145,11 @@ class DirectorySync:
                     return {}
                 report = await self._apply(db, row, by_dn)
                 report["seconds"] = round(time.monotonic() - started, 3)
+                error = report.pop("error", None)
                 row.last_sync_at = self._clock()
-                row.last_sync_report = report
-                row.last_sync_error = report.pop("error", None)
-            return report
+                row.last_sync_report = dict(report)
+                row.last_sync_error = error
+            return {**report, "error": error} if error else report
         finally:
             self._busy.discard(directory_id)
 
