@@ -210,6 +210,11 @@ async def test_starttls_and_ldaps_with_the_test_ca(app, slapd):
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "directory_unavailable"
     assert "certificate" in refused.json()["error"]["message"].lower()
+    # A CA that is not a certificate at all: a clear 503 as well, never a 500.
+    broken = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"
+    await configure(app, slapd, start_tls=True, ca_pem=broken)
+    refused = await app.client.post("/api/v1/directory/ldap/test", json={"username": "x"})
+    assert refused.status_code == 503, refused.text
     uid, password, dn = person(slapd)
     for changes in (
         {"start_tls": True, "ca_pem": slapd.ca_pem},
