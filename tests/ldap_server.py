@@ -10,6 +10,7 @@ with ``ldapadd``/``ldapmodify``/``ldapdelete`` as the root DN.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -60,6 +61,17 @@ def available() -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} missing (apt-get install slapd ldap-utils; scripts/setup.sh --test)"
     return None
+
+
+def require_slapd() -> None:
+    """Skip the test when slapd is missing (fail it with ``CI=true``, like Docker)."""
+    import pytest
+
+    missing = available()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
 
 
 def make_tls(directory: Path) -> tuple[Path, Path, Path]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.test_admin_in_browser import sign_in
-from tests.ldap_server import GROUPS, PEOPLE, ROOT_DN, ROOT_PASSWORD, Slapd, available
+from tests.ldap_server import GROUPS, PEOPLE, ROOT_DN, ROOT_PASSWORD, Slapd, require_slapd
 from tests.live_server import Server
 
 pytestmark = pytest.mark.browser
@@ -27,9 +27,7 @@ def own_server(tmp_path) -> Iterator[Server]:
 
 @pytest.fixture
 def slapd(tmp_path) -> Iterator[Slapd]:
-    missing = available()
-    if missing:
-        pytest.skip(missing)
+    require_slapd()
     server = Slapd(tmp_path / "slapd")
     server.start()
     yield server

@@ -20,7 +20,7 @@ from moorage.models.group import Group, GroupMember
 from moorage.models.user import Role, User
 from moorage.services.ldap_sync import DirectorySync
 from moorage.services.users import create_user
-from tests.ldap_server import GROUPS, PEOPLE, ROOT_DN, ROOT_PASSWORD, Slapd, available
+from tests.ldap_server import GROUPS, PEOPLE, ROOT_DN, ROOT_PASSWORD, Slapd, require_slapd
 from tests.unit import conftest as unit
 from tests.unit.conftest import ADMIN_PASSWORD, BASE_URL, SAME_ORIGIN, App
 
@@ -32,9 +32,7 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def slapd(tmp_path_factory) -> Iterator[Slapd]:
-    missing = available()
-    if missing:
-        pytest.skip(missing)
+    require_slapd()
     server = Slapd(tmp_path_factory.mktemp("slapd"), tls=True)
     server.start()
     yield server
@@ -227,6 +225,7 @@ async def test_starttls_and_ldaps_with_the_test_ca(app, slapd):
 
 
 async def test_the_break_glass_admin_signs_in_while_the_directory_is_down(app, tmp_path):
+    require_slapd()
     down = Slapd(tmp_path / "slapd")
     down.start()
     await configure(app, down)
@@ -374,6 +373,7 @@ async def test_the_settings_page_saves_and_shows_a_lookup_on_screen(app, slapd):
 
 
 async def test_the_page_shows_the_directorys_error_on_screen(app, tmp_path):
+    require_slapd()
     down = Slapd(tmp_path / "slapd")
     down.start()
     await configure(app, down)
