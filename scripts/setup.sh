@@ -55,4 +55,14 @@ if $with_test; then
     echo "==> test OpenID Connect provider (npm ci in tests/oidc_provider)"
     npm ci --prefix tests/oidc_provider --no-audit --no-fund --loglevel=error
   fi
+  # slapd and ldap-utils: the tests start their own OpenLDAP server on loopback
+  # (tests/ldap_server.py, bench/ldap_sync.py). Debian's own slapd configuration and
+  # service are not wanted: skip the configuration, and stop the service if it runs.
+  if ! dpkg -s slapd >/dev/null 2>&1; then
+    echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+  fi
+  apt_install slapd ldap-utils
+  if command -v systemctl >/dev/null && systemctl is-active --quiet slapd 2>/dev/null; then
+    systemctl stop slapd || true
+  fi
 fi

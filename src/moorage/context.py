@@ -15,6 +15,7 @@ from moorage.reconciler.reservations import MachineProber
 from moorage.security.crypto import Keyring
 from moorage.services.docker import DockerServices, EnvironmentStatus
 from moorage.services.fleet.ingest import Ingest
+from moorage.services.ldap_sync import DirectorySync
 from moorage.services.provisioning import Provisioner
 from moorage.services.recordings import RecordingService
 from moorage.services.reservations import ReservationService
@@ -57,3 +58,5 @@ class Context:
     """Warm workspaces: claimed by launches, kept by the reconciler's warm pool job."""
     workshops: WorkshopService | None = None
     """Workshops: join codes, seats, the instructor's actions and their end."""
+    directory_sync: DirectorySync | None = None
+    """LDAP directories: the background sync and an admin's sync now."""

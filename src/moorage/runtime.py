@@ -48,6 +48,7 @@ from moorage.services.fleet.alerts import AlertEvaluator
 from moorage.services.fleet.ingest import Ingest
 from moorage.services.fleet.nodes import mark_offline
 from moorage.services.fleet.rollup import Rollup
+from moorage.services.ldap_sync import DirectorySync
 from moorage.services.provisioning import Provisioner
 from moorage.services.recordings import RecordingService
 from moorage.services.reservations import ReservationService
@@ -238,6 +239,7 @@ async def open_context(
         )
         reservations = ReservationService(sessionmaker, connector, keyring, instance_id=instance_id)
         shares = ShareService(sessionmaker, keyring)
+        directory_sync = DirectorySync(sessionmaker, keyring)
         workshops = WorkshopService(
             sessionmaker, sessions, shares, login_ttl_hours=settings.login_ttl_hours
         )
@@ -312,6 +314,8 @@ async def open_context(
             )
             reconciler.add_job("warm-pools", settings.warm_interval_seconds, warm_keeper.run)
             reconciler.add_job("workshops", settings.reconcile_interval_seconds, workshops.run)
+            # Each directory is due by its own sync_interval_minutes; this finds them.
+            reconciler.add_job("ldap-sync", 60, directory_sync.run_due)
             await reconciler.start()
             stack.push_async_callback(reconciler.stop)
         else:
@@ -340,4 +344,5 @@ async def open_context(
             recordings,
             warm_pools,
             workshops,
+            directory_sync,
         )

@@ -41,6 +41,7 @@ PAGES = (
     "/account",
     "/admin/users",
     "/admin/groups",
+    "/admin/directory",
     "/admin/recordings",
     "/admin/audit",
 )

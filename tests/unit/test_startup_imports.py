@@ -1,6 +1,6 @@
 """What only some paths need stays out of a starting server's memory: importing the
 app and the command line loads neither Alembic, asyncssh, Apprise, cryptography,
-ansible-runner nor the agent's httpx and psutil (issue 18, server memory)."""
+ansible-runner, ldap3 nor the agent's httpx and psutil (issue 18, server memory)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ LAZY = (
     "pyte",
     "PIL",
     "babel",
+    "ldap3",
 )
 
 

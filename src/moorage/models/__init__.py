@@ -2,6 +2,7 @@
 
 from moorage.models.action_catalog import ActionEnablement, ActionFile
 from moorage.models.audit import AuditEvent
+from moorage.models.directory import LdapDirectory
 from moorage.models.environment import Environment
 from moorage.models.fleet import (
     ActionDefinition,
@@ -54,6 +55,7 @@ __all__ = [
     "GroupMember",
     "ImageUpdatePolicy",
     "InstallLink",
+    "LdapDirectory",
     "LeaseMixin",
     "LeaseState",
     "Machine",

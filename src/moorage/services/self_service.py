@@ -13,9 +13,9 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from moorage.errors import InvalidInput, NotFound
+from moorage.errors import Conflict, InvalidInput, NotFound
 from moorage.models.token import ApiToken, TokenKind, TokenScope
-from moorage.models.user import User
+from moorage.models.user import AuthSource, User
 from moorage.security.passwords import hash_password, verify_password
 from moorage.security.tokens import parse_prefix
 from moorage.services.audit import audit_in
@@ -26,12 +26,23 @@ __all__ = [
     "change_password",
     "create_own_token",
     "own_tokens",
+    "refuse_directory_password",
     "revoke_own_token",
     "set_locale",
 ]
 
 MAX_TOKEN_DAYS = 3650
 MIN_PASSWORD = 8
+
+
+def refuse_directory_password(user: User) -> None:
+    """Raise Conflict ``directory_password`` for a user whose password a directory
+    keeps (``auth_source`` not ``local``): Moorage cannot change it."""
+    if user.auth_source != AuthSource.LOCAL.value:
+        raise Conflict(
+            "this account's password is kept by the organisation's directory: change it there",
+            code="directory_password",
+        )
 
 
 async def change_password(
@@ -52,7 +63,9 @@ async def change_password(
     Raises:
         InvalidInput: ``current`` is wrong (field ``current_password``), or ``new`` is
             under 8 characters or equal to ``current`` (field ``new_password``).
+        Conflict ``directory_password``: ``user`` signs in through a directory.
     """
+    refuse_directory_password(user)
     row = await db.get(User, user.id)
     if row is None or not await asyncio.to_thread(verify_password, row.password_hash, current):
         raise InvalidInput("the current password is wrong", field="current_password")

@@ -37,6 +37,7 @@ from moorage.security.passwords import generate_password, hash_password
 from moorage.security.rbac import require_role
 from moorage.services.audit import audit_in
 from moorage.services.groups import set_user_groups
+from moorage.services.self_service import refuse_directory_password
 
 __all__ = ["LeaseReleaser", "UserAdmin", "UserChanges", "find_user_by_id"]
 
@@ -153,12 +154,14 @@ class UserAdmin:
             The user and the new password (plaintext, to show once).
 
         Raises:
-            Forbidden: not an admin. NotFound: no such user.
+            Forbidden: not an admin. NotFound: no such user. Conflict
+            ``directory_password``: a directory user (their directory keeps it).
         """
         require_role(admin, Role.ADMIN)
         password = generate_password(12)
         async with write_session(self._sessionmaker) as db:
             user = await find_user_by_id(db, admin, user_id)
+            refuse_directory_password(user)
             user.password_hash = await asyncio.to_thread(hash_password, password)
             await _revoke_tokens(db, user, logins_only=True)
             audit_in(db, admin, "user.reset_password", "user", user.username, source=source)

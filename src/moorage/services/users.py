@@ -18,7 +18,7 @@ from moorage.db.engine import write_session
 from moorage.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from moorage.models.org import DEFAULT_ORG, Org
 from moorage.models.token import ApiToken, TokenKind, TokenScope
-from moorage.models.user import Role, User
+from moorage.models.user import AuthSource, Role, User
 from moorage.observability.metrics import LOGIN_FAILURES
 from moorage.security.auth import authenticate_token
 from moorage.security.crypto import Keyring
@@ -162,6 +162,8 @@ async def _check_password(
     if user is None:
         await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
         return None, "unknown user"
+    if user.auth_source == AuthSource.LDAP.value:
+        return None, "directory user"  # its directory checks the password, not Moorage
     if not await asyncio.to_thread(verify_password, user.password_hash, password):
         return None, "wrong password"
     if not user.is_active:
@@ -275,6 +277,8 @@ async def sign_in(
     whose secrets ``keyring`` opens); a wrong one is audited ``user.sign_in_failed``
     (``wrong second factor``).
 
+    Names of no local user go to the directory (:mod:`.ldap_accounts`); locals never do.
+
     Returns:
         The user and the login token's plaintext (for the cookie).
 
@@ -286,7 +290,15 @@ async def sign_in(
     async with sessionmaker() as db:
         user, reason = await _check_password(db, username, password)
         org_id = await _org_of_attempt(db, tried)
-        needs_code = user is not None and await has_second_factor(db, user)
+    if reason in ("unknown user", "directory user"):  # never for local users
+        from moorage.services.ldap_accounts import sign_in_with_directory
+
+        user, reason, org_id = await sign_in_with_directory(
+            sessionmaker, keyring, username, password, org_id=org_id, source=source
+        )
+    if user is not None:
+        async with sessionmaker() as db:
+            needs_code = await has_second_factor(db, user)
     if user is None:
         LOGIN_FAILURES.labels((reason or "unknown").replace(" ", "_")).inc()
         if org_id is not None:

@@ -65,9 +65,11 @@ def mount_web(app: FastAPI) -> None:
 
     from moorage.web.directory_pages import router as directory_router
     from moorage.web.oidc_pages import router as oidc_router
+    from moorage.web.oidc_settings_pages import router as oidc_settings_router
 
     app.include_router(oidc_router)
     app.include_router(directory_router)
+    app.include_router(oidc_settings_router)
 
     from moorage.web.language_pages import router as language_router
 

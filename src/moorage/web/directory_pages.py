@@ -1,7 +1,8 @@
-"""The admins' settings page of directory sign-ins: the org's OpenID Connect
-providers (issue 13). Same services and checks as ``/api/v1/directory/oidc``
-(:mod:`moorage.services.oidc_providers`); the client secret is never shown, only
-whether one is set (an empty box keeps it)."""
+"""The admins' directory sign-in page, ``/admin/directory``: LDAP / Active Directory
+(the org's settings, a "test connection and look up a user" button that shows what
+the directory answers, or its error, on the page, and a "sync now" button; same
+services as ``/api/v1/directory/ldap``), then the org's OpenID Connect providers
+(:mod:`moorage.web.oidc_settings_pages`)."""
 
 from __future__ import annotations
 
@@ -13,131 +14,128 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
-from moorage.errors import InvalidInput
+from moorage.errors import InvalidInput, MoorageError
 from moorage.models.user import Role
-from moorage.schemas.oidc import OidcProviderCreate, OidcProviderUpdate
+from moorage.schemas.directory import LdapLookup, LdapSettingsIn
 from moorage.security.access import Allow
 from moorage.security.auth import AdminUser
 from moorage.security.origin import require_same_origin
-from moorage.services import oidc_providers
+from moorage.services import ldap_accounts, ldap_settings
 from moorage.services.audit import client_address
-from moorage.services.oidc_sign_in import callback_path
+from moorage.services.ldap_sync import DirectorySync
+from moorage.web.oidc_settings_pages import oidc_context
 from moorage.web.pages import _invalid, _redirect, templates
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-PAGE = "/admin/directory"
-_TEXT_FIELDS = (
-    "display_name",
-    "issuer",
-    "client_id",
-    "scopes",
-    "groups_claim",
-    "username_claim",
-    "default_role",
-)
+_FLAGS = ("enabled", "start_tls", "nested_groups")
+_NUMBERS = ("sync_interval_minutes", "timeout_seconds")
 
 
-@router.get(PAGE, response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
+@router.get("/admin/directory", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
 async def directory_page(request: Request, user: AdminUser, db: DbDep) -> Response:
-    """Admins: the org's OpenID Connect providers, each with its settings form and
-    the redirect URI to register at the provider, and a form to add one."""
-    providers = await oidc_providers.providers_of(db, user)
-    base = str(request.base_url).rstrip("/")
+    """Admins: the org's directory settings (never the bind password), the last sync,
+    the look-up and sync buttons."""
+    current = await ldap_settings.settings_of(db, user)
     return templates.TemplateResponse(
         request,
         "admin_directory.html",
         {
             "user": user,
-            "providers": providers,
-            "redirect_uris": {p.name: base + callback_path(p.name) for p in providers},
-            "callback_example": base + callback_path("NAME"),
-            "login_url": base + "/login",
-            "rules_json": {p.name: json.dumps(p.rules, indent=2) for p in providers},
+            "ldap": current,
+            "rules_json": json.dumps(current["group_rules"], indent=2),
             "roles": [r.value for r in Role],
+            **await oidc_context(request, user, db),
         },
     )
 
 
-def _form_fields(form: Any) -> dict[str, Any]:
-    """The settings of a provider's form: blank boxes left out (kept), the rules
-    parsed from JSON, the checkbox read as on or off."""
-    values = {key: value for key, value in form.items() if isinstance(value, str)}
-    fields: dict[str, Any] = {
-        f: values[f].strip() for f in _TEXT_FIELDS if values.get(f, "").strip()
+def _form_values(form: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        name: form[name]
+        for name in LdapSettingsIn.model_fields
+        if name in form and name not in (*_FLAGS, *_NUMBERS, "group_rules", "bind_password")
     }
-    if values.get("client_secret"):
-        fields["client_secret"] = values["client_secret"]
-    rules = values.get("rules", "").strip()
-    if rules:
+    for name in _FLAGS:
+        values[name] = form.get(name) == "on"
+    for name in _NUMBERS:
+        if name not in form:
+            continue
+        raw = str(form[name]).strip()
         try:
-            fields["rules"] = json.loads(rules)
-        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested
-            raise InvalidInput("rules must be JSON: a list of objects", field="rules") from exc
-    fields["enabled"] = values.get("enabled") == "on"
-    return fields
+            values[name] = int(raw)
+        except ValueError as exc:
+            raise InvalidInput(
+                "%(field)s must be a whole number", params={"field": name}, field=name
+            ) from exc
+    try:
+        values["group_rules"] = json.loads(str(form.get("group_rules", "")).strip() or "[]")
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            "group_rules must be JSON: %(reason)s",
+            params={"reason": exc.msg},
+            field="group_rules",
+        ) from exc
+    password = str(form.get("bind_password", ""))
+    # An empty box keeps the stored password; the "clear" box removes it.
+    values["bind_password"] = "" if form.get("clear_bind_password") == "on" else password or None
+    values["ca_pem"] = values.get("ca_pem") or None
+    return values
 
 
-@router.post(f"{PAGE}/oidc", dependencies=[Allow(Role.ADMIN)])
-async def provider_create_submit(
+@router.post("/admin/directory", dependencies=[Allow(Role.ADMIN)])
+async def directory_submit(
     request: Request, user: AdminUser, db: WriteDbDep, context: ContextDep
 ) -> Response:
-    """Admins: add a provider (audited ``oidc_provider.create``)."""
+    """Admins: save the settings (audited ``directory.update``); 422 names the field."""
     require_same_origin(request)
-    form = await request.form()
+    values = _form_values(await request.form())
     try:
-        body = OidcProviderCreate.model_validate(
-            {"name": str(form.get("name") or "").strip(), **_form_fields(form)}
-        )
+        body = LdapSettingsIn.model_validate(values)
     except ValidationError as exc:
-        raise _invalid(exc, OidcProviderCreate.model_fields) from exc
-    secret = body.client_secret.get_secret_value() if body.client_secret else None
-    await oidc_providers.create_provider(
-        db,
-        context.keyring,
-        user,
-        name=body.name,
-        client_secret=secret,
-        source=client_address(request),
-        **body.model_dump(exclude={"name", "client_secret"}),
+        raise _invalid(exc, LdapSettingsIn.model_fields) from exc
+    await ldap_settings.save(
+        db, user, context.keyring, body.model_dump(mode="json"), source=client_address(request)
     )
     await db.commit()
-    return _redirect(request, PAGE)
+    return _redirect(request, "/admin/directory")
 
 
-@router.post(PAGE + "/oidc/{name}", dependencies=[Allow(Role.ADMIN)])
-async def provider_update_submit(
-    name: str, request: Request, user: AdminUser, db: WriteDbDep, context: ContextDep
+@router.post("/admin/directory/test", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
+async def directory_test(
+    request: Request, user: AdminUser, db: DbDep, context: ContextDep
 ) -> Response:
-    """Admins: save a provider's settings (an empty secret box keeps the secret; the
-    "remove secret" box removes it); audited ``oidc_provider.update``."""
+    """Admins: connect and look a user up; the fragment shows what was found (DN,
+    name, e-mail, groups, the role and groups the rules give) or the error."""
     require_same_origin(request)
     form = await request.form()
-    fields = _form_fields(form)
-    if form.get("remove_client_secret") == "on":
-        fields["client_secret"] = ""
+    found: dict[str, Any] | None = None
+    error: str | None = None
     try:
-        body = OidcProviderUpdate.model_validate(fields)
-    except ValidationError as exc:
-        raise _invalid(exc, OidcProviderUpdate.model_fields) from exc
-    changes = body.model_dump(exclude_unset=True, exclude={"client_secret"})
-    if body.client_secret is not None:
-        changes["client_secret"] = body.client_secret.get_secret_value()
-    await oidc_providers.update_provider(
-        db, context.keyring, user, name, source=client_address(request), **changes
+        body = LdapLookup.model_validate({"username": form.get("username", "")})
+        found = await ldap_accounts.lookup(db, user, context.keyring, body.username)
+    except ValidationError:
+        error = InvalidInput("username is required", field="username").localized_message()
+    except MoorageError as exc:
+        error = exc.localized_message()
+    return templates.TemplateResponse(
+        request, "_directory_lookup.html", {"found": found, "error": error}
     )
-    await db.commit()
-    return _redirect(request, PAGE)
 
 
-@router.post(PAGE + "/oidc/{name}/delete", dependencies=[Allow(Role.ADMIN)])
-async def provider_delete_submit(
-    name: str, request: Request, user: AdminUser, db: WriteDbDep
-) -> Response:
-    """Admins: remove a provider (the page asked first)."""
+@router.post("/admin/directory/sync", response_class=HTMLResponse, dependencies=[Allow(Role.ADMIN)])
+async def directory_sync(request: Request, user: AdminUser, context: ContextDep) -> Response:
+    """Admins: sync now; the fragment shows the report or the error."""
     require_same_origin(request)
-    await oidc_providers.delete_provider(db, user, name, source=client_address(request))
-    await db.commit()
-    return _redirect(request, PAGE)
+    sync = context.directory_sync or DirectorySync(context.sessionmaker, context.keyring)
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    try:
+        report = await sync.sync_now(user, source=client_address(request))
+    except MoorageError as exc:
+        error = exc.localized_message()
+    return templates.TemplateResponse(
+        request, "_directory_sync.html", {"report": report, "error": error}
+    )

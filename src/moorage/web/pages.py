@@ -20,7 +20,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from moorage.api.deps import ContextDep, DbDep, WriteDbDep
 from moorage.api.event_stream import event_stream
 from moorage.context import Context
-from moorage.errors import InvalidInput, MoorageError, Unauthenticated
+from moorage.errors import InvalidInput, MoorageError, RuntimeUnavailable, Unauthenticated
 from moorage.models.lease import LIVE_STATES
 from moorage.models.user import Role
 from moorage.schemas._input import MAX_LEASE_MINUTES
@@ -185,12 +185,12 @@ async def login_submit(
                 code=code or None,
                 source=client_address(request),
             )
-    except Unauthenticated as exc:
+    except (Unauthenticated, RuntimeUnavailable) as exc:  # the latter: a directory is down
         second_factor = exc.code in ("second_factor_required", "second_factor_invalid")
         return await login_form(
             request,
             context,
-            status_code=401,
+            status_code=exc.status_code,
             next=_safe_next(next),
             error=None if exc.code == "second_factor_required" else exc.localized_message(),
             username=username,

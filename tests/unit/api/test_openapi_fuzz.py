@@ -3,7 +3,8 @@ fake machine connector), as admin: generated requests, valid and not, never get 
 server error (5xx).
 
 Left out: routes that reach Docker or the network for real (environments and
-their objects, registries, notification channels, provisioning), the agent's
+their objects, registries, notification channels, provisioning, LDAP directories:
+tests/integration/test_ldap_directory.py runs them against a real slapd), the agent's
 routes (their own tokens, tested in tests/unit/agent), streams that never end,
 and logout (it would end the admin's cookie mid-run). A launch of a template the
 run created with a made-up image answers 503 ``image_missing`` by design; that is
@@ -26,6 +27,7 @@ LEFT_OUT = (
     "/api/v1/registries",
     "/api/v1/notification-channels",
     "/api/v1/pools/{name}/provision",
+    "/api/v1/directory/",
     "/api/v1/agents/",
     "/api/v1/install",
     "/api/v1/agent.",

@@ -9,6 +9,7 @@ from moorage.api.v1 import (
     audit,
     auth,
     containers,
+    directory,
     directory_oidc,
     docker_objects,
     enrollment_tokens,
@@ -43,6 +44,7 @@ router.include_router(shares.router)
 router.include_router(templates.router)
 router.include_router(users.router)
 router.include_router(two_factor.router)
+router.include_router(directory.router)
 router.include_router(directory_oidc.router)
 router.include_router(groups.router)
 router.include_router(orgs.router)
