@@ -109,7 +109,8 @@ class UserAdmin:
             InvalidInput: a password under 8 characters, an empty display name, an
                 unknown group (422, naming the field).
             Conflict: an admin changing their own role or disabling themselves
-                (409, code ``own_account``).
+                (409, code ``own_account``); a password for a user whose LDAP
+                directory or OIDC provider keeps it (code ``directory_password``).
         """
         require_role(admin, Role.ADMIN)
         async with write_session(self._sessionmaker) as db:
@@ -126,6 +127,7 @@ class UserAdmin:
                 user.role = changes.role.value
                 fields.append(f"role={changes.role.value}")
             if changes.password is not None:
+                refuse_directory_password(user)
                 _check_password(changes.password)
                 user.password_hash = await asyncio.to_thread(hash_password, changes.password)
                 await _revoke_tokens(db, user, logins_only=True)

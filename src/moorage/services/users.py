@@ -162,8 +162,8 @@ async def _check_password(
     if user is None:
         await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
         return None, "unknown user"
-    if user.auth_source == AuthSource.LDAP.value:
-        return None, "directory user"  # its directory checks the password, not Moorage
+    if user.auth_source != AuthSource.LOCAL.value:  # LDAP or OIDC checks it, not Moorage
+        return None, f"{user.auth_source} user"
     if not await asyncio.to_thread(verify_password, user.password_hash, password):
         return None, "wrong password"
     if not user.is_active:
@@ -290,7 +290,7 @@ async def sign_in(
     async with sessionmaker() as db:
         user, reason = await _check_password(db, username, password)
         org_id = await _org_of_attempt(db, tried)
-    if reason in ("unknown user", "directory user"):  # never for local users
+    if reason in ("unknown user", "ldap user"):  # never for local (nor OIDC) users
         from moorage.services.ldap_accounts import sign_in_with_directory
 
         user, reason, org_id = await sign_in_with_directory(

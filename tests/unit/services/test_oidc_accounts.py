@@ -9,7 +9,7 @@ from sqlalchemy import select
 from moorage.errors import Forbidden, Unauthenticated
 from moorage.models.oidc import OidcProvider
 from moorage.models.user import User
-from moorage.security.passwords import verify_password
+from moorage.security.passwords import hash_password, verify_password
 from moorage.services.oidc_accounts import (
     UNUSABLE_PASSWORD_PREFIX,
     groups_of,
@@ -145,3 +145,25 @@ def test_the_groups_claim_may_be_a_list_a_string_or_absent():
 )
 def test_the_page_after_sign_in_is_only_ever_a_local_path(target, expected):
     assert _safe_next(target) == expected
+
+
+async def test_an_oidc_user_never_signs_in_with_a_password_moorage_holds(app: App, provider):
+    user = await sign_in(app, provider, sub="s-9", preferred_username="olga")
+    # An admin cannot give them one (their provider keeps their sign-in) ...
+    for attempt in (
+        app.client.patch(f"/api/v1/users/{user.id}", json={"password": "a-new-password-1"}),
+        app.client.post(f"/api/v1/users/{user.id}/password-reset"),
+    ):
+        refused = await attempt
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["code"] == "directory_password"
+    # ... and even a password hash set behind Moorage's back does not open a session.
+    async with app.context.sessionmaker() as db:
+        row = await db.get(User, user.id)
+        assert row is not None
+        row.password_hash = hash_password("a-new-password-1")
+        await db.commit()
+    login = await app.client.post(
+        "/api/v1/auth/login", json={"username": "olga", "password": "a-new-password-1"}
+    )
+    assert login.status_code == 401
