@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # limits is imported at the first attempt, not at start-up
 __all__ = [
     "ACCOUNT_POLICY",
     "ADDRESS_POLICY",
+    "PerMinute",
     "SignInPolicy",
     "SignInThrottle",
     "moving_window",
@@ -54,6 +55,37 @@ def moving_window() -> MovingWindowRateLimiter:
     from limits.aio.strategies import MovingWindowRateLimiter
 
     return MovingWindowRateLimiter(MemoryStorage())
+
+
+class PerMinute:
+    """A moving one-minute window of ``limit`` events per key, in this process's
+    memory (``limits``, imported at the first use)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    @cached_property
+    def _item(self) -> RateLimitItem:
+        from limits import RateLimitItemPerMinute
+
+        return RateLimitItemPerMinute(self.limit, 1)
+
+    @cached_property
+    def _limiter(self) -> MovingWindowRateLimiter:
+        return moving_window()
+
+    async def test(self, key: str) -> bool:
+        """Whether ``key`` has events left, without counting one."""
+        return await self._limiter.test(self._item, key)
+
+    async def hit(self, key: str) -> bool:
+        """Count one event of ``key``; False when it had none left."""
+        return await self._limiter.hit(self._item, key)
+
+    async def retry_after(self, key: str) -> int:
+        """Seconds (at least 1) until ``key`` has an event again."""
+        stats = await self._limiter.get_window_stats(self._item, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 @dataclass(frozen=True)

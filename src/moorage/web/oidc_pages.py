@@ -9,11 +9,7 @@ as a message on the login page (never a 500).
 
 from __future__ import annotations
 
-import math
-import time
 from datetime import timedelta
-from functools import cached_property
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -23,15 +19,11 @@ from moorage.errors import MoorageError, NotFound, TooManyAttempts
 from moorage.models.oidc import OidcProvider
 from moorage.security.access import Public
 from moorage.security.auth import set_login_cookie
-from moorage.security.throttle import moving_window
+from moorage.security.throttle import PerMinute
 from moorage.services import oidc_sign_in
 from moorage.services.audit import client_address
 from moorage.services.oidc_providers import enabled_provider
 from moorage.web.pages import _safe_next, login_form
-
-if TYPE_CHECKING:  # limits is imported at the first sign-in started, not at start-up
-    from limits import RateLimitItem
-    from limits.aio.strategies import MovingWindowRateLimiter
 
 __all__ = ["STARTS_PER_MINUTE", "STATE_COOKIE", "StartThrottle", "router"]
 
@@ -54,16 +46,7 @@ class StartThrottle:
 
     def __init__(self, per_minute: int = STARTS_PER_MINUTE) -> None:
         self.per_minute = per_minute
-
-    @cached_property
-    def _item(self) -> RateLimitItem:
-        from limits import RateLimitItemPerMinute
-
-        return RateLimitItemPerMinute(self.per_minute, 1)
-
-    @cached_property
-    def _limiter(self) -> MovingWindowRateLimiter:
-        return moving_window()
+        self._window = PerMinute(per_minute)
 
     async def admit(self, address: str) -> None:
         """Count a start from ``address``.
@@ -73,11 +56,10 @@ class StartThrottle:
                 ``retry_after_seconds``.
         """
         key = f"oidc-start:{address}"
-        if not await self._limiter.hit(self._item, key):
-            stats = await self._limiter.get_window_stats(self._item, key)
+        if not await self._window.hit(key):
             raise TooManyAttempts(
                 "too many sign-ins started from your address; wait a minute and try again",
-                retry_after_seconds=max(1, math.ceil(stats.reset_time - time.time())),
+                retry_after_seconds=await self._window.retry_after(key),
             )
 
 

@@ -15,18 +15,10 @@ right codes are not counted, so a class behind one NAT address is never held bac
 
 from __future__ import annotations
 
-import math
 import secrets
-import time
-from functools import cached_property
-from typing import TYPE_CHECKING
 
 from moorage.errors import TooManyAttempts
-from moorage.security.throttle import moving_window
-
-if TYPE_CHECKING:  # limits is imported at the first join, not at start-up
-    from limits import RateLimitItem
-    from limits.aio.strategies import MovingWindowRateLimiter
+from moorage.security.throttle import PerMinute
 
 __all__ = [
     "ALPHABET",
@@ -63,16 +55,7 @@ class JoinCodeThrottle:
 
     def __init__(self, per_minute: int = WRONG_CODES_PER_MINUTE) -> None:
         self.per_minute = per_minute
-
-    @cached_property
-    def _item(self) -> RateLimitItem:
-        from limits import RateLimitItemPerMinute  # made with the app, used at a join
-
-        return RateLimitItemPerMinute(self.per_minute, 1)
-
-    @cached_property
-    def _limiter(self) -> MovingWindowRateLimiter:
-        return moving_window()
+        self._window = PerMinute(per_minute)
 
     async def check(self, address: str) -> None:
         """Refuse an address that used up its wrong codes.
@@ -81,13 +64,12 @@ class JoinCodeThrottle:
             TooManyAttempts: 429, with ``retry_after_seconds``.
         """
         key = f"join:{address}"
-        if not await self._limiter.test(self._item, key):
-            stats = await self._limiter.get_window_stats(self._item, key)
+        if not await self._window.test(key):
             raise TooManyAttempts(
                 "too many wrong workshop codes from your address; wait a minute and try again",
-                retry_after_seconds=max(1, math.ceil(stats.reset_time - time.time())),
+                retry_after_seconds=await self._window.retry_after(key),
             )
 
     async def wrong(self, address: str) -> None:
         """Count one wrong code from ``address``."""
-        await self._limiter.hit(self._item, f"join:{address}")
+        await self._window.hit(f"join:{address}")
