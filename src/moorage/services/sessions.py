@@ -232,7 +232,6 @@ class SessionService(WarmLaunch):
         async with self._sessionmaker() as db:
             template = await find_template(db, template_ref, user)
             await check_may_launch(db, user, template)
-            candidates = await placement.candidates(db, user.org_id, template)
             scopes = await quotas.scopes_of(db, user)
         kind = kind_for(template.kind)
         duration = requested_duration(
@@ -245,6 +244,8 @@ class SessionService(WarmLaunch):
             claimed = await self._insert_claimed(user, template, duration, self.warm_pools, scopes)
             if claimed is not None:
                 return await self._hand_over(user, template, claimed, duration, source)
+        async with self._sessionmaker() as db:  # after a claim: warm ones hold their room
+            candidates = await placement.candidates(db, user.org_id, template)
         with_image = await placement.holding_image(self._drivers, template, candidates)
         session_id, environment = await self._insert_provisioning(
             user, template, with_image, duration, scopes

@@ -170,3 +170,19 @@ async def test_sessions_go_only_where_the_gateway_reaches_them(app: App, three):
     )
     assert loopback.status_code == 201
     assert (await launch(app.client)).json()["environment"] == "near"
+
+
+async def test_warm_workspaces_hold_room_and_are_claimed_when_it_is_full(app: App, three):
+    from tests.unit.services.test_warm_pools import keeper, set_warm
+
+    for name in three[1:]:
+        await app.client.patch(f"/api/v1/environments/{name}", json={"state": "cordoned"})
+    await set_warm(app, "one-core", 4)
+    await keeper(app).run()
+    used = (await app.client.get(f"/api/v1/environments/{three[0]}")).json()["used"]
+    assert used == {"cpu_cores": 4.0, "memory_mb": 4096, "sessions": 0}  # all warm
+    claimed = [await launch(app.client) for _ in range(4)]
+    assert [r.status_code for r in claimed] == [201] * 4, [r.text for r in claimed]
+    await set_warm(app, "one-core", 0)
+    await keeper(app).run()
+    assert (await launch(app.client)).status_code == 503  # four live sessions fill it
