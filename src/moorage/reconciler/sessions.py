@@ -14,7 +14,7 @@ from moorage.drivers.base import ContainerDriver, WorkspaceContainer, WorkspaceN
 from moorage.drivers.pool import DriverPool
 from moorage.errors import MoorageError
 from moorage.models.environment import Environment
-from moorage.models.lease import TIMED_STATES, LeaseState
+from moorage.models.lease import LIVE_STATES, TIMED_STATES, LeaseState
 from moorage.models.org import Org
 from moorage.models.session import WorkspaceSession
 from moorage.reconciler.keeper import Schedule, ServiceKeeper
@@ -96,6 +96,13 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
         async with self._sessionmaker() as db:
             our_orgs = set(await db.scalars(select(Org.id)))
         live_by_id = {session.id: session for session in live}
+        # Two environments may reach one engine (its socket, and TCP on loopback): a
+        # container of a session live on the other one is that one's, not an orphan.
+        elsewhere = await self._live_elsewhere(
+            {c.labels.get(SESSION_LABEL, "") for c in containers}
+            | {n.labels.get(SESSION_LABEL, "") for n in networks},
+            set(live_by_id),
+        )
         by_session: dict[str, WorkspaceContainer] = {}
         for container in containers:
             if container.labels.get(ORG_LABEL) not in our_orgs:
@@ -103,13 +110,16 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
             owner = container.labels.get(SESSION_LABEL, "")
             if owner not in live_by_id and WARM_LABEL in container.labels:
                 continue  # a warm workspace: the warm pools' keeper's until claimed
+            if owner in elsewhere:
+                continue
             if owner not in live_by_id:
                 await self._remove_orphan(driver, container)
             else:
                 by_session[owner] = container
         for network in networks:
             owner = network.labels.get(SESSION_LABEL, "")
-            if network.labels.get(ORG_LABEL) in our_orgs and owner not in live_by_id:
+            mine = owner not in live_by_id and owner not in elsewhere
+            if network.labels.get(ORG_LABEL) in our_orgs and mine:
                 await self._remove_orphan_network(driver, network)
 
         for session in live:
@@ -136,6 +146,18 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
                 # Not yet on the row, so failing the session would not remove it.
                 await self._remove_orphan(driver, found)
             await self.keep(session, schedule, alive=alive, now=now)
+
+    async def _live_elsewhere(self, owners: set[str], here: set[str]) -> set[str]:
+        """Those of ``owners`` (session ids from labels) that are live sessions of
+        another environment."""
+        others = [owner for owner in owners if owner and owner not in here]
+        if not others:
+            return set()
+        async with self._sessionmaker() as db:
+            query = select(WorkspaceSession.id).where(
+                WorkspaceSession.id.in_(others), WorkspaceSession.state.in_(LIVE_STATES)
+            )
+            return set(await db.scalars(query))
 
     async def _container_now(
         self, driver: ContainerDriver, session_id: str, listed: WorkspaceContainer | None

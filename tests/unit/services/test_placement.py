@@ -186,3 +186,15 @@ async def test_warm_workspaces_hold_room_and_are_claimed_when_it_is_full(app: Ap
     await set_warm(app, "one-core", 0)
     await keeper(app).run()
     assert (await launch(app.client)).status_code == 503  # four live sessions fill it
+
+
+async def test_two_environments_on_one_engine_leave_each_others_sessions_alone(app: App, three):
+    # The three environments share one (fake) engine, as a socket and TCP on loopback
+    # reach the same dockerd: each sees the others' containers.
+    launched = [(await launch(app.client)).json() for _ in range(3)]
+    assert {s["environment"] for s in launched} == set(three)
+    await app.context.reconciler.reconcile_once()
+    for session in launched:
+        now = (await app.client.get(f"/api/v1/sessions/{session['id']}")).json()
+        assert now["state"] == "ready", now
+    assert len(app.driver.containers) == 3
