@@ -15,6 +15,7 @@ import uuid
 import httpx
 import pytest
 
+from moorage.db.engine import write_session
 from moorage.models.fleet import Node
 from moorage.models.recording import Recording
 from tests.unit.conftest import App
@@ -110,15 +111,16 @@ async def org_a(app: App) -> dict[str, str]:
         admin, f"/api/v1/pools/{pools[0]['name']}/provision", {"playbook": "motd.yml"}, 202
     )
     tokens = (await admin.get("/api/v1/tokens")).json()
-    async with app.context.sessionmaker() as db:
+    admin_id = (await app.client.get("/api/v1/auth/me")).json()["id"]
+    # The app's own write lock: its background work (the provisioning run) writes too.
+    async with write_session(app.context.sessionmaker) as db:
         node = await db.get(Node, enrolled["node_id"])
         assert node is not None
-        admin_id = (await app.client.get("/api/v1/auth/me")).json()["id"]
         recording = Recording(
             org_id=node.org_id, session_id=session["id"], user_id=admin_id, kind="terminal"
         )
         db.add(recording)
-        await db.commit()
+        await db.flush()
         recording_id = recording.id
     container = next(iter(app.driver.containers))
     return {

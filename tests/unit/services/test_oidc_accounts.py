@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from moorage.db.engine import write_session
 from moorage.errors import Forbidden, Unauthenticated
 from moorage.models.oidc import OidcProvider
 from moorage.models.user import User
@@ -158,11 +159,10 @@ async def test_an_oidc_user_never_signs_in_with_a_password_moorage_holds(app: Ap
         assert refused.status_code == 409, refused.text
         assert refused.json()["error"]["code"] == "directory_password"
     # ... and even a password hash set behind Moorage's back does not open a session.
-    async with app.context.sessionmaker() as db:
+    async with write_session(app.context.sessionmaker) as db:
         row = await db.get(User, user.id)
         assert row is not None
         row.password_hash = hash_password("a-new-password-1")
-        await db.commit()
     login = await app.client.post(
         "/api/v1/auth/login", json={"username": "olga", "password": "a-new-password-1"}
     )
