@@ -28,6 +28,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def org_removal(context: Context) -> OrgRemoval:
+    """The org removal service over the app's lease services and fleet ingest (as the
+    API builds it; pages do not import route modules)."""
     return OrgRemoval(
         context.sessionmaker, (context.sessions, context.reservations), context.ingest
     )
