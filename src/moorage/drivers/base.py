@@ -340,6 +340,19 @@ class ContainerDriver(ABC):
             RuntimeUnavailable: the endpoint cannot be reached.
         """
 
+    async def reach(self, host_port: int, publish_address: str) -> tuple[str, int]:
+        """Where this process connects to a workspace port that the engine published
+        as ``host_port`` on ``publish_address`` of the engine's host: ``(host, port)``.
+
+        The default is that address itself (an engine on this machine). An engine on
+        another host answers with a local end that carries the connection there (an
+        SSH tunnel's forwarded port), so nothing on that host listens beyond loopback.
+
+        Raises:
+            RuntimeUnavailable: the engine's host cannot be reached.
+        """
+        return publish_address, host_port
+
     @abstractmethod
     async def close(self) -> None:
         """Release the client's connections. Idempotent."""

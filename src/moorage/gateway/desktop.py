@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable
 from moorage.gateway.deadline import refuse_if_past, reloader, serve_until_deadline
 from moorage.gateway.presence import close_code_of, present
+from moorage.gateway.reach import published
 from moorage.gateway.rfb_filter import RfbFilter, RfbProtocolError
 from moorage.gateway.session_tap import tap_desktop
 from moorage.models.lease import LeaseState
@@ -76,11 +77,8 @@ async def serve_vnc(websocket: WebSocket, context: Context, session_id: str) -> 
         if session.state != LeaseState.READY.value or not session.ports:
             raise Conflict(f"the session is {session.state}", code="session_not_ready")
         refuse_if_past(session)
-        reader, writer = await open_vnc(
-            context.settings.publish_address,
-            int(session.ports[str(VNC_PORT)]),
-            context.sessions.secret_of(session) or "",
-        )
+        host, port = await published(context, session, VNC_PORT)
+        reader, writer = await open_vnc(host, port, context.sessions.secret_of(session) or "")
     except MoorageError as exc:
         await websocket.accept(subprotocol=subprotocol)
         await websocket.close(code=close_code_of(exc), reason=exc.message[:120])

@@ -33,6 +33,7 @@ from starlette.websockets import WebSocket
 from moorage.errors import Conflict, MoorageError, NotFound, RuntimeUnavailable, Unauthenticated
 from moorage.gateway.deadline import refuse_if_past, reloader, serve_until_deadline
 from moorage.gateway.presence import present
+from moorage.gateway.reach import published
 from moorage.models.lease import LeaseState
 from moorage.models.template import TemplateKind
 from moorage.security.auth import credential_of, user_from_connection
@@ -244,6 +245,12 @@ async def serve_guacamole(websocket: WebSocket, context: Context, session_id: st
                 ("dpi", 96, 600),
             )
         )
+        rdp_host, rdp_port = await published(context, session, 3389)
+        if context.settings.guacd_rdp_host and rdp_host == context.settings.publish_address:
+            # An engine on this machine, and guacd reaches its ports at another address
+            # (guacd in a container). A port forwarded from another host is on this
+            # machine's loopback: guacd must share its network to reach it.
+            rdp_host = context.settings.guacd_rdp_host
         host, _, port = address.rpartition(":")
         try:
             stream_reader, writer = await asyncio.wait_for(
@@ -259,8 +266,8 @@ async def serve_guacamole(websocket: WebSocket, context: Context, session_id: st
                 writer,
                 "rdp",
                 {
-                    "hostname": context.settings.guacd_rdp_host or context.settings.publish_address,
-                    "port": str(session.ports["3389"]),
+                    "hostname": rdp_host,
+                    "port": str(rdp_port),
                     "username": session.account or "",
                     "password": context.sessions.secret_of(session) or "",
                     "ignore-cert": "true",

@@ -49,6 +49,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from moorage.errors import Conflict, Forbidden, MoorageError, NotFound, RuntimeUnavailable
 from moorage.gateway.app_activity import count_activity
 from moorage.gateway.deadline import refuse_if_past, reloader
+from moorage.gateway.reach import published
 from moorage.gateway.workspace_origin import COOKIE_PREFIX, TICKET_PARAM, issue_ticket
 from moorage.models.lease import LeaseState
 from moorage.models.session import WorkspaceSession
@@ -114,10 +115,10 @@ async def session_upstream(
         session: WorkspaceSession = await context.sessions.get(user, session_id)
     except MoorageError as exc:
         raise NotFound(f"no session {session_id}", code="session_not_found") from exc
-    return upstream_of(context, session, connection)
+    return await upstream_of(context, session, connection)
 
 
-def upstream_of(
+async def upstream_of(
     context: Context, session: WorkspaceSession, connection: HTTPConnection | None = None
 ) -> str:
     """The upstream base ``http://host:port`` of ``session``, already admitted (see
@@ -134,7 +135,7 @@ def upstream_of(
     if session.state != LeaseState.READY.value:
         raise Conflict(f"the session is {session.state}", code="session_not_ready")
     refuse_if_past(session)
-    port = next(iter(session.ports.values()))
+    host, port = await published(context, session, next(iter(session.ports)))
     if connection is not None:
         connection.state.app_token = context.sessions.secret_of(session)
         count_activity(context, session, connection)
@@ -143,7 +144,7 @@ def upstream_of(
             session.expires_at,
             reloader(context.sessions, session_id),
         )
-    return f"http://{context.settings.publish_address}:{port}"
+    return f"http://{host}:{port}"
 
 
 async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context, Admission, str]:
@@ -163,7 +164,7 @@ async def _target(connection: HTTPConnection, session_id: str) -> tuple[Context,
         raise
     except MoorageError as exc:
         raise NotFound(f"no session {session_id}", code="session_not_found") from exc
-    return context, admission, upstream_of(context, admission.session, connection)
+    return context, admission, await upstream_of(context, admission.session, connection)
 
 
 def refuse_unsafe(admission: Admission, method: str) -> None:

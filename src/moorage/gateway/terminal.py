@@ -49,6 +49,7 @@ from moorage.drivers.ssh.terminal import open_ssh_terminal
 from moorage.errors import Conflict, MoorageError, NotFound
 from moorage.gateway.deadline import refuse_if_past
 from moorage.gateway.presence import close_code_of, present
+from moorage.gateway.reach import published
 from moorage.gateway.session_tap import SessionTap, open_terminal_tap
 from moorage.gateway.terminal_attachment import Attachment
 from moorage.gateway.terminal_hold import HeldTerminal, TerminalHolds
@@ -118,9 +119,10 @@ async def _open_shell(
     if session.template.kind == TemplateKind.SSH.value:
         # An SSH workspace: the browser terminal is an SSH login like any other.
         password = context.sessions.secret_of(session)
+        host, port = await published(context, session, 22)
         return await open_ssh_terminal(
-            context.settings.publish_address,
-            int((session.ports or {})["22"]),
+            host,
+            port,
             session.account or session.template.shell_user,
             password or "",
             cols=cols,

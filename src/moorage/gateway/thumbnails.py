@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from moorage.errors import RuntimeUnavailable
 from moorage.gateway.desktop_frame import encode_png, grab_frame
+from moorage.gateway.reach import published
 from moorage.gateway.terminal_screen import TerminalScreens
 from moorage.gateway.thumbnail_svg import MAX_WIDTH, placeholder_svg
 from moorage.models.lease import LeaseState
@@ -159,17 +160,14 @@ class Thumbnails:
         return _placeholder(name, "no preview for this kind")
 
     async def _desktop(self, session: WorkspaceSession, name: str) -> Thumbnail:
-        port = (session.ports or {}).get(VNC_PORT)
-        if port is None:
+        if (session.ports or {}).get(VNC_PORT) is None:
             return _placeholder(name, "no desktop port")
         password = self._context.sessions.secret_of(session) or ""
         try:
             async with self._desktops:
+                host, port = await published(self._context, session, VNC_PORT)
                 frame = await grab_frame(
-                    self._context.settings.publish_address,
-                    int(port),
-                    password,
-                    timeout_seconds=self._desktop_timeout,
+                    host, port, password, timeout_seconds=self._desktop_timeout
                 )
         except RuntimeUnavailable as exc:
             log.info("thumbnail of session %s: %s", session.id, exc.message)

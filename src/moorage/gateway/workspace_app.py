@@ -159,7 +159,7 @@ async def proxy(request: Request) -> Response:
     ticket = request.query_params.get(TICKET_PARAM)
     if ticket is not None:
         grant = redeem_ticket(context.keyring, ticket, session_id)
-        upstream_of(context, (await _admission_of(context, grant)).session, request)
+        await upstream_of(context, (await _admission_of(context, grant)).session, request)
         query = [(k, v) for k, v in request.query_params.multi_items() if k != TICKET_PARAM]
         clean = request.url.path + (f"?{urlencode(query)}" if query else "")
         response: Response = RedirectResponse(clean, status_code=303)
@@ -177,7 +177,7 @@ async def proxy(request: Request) -> Response:
         raise
     admission = await _admission_of(context, grant)
     refuse_unsafe(admission, request.method)
-    base = upstream_of(context, admission.session, request)
+    base = await upstream_of(context, admission.session, request)
     response = await forward(
         request, context, base, sandbox=False, frame_ancestors=_framers(request)
     )
@@ -204,7 +204,7 @@ async def proxy_websocket(websocket: WebSocket) -> None:
             raise Unauthenticated("no workspace cookie")
         grant = read_cookie(context.keyring, value, session_id)
         admission = await _admission_of(context, grant)
-        base = upstream_of(context, admission.session, websocket)
+        base = await upstream_of(context, admission.session, websocket)
     except MoorageError as exc:
         codes = {401: 4401, 404: 4404, 409: 4409, 410: 4410}
         await websocket.close(code=codes.get(exc.status_code, 4404))

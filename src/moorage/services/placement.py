@@ -114,11 +114,11 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def gateway_reaches(environment: Environment) -> bool:
-    """Whether the gateway can reach workspaces started there: the gateway connects to
-    ports published on this host, so the engine must be this host's (a Unix socket,
-    or TCP on loopback). Engines elsewhere serve Docker management only, until the
-    gateway forwards through SSH or the agent (issue 15)."""
-    if environment.kind == "socket":
+    """Whether the gateway can reach workspaces started there: an engine on this host
+    (a Unix socket, or TCP on loopback), whose ports are published here, or an
+    ``ssh://`` engine, whose ports the gateway reaches over its SSH connection
+    (:mod:`moorage.gateway.reach`). Other TCP engines serve Docker management only."""
+    if environment.kind in ("socket", "ssh"):
         return True
     host = environment.url.removeprefix("tcp://").split("/", 1)[0].rsplit(":", 1)[0]
     return environment.kind == "tcp" and host in LOOPBACK_HOSTS

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from moorage.drivers.fake import FakeTerminal
+from moorage.models.environment import Environment
 from moorage.models.user import User
 from moorage.services.watching import may_watch
 from tests.unit.conftest import App
@@ -181,6 +182,7 @@ def _row(kind: str, state: str = "ready", ports=None) -> SimpleNamespace:
         template=SimpleNamespace(kind=kind),
         ports=ports,
         secret_sealed=None,
+        environment=Environment(id="env-1", name="local", url="unix:///var/run/docker.sock"),
     )
 
 

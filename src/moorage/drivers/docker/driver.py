@@ -34,6 +34,11 @@ class Transport(Protocol):
 
     last_error: str | None
 
+    async def forward(self, remote_host: str, remote_port: int) -> tuple[str, int]:
+        """A local ``(host, port)`` whose connections reach ``remote_host:remote_port``
+        as seen from the far host."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -112,6 +117,14 @@ class DockerDriver(ContainerDriver):
     def transport_error(self) -> str | None:
         """Why the transport under the client last failed (host key, login), if it did."""
         return self._transport.last_error if self._transport is not None else None
+
+    async def reach(self, host_port: int, publish_address: str) -> tuple[str, int]:
+        """The published port itself for an engine on this machine; through the
+        transport (an SSH local forward to the far host's ``publish_address``) for
+        one that has a transport (see :meth:`ContainerDriver.reach`)."""
+        if self._transport is None:
+            return publish_address, host_port
+        return await self._transport.forward(publish_address, host_port)
 
     async def ping(self) -> str:
         async with translated(self._endpoint, "answer a version request"):

@@ -8,6 +8,10 @@ drops, so aiodocker sees an ordinary ``unix://`` endpoint.
 
 asyncssh's own ``forward_local_path`` needs the connection up before it listens;
 the reconnecting listener here is the part it lacks.
+
+The gateway reaches a workspace's published port on the far host through the same
+connection (:meth:`SSHTunnel.forward`: asyncssh's ``forward_local_port``, SSH's
+``direct-tcpip`` channel), so the far host publishes nothing beyond its loopback.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +42,8 @@ __all__ = ["SSHEndpoint", "SSHTunnel", "fetch_host_key", "parse_ssh_url"]
 log = logging.getLogger(__name__)
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+MAX_FORWARDS = 256
+"""Local listeners (one per far port in use) an :class:`SSHTunnel` keeps at most."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,12 @@ class SSHTunnel:
             asyncio.start_unix_server(self._serve, sock=listener)
         )
         self._pipes: set[asyncio.Task[None]] = set()
+        # (far host, far port) → (the connection it rides on, its local listener),
+        # oldest first; see forward().
+        self._forwards: OrderedDict[
+            tuple[str, int], tuple[asyncssh.SSHClientConnection, asyncssh.SSHListener]
+        ] = OrderedDict()
+        self._forward_lock = asyncio.Lock()
         self.last_error: str | None = None
 
     @property
@@ -166,6 +179,41 @@ class SSHTunnel:
             self.last_error = None
             return self._connection
 
+    async def forward(self, remote_host: str, remote_port: int) -> tuple[str, int]:
+        """A port on this host's loopback whose connections are carried over the SSH
+        connection to ``remote_host:remote_port`` as the far host sees it (a
+        ``direct-tcpip`` channel each, RFC 4254 7.2). One listener per far port, kept
+        while its connection lives; the oldest is closed past
+        :data:`MAX_FORWARDS` (connections already made through it go on).
+
+        Raises:
+            RuntimeUnavailable: the SSH connection cannot be made.
+        """
+        import asyncssh
+
+        key = (remote_host, remote_port)
+        connection = await self._connect()
+        async with self._forward_lock:
+            held = self._forwards.get(key)
+            if held is not None and held[0] is connection:
+                self._forwards.move_to_end(key)
+                return "127.0.0.1", held[1].get_port()
+            if held is not None:
+                held[1].close()
+            try:
+                listener = await connection.forward_local_port(
+                    "127.0.0.1", 0, remote_host, remote_port
+                )
+            except (OSError, asyncssh.Error) as exc:
+                raise RuntimeUnavailable(
+                    f"{self._endpoint.host} refused to forward port {remote_port}: {exc}"
+                ) from exc
+            self._forwards[key] = (connection, listener)
+            while len(self._forwards) > MAX_FORWARDS:
+                _, (_, oldest) = self._forwards.popitem(last=False)
+                oldest.close()
+            return "127.0.0.1", listener.get_port()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import asyncssh
 
@@ -199,6 +247,9 @@ class SSHTunnel:
         server.close()
         for task in list(self._pipes):
             task.cancel()
+        for _, listener in self._forwards.values():
+            listener.close()
+        self._forwards.clear()
         if self._connection is not None:
             self._connection.close()
             with contextlib.suppress(Exception):

@@ -69,6 +69,17 @@ class StartedWorkspace:
     publish_address: str
     secret: str | None = None
 
+    async def address(self, container_port: int) -> tuple[str, int]:
+        """``(host, port)`` where this process connects to ``container_port`` (the
+        published port, or a local end carried to another host's one:
+        :meth:`~moorage.drivers.base.ContainerDriver.reach`).
+
+        Raises:
+            KeyError: the container does not publish ``container_port``.
+            RuntimeUnavailable: the engine's host cannot be reached.
+        """
+        return await self.driver.reach(self.container.ports[container_port], self.publish_address)
+
 
 @dataclass(frozen=True)
 class KindPaths:

@@ -65,8 +65,9 @@ class HttpKind(WorkspaceKind):
 
     async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
         """Ready once the app answers 200 at its base URL on the published port."""
-        (port,) = self.ports(started.template)
-        url = f"http://{started.publish_address}:{started.container.ports[port]}"
+        (container_port,) = self.ports(started.template)
+        host, port = await started.address(container_port)
+        url = f"http://{host}:{port}"
         headers = app_authorization(started.secret) if started.secret else None
         await wait_for_http_ok(url + base_url(started.session_id), timeout_seconds, headers)
 

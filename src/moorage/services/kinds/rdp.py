@@ -41,9 +41,8 @@ class RdpKind(AccountKind):
 
     async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
         """Ready once the published port answers an X.224 connection request."""
-        await wait_for_rdp(
-            started.publish_address, started.container.ports[RDP_PORT], timeout_seconds
-        )
+        host, port = await started.address(RDP_PORT)
+        await wait_for_rdp(host, port, timeout_seconds)
 
     def client_command(self, host: str, port: int, username: str) -> str | None:
         """``xfreerdp /v:<host>:<port> /u:<username>``."""

@@ -49,12 +49,8 @@ class SshKind(AccountKind):
 
     async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
         """Ready once the published port sends the SSH banner."""
-        await wait_for_banner(
-            started.publish_address,
-            started.container.ports[SSH_PORT],
-            b"SSH-2.0",
-            timeout_seconds,
-        )
+        host, port = await started.address(SSH_PORT)
+        await wait_for_banner(host, port, b"SSH-2.0", timeout_seconds)
 
     def client_command(self, host: str, port: int, username: str) -> str | None:
         """``ssh -p <port> <username>@<host>``."""

@@ -44,12 +44,8 @@ class VncKind(WorkspaceKind):
 
     async def wait_ready(self, started: StartedWorkspace, timeout_seconds: float) -> None:
         """Ready once a full VNC handshake with the session's password succeeds."""
-        await wait_for_vnc(
-            started.publish_address,
-            started.container.ports[VNC_PORT],
-            started.secret or "",
-            timeout_seconds,
-        )
+        host, port = await started.address(VNC_PORT)
+        await wait_for_vnc(host, port, started.secret or "", timeout_seconds)
 
     async def hand_over(self, started: StartedWorkspace, password: str) -> KindEnvironment:
         """Xvnc's password file (``$HOME/.vnc/passwd``, written by ``vncpasswd -f`` as
