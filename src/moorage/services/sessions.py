@@ -241,7 +241,17 @@ class SessionService(WarmLaunch):
             max_minutes=template.max_duration_minutes,
         )
         if self.warm_pools is not None and (template.warm or workshop_seat):
-            claimed = await self._insert_claimed(user, template, duration, self.warm_pools, scopes)
+            in_claim = kind.hands_over_nothing
+            claimed = await self._insert_claimed(
+                user,
+                template,
+                duration,
+                self.warm_pools,
+                scopes,
+                ready_from=(source or "") if in_claim else None,
+            )
+            if claimed is not None and in_claim:
+                return await self._reload(claimed.id)
             if claimed is not None:
                 return await self._hand_over(user, template, claimed, duration, source)
         async with self._sessionmaker() as db:  # after a claim: warm ones hold their room

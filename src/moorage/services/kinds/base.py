@@ -150,6 +150,13 @@ class WorkspaceKind(ABC):
         """
         return KindEnvironment(secret=started.secret)
 
+    @property
+    def hands_over_nothing(self) -> bool:
+        """True when :meth:`hand_over` is the default one (the warm secret is kept and
+        nothing is done in the container): a claim then makes the session ready in
+        the claim's own transaction (:mod:`moorage.services.warm_launch`)."""
+        return type(self).hand_over is WorkspaceKind.hand_over
+
     def paths(self, session_id: str) -> KindPaths:
         """Browser paths of a session of this kind. Default: none."""
         return KindPaths()
