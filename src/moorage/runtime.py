@@ -60,6 +60,10 @@ from moorage.services.workshops import WorkshopService
 __all__ = ["docker_factory", "open_context"]
 
 
+CLAIMS_QUIET_SECONDS = 1.5
+"""A warm pool's refill starts once its process made no claim for this long."""
+
+
 def docker_factory(settings: Settings, keyring: Keyring) -> DriverFactory:
     """Builds a :class:`DockerDriver` per environment from its URL and, for TCP
     endpoints with TLS material, a client certificate context."""
@@ -230,6 +234,7 @@ async def open_context(
             instance_id=instance_id,
             launch_timeout_seconds=settings.launch_timeout_seconds,
             publish_address=settings.publish_address,
+            claims_quiet_seconds=CLAIMS_QUIET_SECONDS,
         )
         sessions.warm_pools = warm_pools
         connector = connector or SSHConnector(

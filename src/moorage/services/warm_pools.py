@@ -40,6 +40,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,6 +102,10 @@ def warm_labels(warm_id: str, template: Template) -> dict[str, str]:
     }
 
 
+CLAIMS_PAUSE_WAIT_MAX = 10.0
+"""Seconds a refill waits at most for claims to pause (:meth:`WarmPools.after_claims_pause`)."""
+
+
 @dataclass(frozen=True)
 class Claimed:
     """A warm workspace a launch won: its id (the session's), container, published
@@ -123,6 +128,8 @@ class WarmPools:
         instance_id: this server process's id, stamped on rows it is starting.
         launch_timeout_seconds: how long a container may take to become usable.
         publish_address: host address the workspaces' ports are published on.
+        claims_quiet_seconds: refills wait until no claim was made in this process
+            for this long (see :meth:`after_claims_pause`); 0 to start at once.
         clock: current UTC time; injected for tests.
     """
 
@@ -135,9 +142,12 @@ class WarmPools:
         instance_id: str,
         launch_timeout_seconds: float = 60.0,
         publish_address: str = "127.0.0.1",
+        claims_quiet_seconds: float = 0.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._claims_quiet = claims_quiet_seconds
+        self._last_claim = float("-inf")  # time.monotonic() of this process's last claim
         self._drivers = drivers
         self._keyring = keyring
         self._instance_id = instance_id
@@ -180,6 +190,7 @@ class WarmPools:
             )
             if getattr(won, "rowcount", 0) != 1:
                 continue  # another launch claimed it between our read and our update
+            self._last_claim = time.monotonic()
             row = await db.get(WarmWorkspace, candidate, populate_existing=True)
             assert row is not None and row.container_id is not None
             environment = await db.get(Environment, row.environment_id)
@@ -192,6 +203,22 @@ class WarmPools:
                 secret_sealed=row.secret_sealed,
             )
         return None
+
+    async def after_claims_pause(self, at_most_seconds: float = CLAIMS_PAUSE_WAIT_MAX) -> None:
+        """Return once no claim was made in this process for ``claims_quiet_seconds``,
+        or after ``at_most_seconds``. A class arriving at once claims its pool in a
+        burst; starting the refill's containers in the middle of it would make Docker
+        and the database serve both at once and every claimant wait longer, so the
+        refill starts when the burst is over (or, under steady claims, at the latest
+        after ``at_most_seconds``)."""
+        waited = 0.0
+        while waited < at_most_seconds:
+            quiet_for = time.monotonic() - self._last_claim
+            if quiet_for >= self._claims_quiet:
+                return
+            pause = min(self._claims_quiet - quiet_for, at_most_seconds - waited)
+            await asyncio.sleep(pause)
+            waited += pause
 
     # -- starting --------------------------------------------------------------
 
