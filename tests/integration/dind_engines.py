@@ -8,11 +8,12 @@ only on a Unix socket in a temporary folder of this machine, bind-mounted at
 would a second engine on the host. The containers sit on an internal Docker network
 of their own, so neither they nor the workspaces they run reach anything outside.
 
-Why not ``--privileged``: Docker then asks the kernel for every capability, and on
-machines whose capability bounding set lacks one (CAP_SYS_RESOURCE on the CI
-virtual machines) the container cannot start ("unable to apply caps"). The engine
-gets every capability but that one instead, no seccomp or AppArmor profile and
-an unmasked ``/proc``; its entrypoint makes its own cgroups writable.
+Why not ``--privileged``: Docker then gives the container every capability the
+kernel knows, and where the engine's own bounding set lacks one (CAP_SYS_RESOURCE
+on the virtual machine these tests were written on) runc cannot start it ("unable
+to apply caps"). The engine gets every capability but that one instead, no seccomp
+or AppArmor profile and an unmasked ``/proc``; its entrypoint makes its own cgroups
+writable. That works where ``--privileged`` would too.
 """
 
 from __future__ import annotations
