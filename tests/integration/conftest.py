@@ -182,3 +182,15 @@ async def registry(tmp_path) -> AsyncIterator[str]:
     yield f"127.0.0.1:{port}"
     process.terminate()
     await asyncio.wait_for(process.wait(), 10)
+
+
+@pytest.fixture(scope="session")
+async def dind_image(docker) -> str:
+    """The image of Docker-in-Docker engines (:mod:`tests.integration.dind_engines`),
+    built once and kept (its tag names its sources' hash)."""
+    from tests.integration.dind_engines import build_image
+
+    try:
+        return await build_image(docker)
+    except LookupError as exc:
+        pytest.fail(str(exc))

@@ -30,7 +30,14 @@ from pathlib import Path
 
 import aiodocker
 
-__all__ = ["Engine", "build_image", "load_image", "remove_engines", "start_engines"]
+__all__ = [
+    "Engine",
+    "build_image",
+    "load_image",
+    "remove_engines",
+    "start_engine_in",
+    "start_engines",
+]
 
 CONTEXT = Path(__file__).parent / "dind"
 TEST_LABEL = {"moorage.test": "dind"}
@@ -126,15 +133,40 @@ async def start_engines(
     return network, engines
 
 
-async def _start_engine(docker: aiodocker.Docker, image: str, network: str, name: str) -> Engine:
+async def start_engine_in(
+    docker: aiodocker.Docker, image: str, network_mode: str, name: str, socket_dir: Path
+) -> Engine:
+    """One engine in ``network_mode`` (``container:<id>``: sharing another container's
+    network namespace, so that its loopback is the engine's), its socket in
+    ``socket_dir``; returned once it answers. On failure its container is removed.
+
+    Raises:
+        RuntimeError: the engine did not answer within a minute.
+    """
+    engine = await _start_engine(docker, image, network_mode, name, socket_dir)
+    try:
+        await _wait_until_up(engine)
+    except BaseException:
+        await remove_engines(docker, None, [engine])
+        raise
+    return engine
+
+
+async def _start_engine(
+    docker: aiodocker.Docker,
+    image: str,
+    network: str,
+    name: str,
+    socket_dir: Path | None = None,
+) -> Engine:
     # /tmp keeps the socket's path well under the 108 bytes a Unix socket address holds.
-    socket_dir = Path(tempfile.mkdtemp(prefix=f"moorage-dind-{name}-"))
+    socket_dir = socket_dir or Path(tempfile.mkdtemp(prefix=f"moorage-dind-{name}-"))
     try:
         container = await docker.containers.run(
-            name=f"{network}-{name}",
+            name=f"{network.replace(':', '-')}-{name}",
             config={
                 "Image": image,
-                "Hostname": name,
+                **({} if network.startswith("container:") else {"Hostname": name}),
                 "Labels": TEST_LABEL,
                 "HostConfig": {
                     "Init": True,  # reaps what dockerd's children leave
@@ -182,7 +214,9 @@ async def load_image(docker: aiodocker.Docker, engines: list[Engine], image: str
         await engine.client.images.inspect(image)  # raises when the load failed
 
 
-async def remove_engines(docker: aiodocker.Docker, network: str, engines: list[Engine]) -> None:
+async def remove_engines(
+    docker: aiodocker.Docker, network: str | None, engines: list[Engine]
+) -> None:
     """Remove the engines' containers with their data volumes (what ran inside goes
     with them), their network and socket folders. Idempotent; never raises for
     what is already gone."""
@@ -196,7 +230,8 @@ async def remove_engines(docker: aiodocker.Docker, network: str, engines: list[E
                 failures.append(exc)
         shutil.rmtree(engine.socket_dir, ignore_errors=True)
     try:
-        await (await docker.networks.get(network)).delete()
+        if network is not None:
+            await (await docker.networks.get(network)).delete()
     except aiodocker.DockerError as exc:
         if exc.status != 404:
             failures.append(exc)

@@ -19,7 +19,6 @@ from tests.databases import fresh_database
 from tests.integration.conftest import IMAGE
 from tests.integration.dind_engines import (
     Engine,
-    build_image,
     load_image,
     remove_engines,
     start_engines,
@@ -32,15 +31,6 @@ ENGINES = ["engine-a", "engine-b", "engine-c"]
 TEMPLATE = "dind-shell"
 MEMORY_MB = 128
 CPU_CORES = 0.25
-
-
-@pytest.fixture(scope="session")
-async def dind_image(docker) -> str:
-    """The engine image, built once and kept (its tag names its sources' hash)."""
-    try:
-        return await build_image(docker)
-    except LookupError as exc:
-        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
