@@ -22,7 +22,9 @@ from moorage.config import Settings
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory
 from moorage.gateway.router import router as gateway_router
+from moorage.gateway.terminal import SHELL
 from moorage.gateway.terminal_hold import TerminalHolds
+from moorage.gateway.terminal_spares import spare_shells
 from moorage.gateway.thumbnails import Thumbnails
 from moorage.gateway.workspace_app import WorkspaceHosts
 from moorage.i18n.negotiation import LanguageMiddleware
@@ -69,6 +71,9 @@ def create_app(
             # Shells held across reconnects (this process's); a session's end closes its own.
             holds = TerminalHolds()
             context.sessions.add_deadline_listener(holds.deadline_changed)
+            if context.warm_pools is not None:  # a terminal's shell opened ahead
+                context.warm_pools.on_ready = spare_shells(holds.spares, SHELL)
+                context.warm_pools.on_gone = holds.spares.drop
             app.state.terminal_holds = holds
             app.state.thumbnails = Thumbnails(context, holds)
             try:

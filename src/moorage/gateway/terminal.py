@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 
     from moorage.context import Context
 
-__all__ = ["bridge", "cross_site", "parse_control", "serve_terminal"]
+__all__ = ["SHELL", "bridge", "cross_site", "parse_control", "serve_terminal"]
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,11 @@ async def serve_terminal(
         refuse_if_past(session)
 
         async def open_shell(cols: int, rows: int) -> TerminalStream:
-            return await _open_shell(context, session, cols, rows)
+            spare = await holds.spares.take(session_id, session.container_id)
+            if spare is None:
+                return await _open_shell(context, session, cols, rows)
+            await spare.resize(cols, rows)  # opened ahead (gateway.terminal_spares)
+            return spare
 
         async def still_live() -> datetime | None:
             try:

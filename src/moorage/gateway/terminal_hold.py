@@ -52,6 +52,7 @@ from moorage.gateway.terminal_attachment import (
     Attachment,
 )
 from moorage.gateway.terminal_buffer import BUFFER_BYTES, RingBuffer
+from moorage.gateway.terminal_spares import SpareShells
 
 __all__ = ["HeldTerminal", "TerminalHolds"]
 
@@ -279,6 +280,8 @@ class TerminalHolds:
         self._buffer_bytes = buffer_bytes
         self._clock = clock
         self._held: dict[str, HeldTerminal] = {}
+        self.spares = SpareShells()
+        """Shells opened ahead in warm workspaces, for their sessions' first attachments."""
         self._opening: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -342,6 +345,7 @@ class TerminalHolds:
     def deadline_changed(self, session_id: str, expires_at: datetime | None) -> None:
         """A :data:`~moorage.services.leases.DeadlineListener`: a new deadline is
         passed on; None (the session ended or failed) ends its held terminal (4409)."""
+        self.spares.deadline_changed(session_id, expires_at)
         held = self.get(session_id)
         if held is None:
             return
@@ -353,7 +357,9 @@ class TerminalHolds:
         task.add_done_callback(self._closing.discard)
 
     async def close_all(self) -> None:
-        """End every held terminal (the server is stopping)."""
+        """End every held terminal and close the shells opened ahead (the server is
+        stopping)."""
+        await self.spares.close_all()
         for held in list(self._held.values()):
             await held.close(*CLOSE_SERVER_STOPPING)
         if self._closing:

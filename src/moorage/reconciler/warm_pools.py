@@ -13,7 +13,7 @@ Each pass (a reconciler job, :meth:`WarmPoolKeeper.run`), per template:
 * ``starting`` rows whose server stopped beating, or that outlived twice the
   launch timeout, are dropped;
 * missing ones are started, at most ``starts_at_once`` at a time, once claims have
-  paused (:meth:`~moorage.services.warm_pools.WarmPools.after_claims_pause`).
+  paused (:mod:`moorage.services.warm_bursts`).
 
 Then, per environment, containers labelled ``moorage.warm`` that neither a warm
 row (starting, warm, recycling) nor a live session owns are removed (a crash
@@ -174,7 +174,7 @@ class WarmPoolKeeper:
 
     async def _start(self, template: Template, environment: Environment) -> None:
         async with self._starts:
-            await self._pools.after_claims_pause()
+            await self._pools.claims.pause()
             await self._pools.start_one(template, environment)
 
     async def _drop_starting(self, warm_id: str) -> None:

@@ -40,8 +40,7 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import new_id, utcnow
 from moorage.db.engine import write_session
-from moorage.drivers.base import WorkspaceSpec
+from moorage.drivers.base import ContainerDriver, WorkspaceSpec
 from moorage.drivers.pool import DriverPool
 from moorage.errors import MoorageError
 from moorage.models.environment import Environment
@@ -64,6 +63,7 @@ from moorage.services.kinds import StartedWorkspace, kind_for
 
 # The sealed start-up secret moves to the session at the claim: same keyring context.
 from moorage.services.session_power import SECRET_CONTEXT
+from moorage.services.warm_bursts import ClaimBursts
 
 __all__ = ["WARM_LABEL", "Claimed", "WarmPools", "spec_hash", "warm_labels"]
 
@@ -102,8 +102,11 @@ def warm_labels(warm_id: str, template: Template) -> dict[str, str]:
     }
 
 
-CLAIMS_PAUSE_WAIT_MAX = 10.0
-"""Seconds a refill waits at most for claims to pause (:meth:`WarmPools.after_claims_pause`)."""
+WarmReady = Callable[[str, Template, ContainerDriver, str], Awaitable[None]]
+"""Told ``(warm id, template, driver, container id)`` of a usable warm workspace before
+it can be claimed (:func:`moorage.gateway.terminal_spares.spare_shells`); never raises."""
+WarmGone = Callable[[str], Awaitable[None]]
+"""Told the id of a warm workspace recycled or abandoned; never raises."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ class WarmPools:
         launch_timeout_seconds: how long a container may take to become usable.
         publish_address: host address the workspaces' ports are published on.
         claims_quiet_seconds: refills wait until no claim was made in this process
-            for this long (see :meth:`after_claims_pause`); 0 to start at once.
+            for this long (:attr:`claims`); 0 to start at once.
         clock: current UTC time; injected for tests.
     """
 
@@ -146,8 +149,10 @@ class WarmPools:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._claims_quiet = claims_quiet_seconds
-        self._last_claim = float("-inf")  # time.monotonic() of this process's last claim
+        self.on_ready: WarmReady | None = None  # set by a server with a gateway
+        self.on_gone: WarmGone | None = None
+        self.claims = ClaimBursts(claims_quiet_seconds)
+        """When this process last claimed; the keeper's refills wait for a pause."""
         self._drivers = drivers
         self._keyring = keyring
         self._instance_id = instance_id
@@ -190,7 +195,7 @@ class WarmPools:
             )
             if getattr(won, "rowcount", 0) != 1:
                 continue  # another launch claimed it between our read and our update
-            self._last_claim = time.monotonic()
+            self.claims.claimed()
             row = await db.get(WarmWorkspace, candidate, populate_existing=True)
             assert row is not None and row.container_id is not None
             environment = await db.get(Environment, row.environment_id)
@@ -203,22 +208,6 @@ class WarmPools:
                 secret_sealed=row.secret_sealed,
             )
         return None
-
-    async def after_claims_pause(self, at_most_seconds: float = CLAIMS_PAUSE_WAIT_MAX) -> None:
-        """Return once no claim was made in this process for ``claims_quiet_seconds``,
-        or after ``at_most_seconds``. A class arriving at once claims its pool in a
-        burst; starting the refill's containers in the middle of it would make Docker
-        and the database serve both at once and every claimant wait longer, so the
-        refill starts when the burst is over (or, under steady claims, at the latest
-        after ``at_most_seconds``)."""
-        waited = 0.0
-        while waited < at_most_seconds:
-            quiet_for = time.monotonic() - self._last_claim
-            if quiet_for >= self._claims_quiet:
-                return
-            pause = min(self._claims_quiet - quiet_for, at_most_seconds - waited)
-            await asyncio.sleep(pause)
-            waited += pause
 
     # -- starting --------------------------------------------------------------
 
@@ -279,6 +268,8 @@ class WarmPools:
                 ),
                 self._launch_timeout,
             )
+            if self.on_ready is not None:
+                await self.on_ready(warm_id, template, driver, container.id)
             sealed = self._keyring.seal(setup.secret, SECRET_CONTEXT) if setup.secret else None
             async with write_session(self._sessionmaker) as db:
                 done = await db.execute(
@@ -313,6 +304,8 @@ class WarmPools:
         self, warm_id: str, environment: Environment, container_id: str | None
     ) -> None:
         """Remove a warm workspace that did not start (its container, then its row)."""
+        if self.on_gone is not None:
+            await self.on_gone(warm_id)
         if container_id is not None:
             try:
                 await self._drivers.get(environment).remove(container_id)
@@ -346,6 +339,8 @@ class WarmPools:
                 row.container_id,
                 await db.get(Environment, row.environment_id),
             )
+        if self.on_gone is not None:
+            await self.on_gone(warm_id)
         if container_id is not None and environment is not None:
             try:
                 await self._drivers.get(environment).remove(container_id)

@@ -165,3 +165,43 @@ def test_the_shell_exiting_closes_its_clients_and_the_next_one_gets_a_new_shell(
         with client.websocket_connect(path) as ws:
             assert json.loads(ws.receive_text())["shell"] != shell
         assert len(driver.terminals) == 2
+
+
+def test_a_warm_terminal_comes_with_its_shell_opened_ahead(tmp_path):
+    from moorage.reconciler.warm_pools import WarmPoolKeeper
+
+    driver = FakeDriver()
+    with TestClient(_app(tmp_path, driver), headers={"Origin": "http://testserver"}) as client:
+        _login(client)
+        warm = client.patch("/api/v1/templates/debian-shell", json={"warm": 3})
+        assert warm.status_code == 200, warm.text
+        context = client.app.state.context  # type: ignore[attr-defined]
+        keeper = WarmPoolKeeper(
+            context.sessionmaker, context.drivers, context.warm_pools, max_age_seconds=3600
+        )
+        client.portal.call(keeper.run)  # type: ignore[union-attr]
+        assert len(driver.terminals) == 3  # one shell opened ahead per warm workspace
+        for spare in driver.terminals:  # each shell's prompt, written before any claim
+            client.portal.call(spare.write, b"prompt$ ")  # type: ignore[union-attr]
+        spares = list(driver.terminals)
+
+        first = client.post("/api/v1/sessions", json={"template": "debian-shell"}).json()
+        path = f"/api/v1/sessions/{first['id']}/terminal?cols=90&rows=20"
+        with client.websocket_connect(path) as ws:
+            assert ws.receive_bytes() == b"prompt$ "  # at once: no new exec
+            ws.send_bytes(b"ls\r")
+            assert ws.receive_bytes() == b"ls\r"
+        assert driver.terminals == spares  # no shell opened for the attachment
+        # Opened at 80 × 24 ahead; the one taken is resized to the client's size.
+        assert [t.sizes[0] for t in spares] == [(80, 24)] * 3
+        assert [(90, 20) in t.sizes for t in spares].count(True) == 1
+
+        # A session that ends before anyone attached closes its shell.
+        second = client.post("/api/v1/sessions", json={"template": "debian-shell"}).json()
+        assert client.delete(f"/api/v1/sessions/{second['id']}").status_code == 200
+        _wait_until(lambda: sum(t.closed for t in spares) == 1)
+        # A recycled warm workspace closes its shell too.
+        assert client.patch("/api/v1/templates/debian-shell", json={"warm": 0}).status_code == 200
+        client.portal.call(keeper.run)  # type: ignore[union-attr]
+        _wait_until(lambda: sum(t.closed for t in spares) == 2)
+        assert len(client.app.state.terminal_holds.spares) == 0  # type: ignore[attr-defined]

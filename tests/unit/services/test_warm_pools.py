@@ -223,19 +223,19 @@ async def test_a_refill_waits_for_a_burst_of_claims_to_pause(app: App, member):
     assert pools is not None
     await set_warm(app, "debian-shell", 1)
     await keeper(app).run()
-    pools._claims_quiet = 0.4  # the runtime's is CLAIMS_QUIET_SECONDS
+    pools.claims.quiet_seconds = 0.4  # the runtime's is CLAIMS_QUIET_SECONDS
     try:
         launched = await member.post("/api/v1/sessions", json={"template": "debian-shell"})
         assert launched.status_code == 201, launched.text
         started = time.monotonic()
-        await pools.after_claims_pause()  # the last claim was just now
+        await pools.claims.pause()  # the last claim was just now
         assert 0.3 <= time.monotonic() - started < 2
         started = time.monotonic()
-        await pools.after_claims_pause()  # quiet since: at once
+        await pools.claims.pause()  # quiet since: at once
         assert time.monotonic() - started < 0.1
-        pools._last_claim = time.monotonic()
+        pools.claims.claimed()
         started = time.monotonic()
-        await pools.after_claims_pause(at_most_seconds=0.1)  # steady claims: bounded
+        await pools.claims.pause(at_most_seconds=0.1)  # steady claims: bounded
         assert time.monotonic() - started < 0.3
     finally:
-        pools._claims_quiet = 0.0
+        pools.claims.quiet_seconds = 0.0
