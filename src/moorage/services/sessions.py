@@ -233,6 +233,7 @@ class SessionService(WarmLaunch):
             template = await find_template(db, template_ref, user)
             await check_may_launch(db, user, template)
             scopes = await quotas.scopes_of(db, user)
+            recorded = recording_required(template, await db.get(Org, user.org_id))
         kind = kind_for(template.kind)
         duration = requested_duration(
             duration_minutes=duration_minutes,
@@ -248,6 +249,7 @@ class SessionService(WarmLaunch):
                 duration,
                 self.warm_pools,
                 scopes,
+                recorded=recorded,
                 ready_from=(source or "") if in_claim else None,
             )
             if claimed is not None and in_claim:

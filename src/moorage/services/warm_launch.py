@@ -36,7 +36,6 @@ from moorage.drivers.base import WorkspaceContainer
 from moorage.errors import MoorageError, QuotaExceeded
 from moorage.models.environment import Environment
 from moorage.models.lease import LIVE_STATES, LeaseState
-from moorage.models.org import Org
 from moorage.models.session import WorkspaceSession
 from moorage.models.template import Template
 from moorage.models.user import User
@@ -44,7 +43,6 @@ from moorage.security.passwords import generate_password
 from moorage.services import quotas
 from moorage.services.audit import audit_in
 from moorage.services.kinds import StartedWorkspace, kind_for
-from moorage.services.recordings import recording_required
 from moorage.services.session_power import SECRET_CONTEXT, SessionPower
 from moorage.services.warm_pools import Claimed, WarmPools
 
@@ -106,12 +104,14 @@ class WarmLaunch(SessionPower):
         pools: WarmPools,
         scopes: list[quotas.QuotaScope],
         *,
+        recorded: bool,
         ready_from: str | None = None,
     ) -> Claimed | None:
         """Claim a warm workspace and insert its session (``provisioning``, same id, its
         container) in one transaction, after the group and org quotas (``scopes``) and
         the per-user limit, as a cold start checks them; None when none is free
-        (nothing written). With ``ready_from`` (the client's address, "" when
+        (nothing written). ``recorded``: whether the session is recorded (read before,
+        to keep the transaction short). With ``ready_from`` (the client's address, "" when
         unknown) the session is inserted ``ready`` with the warm secret, its clock
         starting now, and its ``session.launch`` event in the same transaction."""
         async with write_session(self._sessionmaker) as db:
@@ -136,7 +136,6 @@ class WarmLaunch(SessionPower):
                     detail=f"{template.name} (warm)",
                     source=ready_from or None,
                 )
-            org = await db.get(Org, user.org_id)
             db.add(
                 WorkspaceSession(
                     **columns,
@@ -144,7 +143,7 @@ class WarmLaunch(SessionPower):
                     environment_id=claimed.environment.id,
                     container_id=claimed.container_id,
                     ports=claimed.ports,
-                    recorded=recording_required(template, org),
+                    recorded=recorded,
                 )
             )
             expires_at = columns["expires_at"]

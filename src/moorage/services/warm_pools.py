@@ -10,13 +10,10 @@ lifecycle:
   ``moorage-<id>``, its ``moorage.session`` label, a web app's base URL
   ``/s/<id>/``), the kind's throwaway secret, and the label
   :data:`WARM_LABEL`; once the kind says it is usable the row becomes ``warm``.
-* **claim** (:meth:`WarmPools.claim`, inside the launch's transaction): one
-  ``UPDATE warm_workspaces SET state='claimed' WHERE id=:id AND state='warm'``
-  whose row count says who won; on PostgreSQL and MariaDB the candidate is
-  picked with ``FOR UPDATE SKIP LOCKED`` so concurrent claims take different
-  rows instead of queueing on one, and SQLite's ``BEGIN IMMEDIATE`` serialises
-  them anyway. The launch then inserts its session with the same id in that
-  transaction, so a warm workspace goes to one person, and a ``claimed`` row is
+* **claim** (:meth:`WarmPools.claim`, inside the launch's transaction): a
+  guarded ``UPDATE … SET state='claimed' … AND state='warm'`` says who won
+  (:mod:`moorage.services.warm_claim`). The launch then inserts its session with
+  the same id in that transaction, so a warm workspace goes to one person, and a ``claimed`` row is
   never warm again: never reused after its session ends.
 * **recycle** (:meth:`WarmPools.recycle`): ``warm → recycling`` by the same
   guarded UPDATE (so a claim and a recycle never both win), the container
@@ -41,7 +38,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +60,7 @@ from moorage.services.kinds import StartedWorkspace, kind_for
 # The sealed start-up secret moves to the session at the claim: same keyring context.
 from moorage.services.session_power import SECRET_CONTEXT
 from moorage.services.warm_bursts import ClaimBursts
+from moorage.services.warm_claim import Claimed, claim_oldest
 
 __all__ = ["WARM_LABEL", "Claimed", "WarmPools", "spec_hash", "warm_labels"]
 
@@ -107,18 +104,6 @@ WarmReady = Callable[[str, Template, ContainerDriver, str], Awaitable[None]]
 it can be claimed (:func:`moorage.gateway.terminal_spares.spare_shells`); never raises."""
 WarmGone = Callable[[str], Awaitable[None]]
 """Told the id of a warm workspace recycled or abandoned; never raises."""
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A warm workspace a launch won: its id (the session's), container, published
-    ports, environment and sealed start-up secret."""
-
-    id: str
-    container_id: str
-    ports: dict[str, int] | None
-    environment: Environment
-    secret_sealed: str | None
 
 
 class WarmPools:
@@ -168,46 +153,12 @@ class WarmPools:
     async def claim(self, db: AsyncSession, template: Template) -> Claimed | None:
         """Claim a warm workspace of ``template`` in the caller's write transaction
         (the caller inserts the session with the returned id before committing);
-        None when none is free. Tries the oldest free one first, up to five times
-        when another claim wins a candidate first.
+        None when none is free: the oldest free one (:mod:`moorage.services.warm_claim`).
         """
-        for _ in range(5):
-            candidate = await db.scalar(
-                select(WarmWorkspace.id)
-                .where(
-                    WarmWorkspace.template_id == template.id,
-                    WarmWorkspace.state == WarmState.WARM.value,
-                )
-                .order_by(WarmWorkspace.created_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            if candidate is None:
-                return None
-            won = await db.execute(
-                update(WarmWorkspace)
-                .where(
-                    WarmWorkspace.id == candidate,
-                    WarmWorkspace.state == WarmState.WARM.value,
-                )
-                .values(state=WarmState.CLAIMED.value, claimed_at=self._clock())
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(won, "rowcount", 0) != 1:
-                continue  # another launch claimed it between our read and our update
+        claimed = await claim_oldest(db, template, self._clock())
+        if claimed is not None:
             self.claims.claimed()
-            row = await db.get(WarmWorkspace, candidate, populate_existing=True)
-            assert row is not None and row.container_id is not None
-            environment = await db.get(Environment, row.environment_id)
-            assert environment is not None
-            return Claimed(
-                id=row.id,
-                container_id=row.container_id,
-                ports=row.ports,
-                environment=environment,
-                secret_sealed=row.secret_sealed,
-            )
-        return None
+        return claimed
 
     # -- starting --------------------------------------------------------------
 
