@@ -31,7 +31,9 @@ async def published(
     host_port = (session.ports or {}).get(str(container_port))
     if host_port is None:
         raise Conflict(
-            f"session {session.id} publishes no port {container_port}", code="session_not_ready"
+            "session %(session)s publishes no port %(port)s",
+            params={"session": session.id, "port": str(container_port)},
+            code="session_not_ready",
         )
     driver = context.drivers.get(session.environment)
     return await driver.reach(int(host_port), context.settings.publish_address)

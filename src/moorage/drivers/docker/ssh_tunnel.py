@@ -206,7 +206,8 @@ class SSHTunnel:
                 )
             except (OSError, asyncssh.Error) as exc:
                 raise RuntimeUnavailable(
-                    f"{self._endpoint.host} refused to forward port {remote_port}: {exc}"
+                    "%(host)s refused to forward port %(port)s: %(error)s",
+                    params={"host": self._endpoint.host, "port": remote_port, "error": str(exc)},
                 ) from exc
             self._forwards[key] = (connection, listener)
             while len(self._forwards) > MAX_FORWARDS:
