@@ -39,7 +39,7 @@ WORKDIR /opt/moorage
 # Dependencies first (their own layer, rebuilt only when the lock file changes).
 COPY pyproject.toml uv.lock ./
 RUN if [ -f /tmp/build-ca/build-ca.crt ]; then export SSL_CERT_FILE=/tmp/build-ca/build-ca.crt; fi \
- && uv sync --frozen --no-dev --no-install-project && rm -rf /tmp/build-ca
+ && uv sync --frozen --no-dev --no-install-project --compile-bytecode && rm -rf /tmp/build-ca
 COPY deploy/playbooks ./deploy/playbooks
 COPY src ./src
 # Moorage itself runs from src/ (on the path through a .pth file, as an editable

