@@ -19,21 +19,30 @@ writable. That works where ``--privileged`` would too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import shutil
 import tarfile
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiodocker
+import httpx
+import pytest
+
+from tests.databases import fresh_database
+from tests.live_server import Server
 
 __all__ = [
     "Engine",
     "build_image",
     "load_image",
+    "own_server",
+    "release_all",
     "remove_engines",
     "start_engine_in",
     "start_engines",
@@ -237,3 +246,28 @@ async def remove_engines(
             failures.append(exc)
     if failures:
         raise failures[0]
+
+
+@contextlib.asynccontextmanager
+async def own_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """A ``moorage serve`` of the calling module's own, on a fresh database: tests over
+    these engines add environments that cannot be removed once sessions ran there.
+    Its live sessions are released before it stops (the engines go after it)."""
+    async with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        instance = Server(tmp_path_factory.mktemp("data"), url)
+        instance.start()
+        try:
+            yield instance
+        finally:
+            client = await instance.login()
+            try:
+                await release_all(client)
+            finally:
+                await client.aclose()
+                instance.stop()
+
+
+async def release_all(client: httpx.AsyncClient) -> list[httpx.Response]:
+    """Release every live session the server holds (an admin's ``client``)."""
+    live = (await client.get("/api/v1/sessions?all=true&live=true")).json()
+    return await asyncio.gather(*(client.delete(f"/api/v1/sessions/{row['id']}") for row in live))

@@ -15,11 +15,12 @@ import httpx
 import pytest
 
 from moorage.models.org import DEFAULT_ORG
-from tests.databases import fresh_database
 from tests.integration.conftest import IMAGE
 from tests.integration.dind_engines import (
     Engine,
     load_image,
+    own_server,
+    release_all,
     remove_engines,
     start_engines,
 )
@@ -47,26 +48,9 @@ async def engines(docker, dind_image) -> AsyncIterator[list[Engine]]:
 
 @pytest.fixture(scope="module")
 async def placement_server(engines, tmp_path_factory) -> AsyncIterator[Server]:
-    """A server of this module's own, as it cordons ``local`` and adds environments
-    that cannot be removed once sessions ran there. Its sessions are released before
-    it stops (and the engines go after it)."""
-    async with fresh_database(tmp_path_factory.mktemp("db")) as url:
-        instance = Server(tmp_path_factory.mktemp("data"), url)
-        instance.start()
-        try:
-            yield instance
-        finally:
-            client = await instance.login()
-            try:
-                await release_all(client)
-            finally:
-                await client.aclose()
-                instance.stop()
-
-
-async def release_all(client: httpx.AsyncClient) -> list[httpx.Response]:
-    live = (await client.get("/api/v1/sessions?all=true&live=true")).json()
-    return await asyncio.gather(*(client.delete(f"/api/v1/sessions/{row['id']}") for row in live))
+    """A server of this module's own, as it cordons ``local``; the engines go after it."""
+    async with own_server(tmp_path_factory) as instance:
+        yield instance
 
 
 async def launch(client: httpx.AsyncClient, count: int) -> list[dict]:

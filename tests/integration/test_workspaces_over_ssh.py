@@ -23,8 +23,13 @@ import httpx
 import pytest
 import websockets
 
-from tests.databases import fresh_database
-from tests.integration.dind_engines import Engine, load_image, remove_engines, start_engine_in
+from tests.integration.dind_engines import (
+    Engine,
+    load_image,
+    own_server,
+    remove_engines,
+    start_engine_in,
+)
 from tests.integration.pool_machines import IMAGE as SSHD_IMAGE
 from tests.integration.pool_machines import PoolMachine, wait_for_sshd
 from tests.integration.terminal_client import TerminalClient, terminal
@@ -97,21 +102,9 @@ async def far_host(docker: aiodocker.Docker, dind_image: str) -> AsyncIterator[F
 
 @pytest.fixture(scope="module")
 async def far_server(far_host: FarHost, tmp_path_factory) -> AsyncIterator[Server]:
-    """A server of this module's own (its environment cannot be removed once sessions
-    ran there); its sessions are released before it stops."""
-    async with fresh_database(tmp_path_factory.mktemp("db")) as url:
-        instance = Server(tmp_path_factory.mktemp("data"), url)
-        instance.start()
-        try:
-            yield instance
-        finally:
-            client = await instance.login()
-            try:
-                live = (await client.get("/api/v1/sessions?all=true&live=true")).json()
-                await asyncio.gather(*(client.delete(f"/api/v1/sessions/{r['id']}") for r in live))
-            finally:
-                await client.aclose()
-                instance.stop()
+    """A server of this module's own; the far host goes after it."""
+    async with own_server(tmp_path_factory) as instance:
+        yield instance
 
 
 async def far_containers(engine: Engine) -> set[str]:

@@ -40,21 +40,23 @@ async def claim_oldest(db: AsyncSession, template: Template, now: datetime) -> C
     """Claim the oldest warm workspace of ``template`` (``claimed_at`` = ``now``) in
     ``db``'s write transaction; None when none is free. Elsewhere than on SQLite,
     up to five candidates are tried when other claims win them first."""
-    if db.get_bind().dialect.name == "sqlite":
-        oldest = (
-            select(WarmWorkspace.id)
-            .where(
-                WarmWorkspace.template_id == template.id,
-                WarmWorkspace.state == WarmState.WARM.value,
-            )
-            .order_by(WarmWorkspace.created_at)
-            .limit(1)
-            .scalar_subquery()
+    oldest = (
+        select(WarmWorkspace.id)
+        .where(
+            WarmWorkspace.template_id == template.id,
+            WarmWorkspace.state == WarmState.WARM.value,
         )
+        .order_by(WarmWorkspace.created_at)
+        .limit(1)
+    )
+    if db.get_bind().dialect.name == "sqlite":
         row = (
             await db.execute(
                 update(WarmWorkspace)
-                .where(WarmWorkspace.id == oldest, WarmWorkspace.state == WarmState.WARM.value)
+                .where(
+                    WarmWorkspace.id == oldest.scalar_subquery(),
+                    WarmWorkspace.state == WarmState.WARM.value,
+                )
                 .values(state=WarmState.CLAIMED.value, claimed_at=now)
                 .returning(
                     WarmWorkspace.id,
@@ -72,16 +74,7 @@ async def claim_oldest(db: AsyncSession, template: Template, now: datetime) -> C
         assert environment is not None and row.container_id is not None
         return Claimed(row.id, row.container_id, row.ports, environment, row.secret_sealed)
     for _ in range(5):
-        candidate = await db.scalar(
-            select(WarmWorkspace.id)
-            .where(
-                WarmWorkspace.template_id == template.id,
-                WarmWorkspace.state == WarmState.WARM.value,
-            )
-            .order_by(WarmWorkspace.created_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
+        candidate = await db.scalar(oldest.with_for_update(skip_locked=True))
         if candidate is None:
             return None
         won = await db.execute(
