@@ -249,12 +249,14 @@ async def remove_engines(
 
 
 @contextlib.asynccontextmanager
-async def own_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+async def own_server(
+    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Server]:
     """A ``moorage serve`` of the calling module's own, on a fresh database: tests over
     these engines add environments that cannot be removed once sessions ran there.
     Its live sessions are released before it stops (the engines go after it)."""
     async with fresh_database(tmp_path_factory.mktemp("db")) as url:
-        instance = Server(tmp_path_factory.mktemp("data"), url)
+        instance = Server(tmp_path_factory.mktemp("data"), url, extra_env=extra_env or {})
         instance.start()
         try:
             yield instance

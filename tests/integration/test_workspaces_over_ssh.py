@@ -9,31 +9,17 @@ forwarded over the same SSH connection (:mod:`moorage.gateway.reach`)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import aiodocker
-import asyncssh
 import httpx
 import pytest
 import websockets
 
-from tests.integration.dind_engines import (
-    Engine,
-    load_image,
-    own_server,
-    remove_engines,
-    start_engine_in,
-)
-from tests.integration.pool_machines import IMAGE as SSHD_IMAGE
-from tests.integration.pool_machines import PoolMachine, wait_for_sshd
+from tests.integration.dind_engines import own_server
+from tests.integration.far_host import FarHost, add_far_environment, far_host
 from tests.integration.terminal_client import TerminalClient, terminal
-from tests.live_server import Server, free_port
+from tests.live_server import Server
 
 pytestmark = pytest.mark.docker
 
@@ -45,91 +31,26 @@ TEMPLATES = {
 }
 
 
-@dataclass
-class FarHost:
-    """An sshd (login ``dock`` with ``key``) and an engine sharing its network."""
-
-    machine: PoolMachine
-    engine: Engine
-    key: asyncssh.SSHKey
-
-    @property
-    def url(self) -> str:
-        return f"ssh://dock@127.0.0.1:{self.machine.port}/var/run/dind/docker.sock"
+@pytest.fixture(scope="module")
+async def far(docker: aiodocker.Docker, dind_image: str) -> AsyncIterator[FarHost]:
+    async with far_host(docker, dind_image, {t["image"] for t in TEMPLATES.values()}) as host:
+        yield host
 
 
 @pytest.fixture(scope="module")
-async def far_host(docker: aiodocker.Docker, dind_image: str) -> AsyncIterator[FarHost]:
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    port = free_port()
-    socket_dir = Path(tempfile.mkdtemp(prefix="moorage-far-"))
-    os.chmod(socket_dir, 0o755)  # the login user reaches the socket; its group decides
-    sshd = await docker.containers.run(
-        name=f"moorage-test-farhost-{uuid.uuid4().hex[:8]}",
-        config={
-            "Image": SSHD_IMAGE,
-            "Env": ["SSH_USER=dock", f"SSH_AUTHORIZED_KEY={key.export_public_key().decode()}"],
-            "Labels": {"moorage.test": "far-host"},
-            "HostConfig": {
-                "PortBindings": {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]},
-                "Binds": [f"{socket_dir}:/var/run/dind"],
-            },
-        },
-    )
-    engine: Engine | None = None
-    try:
-        engine = await start_engine_in(
-            docker, dind_image, f"container:{sshd.id}", "far", socket_dir
-        )
-        machine = PoolMachine("farhost", port, sshd)
-        await wait_for_sshd(port)
-        # The login user gets the socket's group, as `usermod -aG docker` does.
-        code, gid = await machine.run("stat", "-c", "%g", "/var/run/dind/docker.sock")
-        assert code == 0, gid
-        code, out = await machine.run(
-            "bash", "-c", f"groupadd -o -g {gid.strip()} dind && usermod -aG dind dock"
-        )
-        assert code == 0, out
-        for template in TEMPLATES.values():
-            await load_image(docker, [engine], template["image"])
-        yield FarHost(machine, engine, key)
-    finally:
-        if engine is not None:
-            await remove_engines(docker, None, [engine])
-        await sshd.delete(force=True)
-        shutil.rmtree(socket_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-async def far_server(far_host: FarHost, tmp_path_factory) -> AsyncIterator[Server]:
+async def far_server(far: FarHost, tmp_path_factory) -> AsyncIterator[Server]:
     """A server of this module's own; the far host goes after it."""
     async with own_server(tmp_path_factory) as instance:
         yield instance
 
 
-async def far_containers(engine: Engine) -> set[str]:
-    listed = await engine.client.containers.list(filters={"label": ["moorage.session"]})
-    return {c._container["Labels"]["moorage.session"] for c in listed}
-
-
 async def test_a_terminal_an_app_and_a_desktop_on_an_ssh_environment(
-    far_host: FarHost, far_server: Server
+    far: FarHost, far_server: Server
 ):
     admin = await far_server.login()
     admin.timeout = httpx.Timeout(180)
     try:
-        created = await admin.post(
-            "/api/v1/environments",
-            json={
-                "name": "far",
-                "url": far_host.url,
-                "ssh_private_key": far_host.key.export_private_key().decode(),
-            },
-        )
-        assert created.status_code == 201, created.text
-        assert created.json()["status"] == "reachable", created.json()["last_error"]
-        patched = await admin.patch("/api/v1/environments/far", json={"labels": LABELS})
-        assert patched.status_code == 200, patched.text
+        await add_far_environment(admin, far, "far", LABELS)
         for name, fields in TEMPLATES.items():
             made = await admin.post(
                 "/api/v1/templates",
@@ -142,7 +63,7 @@ async def test_a_terminal_an_app_and_a_desktop_on_an_ssh_environment(
         assert [r.status_code for r in launched] == [201] * 3, [r.text for r in launched]
         shell, jupyter, desktop = (r.json() for r in launched)
         assert {s["environment"] for s in (shell, jupyter, desktop)} == {"far"}
-        assert await far_containers(far_host.engine) == {s["id"] for s in (shell, jupyter, desktop)}
+        assert await far.containers() == {s["id"] for s in (shell, jupyter, desktop)}
         # Their ports are on the far host's loopback: no native-client details here.
         assert all(s.get("connection") is None for s in (shell, jupyter, desktop))
 
@@ -175,9 +96,9 @@ async def test_a_terminal_an_app_and_a_desktop_on_an_ssh_environment(
             ended = await admin.delete(f"/api/v1/sessions/{session['id']}")
             assert ended.status_code == 200, ended.text
         for _ in range(30):
-            if not await far_containers(far_host.engine):
+            if not await far.containers():
                 break
             await asyncio.sleep(1)
-        assert not await far_containers(far_host.engine)
+        assert not await far.containers()
     finally:
         await admin.aclose()

@@ -1,0 +1,119 @@
+"""Workspaces on another host, in the browser (issue 15): a terminal, a desktop and a
+Jupyter app launched from the catalog onto an ``ssh://`` environment whose ports only
+its SSH connection reaches (:mod:`tests.integration.far_host`) work on their session
+pages as they do on this host."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import aiodocker
+import pytest
+
+from tests.e2e.conftest import POLL_MS, record_desktop_status, wait_for_desktop
+from tests.integration.conftest import dind_image  # noqa: F401
+from tests.integration.dind_engines import own_server
+from tests.integration.far_host import FarHost, add_far_environment, far_host
+from tests.live_server import ADMIN_PASSWORD, Server, free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+LABELS = {"site": "far-ui"}
+TEMPLATES = {
+    "far-shell-ui": {"kind": "terminal", "image": "moorage/terminal:latest"},
+    "far-desktop-ui": {"kind": "vnc", "image": "moorage/desktop:latest", "memory_limit_mb": 1024},
+    "far-jupyter-ui": {"kind": "http", "image": "moorage/jupyter:latest", "memory_limit_mb": 1024},
+}
+
+
+@pytest.fixture(scope="module")
+async def far(docker: aiodocker.Docker, dind_image: str) -> AsyncIterator[FarHost]:  # noqa: F811
+    async with far_host(docker, dind_image, {t["image"] for t in TEMPLATES.values()}) as host:
+        yield host
+
+
+@pytest.fixture(scope="module")
+async def far_server(far: FarHost, tmp_path_factory) -> AsyncIterator[Server]:
+    # Web apps on their own origin, as a deployment serves them.
+    env = {"MOORAGE_WORKSPACE_PORT": str(free_port())}
+    async with own_server(tmp_path_factory, extra_env=env) as instance:
+        yield instance
+
+
+async def launch_from_catalog(page, base_url: str, template: str) -> str:
+    await page.goto(f"{base_url}/")
+    await page.click(f"[data-template={template}] button[type=submit]")
+    await page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+async def test_a_terminal_a_desktop_and_jupyter_on_another_host(
+    far: FarHost, far_server: Server, browser, tmp_path
+):
+    admin = await far_server.login()
+    try:
+        await add_far_environment(admin, far, "far-ui", LABELS)
+        for name, fields in TEMPLATES.items():
+            made = await admin.post(
+                "/api/v1/templates",
+                json={"name": name, "display_name": name, "environment_labels": LABELS, **fields},
+            )
+            assert made.status_code == 201, made.text
+        page = await browser.new_page(viewport={"width": 1366, "height": 768})
+        page.set_default_timeout(60_000)
+        await record_desktop_status(page)
+        await page.goto(f"{far_server.base_url}/login")
+        await page.fill("#username", "admin")
+        await page.fill("#password", ADMIN_PASSWORD)
+        await page.click("button[type=submit]")
+        launched: list[str] = []
+
+        # The terminal: Docker exec over the SSH connection.
+        launched.append(await launch_from_catalog(page, far_server.base_url, "far-shell-ui"))
+        await page.wait_for_function(
+            "() => document.getElementById('terminal-status').textContent === 'connected'",
+            polling=POLL_MS,
+        )
+        await page.click("#terminal")
+        await page.keyboard.type("echo far-$((40+2))\n")
+        await page.wait_for_function(
+            "() => Array.from({length: window.moorageTerminal.buffer.active.length}, (_, i) =>"
+            " window.moorageTerminal.buffer.active.getLine(i).translateToString())"
+            ".join('\\n').includes('far-42')",
+            polling=POLL_MS,
+        )
+        await page.screenshot(path=str(tmp_path / "far-terminal.png"))
+
+        # The desktop: its VNC port forwarded over the SSH connection.
+        launched.append(await launch_from_catalog(page, far_server.base_url, "far-desktop-ui"))
+        await wait_for_desktop(page)
+        await page.wait_for_function(
+            """() => {
+            const c = document.querySelector('#screen canvas');
+            if (!c) return false;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            const seen = new Set();
+            for (let i = 0; i < d.length && seen.size < 20; i += 4 * 97)
+              seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
+            return seen.size >= 3;
+        }""",
+            polling=POLL_MS,
+        )
+        await page.screenshot(path=str(tmp_path / "far-desktop.png"))
+
+        # Jupyter: its port forwarded too, framed on the workspace origin.
+        session_id = await launch_from_catalog(page, far_server.base_url, "far-jupyter-ui")
+        launched.append(session_id)
+        await page.click("#open-app")
+        await page.wait_for_url(f"{far_server.base_url}/sessions/{session_id}/app")
+        frame = page.frame_locator("#app-frame")
+        await frame.locator("#notebook_list, #ipython-main-app").first.wait_for(state="attached")
+        await page.screenshot(path=str(tmp_path / "far-jupyter.png"))
+        await page.close()
+
+        assert await far.containers() == set(launched)  # all three ran on the far host
+        for session in launched:
+            assert (await admin.delete(f"/api/v1/sessions/{session}")).status_code == 200
+    finally:
+        await admin.aclose()
