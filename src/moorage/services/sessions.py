@@ -242,20 +242,11 @@ class SessionService(WarmLaunch):
             max_minutes=template.max_duration_minutes,
         )
         if self.warm_pools is not None and (template.warm or workshop_seat):
-            in_claim = kind.hands_over_nothing
-            claimed = await self._insert_claimed(
-                user,
-                template,
-                duration,
-                self.warm_pools,
-                scopes,
-                recorded=recorded,
-                ready_from=(source or "") if in_claim else None,
+            warm = await self._launch_warm(
+                user, template, duration, self.warm_pools, scopes, recorded, source
             )
-            if claimed is not None and in_claim:
-                return await self._reload(claimed.id)
-            if claimed is not None:
-                return await self._hand_over(user, template, claimed, duration, source)
+            if warm is not None:
+                return warm
         async with self._sessionmaker() as db:  # after a claim: warm ones hold their room
             candidates = await placement.candidates(db, user.org_id, template)
         with_image = await placement.holding_image(self._drivers, template, candidates)

@@ -96,6 +96,34 @@ class WarmLaunch(SessionPower):
                 limit=template.max_sessions_per_user,
             )
 
+    async def _launch_warm(
+        self,
+        user: User,
+        template: Template,
+        duration: timedelta,
+        pools: WarmPools,
+        scopes: list[quotas.QuotaScope],
+        recorded: bool,
+        source: str | None,
+    ) -> WorkspaceSession | None:
+        """The launch from a warm workspace, ready (module docstring); None when no
+        warm workspace is free (nothing written)."""
+        in_claim = kind_for(template.kind).hands_over_nothing
+        claimed = await self._insert_claimed(
+            user,
+            template,
+            duration,
+            pools,
+            scopes,
+            recorded=recorded,
+            ready_from=(source or "") if in_claim else None,
+        )
+        if claimed is None:
+            return None
+        if in_claim:
+            return await self._reload(claimed.id)
+        return await self._hand_over(user, template, claimed, duration, source)
+
     async def _insert_claimed(
         self,
         user: User,
