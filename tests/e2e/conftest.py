@@ -92,3 +92,15 @@ async def wait_for_desktop(page, timeout_ms: int = 60_000) -> None:
     except Exception as exc:
         history = await page.evaluate("() => window.__statusHistory || []")
         raise AssertionError(f"the desktop never connected; status history {history}") from exc
+
+
+# True once the desktop canvas shows more than its background (at least three colours).
+CANVAS_COLOURS = """() => {
+    const c = document.querySelector('#screen canvas');
+    if (!c || !c.width) return false;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length && seen.size < 20; i += 4 * 97)
+      seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
+    return seen.size >= 3;
+}"""

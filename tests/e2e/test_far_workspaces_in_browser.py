@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiodocker
 import pytest
 
-from tests.e2e.conftest import POLL_MS, record_desktop_status, wait_for_desktop
+from tests.e2e.conftest import CANVAS_COLOURS, POLL_MS, record_desktop_status, wait_for_desktop
 from tests.integration.conftest import dind_image  # noqa: F401
 from tests.integration.dind_engines import own_server
 from tests.integration.far_host import FarHost, add_far_environment, far_host
@@ -88,18 +88,7 @@ async def test_a_terminal_a_desktop_and_jupyter_on_another_host(
         # The desktop: its VNC port forwarded over the SSH connection.
         launched.append(await launch_from_catalog(page, far_server.base_url, "far-desktop-ui"))
         await wait_for_desktop(page)
-        await page.wait_for_function(
-            """() => {
-            const c = document.querySelector('#screen canvas');
-            if (!c) return false;
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            const seen = new Set();
-            for (let i = 0; i < d.length && seen.size < 20; i += 4 * 97)
-              seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
-            return seen.size >= 3;
-        }""",
-            polling=POLL_MS,
-        )
+        await page.wait_for_function(CANVAS_COLOURS, polling=POLL_MS)
         await page.screenshot(path=str(tmp_path / "far-desktop.png"))
 
         # Jupyter: its port forwarded too, framed on the workspace origin.

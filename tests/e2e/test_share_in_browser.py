@@ -9,21 +9,11 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import POLL_MS, record_desktop_status, wait_for_desktop
+from tests.e2e.conftest import CANVAS_COLOURS, POLL_MS, record_desktop_status, wait_for_desktop
 from tests.integration.conftest import session_containers
 from tests.live_server import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
-
-CANVAS_COLOURS = """() => {
-    const c = document.querySelector('#screen canvas');
-    if (!c || !c.width) return false;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set();
-    for (let i = 0; i < d.length && seen.size < 20; i += 4 * 97)
-      seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
-    return seen.size >= 3;
-}"""
 
 CANVAS_SUM = """() => {
     const c = document.querySelector('#screen canvas');
