@@ -107,6 +107,11 @@ class Settings(SeedApiSettings, BaseSettings):
     docker_timeout_seconds: float = Field(
         30.0, description="Timeout of one Docker API call (streams have none)."
     )
+    swarm_publish_mode: Literal["host", "ingress"] = Field(
+        "host",
+        description="How swarm environments publish workspace ports: host (on the node "
+        "running the task; no IPVS needed) or ingress (the routing mesh, on every node).",
+    )
     launch_timeout_seconds: float = Field(
         60.0, description="How long a launch may take before it is failed and cleaned up."
     )

@@ -27,12 +27,13 @@ from moorage.db.engine import create_engine, create_sessionmaker
 from moorage.db.migrate import upgrade
 from moorage.drivers.docker import DockerDriver, docker_client
 from moorage.drivers.docker.ssh_tunnel import SSHTunnel, parse_ssh_url
+from moorage.drivers.docker.swarm import SwarmDriver
 from moorage.drivers.docker.tls import SSH_KEY_CONTEXT, tls_context
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverFactory, DriverPool
 from moorage.drivers.ssh import SSHConnector
 from moorage.errors import Conflict, RuntimeUnavailable
-from moorage.models.environment import Environment
+from moorage.models.environment import SWARM, Environment
 from moorage.reconciler.idle import IdleSessions
 from moorage.reconciler.leader import heartbeat
 from moorage.reconciler.loop import Reconciler
@@ -66,16 +67,23 @@ CLAIMS_QUIET_SECONDS = 1.5
 
 def docker_factory(settings: Settings, keyring: Keyring) -> DriverFactory:
     """Builds a :class:`DockerDriver` per environment from its URL and, for TCP
-    endpoints with TLS material, a client certificate context."""
+    endpoints with TLS material, a client certificate context; for an environment of
+    kind ``swarm``, a :class:`SwarmDriver` over the same transport."""
 
-    def factory(environment: Environment) -> DockerDriver:
-        if environment.kind == "ssh":
+    def engine(environment: Environment) -> DockerDriver:
+        if environment.transport == "ssh":
             return _ssh_driver(environment, settings, keyring)
         ssl_context = tls_context(environment, keyring, settings.data_dir)
         client = docker_client(
             environment.url, settings.docker_timeout_seconds, ssl_context=ssl_context
         )
         return DockerDriver(client, environment.url)
+
+    def factory(environment: Environment) -> DockerDriver:
+        driver = engine(environment)
+        if environment.kind == SWARM:
+            return SwarmDriver.over(driver, settings.swarm_publish_mode)
+        return driver
 
     return factory
 

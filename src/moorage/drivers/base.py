@@ -51,6 +51,10 @@ class WorkspaceSpec:
             :data:`SECRET_FILE`; the secret is written there (mode 0600, as the
             image's user) right after start. The entrypoint waits for the file,
             reads it and deletes it.
+        placement: the template's placement labels (``{"site": "lab-2"}``); a driver
+            that schedules over several nodes (Docker Swarm) runs the workspace only
+            on a node carrying them all. A single engine ignores them (placement chose
+            the environment already).
     """
 
     name: str
@@ -63,6 +67,7 @@ class WorkspaceSpec:
     publish_address: str = "127.0.0.1"
     cap_add: tuple[str, ...] = ()
     secret: str | None = None
+    placement: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

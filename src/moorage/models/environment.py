@@ -1,6 +1,13 @@
 """Environment: one Docker endpoint: the local socket, TCP with TLS, or SSH (a key
 login and a host key pinned when saved). TLS material and the SSH key are sealed
-with the keyring (security.crypto)."""
+with the keyring (security.crypto).
+
+``kind`` is how Moorage runs workspaces there and ``transport`` how it reaches the
+engine: ``kind`` is the transport (``socket``, ``tcp``, ``ssh``) for a plain engine
+whose containers are the workspaces, and ``swarm`` for a swarm manager whose services
+are (:mod:`moorage.drivers.docker.swarm`); the transport of a swarm comes from its
+URL's scheme like any other's, so code that cares how the engine is reached reads
+``transport``, never ``kind``."""
 
 from __future__ import annotations
 
@@ -13,6 +20,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from moorage.db.base import Base, UTCDateTime, id_column, utcnow
 
 LOCAL_ENVIRONMENT = "local"
+SWARM = "swarm"
+"""The ``kind`` of an environment whose workspaces are swarm services."""
+
+TRANSPORTS = {"unix://": "socket", "tcp://": "tcp", "ssh://": "ssh", "agent://": "agent"}
+"""URL scheme → transport word."""
 
 
 class EnvironmentState(enum.StrEnum):
@@ -61,6 +73,12 @@ class Environment(Base):
     engine_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cpu_capacity: Mapped[float | None] = mapped_column(Float, nullable=True)
     memory_capacity_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    @property
+    def transport(self) -> str:
+        """How the engine is reached, from the URL's scheme: ``socket``, ``tcp``,
+        ``ssh``, ``agent``; ``""`` for a scheme Moorage does not know."""
+        return next((t for prefix, t in TRANSPORTS.items() if self.url.startswith(prefix)), "")
 
     def workspace_capacity(self) -> tuple[float | None, int | None]:
         """``(CPU cores, memory MB)`` for workspaces: the operator's override, else

@@ -38,6 +38,13 @@ def check_labels(labels: dict[str, str] | None, field: str) -> dict[str, str] | 
     return labels
 
 
+KIND_DESCRIPTION = (
+    "`swarm`: `url` is a swarm manager and sessions there run as swarm services; "
+    "`engine` (the default): sessions are containers of that engine. The environment's "
+    "`kind` is then `swarm`, or its transport (`socket`, `tcp`, `ssh`)."
+)
+
+
 class CapacityOverride(InputModel):
     """The CPU cores and memory an environment gives workspaces at most: launches
     that would pass them go elsewhere (or get 503). Null: no limit (the engine's own
@@ -57,6 +64,7 @@ class EnvironmentCreate(InputModel):
 
     name: str = Field(pattern=NAME)
     url: str = Field(min_length=8, max_length=255)
+    kind: Literal["engine", "swarm"] | None = Field(None, description=KIND_DESCRIPTION)
     tls_ca: PemCertificates | None = None
     tls_cert: PemCertificates | None = None
     tls_key: PemPrivateKey | None = None
@@ -67,6 +75,7 @@ class EnvironmentUpdate(InputModel):
     multi_line_fields = frozenset({"tls_ca", "tls_cert", "tls_key", "ssh_private_key"})
 
     url: str | None = Field(None, min_length=8, max_length=255)
+    kind: Literal["engine", "swarm"] | None = Field(None, description=KIND_DESCRIPTION)
     tls_ca: PemCertificates | None = None
     tls_cert: PemCertificates | None = None
     tls_key: PemPrivateKey | None = None
@@ -111,7 +120,8 @@ class EnvironmentPublic(BaseModel):
 
     id: str
     name: str
-    kind: str
+    kind: str = Field(description="swarm, or the transport of a plain engine.")
+    transport: str = Field(description="socket, tcp or ssh: from the URL's scheme.")
     url: str
     status: str = Field(description="unknown, reachable or unreachable.")
     last_error: str | None

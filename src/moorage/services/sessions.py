@@ -276,6 +276,7 @@ class SessionService(WarmLaunch):
                 publish_address=self._publish_address,
                 cap_add=kind.cap_add,
                 secret=setup.secret,
+                placement=dict(template.environment_labels or {}),
             )
             container = await driver.create_workspace(spec)
             container_id = container.id
@@ -321,7 +322,7 @@ class SessionService(WarmLaunch):
         kind = KINDS.get(session.template.kind)
         if kind is None or kind.native_port is None or not session.ports or not session.account:
             return None
-        if session.environment.kind == "ssh":
+        if session.environment.kind in ("ssh", "swarm"):  # the port is on another host
             return None
         published = session.ports.get(str(kind.native_port))
         command = kind.client_command(host, int(published), session.account) if published else None

@@ -205,6 +205,7 @@ class WarmPools:
                 publish_address=self._publish_address,
                 cap_add=kind.cap_add,
                 secret=setup.secret,
+                placement=dict(template.environment_labels or {}),
             )
             container = await driver.create_workspace(spec)
             container_id = container.id

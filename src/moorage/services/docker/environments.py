@@ -1,6 +1,10 @@
 """Environments (operators): add, list, show, change and remove Docker endpoints, with
 their sealed secrets (TLS material, SSH key) and pinned SSH host key. Changes are
-audited as ``environment.<verb>``; each add or change tests the connection at once."""
+audited as ``environment.<verb>``; each add or change tests the connection at once.
+
+An environment's ``kind`` is ``swarm`` when the request says so (its URL is then a
+swarm manager's), else the transport of its URL (:func:`kind_of`); see
+:mod:`moorage.models.environment`."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from moorage.drivers.docker.ssh_tunnel import fetch_host_key, parse_ssh_url
 from moorage.drivers.docker.tls import CA_CONTEXT, CERT_CONTEXT, KEY_CONTEXT, SSH_KEY_CONTEXT
 from moorage.drivers.pool import DriverPool
 from moorage.errors import Conflict, InvalidInput
-from moorage.models.environment import Environment
+from moorage.models.environment import SWARM, Environment
+from moorage.models.lease import LIVE_STATES
 from moorage.models.session import WorkspaceSession
 from moorage.models.user import Role, User
 from moorage.schemas.environment import EnvironmentCreate, EnvironmentUpdate
@@ -23,7 +28,7 @@ from moorage.services.docker._operation import Caller, DockerService, find_envir
 from moorage.services.docker.environment_status import EnvironmentStatus
 from moorage.services.placement import Room, rooms_of
 
-__all__ = ["EnvironmentService", "kind_of"]
+__all__ = ["EnvironmentService", "kind_of", "swarm_or_transport"]
 
 KINDS = {"unix:///": "socket", "tcp://": "tcp", "ssh://": "ssh"}
 
@@ -43,6 +48,18 @@ def kind_of(url: str) -> str:
         "url must be unix:///path/to/docker.sock, tcp://host:port or ssh://user@host[:port]",
         field="url",
     )
+
+
+def swarm_or_transport(url: str, kind: str | None, current: str | None = None) -> str:
+    """The ``kind`` to store: ``swarm`` when ``kind`` (the request's ``engine`` or
+    ``swarm``; None: keep ``current``) asks for it, else the transport of ``url``.
+
+    Raises:
+        InvalidInput: as :func:`kind_of` (field ``url``).
+    """
+    transport = kind_of(url)
+    swarm = kind == SWARM if kind is not None else current == SWARM
+    return SWARM if swarm else transport
 
 
 class EnvironmentService(DockerService):
@@ -95,7 +112,10 @@ class EnvironmentService(DockerService):
                     f"an environment named {body.name!r} exists", code="environment_exists"
                 )
             environment = Environment(
-                org_id=caller.user.org_id, name=body.name, url=body.url, kind=kind_of(body.url)
+                org_id=caller.user.org_id,
+                name=body.name,
+                url=body.url,
+                kind=swarm_or_transport(body.url, body.kind),
             )
             self._seal_tls(environment, body)
             await self._set_ssh(environment, body, pin=True)
@@ -111,9 +131,13 @@ class EnvironmentService(DockerService):
         ``allow_host_access`` (admins only) lets containers and stacks created here
         reach the host; it binds every role, admins included.
 
+        ``kind`` (``swarm`` or ``engine``) changes how sessions run there; only while
+        none is live (their containers or services would be orphaned).
+
         Raises:
             NotFound: no such environment. InvalidInput, RuntimeUnavailable: as :meth:`add`.
             Forbidden: ``allow_host_access`` set by someone below admin.
+            Conflict: ``kind`` changed while sessions live there (``environment_in_use``).
         """
         self.authorize(caller)
         if body.allow_host_access is not None:
@@ -124,8 +148,11 @@ class EnvironmentService(DockerService):
                 environment.allow_host_access = body.allow_host_access
             placement_changed = self._set_placement(environment, body)
             moved = body.url is not None and body.url != environment.url
+            kind = swarm_or_transport(body.url or environment.url, body.kind, environment.kind)
+            if (kind == SWARM) != (environment.kind == SWARM):
+                await self._refuse_if_live(db, environment)
+            environment.kind = kind
             if body.url is not None:
-                environment.kind = kind_of(body.url)
                 environment.url = body.url
             self._seal_tls(environment, body)
             await self._set_ssh(environment, body, pin=moved or body.reset_host_key)
@@ -133,6 +160,23 @@ class EnvironmentService(DockerService):
         checked = await self._status.check(environment)
         await self._audit(caller, "environment.update", environment.name, placement_changed)
         return checked
+
+    @staticmethod
+    async def _refuse_if_live(db: AsyncSession, environment: Environment) -> None:
+        live = await db.scalar(
+            select(WorkspaceSession.id)
+            .where(
+                WorkspaceSession.environment_id == environment.id,
+                WorkspaceSession.state.in_(LIVE_STATES),
+            )
+            .limit(1)
+        )
+        if live:
+            raise Conflict(
+                "sessions live on %(name)s; end them before changing its kind",
+                params={"name": environment.name},
+                code="environment_in_use",
+            )
 
     @staticmethod
     def _set_placement(environment: Environment, body: EnvironmentUpdate) -> str | None:
@@ -200,7 +244,7 @@ class EnvironmentService(DockerService):
     ) -> None:
         """Seal the SSH key and, when ``pin`` (or none is pinned), pin the host key the
         server presents now."""
-        if environment.kind != "ssh":
+        if environment.transport != "ssh":
             return
         if body.ssh_private_key is not None:
             text = body.ssh_private_key.get_secret_value()
