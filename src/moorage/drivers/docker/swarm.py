@@ -8,6 +8,13 @@ labels. A workspace's id, for the rest of Moorage (the session row, the reconcil
 sweep, the gateway), is the **service id**; the driver finds the service's running
 task and its container where an operation needs one.
 
+Images: a service names the image by its id on the manager (``sha256:…``) when the
+manager holds it, so that a task starts from the very image placement checked, with
+no registry lookup (which, with no registry reachable, held each start ~20 s). Every
+node that may run a workspace then needs the image (``docker load`` or a pull by the
+operator); a node without it rejects the task (``image_missing``). An image the
+manager lacks is named as the template says and pulled by the nodes.
+
 Exec, terminals and secrets go through the manager's engine: they reach the task's
 container when it runs on the manager, which is always the case on a single-node
 swarm. On a multi-node swarm a task on a worker has its container on that worker's
@@ -58,6 +65,7 @@ from moorage.drivers.docker.swarm_services import (
     task_ended,
     task_ports,
     workspace_state,
+    workspaces_of,
 )
 from moorage.errors import Conflict, NotFound, RuntimeUnavailable
 
@@ -158,7 +166,10 @@ class SwarmDriver(DockerDriver):
         network_id = await self._create_network(spec)
         service_id: str | None = None
         try:
-            body = service_spec(spec, network_id, self._publish_mode)
+            # Pinned to the image's id where the manager holds it: a swarm task then
+            # starts from the image there, with no registry lookup (module docstring).
+            pinned = dataclasses.replace(spec, image=await self.image_id(spec.image) or spec.image)
+            body = service_spec(pinned, network_id, self._publish_mode)
             async with translated(self.endpoint, f"create the service for {spec.image}"):
                 # The body is the Engine API's JSON already; aiodocker's services.create
                 # would rewrite its ``Env`` (it expects a mapping there).
@@ -188,7 +199,7 @@ class SwarmDriver(DockerDriver):
         return str(network.id)
 
     async def _discard(self, service_id: str | None, network_id: str) -> None:
-        """Remove what a failed launch created; a failure here is left to the sweep."""
+        # What a failed launch created; what cannot be removed is left to the sweep.
         try:
             if service_id is not None:
                 await self.remove(service_id)
@@ -350,23 +361,7 @@ class SwarmDriver(DockerDriver):
             return []
         async with translated(self.endpoint, "list tasks"):
             tasks = await self.client.tasks.list()
-        by_service: dict[str, list[Mapping[str, Any]]] = {}
-        for task in tasks:
-            by_service.setdefault(str(task.get("ServiceID")), []).append(task)
-        result = []
-        for service in services:
-            spec = service.get("Spec") or {}
-            latest = latest_task(by_service.get(service["ID"], []))
-            result.append(
-                WorkspaceContainer(
-                    id=str(service["ID"]),
-                    name=str(spec.get("Name", "")),
-                    labels=dict(spec.get("Labels") or {}),
-                    state=workspace_state(latest),
-                    ports=task_ports(latest, service, self._publish_mode) if latest else {},
-                )
-            )
-        return result
+        return workspaces_of(services, tasks, self._publish_mode)
 
     async def reach(self, host_port: int, publish_address: str) -> tuple[str, int]:
         """Where the gateway connects to a port the swarm published as ``host_port``
@@ -385,8 +380,7 @@ class SwarmDriver(DockerDriver):
 
     async def _address_of(self, host_port: int) -> str:
         if self._publish_mode == "ingress":
-            info = await self._manager_info()
-            return str((info.get("Swarm") or {}).get("NodeAddr"))
+            return str(((await self._manager_info()).get("Swarm") or {}).get("NodeAddr"))
         async with translated(self.endpoint, "list tasks"):
             tasks = await self.client.tasks.list(filters={"desired-state": ["running"]})
         for task in tasks:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from moorage.drivers.base import WorkspaceSpec
+from moorage.drivers.base import WorkspaceContainer, WorkspaceSpec
 from moorage.drivers.docker.workspaces import SECRET_TMPFS
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "task_ended",
     "task_ports",
     "workspace_state",
+    "workspaces_of",
 ]
 
 PublishMode = Literal["host", "ingress"]
@@ -166,3 +167,28 @@ def swarm_capacity(nodes: Iterable[Mapping[str, Any]]) -> tuple[float | None, in
         cpus += int(resources.get("NanoCPUs", 0))
         memory += int(resources.get("MemoryBytes", 0))
     return (cpus / 1e9 or None), (memory // (1024 * 1024) or None)
+
+
+def workspaces_of(
+    services: Iterable[Mapping[str, Any]], tasks: Iterable[Mapping[str, Any]], mode: PublishMode
+) -> list[WorkspaceContainer]:
+    """``services`` (``GET /services``) as workspaces: ``id`` the service id, ``name``
+    and ``labels`` the service's, ``state`` that of its latest task among ``tasks``
+    (``GET /tasks``; :func:`workspace_state`), ``ports`` as :func:`task_ports`."""
+    by_service: dict[str, list[Mapping[str, Any]]] = {}
+    for task in tasks:
+        by_service.setdefault(str(task.get("ServiceID")), []).append(task)
+    result = []
+    for service in services:
+        spec = service.get("Spec") or {}
+        latest = latest_task(by_service.get(str(service["ID"]), []))
+        result.append(
+            WorkspaceContainer(
+                id=str(service["ID"]),
+                name=str(spec.get("Name", "")),
+                labels=dict(spec.get("Labels") or {}),
+                state=workspace_state(latest),
+                ports=task_ports(latest, service, mode) if latest else {},
+            )
+        )
+    return result
