@@ -160,10 +160,8 @@ async def _scenario(admin: httpx.AsyncClient, engine: Engine, address: str) -> N
     resources = spec["TaskTemplate"]["Resources"]
     assert resources["Limits"]["NanoCPUs"] == CPU_CORES * 1e9
     assert resources["Limits"]["MemoryBytes"] == MEMORY_MB * 1024 * 1024
-    assert resources["Reservations"] == {
-        "NanoCPUs": CPU_CORES * 1e9,
-        "MemoryBytes": MEMORY_MB * 1024 * 1024,
-    }
+    assert resources["Reservations"]["NanoCPUs"] == CPU_CORES * 1e9
+    assert resources["Reservations"]["MemoryBytes"] == MEMORY_MB * 1024 * 1024
     assert spec["TaskTemplate"]["Placement"]["Constraints"] == ["node.labels.site==swarm-lab"]
     container_labels = spec["TaskTemplate"]["ContainerSpec"]["Labels"]
     for labels in (spec["Labels"], container_labels):
