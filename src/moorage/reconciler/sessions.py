@@ -119,6 +119,8 @@ class SessionKeeper(ServiceKeeper[WorkspaceSession]):
         for network in networks:
             owner = network.labels.get(SESSION_LABEL, "")
             mine = owner not in live_by_id and owner not in elsewhere
+            # A warm workspace's own network (a swarm's): the warm pools keeper's too.
+            mine = mine and WARM_LABEL not in network.labels
             if network.labels.get(ORG_LABEL) in our_orgs and mine:
                 await self._remove_orphan_network(driver, network)
 

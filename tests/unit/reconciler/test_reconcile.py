@@ -92,10 +92,18 @@ async def test_a_per_session_network_left_by_earlier_versions_is_swept_once_its_
             ("moorage-other", new_id(), new_id()),
         )
     )
-    app.driver.networks.update({n.name: n for n in (legacy, lost, foreign)})
+    # A warm workspace's own network (a swarm's overlay): its keeper's, until claimed.
+    warm_id = new_id()
+    warm = WorkspaceNetwork(
+        new_id(),
+        f"moorage-{warm_id}",
+        {"moorage.session": warm_id, "moorage.org": org, "moorage.warm": warm_id},
+    )
+    app.driver.networks.update({n.name: n for n in (legacy, lost, foreign, warm)})
     await app.context.reconciler.reconcile_once()
     assert "moorage-lost" not in app.driver.networks
     assert "moorage-other" in app.driver.networks
+    assert warm.name in app.driver.networks
     assert legacy.name in app.driver.networks  # its session is live
     assert WORKSPACES_NETWORK in app.driver.networks
     await app.client.delete(f"/api/v1/sessions/{launched['id']}")
