@@ -151,10 +151,13 @@ async def tunnel(websocket: WebSocket) -> None:
     except MoorageError:
         await websocket.close(code=4401)
         return
-    await ensure_agent_environment(
+    environment = await ensure_agent_environment(
         context.sessionmaker, node.org_id, node.name, client_address(websocket)
     )
     await websocket.accept()
+
+    async def check_now() -> None:  # the environments page shows it reachable at once
+        await context.environment_status.check(environment)
 
     async def receive() -> bytes | None:
         message = await websocket.receive()
@@ -162,7 +165,7 @@ async def tunnel(websocket: WebSocket) -> None:
 
     try:
         await context.agent_connections.serve(
-            node.org_id, node.name, receive, websocket.send_bytes
+            node.org_id, node.name, receive, websocket.send_bytes, check_now
         )
     except RuntimeUnavailable as exc:
         with contextlib.suppress(RuntimeError, OSError):

@@ -99,9 +99,11 @@ class AgentConnections:
         node: str,
         receive: Callable[[], Awaitable[bytes | None]],
         send: Callable[[bytes], Awaitable[None]],
+        on_up: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """Run the hub's end of one agent's tunnel until it closes: ``receive`` gives
-        the websocket's next binary message (None once it closed), ``send`` sends one.
+        the websocket's next binary message (None once it closed), ``send`` sends one;
+        ``on_up`` is awaited once the tunnel carries calls (its failure is logged).
 
         Raises:
             RuntimeUnavailable: the SSH handshake over the websocket failed.
@@ -145,6 +147,11 @@ class AgentConnections:
         log.info("agent tunnel of node %s is up", node)
         closed = asyncio.create_task(connection.wait_closed())
         try:
+            if on_up is not None:
+                try:
+                    await on_up()
+                except Exception:
+                    log.warning("after the tunnel of node %s came up", node, exc_info=True)
             await asyncio.wait({carried, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             connection.close()

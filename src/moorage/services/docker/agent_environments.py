@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.engine import write_session
@@ -33,21 +33,21 @@ def _name_for(node: str) -> str:
 
 async def ensure_agent_environment(
     sessionmaker: async_sessionmaker[AsyncSession], org_id: str, node: str, source: str | None
-) -> str:
-    """The name of the org's environment at ``agent://<node>``, added (cordoned,
+) -> Environment:
+    """The org's environment whose URL is ``agent://<node>[/socket]``, added (cordoned,
     audited as ``environment.add`` by :data:`AGENT_ACTOR` from ``source``) when there is
     none yet. A taken name gets ``-2``, ``-3``… appended."""
     url = agent_url(node)
+    mine = (
+        Environment.org_id == org_id,
+        or_(Environment.url == url, Environment.url.startswith(f"{url}/")),
+    )
     async with sessionmaker() as db:
-        name = await db.scalar(
-            select(Environment.name).where(Environment.org_id == org_id, Environment.url == url)
-        )
-    if name is not None:
-        return name
+        found = await db.scalar(select(Environment).where(*mine).limit(1))
+    if found is not None:
+        return found
     async with write_session(sessionmaker) as db:
-        found = await db.scalar(
-            select(Environment.name).where(Environment.org_id == org_id, Environment.url == url)
-        )
+        found = await db.scalar(select(Environment).where(*mine).limit(1))
         if found is not None:
             return found
         base = _name_for(node)
@@ -58,15 +58,10 @@ async def ensure_agent_environment(
         while name in taken:
             n += 1
             name = f"{base[: 63 - len(str(n))]}-{n}"
-        db.add(
-            Environment(
-                org_id=org_id,
-                name=name,
-                url=url,
-                kind="agent",
-                state=EnvironmentState.CORDONED.value,
-            )
+        environment = Environment(
+            org_id=org_id, name=name, url=url, kind="agent", state=EnvironmentState.CORDONED.value
         )
+        db.add(environment)
         record(
             db,
             org_id,
@@ -77,4 +72,4 @@ async def ensure_agent_environment(
             detail=f"{url}: cordoned until an operator makes it active",
             source=source,
         )
-    return name
+    return environment
