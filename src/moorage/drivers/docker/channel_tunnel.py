@@ -124,6 +124,12 @@ class ChannelTunnel:
             return "127.0.0.1", listener.get_port()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Cancelled only by close(). It ends quietly then: on Python 3.11, asyncio's
+        # stream server logs a traceback for a connection task that ends cancelled.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._carry(reader, writer)
+
+    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import asyncssh
 
         try:
