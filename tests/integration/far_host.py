@@ -9,6 +9,7 @@ on 127.0.0.1 are that namespace's loopback, which only the sshd reaches.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -32,7 +33,14 @@ from tests.integration.pool_machines import IMAGE as SSHD_IMAGE
 from tests.integration.pool_machines import PoolMachine, wait_for_sshd
 from tests.live_server import Server, free_port
 
-__all__ = ["FarAgent", "FarHost", "add_far_environment", "far_agent", "far_host"]
+__all__ = [
+    "FarAgent",
+    "FarHost",
+    "add_far_environment",
+    "agent_environment",
+    "far_agent",
+    "far_host",
+]
 
 SOCKET = "/var/run/dind/docker.sock"
 
@@ -219,3 +227,14 @@ async def far_agent(
         with contextlib.suppress(aiodocker.DockerError):
             await network.disconnect({"Container": host.machine.container.id, "Force": True})
         await network.delete()
+
+
+async def agent_environment(admin: httpx.AsyncClient, node: str) -> dict:
+    """The environment the node's first tunnel added (waits for it)."""
+    for _ in range(120):
+        rows = (await admin.get("/api/v1/environments")).json()
+        found = [row for row in rows if row["url"] == f"agent://{node}"]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"no environment agent://{node} appeared")

@@ -22,7 +22,7 @@ import pytest
 import websockets
 
 from tests.integration.dind_engines import own_server
-from tests.integration.far_host import FarHost, far_agent, far_host
+from tests.integration.far_host import FarHost, agent_environment, far_agent, far_host
 from tests.integration.terminal_client import TerminalClient, terminal
 from tests.live_server import Server
 
@@ -47,17 +47,6 @@ async def far_server(far: FarHost, tmp_path_factory) -> AsyncIterator[Server]:
     """A server of this module's own; the far host goes after it."""
     async with own_server(tmp_path_factory) as instance:
         yield instance
-
-
-async def agent_environment(admin: httpx.AsyncClient, node: str) -> dict:
-    """The environment the node's first tunnel added (waits for it)."""
-    for _ in range(120):
-        rows = (await admin.get("/api/v1/environments")).json()
-        found = [row for row in rows if row["url"] == f"agent://{node}"]
-        if found:
-            return found[0]
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"no environment agent://{node} appeared")
 
 
 async def test_workspaces_over_an_agent_tunnel_through_nginx_and_after_a_cut(
