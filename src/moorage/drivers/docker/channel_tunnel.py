@@ -134,9 +134,7 @@ class ChannelTunnel:
 
         try:
             connection = await self._connect()
-            remote_reader, remote_writer = await connection.open_unix_connection(
-                self._socket_path
-            )
+            remote_reader, remote_writer = await connection.open_unix_connection(self._socket_path)
         except (RuntimeUnavailable, asyncssh.Error, OSError) as exc:
             # aiodocker sees the connection close; the status check reads last_error.
             self.last_error = exc.message if isinstance(exc, RuntimeUnavailable) else str(exc)
