@@ -163,6 +163,13 @@ class AgentConnections:
                 self._changed.notify_all()
             log.info("agent tunnel of node %s is down", node)
 
+    def drop(self, org_id: str, node: str | None = None) -> None:
+        """Close the tunnel of ``node`` (every node of the org when None): its
+        credential was revoked."""
+        for (org, name), connection in list(self._live.items()):
+            if org == org_id and node in (None, name):
+                connection.close()
+
     def close(self) -> None:
         """Close every tunnel (the server is stopping)."""
         for connection in self._live.values():

@@ -162,3 +162,33 @@ def test_a_tunnel_without_a_valid_credential_is_refused_before_the_upgrade(tmp_p
             assert refused.value.code == 4401
         rows = client.get("/api/v1/environments")
         assert rows.status_code == 401  # not signed in; nothing else to see here
+
+
+async def test_a_stalled_channel_does_not_stall_the_others_and_drop_closes_the_tunnel(folder):
+    """A log stream nobody reads fills its own SSH window (RFC 4254 5.2) and waits;
+    another channel (an exec's input and output) keeps flowing beside it."""
+    docker_socket = str(folder / "docker.sock")
+    flood = 16 * 1024 * 1024  # far past one channel's window
+
+    async def logs(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            writer.write(b"x" * flood)
+            await writer.drain()
+        writer.close()
+
+    engine = await asyncio.start_unix_server(logs, docker_socket)
+    app = await asyncio.start_server(_echo, "127.0.0.1", 0)
+    port = app.sockets[0].getsockname()[1]
+    async with tunnel_up(docker_socket) as (connections, _):
+        connection = await connections.connection(ORG, NODE, 1)
+        stalled_reader, _stalled = await connection.open_unix_connection(docker_socket)
+        assert len(await stalled_reader.read(1024)) > 0  # flowing, then left unread
+        reader, writer = await connection.open_connection("127.0.0.1", port)
+        for n in range(50):
+            writer.write(f"line {n}\n".encode())
+            assert await asyncio.wait_for(reader.readline(), 2) == f"line {n}\n".encode()
+        connections.drop(ORG)
+        await asyncio.wait_for(connection.wait_closed(), 5)
+        assert not connections.connected(ORG, NODE)
+    engine.close()
+    app.close()
