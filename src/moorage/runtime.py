@@ -209,7 +209,7 @@ async def open_context(
             settings.secret_key.get_secret_value() if settings.secret_key else None,
             settings.old_secret_keys.get_secret_value() if settings.old_secret_keys else None,
         )
-        agents = AgentConnections()
+        agents = AgentConnections(settings.data_dir / "tunnels")
         stack.callback(agents.close)
         factory = driver_factory or docker_factory(settings, keyring, agents)
         if settings.is_sqlite:

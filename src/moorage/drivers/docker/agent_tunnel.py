@@ -12,7 +12,8 @@ websocket is what is authenticated (the node's credential; TLS where the hub
 serves HTTPS); the inner SSH layer pins no host key and logs in with none.
 
 :class:`AgentConnections` holds the live connection of each node that dialled in,
-in this process; :class:`AgentTunnel` is the environment's transport over it.
+in this process (and offers them to the other processes of its data directory,
+:mod:`.agent_relay`); :class:`AgentTunnel` is the environment's transport over it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from moorage.drivers.docker.channel_tunnel import ChannelTunnel
+from moorage.drivers.docker.agent_relay import Relay, open_relayed, relay_path
+from moorage.drivers.docker.channel_tunnel import MAX_FORWARDS, ChannelTunnel, pipe
 from moorage.errors import InvalidInput, RuntimeUnavailable
 
 if TYPE_CHECKING:
@@ -54,12 +58,20 @@ def parse_agent_url(url: str) -> tuple[str, str]:
 class AgentConnections:
     """The SSH connections that agents opened to this process, by (org id, node name).
 
-    A node that dials in again replaces its older connection (which is closed).
+    A node that dials in again replaces its older connection (which is closed). With
+    ``relay_folder`` (the data directory's), each tunnel held here is offered to the
+    other processes of that directory too (:mod:`.agent_relay`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, relay_folder: Path | None = None) -> None:
         self._live: dict[tuple[str, str], asyncssh.SSHClientConnection] = {}
         self._changed = asyncio.Condition()
+        self.relay_folder = relay_folder
+
+    def relay_path(self, org_id: str, node: str) -> Path | None:
+        """Where the process holding the node's tunnel serves the others (see
+        :func:`.agent_relay.relay_path`)."""
+        return relay_path(self.relay_folder, org_id, node)
 
     def connected(self, org_id: str, node: str) -> bool:
         """Whether the node's agent holds a tunnel to this process now."""
@@ -146,7 +158,11 @@ class AgentConnections:
             older.close()
         log.info("agent tunnel of node %s is up", node)
         closed = asyncio.create_task(connection.wait_closed())
+        where = self.relay_path(org_id, node)
+        relay = Relay(where, connection) if where is not None else None
         try:
+            if relay is not None:
+                await relay.open()
             if on_up is not None:
                 try:
                     await on_up()
@@ -154,6 +170,8 @@ class AgentConnections:
                     log.warning("after the tunnel of node %s came up", node, exc_info=True)
             await asyncio.wait({carried, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            if relay is not None:
+                relay.close()
             connection.close()
             carried.cancel()
             closed.cancel()
@@ -178,7 +196,8 @@ class AgentConnections:
 
 
 class AgentTunnel(ChannelTunnel):
-    """An environment's transport over the tunnel of its node's agent.
+    """An environment's transport over the tunnel of its node's agent: held by this
+    process, or by another of the same data directory (through its relay).
 
     Args:
         connections: where this process keeps the agents' connections.
@@ -202,6 +221,73 @@ class AgentTunnel(ChannelTunnel):
         self._org_id = org_id
         self._node = node
         self._wait = wait_seconds
+        self._relayed: OrderedDict[tuple[str, int], asyncio.Server] = OrderedDict()
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         return await self._connections.connection(self._org_id, self._node, self._wait)
+
+    def _elsewhere(self) -> Path | None:
+        """The relay of another process holding the tunnel, when this one holds none."""
+        if self._connections.connected(self._org_id, self._node):
+            return None
+        path = self._connections.relay_path(self._org_id, self._node)
+        return path if path is not None and path.exists() else None
+
+    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        path = self._elsewhere()
+        if path is not None:
+            try:
+                far_reader, far_writer = await open_relayed(path, f"unix {self._socket_path}")
+            except OSError:
+                pass  # a socket left by a process that stopped: wait here instead
+            else:
+                await _relay(reader, writer, far_reader, far_writer)
+                return
+        await super()._carry(reader, writer)
+
+    async def forward(self, remote_host: str, remote_port: int) -> tuple[str, int]:
+        """As :meth:`ChannelTunnel.forward`, through the relay when another process
+        holds the tunnel."""
+        path = self._elsewhere()
+        if path is None:
+            return await super().forward(remote_host, remote_port)
+        key = (remote_host, remote_port)
+        listener = self._relayed.get(key)
+        if listener is None:
+
+            async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                try:
+                    far = await open_relayed(path, f"tcp {remote_host} {remote_port}")
+                except OSError:
+                    writer.close()
+                    return
+                await _relay(reader, writer, *far)
+
+            listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+            self._relayed[key] = listener
+            while len(self._relayed) > MAX_FORWARDS:
+                self._relayed.popitem(last=False)[1].close()
+        self._relayed.move_to_end(key)
+        return "127.0.0.1", listener.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        for listener in self._relayed.values():
+            listener.close()
+        self._relayed.clear()
+        await super().close()
+
+
+async def _relay(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    far_reader: asyncio.StreamReader,
+    far_writer: asyncio.StreamWriter,
+) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        try:
+            await asyncio.gather(
+                pipe(reader, far_writer), pipe(far_reader, writer), return_exceptions=True
+            )
+        finally:
+            writer.close()
+            far_writer.close()

@@ -192,3 +192,35 @@ async def test_a_stalled_channel_does_not_stall_the_others_and_drop_closes_the_t
         assert not connections.connected(ORG, NODE)
     engine.close()
     app.close()
+
+
+async def test_another_process_of_the_data_directory_reaches_the_tunnel_through_its_relay(
+    folder,
+):
+    """The holder (``holder``) and another process (``other``) share a data directory:
+    ``other`` holds no tunnel, yet its environment's Docker socket and ports work."""
+    docker_socket = str(folder / "docker.sock")
+    engine = await asyncio.start_unix_server(_echo, docker_socket)
+    app = await asyncio.start_server(_echo, "127.0.0.1", 0)
+    port = app.sockets[0].getsockname()[1]
+    holder, other = AgentConnections(folder / "tunnels"), AgentConnections(folder / "tunnels")
+    async with tunnel_up(docker_socket, holder):
+        relay = holder.relay_path(ORG, NODE)
+        assert relay is not None and relay.exists() and (relay.stat().st_mode & 0o777) == 0o600
+        assert not other.connected(ORG, NODE)
+        tunnel = AgentTunnel(other, ORG, NODE, docker_socket, wait_seconds=0.5)
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(tunnel.path))
+            writer.write(b"GET /_ping")
+            assert await reader.readexactly(10) == b"GET /_ping"
+            writer.close()
+            host, local = await tunnel.forward("127.0.0.1", port)
+            reader, writer = await asyncio.open_connection(host, local)
+            writer.write(b"hello")
+            assert await reader.readexactly(5) == b"hello"
+            writer.close()
+        finally:
+            await tunnel.close()
+    assert not relay.exists()  # the holder's relay went with its tunnel
+    engine.close()
+    app.close()
