@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from moorage.config import Settings
+from moorage.drivers.docker.agent_tunnel import AgentConnections
 from moorage.drivers.machines import MachineConnector
 from moorage.drivers.pool import DriverPool
 from moorage.reconciler.loop import Reconciler
@@ -60,3 +61,6 @@ class Context:
     """Workshops: join codes, seats, the instructor's actions and their end."""
     directory_sync: DirectorySync | None = None
     """LDAP directories: the background sync and an admin's sync now."""
+    agent_connections: AgentConnections = field(default_factory=AgentConnections)
+    """The Docker tunnels that agents (``moorage agent run --docker``) opened to this
+    process: the transport of ``agent://`` environments."""

@@ -26,6 +26,7 @@ from moorage.db.base import new_id, utcnow
 from moorage.db.engine import create_engine, create_sessionmaker
 from moorage.db.migrate import upgrade
 from moorage.drivers.docker import DockerDriver, docker_client
+from moorage.drivers.docker.agent_tunnel import AgentConnections, AgentTunnel, parse_agent_url
 from moorage.drivers.docker.ssh_tunnel import SSHTunnel, parse_ssh_url
 from moorage.drivers.docker.swarm import SwarmDriver
 from moorage.drivers.docker.tls import SSH_KEY_CONTEXT, tls_context
@@ -65,14 +66,19 @@ CLAIMS_QUIET_SECONDS = 1.5
 """A warm pool's refill starts once its process made no claim for this long."""
 
 
-def docker_factory(settings: Settings, keyring: Keyring) -> DriverFactory:
+def docker_factory(
+    settings: Settings, keyring: Keyring, agents: AgentConnections | None = None
+) -> DriverFactory:
     """Builds a :class:`DockerDriver` per environment from its URL and, for TCP
-    endpoints with TLS material, a client certificate context; for an environment of
-    kind ``swarm``, a :class:`SwarmDriver` over the same transport."""
+    endpoints with TLS material, a client certificate context; ``agent://``
+    environments ride on the tunnels in ``agents``; for an environment of kind
+    ``swarm``, a :class:`SwarmDriver` over the same transport."""
 
     def engine(environment: Environment) -> DockerDriver:
         if environment.transport == "ssh":
             return _ssh_driver(environment, settings, keyring)
+        if environment.transport == "agent":
+            return _agent_driver(environment, settings, agents or AgentConnections())
         ssl_context = tls_context(environment, keyring, settings.data_dir)
         client = docker_client(
             environment.url, settings.docker_timeout_seconds, ssl_context=ssl_context
@@ -105,6 +111,16 @@ def _ssh_driver(environment: Environment, settings: Settings, keyring: Keyring) 
         keyring.open(environment.ssh_key_sealed, SSH_KEY_CONTEXT),
         environment.ssh_host_key,
     )
+    client = docker_client(tunnel.url, settings.docker_timeout_seconds)
+    return DockerDriver(client, environment.url, transport=tunnel)
+
+
+def _agent_driver(
+    environment: Environment, settings: Settings, agents: AgentConnections
+) -> DockerDriver:
+    """A driver over the tunnel of the environment's node's agent."""
+    node, socket_path = parse_agent_url(environment.url)
+    tunnel = AgentTunnel(agents, environment.org_id, node, socket_path)
     client = docker_client(tunnel.url, settings.docker_timeout_seconds)
     return DockerDriver(client, environment.url, transport=tunnel)
 
@@ -201,7 +217,9 @@ async def open_context(
             settings.secret_key.get_secret_value() if settings.secret_key else None,
             settings.old_secret_keys.get_secret_value() if settings.old_secret_keys else None,
         )
-        factory = driver_factory or docker_factory(settings, keyring)
+        agents = AgentConnections(settings.data_dir / "tunnels")
+        stack.callback(agents.close)
+        factory = driver_factory or docker_factory(settings, keyring, agents)
         if settings.is_sqlite:
             stack.callback(_lock_data_dir(settings.data_dir).close)
         engine = create_engine(settings.resolved_database_url)
@@ -358,4 +376,5 @@ async def open_context(
             warm_pools,
             workshops,
             directory_sync,
+            agents,
         )

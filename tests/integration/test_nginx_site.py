@@ -5,10 +5,7 @@ generated URLs and audit address those of the client, not of nginx."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
 import ssl
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,50 +13,19 @@ import httpx
 import pytest
 import websockets
 
+from tests.integration.nginx_site import nginx_in_front
 from tests.live_server import ADMIN_PASSWORD, Server, free_port
-
-SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "moorage.conf"
 
 
 @pytest.fixture
 def nginx_site(tmp_path) -> Iterator[tuple[int, int, Path]]:
     """(HTTPS port, Moorage's port, certificate) of nginx running the shipped site with
     a self-signed certificate for localhost, on loopback ports."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        pytest.fail("nginx is not installed; run `make test`")
     https, backend = free_port(), free_port()
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj"]
-    names = ["/CN=localhost", "-addext", "subjectAltName=DNS:localhost"]
-    subprocess.run(
-        ["openssl", *request, *names, "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
-    site = (
-        SITE.read_text()
-        .replace("/etc/ssl/moorage/fullchain.pem", str(cert))
-        .replace("/etc/ssl/moorage/privkey.pem", str(key))
-        .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;")
-        .replace("listen [::]:443 ssl http2;", "")
-        .replace("listen 80;", f"listen 127.0.0.1:{free_port()};")
-        .replace("listen [::]:80;", "")
-        .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{backend};")
-        .replace("server_name moorage.example.org;", "server_name localhost;")
-    )
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\naccess_log off;\nclient_body_temp_path {tmp_path};\n"
-        f"proxy_temp_path {tmp_path};\ninclude {tmp_path}/site.conf;\n}}\n"
-    )
-    process = subprocess.Popen(
-        [nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), "-g", "daemon off;"]
-    )
-    yield https, backend, cert
-    process.send_signal(signal.SIGQUIT)
-    process.wait(timeout=10)
+    with nginx_in_front(
+        tmp_path / "nginx", "127.0.0.1", https, free_port(), backend, "localhost"
+    ) as cert:
+        yield https, backend, cert
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ MODULES = (
     "top.py",
     "top_page.py",
     "top_web.py",
+    "docker_tunnel.py",
     "main.py",
 )
 # A wrapped import ("import (") is not dropped, so the check in single_file refuses it.

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from moorage.agent._common import DEFAULT_CONFIG, DEFAULT_INTERVAL
+from moorage.agent.docker_tunnel import DockerTunnel
 from moorage.agent.enrolment import enroll, load_config
 from moorage.agent.platforms import Platform, this_platform
 from moorage.agent.reporter import Agent
@@ -50,6 +53,15 @@ def main(argv: list[str] | None = None) -> None:
     p_run.add_argument("--interval", type=float, default=DEFAULT_INTERVAL)
     p_run.add_argument("--allow-actions", action="store_true")
     p_run.add_argument("--max-backoff", type=float, default=300.0, help="seconds")
+    p_run.add_argument(
+        "--docker",
+        action="store_true",
+        help="keep a tunnel open through which the hub reaches this machine's Docker "
+        "engine and loopback ports (needs asyncssh and aiohttp)",
+    )
+    p_run.add_argument(
+        "--docker-socket", help="with --docker: the engine's socket (default: the platform's)"
+    )
     p_top = commands.add_parser("top", help="print this machine's metrics")
     p_top.add_argument("--interval", type=float, default=2.0)
     p_top.add_argument("--export-csv", type=Path, help="append samples to this CSV file")
@@ -64,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     p_top.add_argument("--port", type=int, default=DEFAULT_PORT, help="with --web: port")
     p_top.add_argument("--no-export", action="store_true", help="with --web: write no files")
     args = parser.parse_args(argv)
+    if args.command == "run" and args.docker_socket and not args.docker:
+        parser.error("--docker-socket goes with --docker")
     if args.command == "top" and args.interval <= 0:
         parser.error("--interval must be more than 0 seconds")
     if args.command == "top" and not args.web and (args.no_export or args.host != "127.0.0.1"):
@@ -74,13 +88,16 @@ def main(argv: list[str] | None = None) -> None:
         config = enroll(args.server, args.token, args.config, ca_file=args.ca_file)
         print(f"enrolled as {config['name']} (node {config['node_id']}); config in {args.config}")
     elif args.command == "run":
+        config = load_config(args.config)
         agent = Agent(
-            load_config(args.config),
+            config,
             interval=args.interval,
             allow_actions=args.allow_actions,
             max_backoff=args.max_backoff,
         )
         stop_on_signals()
+        if args.docker:
+            _start_docker_tunnel(config, args.docker_socket)
         try:
             agent.run_forever()
         except KeyboardInterrupt:
@@ -92,6 +109,24 @@ def main(argv: list[str] | None = None) -> None:
             top(args.interval, export_csv=args.export_csv, export_jsonl=args.export_jsonl)
         except KeyboardInterrupt:
             pass
+
+
+def _start_docker_tunnel(config: dict[str, Any], docker_socket: str | None) -> None:
+    """Run :class:`DockerTunnel` on its own thread and event loop, beside the report
+    loop (which blocks). Exits when the platform has no Unix socket to serve or the
+    libraries are missing."""
+    system = this_platform()
+    if system.is_windows:
+        sys.exit("--docker is not available on Windows (the engine is a named pipe)")
+    try:
+        import aiohttp  # noqa: F401
+        import asyncssh  # noqa: F401
+    except ImportError as exc:
+        sys.exit(f"--docker needs asyncssh and aiohttp: {exc}")
+    tunnel = DockerTunnel(config, docker_socket or system.docker_endpoint())
+    threading.Thread(
+        target=asyncio.run, args=(tunnel.run_forever(),), name="docker-tunnel", daemon=True
+    ).start()
 
 
 def _serve_top(args: argparse.Namespace) -> None:

@@ -36,6 +36,7 @@ from moorage.models.token import ApiToken
 from moorage.models.user import User
 from moorage.security.tokens import hash_token
 from moorage.services.audit import audit_in
+from moorage.drivers.docker.agent_tunnel import AgentConnections
 from moorage.services.fleet.ingest import Ingest
 from moorage.services.orgs import find_managed_org, require_platform_admin, service_username
 from moorage.services.user_admin import LeaseReleaser
@@ -45,17 +46,20 @@ __all__ = ["OrgRemoval"]
 
 class OrgRemoval:
     """Removes orgs; ``leases`` are the lease services to release from (sessions,
-    reservations), ``ingest`` the fleet's, whose credential cache it clears."""
+    reservations), ``ingest`` the fleet's, whose credential cache it clears, and
+    ``agents`` the agents' Docker tunnels, which it closes."""
 
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         leases: Sequence[LeaseReleaser],
         ingest: Ingest,
+        agents: AgentConnections | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._leases = tuple(leases)
         self._ingest = ingest
+        self._agents = agents
 
     async def holding(self, by: User, name: str) -> dict[str, int]:
         """What removing org ``name`` would end, for the confirmation:
@@ -127,6 +131,8 @@ class OrgRemoval:
             audit_in(db, by, "org.remove", "org", name, source=source)
         for node_id in node_ids:
             self._ingest.forget(node_id)
+        if self._agents is not None:
+            self._agents.drop(org.id)
         async with self._sessionmaker() as db:
             ids = [
                 (service, lease_id)

@@ -116,11 +116,11 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 def gateway_reaches(environment: Environment) -> bool:
     """Whether the gateway can reach workspaces started there: an engine on this host
     (a Unix socket, or TCP on loopback), whose ports are published here, or an
-    ``ssh://`` engine, whose ports the gateway reaches over its SSH connection
-    (:mod:`moorage.gateway.reach`), or a swarm, whose nodes' addresses it reports
-    (:mod:`moorage.drivers.docker.swarm`). Other TCP engines serve Docker management
-    only."""
-    if environment.kind in ("socket", "ssh", "swarm"):
+    ``ssh://`` engine, whose ports the gateway reaches over its SSH connection, or an
+    ``agent://`` one, reached through its agent's tunnel (:mod:`moorage.gateway.reach`),
+    or a swarm, whose nodes' addresses it reports (:mod:`moorage.drivers.docker.swarm`).
+    Other TCP engines serve Docker management only."""
+    if environment.kind in ("socket", "ssh", "agent", "swarm"):
         return True
     host = environment.url.removeprefix("tcp://").split("/", 1)[0].rsplit(":", 1)[0]
     return environment.kind == "tcp" and host in LOOPBACK_HOSTS

@@ -317,12 +317,12 @@ class SessionService(WarmLaunch):
         published port of its kind's ``native_port``, its account and the command to
         type; the password for its owner (``viewer``) while it lives. None for kinds
         without a native client, before the port and account exist, and for a session
-        on another host (an ``ssh://`` environment): its port is on that host's
+        on another host (an ``ssh://`` or ``agent://`` environment): its port is on that host's
         loopback, which only the gateway reaches."""
         kind = KINDS.get(session.template.kind)
         if kind is None or kind.native_port is None or not session.ports or not session.account:
             return None
-        if session.environment.kind in ("ssh", "swarm"):  # the port is on another host
+        if session.environment.kind in ("ssh", "agent", "swarm"):  # ports on another host
             return None
         published = session.ports.get(str(kind.native_port))
         command = kind.client_command(host, int(published), session.account) if published else None

@@ -3,11 +3,12 @@ their credential (``Authorization: Bearer …``), never with a user's."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -15,11 +16,13 @@ from moorage.api.deps import ContextDep
 from moorage.api.errors import validation_error
 from moorage.context import Context
 from moorage.db.engine import write_session
-from moorage.errors import InvalidInput, MoorageError, PayloadTooLarge
+from moorage.errors import InvalidInput, MoorageError, PayloadTooLarge, RuntimeUnavailable
 from moorage.observability.metrics import AGENT_REPORTS
 from moorage.schemas.fleet import MAX_REPORT_BYTES, ActionResult, EnrollRequest, Report
 from moorage.security.access import Agent
 from moorage.security.throttle import throttled
+from moorage.services.audit import client_address
+from moorage.services.docker.agent_environments import ensure_agent_environment
 from moorage.services.fleet.actions import record_result
 from moorage.services.fleet.catalog import MAX_FILE_BYTES, store_file
 from moorage.services.fleet.enrolment import enroll_node
@@ -132,3 +135,38 @@ async def action_file(
             raise PayloadTooLarge(f"the file is over {MAX_FILE_BYTES} bytes")
     await store_file(context.sessionmaker, node, run_id, name, content)
     return Response(status_code=204)
+
+
+@router.websocket("/agents/tunnel", dependencies=[Agent])
+async def tunnel(websocket: WebSocket) -> None:
+    """The Docker tunnel of ``moorage agent run --docker``: binary frames carry an SSH
+    connection on which the agent is the server (:mod:`moorage.agent.docker_tunnel`,
+    :mod:`moorage.drivers.docker.agent_tunnel`). Send the node's credential as
+    ``Authorization: Bearer …``; a bad one is refused before the upgrade (HTTP 403).
+    The first tunnel of a node adds the cordoned environment ``agent://<node>``.
+    Close codes: 1011 the handshake over the tunnel failed."""
+    context: Context = websocket.app.state.context
+    try:
+        node = await context.ingest.authenticate(websocket.headers.get("authorization"))
+    except MoorageError:
+        await websocket.close(code=4401)
+        return
+    environment = await ensure_agent_environment(
+        context.sessionmaker, node.org_id, node.name, client_address(websocket)
+    )
+    await websocket.accept()
+
+    async def check_now() -> None:  # the environments page shows it reachable at once
+        await context.environment_status.check(environment)
+
+    async def receive() -> bytes | None:
+        message = await websocket.receive()
+        return message.get("bytes") if message["type"] == "websocket.receive" else None
+
+    try:
+        await context.agent_connections.serve(
+            node.org_id, node.name, receive, websocket.send_bytes, check_now
+        )
+    except RuntimeUnavailable as exc:
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(code=1011, reason=exc.message[:120])

@@ -82,6 +82,8 @@ async def update_node(
 async def remove_node(
     ref: str, db: WriteDbDep, context: ContextDep, user: User = Operator
 ) -> Response:
-    """Forget a node, its samples and alerts; its credential stops working at once."""
-    await nodes.remove_node(db, context.ingest, user, ref)
+    """Forget a node, its samples and alerts; its credential stops working at once, and
+    its agent's Docker tunnel is closed."""
+    name = await nodes.remove_node(db, context.ingest, user, ref)
+    context.agent_connections.drop(user.org_id, name)
     return Response(status_code=204)

@@ -23,7 +23,10 @@ router = APIRouter(tags=["orgs"])
 def org_removal(context: Context) -> OrgRemoval:
     """The org removal service over the app's lease services and fleet ingest."""
     return OrgRemoval(
-        context.sessionmaker, (context.sessions, context.reservations), context.ingest
+        context.sessionmaker,
+        (context.sessions, context.reservations),
+        context.ingest,
+        context.agent_connections,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.engine import write_session
+from moorage.drivers.docker.agent_tunnel import parse_agent_url
 from moorage.drivers.docker.ssh_tunnel import fetch_host_key, parse_ssh_url
 from moorage.drivers.docker.tls import CA_CONTEXT, CERT_CONTEXT, KEY_CONTEXT, SSH_KEY_CONTEXT
 from moorage.drivers.pool import DriverPool
@@ -30,22 +31,27 @@ from moorage.services.placement import Room, rooms_of
 
 __all__ = ["EnvironmentService", "kind_of", "swarm_or_transport"]
 
-KINDS = {"unix:///": "socket", "tcp://": "tcp", "ssh://": "ssh"}
+KINDS = {"unix:///": "socket", "tcp://": "tcp", "ssh://": "ssh", "agent://": "agent"}
 
 
 def kind_of(url: str) -> str:
-    """``socket``, ``tcp`` or ``ssh`` from the URL's scheme.
+    """``socket``, ``tcp``, ``ssh`` or ``agent`` (a node's tunnel,
+    :mod:`moorage.drivers.docker.agent_tunnel`) from the URL's scheme.
 
     Raises:
-        InvalidInput: another scheme, or an SSH URL without user or host (field ``url``).
+        InvalidInput: another scheme, or an SSH or agent URL without user, host or
+            node (field ``url``).
     """
     for prefix, kind in KINDS.items():
         if url.startswith(prefix):
             if kind == "ssh":
                 parse_ssh_url(url)
+            if kind == "agent":
+                parse_agent_url(url)
             return kind
     raise InvalidInput(
-        "url must be unix:///path/to/docker.sock, tcp://host:port or ssh://user@host[:port]",
+        "url must be unix:///path/to/docker.sock, tcp://host:port, ssh://user@host[:port] "
+        "or agent://<node>",
         field="url",
     )
 

@@ -170,15 +170,16 @@ async def set_tags(
     return node_public(node, ttl)
 
 
-async def remove_node(db: AsyncSession, ingest: Ingest, user: User, ref: str) -> None:
+async def remove_node(db: AsyncSession, ingest: Ingest, user: User, ref: str) -> str:
     """Forget a node with its samples and alerts (audited, committed); its credential
-    stops working at once. Raises Forbidden, NotFound."""
+    stops working at once. Returns its name. Raises Forbidden, NotFound."""
     require_role(user, Role.OPERATOR)
     node = await find_node(db, user.org_id, ref)
     await db.delete(node)
     audit_in(db, user, "node.remove", "node", node.name)
     await db.commit()
     ingest.forget(node.id)
+    return node.name
 
 
 async def mark_offline(
