@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from moorage.db.base import utcnow
 from moorage.db.engine import write_session
+from moorage.drivers.docker.agent_tunnel import AgentConnections
 from moorage.errors import Conflict
 from moorage.models.fleet import Node
 from moorage.models.lease import LIVE_STATES
@@ -36,7 +37,6 @@ from moorage.models.token import ApiToken
 from moorage.models.user import User
 from moorage.security.tokens import hash_token
 from moorage.services.audit import audit_in
-from moorage.drivers.docker.agent_tunnel import AgentConnections
 from moorage.services.fleet.ingest import Ingest
 from moorage.services.orgs import find_managed_org, require_platform_admin, service_username
 from moorage.services.user_admin import LeaseReleaser

@@ -246,6 +246,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/stacks/webhooks/{stack_id}"): "public",
     ("POST", "/api/v1/agents/enroll"): "agent",
     ("POST", "/api/v1/agents/report"): "agent",
+    ("WS", "/api/v1/agents/tunnel"): "agent",
     ("POST", "/api/v1/agents/actions/{run_id}/result"): "agent",
     ("POST", "/api/v1/agents/actions/{run_id}/file"): "agent",
     ("POST", "/api/v1/install-links"): "operator",
