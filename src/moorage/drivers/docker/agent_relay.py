@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from moorage.drivers.docker.channel_tunnel import pipe
+from moorage.drivers.docker.channel_tunnel import splice
 
 if TYPE_CHECKING:
     import asyncssh
@@ -93,13 +93,7 @@ class Relay:
             log.warning("agent relay: %s", exc)
             writer.close()
             return
-        try:
-            await asyncio.gather(
-                pipe(reader, far_writer), pipe(far_reader, writer), return_exceptions=True
-            )
-        finally:
-            writer.close()
-            far_writer.close()
+        await splice(reader, writer, far_reader, far_writer)
 
 
 async def open_relayed(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moorage.drivers.docker.agent_relay import Relay, open_relayed, relay_path
-from moorage.drivers.docker.channel_tunnel import MAX_FORWARDS, ChannelTunnel, pipe
+from moorage.drivers.docker.channel_tunnel import MAX_FORWARDS, ChannelTunnel, splice
 from moorage.errors import InvalidInput, RuntimeUnavailable
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ class AgentTunnel(ChannelTunnel):
             except OSError:
                 pass  # a socket left by a process that stopped: wait here instead
             else:
-                await _relay(reader, writer, far_reader, far_writer)
+                await _quietly(splice(reader, writer, far_reader, far_writer))
                 return
         await super()._carry(reader, writer)
 
@@ -261,7 +261,7 @@ class AgentTunnel(ChannelTunnel):
                 except OSError:
                     writer.close()
                     return
-                await _relay(reader, writer, *far)
+                await _quietly(splice(reader, writer, *far))
 
             listener = await asyncio.start_server(serve, "127.0.0.1", 0)
             self._relayed[key] = listener
@@ -277,17 +277,8 @@ class AgentTunnel(ChannelTunnel):
         await super().close()
 
 
-async def _relay(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    far_reader: asyncio.StreamReader,
-    far_writer: asyncio.StreamWriter,
-) -> None:
+async def _quietly(carrying: Awaitable[None]) -> None:
+    """Await ``carrying``; a cancellation (the tunnel closing) ends it quietly (see
+    :meth:`ChannelTunnel._serve`)."""
     with contextlib.suppress(asyncio.CancelledError):
-        try:
-            await asyncio.gather(
-                pipe(reader, far_writer), pipe(far_reader, writer), return_exceptions=True
-            )
-        finally:
-            writer.close()
-            far_writer.close()
+        await carrying

@@ -33,7 +33,7 @@ from moorage.errors import RuntimeUnavailable
 if TYPE_CHECKING:
     import asyncssh
 
-__all__ = ["MAX_FORWARDS", "ChannelTunnel", "pipe"]
+__all__ = ["MAX_FORWARDS", "ChannelTunnel", "pipe", "splice"]
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +145,8 @@ class ChannelTunnel:
         if task is not None:
             self._pipes.add(task)
         try:
-            await asyncio.gather(
-                pipe(reader, remote_writer), pipe(remote_reader, writer), return_exceptions=True
-            )
+            await splice(reader, writer, remote_reader, remote_writer)
         finally:
-            writer.close()
-            remote_writer.close()
             if task is not None:
                 self._pipes.discard(task)
 
@@ -166,6 +162,23 @@ class ChannelTunnel:
         self._forwards.clear()
         await self._drop()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+async def splice(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    far_reader: asyncio.StreamReader | asyncssh.SSHReader[bytes],
+    far_writer: asyncio.StreamWriter | asyncssh.SSHWriter[bytes],
+) -> None:
+    """Copy both ways between a local connection and a far one until both ends are
+    done, then close both."""
+    try:
+        await asyncio.gather(
+            pipe(reader, far_writer), pipe(far_reader, writer), return_exceptions=True
+        )
+    finally:
+        writer.close()
+        far_writer.close()
 
 
 async def pipe(

@@ -71,6 +71,19 @@ async def tunnel_up(
             await asyncio.wait_for(hub, 5)
 
 
+async def assert_reaches(tunnel: AgentTunnel, port: int) -> None:
+    """Bytes go through ``tunnel`` to the echoing engine socket and loopback ``port``."""
+    reader, writer = await asyncio.open_unix_connection(str(tunnel.path))
+    writer.write(b"GET /_ping")
+    assert await reader.readexactly(10) == b"GET /_ping"
+    writer.close()
+    host, local = await tunnel.forward("127.0.0.1", port)
+    reader, writer = await asyncio.open_connection(host, local)
+    writer.write(b"hello")
+    assert await reader.readexactly(5) == b"hello"
+    writer.close()
+
+
 @pytest.fixture
 def folder() -> AsyncIterator[Path]:
     # Short: a Unix socket's path is at most 107 bytes.
@@ -86,15 +99,7 @@ async def test_the_docker_socket_and_loopback_ports_are_reached_through_the_tunn
     async with tunnel_up(docker_socket) as (connections, _):
         tunnel = AgentTunnel(connections, ORG, NODE, docker_socket)
         try:
-            reader, writer = await asyncio.open_unix_connection(str(tunnel.path))
-            writer.write(b"GET /_ping")
-            assert await reader.readexactly(10) == b"GET /_ping"
-            writer.close()
-            host, local = await tunnel.forward("127.0.0.1", port)
-            reader, writer = await asyncio.open_connection(host, local)
-            writer.write(b"hello")
-            assert await reader.readexactly(5) == b"hello"
-            writer.close()
+            await assert_reaches(tunnel, port)
         finally:
             await tunnel.close()
     engine.close()
@@ -210,15 +215,7 @@ async def test_another_process_of_the_data_directory_reaches_the_tunnel_through_
         assert not other.connected(ORG, NODE)
         tunnel = AgentTunnel(other, ORG, NODE, docker_socket, wait_seconds=0.5)
         try:
-            reader, writer = await asyncio.open_unix_connection(str(tunnel.path))
-            writer.write(b"GET /_ping")
-            assert await reader.readexactly(10) == b"GET /_ping"
-            writer.close()
-            host, local = await tunnel.forward("127.0.0.1", port)
-            reader, writer = await asyncio.open_connection(host, local)
-            writer.write(b"hello")
-            assert await reader.readexactly(5) == b"hello"
-            writer.close()
+            await assert_reaches(tunnel, port)
         finally:
             await tunnel.close()
     assert not relay.exists()  # the holder's relay went with its tunnel
