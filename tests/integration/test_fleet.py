@@ -474,11 +474,18 @@ def test_top_exports_csv_and_jsonl(tmp_path):
             str(jsonl_path),
         ],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)
+    # Ctrl+C once three samples are written: a fixed wait sent it, on a loaded
+    # machine, before the command had started (CI once timed out waiting for it).
+    deadline = time.monotonic() + 60
+    while not (csv_path.exists() and len(csv_path.read_text().splitlines()) >= 4):
+        assert process.poll() is None and time.monotonic() < deadline, "no samples written"
+        time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=10)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
     assert "cpu" in out and "mem" in out
     rows = csv_path.read_text().splitlines()
     assert rows[0].startswith("collected_at,cpu_percent") and len(rows) >= 3
