@@ -157,8 +157,19 @@ def test_agent_urls_and_the_tunnel_url():
 
 
 def test_a_tunnel_without_a_valid_credential_is_refused_before_the_upgrade(tmp_path):
-    with TestClient(_app(tmp_path, FakeDriver())) as client:
-        for headers in ({}, {"Authorization": "Bearer mag_nothing_like_a_credential"}):
+    with TestClient(
+        _app(tmp_path, FakeDriver()), headers={"Origin": "http://testserver"}
+    ) as client:
+        # A person's API token, even an admin's, is no node's credential.
+        client.post("/api/v1/auth/login", json={"username": "admin", "password": "gateway-test-pw"})
+        person = client.post("/api/v1/tokens", json={"name": "not-an-agent"}).json()["token"]
+        client.post("/api/v1/auth/logout")
+        client.cookies.clear()
+        for headers in (
+            {},
+            {"Authorization": "Bearer mag_nothing_like_a_credential"},
+            {"Authorization": f"Bearer {person}"},
+        ):
             with (
                 pytest.raises(WebSocketDisconnect) as refused,
                 client.websocket_connect("/api/v1/agents/tunnel", headers=headers),
